@@ -1,0 +1,1 @@
+//! Runnable examples of obs; see the files beside this crate.

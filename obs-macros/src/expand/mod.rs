@@ -1,0 +1,240 @@
+//! Expansion shared by every instrumenting attribute: the static call site, the
+//! span with the function's arguments, and the wrapper that measures the call.
+//! Each attribute only decides the call site's kind and options.
+
+pub mod observe;
+
+use proc_macro2::{Span, TokenStream};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::{Ident, Path};
+
+use crate::args::{CommonArgs, Format};
+use crate::errors::Errors;
+use crate::item::{Flavor, Function, is_result};
+
+/// Span fields the runtime fills itself, before and after the arguments.
+const LEADING_FIELDS: &[&str] = &["code.function.name", "code.namespace", "code.filepath", "code.lineno"];
+const TRAILING_FIELDS: &[&str] = &["error.type", "error.message", "otel.status_code", "obs.outcome"];
+/// Keep in step with `obs_runtime::callsite::MAX_FIELDS`.
+const MAX_FIELDS: usize = 32;
+
+/// Parameter names that look like credentials are recorded as `[redacted]`.
+const CREDENTIAL_WORDS: &[&str] = &["password", "passwd", "secret", "token", "api_key", "apikey", "authorization"];
+
+/// Everything needed to expand one instrumented function.
+pub struct Instrumented<'a> {
+    pub function: &'a Function,
+    pub args: &'a CommonArgs,
+    /// `::obs_runtime::__private::Kind::...` for this call site.
+    pub kind: TokenStream,
+    /// The default level of the span and of the success event when `level` is not given.
+    pub default_span_level: &'static str,
+    pub default_ok_level: &'static str,
+}
+
+/// `::obs_runtime`, or the path given with `crate = ...`.
+pub fn runtime_path(krate: Option<&Path>) -> TokenStream {
+    match krate {
+        Some(path) => quote!(#path),
+        None => quote!(::obs_runtime),
+    }
+}
+
+impl Instrumented<'_> {
+    pub fn expand(&self, errors: &mut Errors) -> TokenStream {
+        let f = self.function;
+        let rt = runtime_path(self.args.krate.as_ref());
+        let private = quote!(#rt::__private);
+        let ident = &f.sig.ident;
+
+        if let Some(constness) = &f.sig.constness {
+            errors.push(syn::Error::new(constness.span, "#[observe] cannot instrument a `const fn`: a measured call is not a constant expression"));
+        }
+
+        let (field_names, field_values) = self.fields(&private, errors);
+        let total = LEADING_FIELDS.len() + field_names.len() + TRAILING_FIELDS.len();
+        if total > MAX_FIELDS {
+            errors.push(syn::Error::new(
+                ident.span(),
+                format!(
+                    "too many recorded fields ({}, at most {}); use `skip(...)` or `skip_all`",
+                    total - LEADING_FIELDS.len() - TRAILING_FIELDS.len(),
+                    MAX_FIELDS - LEADING_FIELDS.len() - TRAILING_FIELDS.len()
+                ),
+            ));
+        }
+        if let Some((span, _)) = self.args.err
+            && !f.output_type().is_some_and(is_result)
+        {
+            errors.push(syn::Error::new(span, "`err` needs a function that returns `Result`"));
+        }
+
+        let name = match &self.args.name {
+            Some(name) => quote!(#name),
+            None => ident.to_string().into_token_stream_lit(),
+        };
+        let span_name = match &self.args.name {
+            Some(name) => quote!(#name),
+            None => {
+                let text = ident.to_string();
+                quote!(::core::concat!(::core::module_path!(), "::", #text))
+            }
+        };
+        let level = self.args.level.clone().unwrap_or_else(|| Ident::new(self.default_span_level, Span::call_site()));
+        let ok_level = self.args.level.clone().unwrap_or_else(|| Ident::new(self.default_ok_level, Span::call_site()));
+        let line = quote_spanned!(ident.span()=> ::core::line!());
+        let (metrics, log) = (self.args.metrics, self.args.log);
+        let kind = &self.kind;
+        let all_names = LEADING_FIELDS.iter().map(|s| quote!(#s)).chain(field_names.iter().map(|n| quote!(#n))).chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
+
+        let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
+        let entry = format_ident!("__OBS_CATALOG_ENTRY", span = Span::mixed_site());
+        let span_var = format_ident!("__obs_span", span = Span::mixed_site());
+
+        let statics = quote! {
+            static #site: #private::CallSite = #private::CallSite::new(&#site, #private::Info {
+                name: #name,
+                span_name: #span_name,
+                module: ::core::module_path!(),
+                file: ::core::file!(),
+                line: #line,
+                level: #private::Level::#level,
+                ok_level: #private::Level::#ok_level,
+                fields: &[#(#all_names),*],
+                kind: #kind,
+                metrics: #metrics,
+                log: #log,
+            });
+            #[#private::linkme::distributed_slice(#private::CATALOG)]
+            #[linkme(crate = #private::linkme)]
+            static #entry: &#private::CallSite = &#site;
+        };
+        let make_span = quote! {
+            let #span_var = #site.span(&[#(::core::option::Option::Some(#field_values)),*]);
+        };
+        let classify = self.classify(&private);
+        let block = &f.block;
+
+        let body = match f.flavor() {
+            Flavor::Async => quote! {
+                #statics
+                #make_span
+                #private::Observed::new(&#site, #span_var, async move #block, #classify).await
+            },
+            Flavor::ReturnsFuture { boxed: true } => {
+                let mut block = f.block.clone();
+                if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
+                    let fut = &call.args[0];
+                    call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #fut, #classify));
+                }
+                let stmts = &block.stmts;
+                quote! { #statics #make_span #(#stmts)* }
+            }
+            Flavor::ReturnsFuture { boxed: false } => quote! {
+                #statics
+                #make_span
+                #[allow(clippy::redundant_closure_call)]
+                let __obs_future = (move || #block)();
+                #private::Observed::new(&#site, #span_var, __obs_future, #classify)
+            },
+            Flavor::Sync => {
+                let guard = format_ident!("__obs_guard", span = Span::mixed_site());
+                let ret = format_ident!("__obs_ret", span = Span::mixed_site());
+                quote! {
+                    #statics
+                    #make_span
+                    let #guard = #private::Guard::enter(&#site, &#span_var);
+                    #[allow(clippy::redundant_closure_call)]
+                    let #ret = (move || #block)();
+                    #guard.finish(&#ret, #classify);
+                    #ret
+                }
+            }
+        };
+
+        let attrs = &f.attrs;
+        let vis = &f.vis;
+        let sig = &f.sig;
+        quote! {
+            #(#attrs)*
+            #vis #sig {
+                #body
+            }
+        }
+    }
+
+    /// The recorded fields: arguments (unless skipped) then `fields(...)`.
+    fn fields(&self, private: &TokenStream, errors: &mut Errors) -> (Vec<String>, Vec<TokenStream>) {
+        let params = self.function.param_names();
+        for skipped in self.args.skip.iter().chain(&self.args.reveal) {
+            if !params.iter().any(|p| p == skipped) {
+                errors.push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
+            }
+        }
+        let mut names = Vec::new();
+        let mut values = Vec::new();
+        if !self.args.skip_all {
+            for param in params.iter().filter(|p| !self.args.skip.contains(p)) {
+                let text = param.to_string();
+                let lower = text.to_ascii_lowercase();
+                let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(param);
+                values.push(if secret {
+                    quote!(&#private::REDACTED as &dyn #private::Value)
+                } else {
+                    quote_spanned!(param.span()=> &#private::arg(&#param) as &dyn #private::Value)
+                });
+                names.push(text);
+            }
+        }
+        for field in &self.args.fields {
+            let value = &field.value;
+            names.push(field.name.value());
+            values.push(quote_spanned!(value.span()=> &#value as &dyn #private::Value));
+        }
+        (names, values)
+    }
+
+    /// The closure that turns the function's output into an outcome.
+    fn classify(&self, private: &TokenStream) -> TokenStream {
+        let ok = match self.args.ret {
+            Some(Format::Display) => quote!(__obs_c.ok_ret(&#private::display(__obs_v))),
+            Some(_) => quote!(__obs_c.ok_ret(&#private::debug(__obs_v))),
+            None => quote!(__obs_c.ok()),
+        };
+        let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);
+        if !returns_result {
+            return quote!(|__obs_v, __obs_c: #private::Completion<'_>| #ok);
+        }
+        let message = match self.args.err.map(|(_, f)| f) {
+            Some(Format::Debug) => quote!(#private::ErrorMessage::Debug(__obs_e)),
+            Some(Format::Display) => quote!(#private::ErrorMessage::Display(__obs_e)),
+            _ => quote! {{
+                #[allow(unused_imports)]
+                use #private::{MessageViaError as _, MessageViaDisplay as _, MessageViaDebug as _, MessageViaNothing as _};
+                (&&&#private::ErrorProbe(__obs_e)).obs_message()
+            }},
+        };
+        quote! {
+            |__obs_r, __obs_c: #private::Completion<'_>| match __obs_r {
+                ::core::result::Result::Ok(__obs_v) => { let _ = &__obs_v; #ok }
+                ::core::result::Result::Err(__obs_e) => {
+                    #[allow(unused_imports)]
+                    use #private::{KindViaErrorKind as _, KindViaTypeName as _};
+                    __obs_c.error((&#private::ErrorProbe(__obs_e)).obs_kind(), #message)
+                }
+            }
+        }
+    }
+}
+
+trait IntoLit {
+    fn into_token_stream_lit(self) -> TokenStream;
+}
+
+impl IntoLit for String {
+    fn into_token_stream_lit(self) -> TokenStream {
+        let lit = syn::LitStr::new(&self, Span::call_site());
+        quote!(#lit)
+    }
+}

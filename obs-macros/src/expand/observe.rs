@@ -1,0 +1,32 @@
+//! `#[observe]`: a function call as a span, metrics and an end-of-call log event.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use super::{Instrumented, runtime_path};
+use crate::args::{COMMON_KEYS, CommonArgs, parse_raw};
+use crate::errors::Errors;
+use crate::item::Function;
+
+pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
+    let function = Function::parse(item.clone(), "observe")?;
+    let mut errors = Errors::default();
+    let raw = parse_raw(attr, COMMON_KEYS, &mut errors);
+    let args = CommonArgs::from_raw(&raw, &mut errors);
+    let rt = runtime_path(args.krate.as_ref());
+    let expanded = Instrumented {
+        function: &function,
+        args: &args,
+        kind: quote!(#rt::__private::Kind::Function),
+        default_span_level: "INFO",
+        default_ok_level: "DEBUG",
+    }
+    .expand(&mut errors);
+    if errors.is_empty() {
+        Ok(expanded)
+    } else {
+        // Keep the user's item so the rest of the crate does not drown in follow-on errors.
+        let error = errors.into_compile_error();
+        Ok(quote!(#error #item))
+    }
+}

@@ -1,0 +1,162 @@
+//! The function an attribute is placed on, and what kind of function it is.
+
+use proc_macro2::TokenStream;
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, Block, Expr, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Stmt,
+    Type, TypeParamBound, Visibility,
+};
+
+/// An annotated function with a body: a free function, a method, a trait impl
+/// method, or the output of `#[async_trait]`.
+pub struct Function {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub sig: Signature,
+    pub block: Block,
+}
+
+/// How the function produces its result, which decides where the measurement goes.
+pub enum Flavor {
+    /// `async fn`: the body becomes an observed future awaited in place.
+    Async,
+    /// Returns a future (`impl Future`, `Pin<Box<dyn Future>>` from `#[async_trait]`):
+    /// the returned future is wrapped. `boxed_tail` is set when the body ends in
+    /// `Box::pin(fut)`, so the wrapper goes inside the box rather than boxing twice.
+    ReturnsFuture { boxed: bool },
+    /// A plain function: measured with a guard around the body.
+    Sync,
+}
+
+impl Function {
+    /// Parses the annotated item; anything but a function with a body is a
+    /// spanned error on the item's leading keyword.
+    pub fn parse(item: TokenStream, attr_name: &str) -> syn::Result<Function> {
+        match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Fn(f)) => Ok(Function { attrs: f.attrs, vis: f.vis, sig: f.sig, block: *f.block }),
+            Ok(other) => Err(syn::Error::new(
+                item_keyword_span(&other),
+                format!("#[{attr_name}] can only be placed on a function"),
+            )),
+            Err(_) => {
+                // A trait method declaration without a body parses as a trait item.
+                if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item) {
+                    return Err(syn::Error::new(
+                        f.sig.fn_token.span,
+                        format!("#[{attr_name}] needs a function body; put it on the method in the impl block"),
+                    ));
+                }
+                Err(syn::Error::new(proc_macro2::Span::call_site(), format!("#[{attr_name}] can only be placed on a function")))
+            }
+        }
+    }
+
+    pub fn flavor(&self) -> Flavor {
+        if self.sig.asyncness.is_some() {
+            return Flavor::Async;
+        }
+        match &self.sig.output {
+            ReturnType::Type(_, ty) if future_output(ty).is_some() => Flavor::ReturnsFuture { boxed: self.boxed_tail().is_some() },
+            _ => Flavor::Sync,
+        }
+    }
+
+    /// The type the caller finally receives: the future's `Output` for async
+    /// functions, the return type otherwise. `None` means `()`.
+    pub fn output_type(&self) -> Option<&Type> {
+        let ReturnType::Type(_, ty) = &self.sig.output else { return None };
+        if self.sig.asyncness.is_some() {
+            return Some(ty);
+        }
+        Some(future_output(ty).unwrap_or(ty))
+    }
+
+    /// The `fut` of a body ending in `Box::pin(fut)`.
+    pub fn boxed_tail(&self) -> Option<&Expr> {
+        let Some(Stmt::Expr(Expr::Call(call), None)) = self.block.stmts.last() else { return None };
+        let Expr::Path(path) = &*call.func else { return None };
+        let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
+        let ends_box_pin = segments.len() >= 2 && segments[segments.len() - 2] == "Box" && segments[segments.len() - 1] == "pin";
+        (ends_box_pin && call.args.len() == 1).then(|| &call.args[0])
+    }
+
+    /// The simple parameter names (and `self`), in order, with their spans.
+    pub fn param_names(&self) -> Vec<Ident> {
+        self.sig
+            .inputs
+            .iter()
+            .filter_map(|arg| match arg {
+                FnArg::Receiver(r) => Some(Ident::new("self", r.self_token.span)),
+                FnArg::Typed(t) => match &*t.pat {
+                    Pat::Ident(p) => Some(p.ident.clone()),
+                    _ => None,
+                },
+            })
+            .collect()
+    }
+}
+
+/// Whether the syntactic type is a `Result` (`Result<T, E>`, `io::Result<T>`, ...).
+pub fn is_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(p) => p.qself.is_none() && p.path.segments.last().is_some_and(|s| s.ident == "Result"),
+        Type::Paren(p) => is_result(&p.elem),
+        Type::Group(g) => is_result(&g.elem),
+        _ => false,
+    }
+}
+
+/// `R` of `impl Future<Output = R>`, `Pin<Box<dyn Future<Output = R> + ..>>`
+/// or `Box<dyn Future<Output = R>>`.
+fn future_output(ty: &Type) -> Option<&Type> {
+    match ty {
+        Type::ImplTrait(t) => bounds_output(t.bounds.iter()),
+        Type::TraitObject(t) => bounds_output(t.bounds.iter()),
+        Type::Paren(p) => future_output(&p.elem),
+        Type::Group(g) => future_output(&g.elem),
+        Type::Path(p) => {
+            let last = p.path.segments.last()?;
+            if last.ident != "Pin" && last.ident != "Box" {
+                return None;
+            }
+            let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+            args.args.iter().find_map(|a| match a {
+                GenericArgument::Type(inner) => future_output(inner),
+                _ => None,
+            })
+        }
+        _ => None,
+    }
+}
+
+fn bounds_output<'a>(mut bounds: impl Iterator<Item = &'a TypeParamBound>) -> Option<&'a Type> {
+    bounds.find_map(|b| {
+        let TypeParamBound::Trait(t) = b else { return None };
+        let last = t.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let PathArguments::AngleBracketed(args) = &last.arguments else { return None };
+        args.args.iter().find_map(|a| match a {
+            GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
+}
+
+fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {
+    use syn::Item;
+    match item {
+        Item::Struct(i) => i.struct_token.span,
+        Item::Enum(i) => i.enum_token.span,
+        Item::Union(i) => i.union_token.span,
+        Item::Const(i) => i.const_token.span,
+        Item::Static(i) => i.static_token.span,
+        Item::Trait(i) => i.trait_token.span,
+        Item::Impl(i) => i.impl_token.span,
+        Item::Mod(i) => i.mod_token.span,
+        Item::Type(i) => i.type_token.span,
+        Item::Use(i) => i.use_token.span,
+        other => other.span(),
+    }
+}

@@ -1,0 +1,24 @@
+//! Procedural macros of [obs](https://docs.rs/obs-runtime). Depend on
+//! `obs-runtime`, which re-exports them; the generated code calls only
+//! `::obs_runtime::__private`.
+
+mod args;
+mod error_kind;
+mod errors;
+mod expand;
+mod item;
+
+use proc_macro::TokenStream;
+
+/// Instruments a function: a span, call/error/duration/in-flight metrics and an
+/// end-of-call JSON log event. See `obs_runtime::observe` for the arguments.
+#[proc_macro_attribute]
+pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::observe::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Gives an error type a bounded kind: the variant name in snake_case.
+#[proc_macro_derive(ErrorKind)]
+pub fn derive_error_kind(input: TokenStream) -> TokenStream {
+    error_kind::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}

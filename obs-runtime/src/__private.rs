@@ -1,0 +1,31 @@
+//! What the generated code calls. Hidden and unstable: only the macros of
+//! this version may use it.
+
+pub use crate::call::{Completion, Guard, Observed};
+pub use crate::callsite::{CATALOG, CallSite, Info, Kind};
+pub use crate::error::{
+    ErrorMessage, ErrorProbe, KindViaErrorKind, KindViaTypeName, MessageViaDebug, MessageViaDisplay, MessageViaError,
+    MessageViaNothing,
+};
+pub use linkme;
+pub use tracing::field::{Value, debug, display};
+pub use tracing_core::Level;
+
+/// The value recorded for parameters whose names look like credentials.
+pub const REDACTED: &str = "[redacted]";
+
+/// Records an argument through its `Debug` form.
+#[inline]
+pub fn arg<T: RecordArg + ?Sized>(value: &T) -> tracing::field::DebugValue<&T> {
+    tracing::field::debug(value)
+}
+
+/// Implemented for every `Debug` type: the bound that explains itself when an
+/// argument cannot be recorded.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be recorded on the span because it does not implement `Debug`",
+    label = "this argument is recorded on the span",
+    note = "leave it out with `#[observe(skip(name_of_this_argument))]`, or derive `Debug` for it"
+)]
+pub trait RecordArg: std::fmt::Debug {}
+impl<T: std::fmt::Debug + ?Sized> RecordArg for T {}

@@ -1,0 +1,238 @@
+//! `init()` and its builder: one call in `main` that installs the metrics
+//! recorder, the log layer and the HTTP endpoints, and returns the guard that
+//! flushes them.
+
+use std::fmt;
+use std::net::SocketAddr;
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::log::{JsonLayer, LogFormat};
+
+/// Default histogram bucket bounds, in seconds: 1 ms to 10 s.
+pub const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+/// Default address of the HTTP endpoints.
+pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9464";
+
+/// Why [`init`](crate::init) could not complete. Nothing panics; the
+/// application can carry on without telemetry.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum InitError {
+    /// `init` already ran in this process.
+    AlreadyInitialized,
+    /// Another `metrics` recorder is installed; use `Builder::prometheus(false)` to keep it.
+    RecorderAlreadySet,
+    /// Another global `tracing` subscriber is installed; use
+    /// `Builder::install_subscriber(false)` and add [`JsonLayer`] to yours.
+    SubscriberAlreadySet,
+    /// A setting is invalid (the message says which and why).
+    Config(String),
+    /// The HTTP endpoint could not bind its address.
+    Bind(SocketAddr, std::io::Error),
+}
+
+impl fmt::Display for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            InitError::AlreadyInitialized => f.write_str("obs_runtime::init was already called in this process"),
+            InitError::RecorderAlreadySet => f.write_str(
+                "a global `metrics` recorder is already installed; call `.prometheus(false)` on the builder to keep it",
+            ),
+            InitError::SubscriberAlreadySet => f.write_str(
+                "a global `tracing` subscriber is already installed; call `.install_subscriber(false)` and add \
+                 `obs_runtime::log::JsonLayer` to your own subscriber",
+            ),
+            InitError::Config(message) => write!(f, "invalid obs configuration: {message}"),
+            InitError::Bind(addr, err) => write!(f, "cannot serve obs endpoints on {addr}: {err}"),
+        }
+    }
+}
+
+impl std::error::Error for InitError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            InitError::Bind(_, err) => Some(err),
+            _ => None,
+        }
+    }
+}
+
+/// Configures what [`init`](crate::init) sets up. Environment variables win
+/// over code where the OpenTelemetry conventions say so (`OTEL_SERVICE_NAME`,
+/// `RUST_LOG`, `OBS_HTTP_ADDR`).
+///
+/// ```no_run
+/// let _guard = obs_runtime::builder()
+///     .service_name("checkout")
+///     .namespace("shop")
+///     .http_addr("127.0.0.1:9100".parse().unwrap())
+///     .init()
+///     .expect("telemetry");
+/// ```
+pub struct Builder {
+    pub(crate) service_name: Option<String>,
+    pub(crate) namespace: String,
+    pub(crate) buckets: Vec<f64>,
+    pub(crate) log_format: LogFormat,
+    pub(crate) log_filter: Option<String>,
+    pub(crate) log_writer: Option<BoxMakeWriter>,
+    pub(crate) http_addr: HttpSetting,
+    pub(crate) max_series: usize,
+    pub(crate) install_subscriber: bool,
+    pub(crate) prometheus: bool,
+}
+
+pub(crate) enum HttpSetting {
+    Default,
+    At(SocketAddr),
+    Off,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            service_name: None,
+            namespace: "obs".to_owned(),
+            buckets: DEFAULT_BUCKETS.to_vec(),
+            log_format: LogFormat::Json,
+            log_filter: None,
+            log_writer: None,
+            http_addr: HttpSetting::Default,
+            max_series: 1000,
+            install_subscriber: true,
+            prometheus: true,
+        }
+    }
+}
+
+impl Builder {
+    /// The `service` of log lines and the service name of exported spans.
+    /// `OTEL_SERVICE_NAME` wins; without either, the executable's name.
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// The metric name prefix: `obs` gives `obs_function_calls_total`; empty gives no prefix.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = namespace.into();
+        self
+    }
+
+    /// Histogram bucket upper bounds, in seconds, ascending.
+    pub fn buckets(mut self, bounds: &[f64]) -> Self {
+        self.buckets = bounds.to_vec();
+        self
+    }
+
+    /// JSON (default), pretty, or no log output.
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.log_format = format;
+        self
+    }
+
+    /// The log filter in `RUST_LOG` syntax (`info,my_crate=debug`); `RUST_LOG` wins when set.
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = Some(filter.into());
+        self
+    }
+
+    /// Where log lines go; stdout by default.
+    pub fn log_writer<W>(mut self, make_writer: W) -> Self
+    where
+        W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+    {
+        self.log_writer = Some(BoxMakeWriter::new(make_writer));
+        self
+    }
+
+    /// Serve the endpoints on `addr` (default `127.0.0.1:9464`, or `OBS_HTTP_ADDR`).
+    /// Port 0 picks a free port; [`ObsGuard::http_addr`](crate::ObsGuard::http_addr) tells which.
+    pub fn http_addr(mut self, addr: SocketAddr) -> Self {
+        self.http_addr = HttpSetting::At(addr);
+        self
+    }
+
+    /// Do not start the HTTP server.
+    pub fn without_http(mut self) -> Self {
+        self.http_addr = HttpSetting::Off;
+        self
+    }
+
+    /// The most series one metric may have before new label values fold into `__overflow__`.
+    pub fn max_series_per_metric(mut self, limit: usize) -> Self {
+        self.max_series = limit;
+        self
+    }
+
+    /// Whether `init` installs the global `tracing` subscriber (default true).
+    pub fn install_subscriber(mut self, install: bool) -> Self {
+        self.install_subscriber = install;
+        self
+    }
+
+    /// Whether `init` installs the Prometheus recorder (default true). Without
+    /// it, metrics go to whatever `metrics` recorder the application installed.
+    pub fn prometheus(mut self, install: bool) -> Self {
+        self.prometheus = install;
+        self
+    }
+
+    /// Installs everything; see [`init`](crate::init).
+    pub fn init(self) -> Result<crate::ObsGuard, InitError> {
+        crate::runtime::start(self)
+    }
+
+    pub(crate) fn resolved_service_name(&self) -> String {
+        std::env::var("OTEL_SERVICE_NAME")
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+            .or_else(|| self.service_name.clone())
+            .or_else(|| {
+                std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
+            })
+            .unwrap_or_else(|| "unknown_service".to_owned())
+    }
+
+    pub(crate) fn resolved_http_addr(&self) -> Result<Option<SocketAddr>, InitError> {
+        match self.http_addr {
+            HttpSetting::Off => Ok(None),
+            HttpSetting::At(addr) => Ok(Some(addr)),
+            HttpSetting::Default => {
+                let text = std::env::var("OBS_HTTP_ADDR").unwrap_or_else(|_| DEFAULT_HTTP_ADDR.to_owned());
+                if text.eq_ignore_ascii_case("off") {
+                    return Ok(None);
+                }
+                text.parse()
+                    .map(Some)
+                    .map_err(|e| InitError::Config(format!("OBS_HTTP_ADDR={text:?} is not a socket address: {e}")))
+            }
+        }
+    }
+
+    pub(crate) fn filter(&self) -> Result<EnvFilter, InitError> {
+        let (source, text) = match std::env::var("RUST_LOG") {
+            Ok(text) if !text.trim().is_empty() => ("RUST_LOG", text),
+            _ => ("log filter", self.log_filter.clone().unwrap_or_else(|| "info".to_owned())),
+        };
+        EnvFilter::builder().parse(&text).map_err(|e| InitError::Config(format!("{source} {text:?}: {e}")))
+    }
+
+    /// Installs the global subscriber: the filter plus the chosen log layer.
+    pub(crate) fn install_tracing(&mut self, service: &str) -> Result<(), InitError> {
+        let filter = self.filter()?;
+        let writer = self.log_writer.take().unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+        let registry = tracing_subscriber::registry().with(filter);
+        let result = match self.log_format {
+            LogFormat::Json => tracing::subscriber::set_global_default(registry.with(JsonLayer::new(service, writer))),
+            LogFormat::Pretty => tracing::subscriber::set_global_default(
+                registry.with(tracing_subscriber::fmt::layer().pretty().with_writer(writer)),
+            ),
+            LogFormat::Off => tracing::subscriber::set_global_default(registry),
+        };
+        result.map_err(|_| InitError::SubscriberAlreadySet)
+    }
+}

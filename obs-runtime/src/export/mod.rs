@@ -1,0 +1,4 @@
+//! Exporters: where the recorded telemetry leaves the process.
+
+#[cfg(feature = "prometheus")]
+pub mod prometheus;

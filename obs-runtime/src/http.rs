@@ -1,0 +1,84 @@
+//! The built-in HTTP server: `GET /metrics` and the routes other parts add.
+//! It runs on its own thread with a small single-threaded tokio runtime, so it
+//! works the same in async and sync applications.
+
+use std::net::SocketAddr;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tokio::sync::oneshot;
+
+use crate::config::InitError;
+
+/// The router of every endpoint obs serves.
+pub(crate) fn router(#[cfg(feature = "prometheus")] prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>) -> Router {
+    let router = Router::new();
+    #[cfg(feature = "prometheus")]
+    let router = match prometheus {
+        Some(handle) => router.route(
+            "/metrics",
+            get(move || {
+                let handle = handle.clone();
+                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()) }
+            }),
+        ),
+        None => router,
+    };
+    router.fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found\n").into_response() })
+}
+
+pub(crate) struct Server {
+    addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    pub(crate) fn start(listener: std::net::TcpListener, router: Router) -> Result<Server, InitError> {
+        let addr = listener.local_addr().map_err(|e| InitError::Config(format!("http listener: {e}")))?;
+        listener.set_nonblocking(true).map_err(|e| InitError::Bind(addr, e))?;
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| InitError::Config(format!("http runtime: {e}")))?;
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("obs-http".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else { return };
+                    let _ = axum::serve(listener, router)
+                        .with_graceful_shutdown(async move {
+                            let _ = stopped.await;
+                        })
+                        .await;
+                });
+            })
+            .map_err(|e| InitError::Config(format!("http thread: {e}")))?;
+        Ok(Server { addr, shutdown: Some(shutdown), thread: Some(thread) })
+    }
+
+    pub(crate) fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets running requests finish, and waits at most `limit`.
+    pub(crate) fn stop(mut self, limit: Duration) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let deadline = Instant::now() + limit;
+            while !thread.is_finished() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        }
+    }
+}

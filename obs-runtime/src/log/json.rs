@@ -1,0 +1,321 @@
+//! A purpose-built JSON event writer: one object per line, written straight
+//! into a reused buffer, carrying the trace and span ids of the current span
+//! and the fields of every span in scope.
+
+use std::cell::RefCell;
+use std::error::Error;
+use std::fmt::{self, Write as _};
+use std::io::Write as _;
+use std::sync::Arc;
+
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::format::{write_json_str, write_timestamp};
+use super::ids::{SpanIds, TraceId};
+
+/// Span fields that are for span exporters, not for log lines.
+fn is_exporter_field(name: &str) -> bool {
+    name.starts_with("code.") || name.starts_with("otel.") || name.starts_with("error.") || name == "obs.outcome"
+}
+
+/// What the layer keeps per span: its ids and its recorded fields, each
+/// already rendered as a JSON value.
+pub(crate) struct SpanData {
+    pub ids: SpanIds,
+    fields: Vec<(&'static str, String)>,
+}
+
+/// A `tracing_subscriber` layer writing the obs JSON log line format.
+///
+/// [`init`](crate::init) installs it; add it to your own registry when you
+/// build the subscriber yourself:
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// let subscriber = tracing_subscriber::registry().with(obs_runtime::log::JsonLayer::new("my-service", std::io::stdout));
+/// ```
+pub struct JsonLayer<W> {
+    make_writer: W,
+    service: Arc<str>,
+}
+
+impl<W> JsonLayer<W>
+where
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    /// A layer writing lines for `service` to `make_writer` (`std::io::stdout`, a file, a test buffer).
+    pub fn new(service: impl Into<Arc<str>>, make_writer: W) -> Self {
+        JsonLayer { make_writer, service: service.into() }
+    }
+}
+
+impl<S, W> Layer<S> for JsonLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let trace_id = span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|d| d.ids.trace_id));
+        let mut data = SpanData { ids: SpanIds::new_child_of(trace_id), fields: Vec::new() };
+        attrs.record(&mut SpanVisitor(&mut data.fields));
+        span.extensions_mut().insert(data);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else { return };
+        let mut extensions = span.extensions_mut();
+        if let Some(data) = extensions.get_mut::<SpanData>() {
+            values.record(&mut SpanVisitor(&mut data.fields));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        thread_local! {
+            static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+        }
+        BUFFER.with(|buffer| {
+            // A re-entrant event (logged while formatting this one) gets a fresh buffer.
+            let mut fresh = String::new();
+            let mut borrowed = buffer.try_borrow_mut();
+            let line = match borrowed.as_deref_mut() {
+                Ok(line) => line,
+                Err(_) => &mut fresh,
+            };
+            line.clear();
+            self.format(event, &ctx, line);
+            let mut writer = self.make_writer.make_writer_for(event.metadata());
+            let _ = writer.write_all(line.as_bytes());
+        });
+    }
+}
+
+impl<W> JsonLayer<W> {
+    fn format<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, out: &mut String)
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let meta = event.metadata();
+        out.push_str("{\"timestamp\":\"");
+        write_timestamp(out);
+        out.push_str("\",\"level\":\"");
+        out.push_str(meta.level().as_str());
+        out.push_str("\",\"target\":");
+        write_json_str(out, meta.target());
+        out.push_str(",\"service\":");
+        write_json_str(out, &self.service);
+
+        let mut keys: Vec<&str> = Vec::with_capacity(16);
+        keys.extend(["timestamp", "level", "target", "service", "trace_id", "span_id", "span"]);
+        let mut visitor = EventVisitor { out, error_kind: None, error: None };
+        event.record(&mut visitor);
+        visitor.finish_error();
+        keys.extend(meta.fields().iter().map(|f| f.name()));
+        keys.push("error");
+
+        if let Some(span) = ctx.event_span(event) {
+            if let Some(data) = span.extensions().get::<SpanData>() {
+                let _ = write!(out, ",\"trace_id\":\"{}\",\"span_id\":\"{:016x}\"", TraceId(data.ids.trace_id), data.ids.span_id);
+            }
+            out.push_str(",\"span\":");
+            write_json_str(out, span.name());
+            // Innermost span first, so the closest value of a repeated key wins.
+            for span in span.scope() {
+                let extensions = span.extensions();
+                let Some(data) = extensions.get::<SpanData>() else { continue };
+                for (key, value) in &data.fields {
+                    if keys.contains(key) {
+                        continue;
+                    }
+                    keys.push(key);
+                    out.push(',');
+                    write_json_str(out, key);
+                    out.push(':');
+                    out.push_str(value);
+                }
+            }
+        }
+        out.push_str("}\n");
+    }
+}
+
+/// Renders span fields as JSON values, replacing a value recorded twice.
+struct SpanVisitor<'a>(&'a mut Vec<(&'static str, String)>);
+
+impl SpanVisitor<'_> {
+    fn put(&mut self, field: &Field, render: impl FnOnce(&mut String)) {
+        let name = field.name();
+        if is_exporter_field(name) {
+            return;
+        }
+        let mut value = String::new();
+        render(&mut value);
+        match self.0.iter_mut().find(|(k, _)| *k == name) {
+            Some((_, slot)) => *slot = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+impl Visit for SpanVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, |out| write_json_debug(out, value));
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.put(field, |out| write_json_str(out, value));
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put(field, |out| write_number(out, value));
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put(field, |out| write_number(out, value));
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.put(field, |out| write_f64(out, value));
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, |out| out.push_str(if value { "true" } else { "false" }));
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        self.put(field, |out| write_json_display(out, value));
+    }
+}
+
+/// Writes event fields straight into the line; `error.kind` and `error` are
+/// gathered into one `"error": {"kind", "message", "chain"}` object.
+struct EventVisitor<'a> {
+    out: &'a mut String,
+    error_kind: Option<String>,
+    error: Option<(String, Vec<String>)>,
+}
+
+impl EventVisitor<'_> {
+    fn key(&mut self, field: &Field) {
+        self.out.push(',');
+        write_json_str(self.out, field.name());
+        self.out.push(':');
+    }
+
+    fn finish_error(&mut self) {
+        if self.error_kind.is_none() && self.error.is_none() {
+            return;
+        }
+        self.out.push_str(",\"error\":{");
+        let mut first = true;
+        if let Some(kind) = &self.error_kind {
+            self.out.push_str("\"kind\":");
+            write_json_str(self.out, kind);
+            first = false;
+        }
+        if let Some((message, chain)) = &self.error {
+            if !first {
+                self.out.push(',');
+            }
+            self.out.push_str("\"message\":");
+            write_json_str(self.out, message);
+            if !chain.is_empty() {
+                self.out.push_str(",\"chain\":[");
+                for (i, cause) in chain.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push(',');
+                    }
+                    write_json_str(self.out, cause);
+                }
+                self.out.push(']');
+            }
+        }
+        self.out.push('}');
+    }
+}
+
+impl Visit for EventVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        match field.name() {
+            "error" => self.error = Some((format!("{value:?}"), Vec::new())),
+            "error.kind" => self.error_kind = Some(format!("{value:?}")),
+            _ => {
+                self.key(field);
+                write_json_debug(self.out, value);
+            }
+        }
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        match field.name() {
+            "error" => self.error = Some((value.to_owned(), Vec::new())),
+            "error.kind" => self.error_kind = Some(value.to_owned()),
+            _ => {
+                self.key(field);
+                write_json_str(self.out, value);
+            }
+        }
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.key(field);
+        write_number(self.out, value);
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.key(field);
+        write_number(self.out, value);
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.key(field);
+        write_f64(self.out, value);
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.key(field);
+        self.out.push_str(if value { "true" } else { "false" });
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
+        let mut chain = Vec::new();
+        let mut source = value.source();
+        while let Some(cause) = source {
+            chain.push(cause.to_string());
+            source = cause.source();
+        }
+        if field.name() == "error" {
+            self.error = Some((value.to_string(), chain));
+        } else {
+            self.key(field);
+            write_json_display(self.out, value);
+        }
+    }
+}
+
+fn write_number(out: &mut String, value: impl fmt::Display) {
+    let _ = write!(out, "{value}");
+}
+
+fn write_f64(out: &mut String, value: f64) {
+    if value.is_finite() {
+        let _ = write!(out, "{value}");
+    } else {
+        out.push_str("null");
+    }
+}
+
+/// Formats `value` into a JSON string without an intermediate allocation.
+fn write_json_debug(out: &mut String, value: &dyn fmt::Debug) {
+    out.push('"');
+    let _ = write!(Escaping(out), "{value:?}");
+    out.push('"');
+}
+
+fn write_json_display(out: &mut String, value: &dyn fmt::Display) {
+    out.push('"');
+    let _ = write!(Escaping(out), "{value}");
+    out.push('"');
+}
+
+struct Escaping<'a>(&'a mut String);
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        super::format::escape_into(self.0, s);
+        Ok(())
+    }
+}

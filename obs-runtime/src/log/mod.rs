@@ -1,0 +1,27 @@
+//! Structured JSON log lines carrying `trace_id` and `span_id`.
+//!
+//! [`init`](crate::init) installs [`JsonLayer`] with an `EnvFilter` (from
+//! `RUST_LOG`, else the builder's filter, else `info`). Every line is one JSON
+//! object: `timestamp`, `level`, `target`, `service`, `message`, `trace_id`,
+//! `span_id`, `span`, the event's fields (an `error` object with `kind`,
+//! `message` and `chain` on failures) and the fields of the spans in scope.
+
+mod format;
+mod ids;
+mod json;
+
+pub use ids::{SpanIds, TraceId};
+pub use json::JsonLayer;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum LogFormat {
+    /// One JSON object per line (the default): what Loki, Elasticsearch and log shippers want.
+    #[default]
+    Json,
+    /// Multi-line, human-readable output from `tracing-subscriber`'s pretty formatter.
+    Pretty,
+    /// No log output (spans and metrics still work).
+    Off,
+}

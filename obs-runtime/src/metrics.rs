@@ -1,0 +1,173 @@
+//! Function metrics through the `metrics` facade: names, descriptions, and the
+//! handles each call site resolves once and keeps, so that a call never hashes
+//! labels or allocates.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
+
+use metrics::{Counter, Gauge, Histogram, Unit};
+
+use crate::callsite::{CallSite, catalog};
+
+/// How a call ended; the `status` label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Returned normally (for `Result`, returned `Ok`).
+    Ok,
+    /// Returned `Err`.
+    Error,
+    /// Panicked; the panic keeps unwinding.
+    Panic,
+    /// A future dropped before it completed.
+    Cancelled,
+}
+
+impl Status {
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Error => "error",
+            Status::Panic => "panic",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    const ALL: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+}
+
+/// The label value an over-limit label folds into.
+pub const OVERFLOW: &str = "__overflow__";
+
+/// Metric names under the configured namespace.
+pub(crate) struct Names {
+    pub calls: String,
+    pub duration: String,
+    pub errors: String,
+    pub in_flight: String,
+    pub overflow: String,
+}
+
+impl Names {
+    fn new(namespace: &str) -> Names {
+        let name = |suffix: &str| if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") };
+        Names {
+            calls: name("function_calls_total"),
+            duration: name("function_duration_seconds"),
+            errors: name("function_errors_total"),
+            in_flight: name("function_in_flight"),
+            overflow: name("overflow_total"),
+        }
+    }
+}
+
+struct State {
+    names: Names,
+    max_series: usize,
+    error_series: AtomicUsize,
+}
+
+static STATE: OnceLock<State> = OnceLock::new();
+
+/// Turns metric recording on: from now on call sites resolve their handles
+/// against the installed `metrics` recorder. Describes every metric and
+/// registers every catalogued call site at zero.
+pub(crate) fn activate(namespace: &str, max_series: usize) {
+    let state = STATE.get_or_init(|| State { names: Names::new(namespace), max_series, error_series: AtomicUsize::new(0) });
+    let n = &state.names;
+    metrics::describe_counter!(n.calls.clone(), Unit::Count, "Calls of instrumented functions, by outcome status.");
+    metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, "Wall time of instrumented function calls.");
+    metrics::describe_counter!(n.errors.clone(), Unit::Count, "Errors returned by instrumented functions, by error kind.");
+    metrics::describe_gauge!(n.in_flight.clone(), Unit::Count, "Calls of instrumented functions currently running.");
+    metrics::describe_counter!(n.overflow.clone(), Unit::Count, "Label values folded into __overflow__ because a metric reached its series limit.");
+    for site in catalog() {
+        let _ = handles(site);
+    }
+}
+
+/// A call site's resolved metric handles.
+pub(crate) struct Handles {
+    calls: [Counter; 4],
+    duration: Histogram,
+    in_flight: Gauge,
+    site: &'static CallSite,
+    errors: Mutex<Vec<ErrorSeries>>,
+}
+
+impl Handles {
+    fn resolve(site: &'static CallSite, state: &State) -> Handles {
+        let (function, module) = (site.name(), site.module());
+        let n = &state.names;
+        let calls = Status::ALL.map(|status| {
+            metrics::counter!(n.calls.clone(), "function" => function, "module" => module, "status" => status.as_str())
+        });
+        Handles {
+            calls,
+            duration: metrics::histogram!(n.duration.clone(), "function" => function, "module" => module),
+            in_flight: metrics::gauge!(n.in_flight.clone(), "function" => function, "module" => module),
+            site,
+            errors: Mutex::new(Vec::new()),
+        }
+    }
+
+    #[inline]
+    pub(crate) fn start(&self) {
+        self.in_flight.increment(1.0);
+    }
+
+    #[inline]
+    pub(crate) fn end(&self, status: Status, seconds: f64) {
+        self.in_flight.decrement(1.0);
+        self.calls[status as usize].increment(1);
+        self.duration.record(seconds);
+    }
+
+    /// Counts an error of `kind`; kinds beyond the series limit fold into
+    /// `__overflow__`, and every folded error is counted in `obs_overflow_total`.
+    pub(crate) fn error(&self, kind: &'static str) {
+        let Some(state) = STATE.get() else { return };
+        let n = &state.names;
+        let mut known = self.errors.lock().unwrap_or_else(|e| e.into_inner());
+        let index = match known.iter().position(|e| e.kind == kind) {
+            Some(index) => index,
+            None => {
+                let fits = state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
+                let label = if fits { kind } else { OVERFLOW };
+                let (function, module) = (self.site.name(), self.site.module());
+                let counter = metrics::counter!(n.errors.clone(), "function" => function, "module" => module, "error" => label);
+                known.push(ErrorSeries { kind, counter, overflowed: !fits });
+                known.len() - 1
+            }
+        };
+        let series = &known[index];
+        series.counter.increment(1);
+        if series.overflowed {
+            metrics::counter!(n.overflow.clone(), "metric" => n.errors.clone()).increment(1);
+        }
+    }
+}
+
+struct ErrorSeries {
+    kind: &'static str,
+    counter: Counter,
+    overflowed: bool,
+}
+
+/// The call site's handles, resolved on first use once metrics are active;
+/// `None` before `init` or when the call site has `metrics = false`.
+#[inline]
+pub(crate) fn handles(site: &'static CallSite) -> Option<&'static Handles> {
+    if let Some(handles) = site.handles.get() {
+        return Some(handles);
+    }
+    if !site.records_metrics() {
+        return None;
+    }
+    let state = STATE.get()?;
+    Some(site.handles.get_or_init(|| Handles::resolve(site, state)))
+}
+
+/// Whether metrics have been activated by `init`.
+pub(crate) fn active() -> bool {
+    STATE.get().is_some()
+}
