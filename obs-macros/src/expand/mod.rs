@@ -114,19 +114,26 @@ impl Instrumented<'_> {
             let #span_var = #site.span(&[#(::core::option::Option::Some(#field_values)),*]);
         };
         let classify = self.classify(&private);
+        // The declared output type, so the classifier sees concrete types even when the body
+        // leaves them to inference (`raw.parse()`); `_` where the type cannot be written here.
+        let output = match f.output_type() {
+            Some(ty) if contains_impl_trait(quote!(#ty)) => quote!(_),
+            Some(ty) => quote!(#ty),
+            None => quote!(()),
+        };
         let block = &f.block;
 
         let body = match f.flavor() {
             Flavor::Async => quote! {
                 #statics
                 #make_span
-                #private::Observed::new(&#site, #span_var, async move #block, #classify).await
+                #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #block), #classify).await
             },
             Flavor::ReturnsFuture { boxed: true } => {
                 let mut block = f.block.clone();
                 if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
                     let fut = &call.args[0];
-                    call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #fut, #classify));
+                    call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(#fut), #classify));
                 }
                 let stmts = &block.stmts;
                 quote! { #statics #make_span #(#stmts)* }
@@ -136,7 +143,7 @@ impl Instrumented<'_> {
                 #make_span
                 #[allow(clippy::redundant_closure_call)]
                 let __obs_future = (move || #block)();
-                #private::Observed::new(&#site, #span_var, __obs_future, #classify)
+                #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
             },
             Flavor::Sync => {
                 let guard = format_ident!("__obs_guard", span = Span::mixed_site());
@@ -146,7 +153,7 @@ impl Instrumented<'_> {
                     #make_span
                     let #guard = #private::Guard::enter(&#site, &#span_var);
                     #[allow(clippy::redundant_closure_call)]
-                    let #ret = (move || #block)();
+                    let #ret: #output = (move || #block)();
                     #guard.finish(&#ret, #classify);
                     #ret
                 }
@@ -226,6 +233,15 @@ impl Instrumented<'_> {
             }
         }
     }
+}
+
+/// Whether a type mentions `impl Trait`, which cannot be named in a `let` or turbofish.
+fn contains_impl_trait(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => contains_impl_trait(group.stream()),
+        _ => false,
+    })
 }
 
 trait IntoLit {
