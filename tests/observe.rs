@@ -63,8 +63,14 @@ fn ok_and_error_calls_are_counted_and_logged() {
     assert_eq!(calls(&text, "divide", "ok"), 2.0);
     assert_eq!(calls(&text, "divide", "error"), 1.0);
     assert_eq!(calls(&text, "divide", "panic"), 0.0);
-    assert_eq!(sample(&text, "obs_function_errors_total", &[("function", "divide"), ("error", "division_by_zero")]), Some(1.0));
-    assert_eq!(sample(&text, "obs_function_duration_seconds_count", &[("function", "divide"), ("module", "observe")]), Some(3.0));
+    assert_eq!(
+        sample(&text, "obs_function_errors_total", &[("function", "divide"), ("error", "division_by_zero")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "obs_function_duration_seconds_count", &[("function", "divide"), ("module", "observe")]),
+        Some(3.0)
+    );
     assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "divide")]), Some(0.0));
 
     let lines = logs.for_span("observe::divide");
@@ -103,7 +109,8 @@ fn a_panic_is_recorded_and_keeps_unwinding() {
     assert_eq!(calls(&text, "explode", "panic"), 1.0);
     assert_eq!(calls(&text, "explode", "ok"), 0.0);
     assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "explode")]), Some(0.0));
-    let event = logs.for_span("observe::explode").into_iter().find(|l| l["event"] == "function.panic").expect("panic event");
+    let event =
+        logs.for_span("observe::explode").into_iter().find(|l| l["event"] == "function.panic").expect("panic event");
     assert_eq!(event["level"], "ERROR");
 }
 
@@ -148,8 +155,15 @@ async fn busy(n: u64) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_calls_are_counted_exactly() {
     telemetry();
-    let tasks: Vec<_> =
-        (0..8).map(|t| tokio::spawn(async move { for i in 0..500 { busy(t * 1000 + i).await; } })).collect();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            tokio::spawn(async move {
+                for i in 0..500 {
+                    busy(t * 1000 + i).await;
+                }
+            })
+        })
+        .collect();
     for task in tasks {
         task.await.unwrap();
     }
@@ -200,7 +214,10 @@ fn errors_without_a_kind_use_the_type_name_and_log_their_source_chain() {
     let logs = &telemetry().1;
     assert!(load_config("app.toml").is_err());
     let text = scrape();
-    assert_eq!(sample(&text, "obs_function_errors_total", &[("function", "load_config"), ("error", "ConfigError")]), Some(1.0));
+    assert_eq!(
+        sample(&text, "obs_function_errors_total", &[("function", "load_config"), ("error", "ConfigError")]),
+        Some(1.0)
+    );
     let event = logs.for_span("observe::load_config").into_iter().find(|l| l["event"] == "function.error").unwrap();
     assert_eq!(event["error"]["kind"], "ConfigError");
     assert_eq!(event["error"]["message"], "cannot load config");

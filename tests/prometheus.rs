@@ -43,7 +43,10 @@ fn promtool_check(text: &str) {
     child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
     let out = child.wait_with_output().unwrap();
     let findings = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && findings.trim().is_empty(), "promtool check metrics found:\n{findings}\n--- text ---\n{text}");
+    assert!(
+        out.status.success() && findings.trim().is_empty(),
+        "promtool check metrics found:\n{findings}\n--- text ---\n{text}"
+    );
 }
 
 fn percent_encode(s: &str) -> String {
@@ -57,7 +60,8 @@ fn percent_encode(s: &str) -> String {
 
 /// Runs a PromQL instant query; returns the `result` array.
 fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Value> {
-    let (status, body) = http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
+    let (status, body) =
+        http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
     assert_eq!(status, 200, "{body}");
     let json: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
     json["data"]["result"].as_array().cloned().unwrap_or_default()
@@ -83,7 +87,10 @@ async fn prometheus_scrapes_and_queries_the_function_metrics() {
 
     let (status, text) = http_get(app, "/metrics").unwrap();
     assert_eq!(status, 200);
-    assert!(text.contains("obs_function_duration_seconds_bucket{function=\"checkout\",module=\"prometheus\",le=\"0.025\"}"), "{text}");
+    assert!(
+        text.contains("obs_function_duration_seconds_bucket{function=\"checkout\",module=\"prometheus\",le=\"0.025\"}"),
+        "{text}"
+    );
     assert!(text.contains(r#"function="label \"with\" quotes""#), "quotes in label values are escaped:\n{text}");
     promtool_check(&text);
 
@@ -134,7 +141,10 @@ async fn prometheus_scrapes_and_queries_the_function_metrics() {
     assert_eq!(value_of("error"), Some(3.0));
     assert_eq!(calls[0]["metric"]["job"], "app");
 
-    let p99 = query(prometheus, r#"histogram_quantile(0.99, sum by (le) (obs_function_duration_seconds_bucket{function="checkout"}))"#);
+    let p99 = query(
+        prometheus,
+        r#"histogram_quantile(0.99, sum by (le) (obs_function_duration_seconds_bucket{function="checkout"}))"#,
+    );
     let p99: f64 = p99[0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!((0.01..=0.1).contains(&p99), "p99 of 15 ms sleeps should fall in the 10–100 ms buckets, got {p99}");
 

@@ -49,7 +49,12 @@ impl<S: tracing::Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Recorder {
 impl Recorder {
     fn span(&self, name: &str) -> SeenSpan {
         let spans = self.0.lock().unwrap();
-        spans.iter().rev().find(|(_, s)| s.name == name).map(|(_, s)| s.clone()).unwrap_or_else(|| panic!("no span {name}"))
+        spans
+            .iter()
+            .rev()
+            .find(|(_, s)| s.name == name)
+            .map(|(_, s)| s.clone())
+            .unwrap_or_else(|| panic!("no span {name}"))
     }
 }
 

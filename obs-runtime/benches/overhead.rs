@@ -78,7 +78,8 @@ fn hand_written(x: u64) -> u64 {
     let start = Instant::now();
     let ret = work(x);
     let elapsed = start.elapsed();
-    metrics::counter!("hand_calls_total", "function" => "hand_written", "module" => module_path!(), "status" => "ok").increment(1);
+    metrics::counter!("hand_calls_total", "function" => "hand_written", "module" => module_path!(), "status" => "ok")
+        .increment(1);
     metrics::histogram!("hand_duration_seconds", "function" => "hand_written", "module" => module_path!())
         .record(elapsed.as_secs_f64());
     tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, "hand_written completed");
@@ -151,7 +152,10 @@ fn with_logging(name: &str, dispatch: Dispatch, written: &'static Written, probe
         bench();
         let lines = written.lines.load(Ordering::Relaxed);
         assert!(lines > 0, "{name}: the measured calls wrote no log lines");
-        println!("{name}: {lines} lines, {} bytes per line while measuring\n", written.bytes.load(Ordering::Relaxed) / lines);
+        println!(
+            "{name}: {lines} lines, {} bytes per line while measuring\n",
+            written.bytes.load(Ordering::Relaxed) / lines
+        );
     });
     drop(dispatch);
     tracing_core::callsite::rebuild_interest_cache();
@@ -328,7 +332,11 @@ fn summary(since: SystemTime) {
         "<= 100, aim 60",
     );
     line("full observe / hand-written", ratio("json_log/observe", "json_log/hand_written"), "<= 0.5, aim 0.25");
-    line("full observe async / hand-written", ratio("json_log/observe_async", "json_log/hand_written"), "<= 0.5, aim 0.25");
+    line(
+        "full observe async / hand-written",
+        ratio("json_log/observe_async", "json_log/hand_written"),
+        "<= 0.5, aim 0.25",
+    );
     line("2 threads / 1 thread, observe", ratio("threads/observe_2", "threads/observe_1"), "<= 1.2");
     line("2 threads / 1 thread, plain (the machine's own)", ratio("threads/plain_2", "threads/plain_1"), "reference");
 }
