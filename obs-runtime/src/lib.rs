@@ -52,6 +52,7 @@ pub mod export;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
+pub mod propagation;
 mod metrics;
 mod runtime;
 
