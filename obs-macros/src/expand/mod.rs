@@ -180,9 +180,9 @@ impl Instrumented<'_> {
 
     /// The recorded fields: arguments (unless skipped) then `fields(...)`.
     fn fields(&self, private: &TokenStream, errors: &mut Errors) -> (Vec<String>, Vec<TokenStream>) {
-        let params = self.function.param_names();
+        let params = self.function.params();
         for skipped in self.args.skip.iter().chain(&self.args.reveal) {
-            if !params.iter().any(|p| p == skipped) {
+            if !params.iter().any(|p| p.ident == *skipped) {
                 errors
                     .push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
             }
@@ -190,14 +190,17 @@ impl Instrumented<'_> {
         let mut names = Vec::new();
         let mut values = Vec::new();
         if !self.args.skip_all {
-            for param in params.iter().filter(|p| !self.args.skip.contains(p)) {
-                let text = param.to_string();
+            for param in params.iter().filter(|p| !self.args.skip.contains(&p.ident)) {
+                let ident = &param.ident;
+                let text = ident.to_string();
                 let lower = text.to_ascii_lowercase();
-                let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(param);
+                let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(ident);
                 values.push(if secret {
                     quote!(&#private::REDACTED as &dyn #private::Value)
+                } else if param.plain {
+                    quote_spanned!(ident.span()=> &#ident as &dyn #private::Value)
                 } else {
-                    quote_spanned!(param.span()=> &#private::arg(&#param) as &dyn #private::Value)
+                    quote_spanned!(ident.span()=> &#private::arg(&#ident) as &dyn #private::Value)
                 });
                 names.push(text);
             }
