@@ -129,12 +129,29 @@ impl Instrumented<'_> {
             None => quote!(()),
         };
         let block = &f.block;
+        // A return edge the type checker meets before the body (as in tracing's `#[instrument]`):
+        // the body's returns and tail are checked against the declared type, so a mismatch is
+        // reported on the user's own expression rather than on the attribute.
+        let return_span = match &f.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => f.sig.ident.span(),
+        };
+        // Located on the return type: rustc's "return type inferred here" note points at it.
+        let fake_return = format_ident!("__obs_fake_return", span = Span::mixed_site().located_at(return_span));
+        let typed_block = quote_spanned! {return_span=> {
+            #[allow(unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::let_unit_value, clippy::needless_return)]
+            if false {
+                let #fake_return: #output = loop {};
+                return #fake_return;
+            }
+            #block
+        }};
 
         let body = match f.flavor() {
             Flavor::Async => quote! {
                 #statics
                 #make_span
-                #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #block), #classify).await
+                #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #typed_block), #classify).await
             },
             Flavor::ReturnsFuture { boxed: true } => {
                 let mut block = f.block.clone();
@@ -148,8 +165,7 @@ impl Instrumented<'_> {
             Flavor::ReturnsFuture { boxed: false } => quote! {
                 #statics
                 #make_span
-                #[allow(clippy::redundant_closure_call)]
-                let __obs_future = (move || #block)();
+                let __obs_future = #private::call_once(move || #block);
                 #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
             },
             Flavor::Sync => {
@@ -159,8 +175,7 @@ impl Instrumented<'_> {
                     #statics
                     #make_span
                     let #guard = #private::Guard::enter(&#site, &#span_var);
-                    #[allow(clippy::redundant_closure_call)]
-                    let #ret: #output = (move || #block)();
+                    let #ret: #output = #private::call_once(move || #typed_block);
                     #guard.finish(&#ret, #classify);
                     #ret
                 }

@@ -12,7 +12,11 @@ impl Config {
     }
 }
 
-#[observe]
-static LIMIT: u32 = 10;
+#[observe(level = "loud")]
+static LIMIT: u16 = 10;
 
-fn main() {}
+fn main() {
+    // The items are still emitted: no follow-on errors here.
+    let config = Config { port: LIMIT };
+    let _ = config.port();
+}
