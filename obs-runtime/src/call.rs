@@ -7,10 +7,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::Duration;
 
 use pin_project::{pin_project, pinned_drop};
+use quanta::Instant;
 use tracing::Span;
+use tracing::level_filters::LevelFilter;
 use tracing::span::Entered;
 use tracing_core::Event;
 use tracing_core::field::Value;
@@ -22,7 +24,9 @@ use crate::metrics::{self, Handles, Status};
 /// A call in progress: when it started and where its metrics go.
 pub struct Call {
     site: &'static CallSite,
-    start: Instant,
+    /// `None` when nothing could use the duration (no metrics, no subscriber):
+    /// the clock is then not read at all.
+    start: Option<Instant>,
     handles: Option<&'static Handles>,
 }
 
@@ -44,11 +48,13 @@ impl Call {
             Some(handles) => handles.start(),
             None => hint_missing_init(site),
         }
-        Call { site, start: Instant::now(), handles }
+        // `LevelFilter::current()` is `OFF` until some subscriber exists anywhere.
+        let timed = handles.is_some() || (site.logs() && LevelFilter::current() != LevelFilter::OFF);
+        Call { site, start: timed.then(Instant::now), handles }
     }
 
     fn end(self, span: &Span, end: End<'_>) {
-        let elapsed = self.start.elapsed();
+        let elapsed = self.start.map(|start| start.elapsed());
         let status = match end {
             End::Ok(_) => Status::Ok,
             End::Error(..) => Status::Error,
@@ -56,7 +62,8 @@ impl Call {
             End::Cancelled => Status::Cancelled,
         };
         if let Some(handles) = self.handles {
-            handles.end(status, elapsed.as_secs_f64());
+            // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
+            handles.end(status, elapsed.unwrap_or_default().as_secs_f64());
             if let End::Error(kind, _) = end {
                 handles.error(kind);
             }
@@ -64,12 +71,14 @@ impl Call {
         if !span.is_disabled() {
             record_outcome(span, &end);
         }
-        if self.site.logs() {
-            self.log(status, elapsed.as_micros() as f64 / 1000.0, &end);
+        if self.site.logs()
+            && let Some(elapsed) = elapsed
+        {
+            self.log(status, elapsed, &end);
         }
     }
 
-    fn log(&self, status: Status, duration_ms: f64, end: &End<'_>) {
+    fn log(&self, status: Status, elapsed: Duration, end: &End<'_>) {
         let site: &'static Site = match status {
             Status::Ok => &self.site.ok,
             Status::Error => &self.site.error,
@@ -79,6 +88,7 @@ impl Call {
         if !site.enabled() {
             return;
         }
+        let duration_ms = elapsed.as_micros() as f64 / 1000.0;
         let message = Message { name: self.site.name(), status };
         let event = event_name(self.site.kind(), status);
         let error_display;

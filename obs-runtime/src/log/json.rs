@@ -15,8 +15,8 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::format::{write_json_str, write_timestamp};
-use super::ids::{SpanIds, TraceId};
+use super::format::{write_hex, write_json_str, write_timestamp};
+use super::ids::SpanIds;
 
 /// Span fields that are for span exporters, not for log lines.
 fn is_exporter_field(name: &str) -> bool {
@@ -120,12 +120,11 @@ impl<W> JsonLayer<W> {
 
         if let Some(span) = ctx.event_span(event) {
             if let Some(data) = span.extensions().get::<SpanData>() {
-                let _ = write!(
-                    out,
-                    ",\"trace_id\":\"{}\",\"span_id\":\"{:016x}\"",
-                    TraceId(data.ids.trace_id),
-                    data.ids.span_id
-                );
+                out.push_str(",\"trace_id\":\"");
+                write_hex(out, data.ids.trace_id, 32);
+                out.push_str("\",\"span_id\":\"");
+                write_hex(out, data.ids.span_id.into(), 16);
+                out.push('"');
             }
             out.push_str(",\"span\":");
             write_json_str(out, span.name());
