@@ -49,6 +49,8 @@ mod callsite;
 mod config;
 mod error;
 pub mod export;
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
@@ -62,6 +64,8 @@ pub use callsite::{CallSite, Kind, catalog};
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
 pub use error::{ErrorKind, short_type_name};
 pub use metrics::{OVERFLOW, Status};
+#[cfg(feature = "health")]
+pub use health::HealthCheck;
 pub use obs_macros::{ErrorKind, observe};
 pub use runtime::ObsGuard;
 

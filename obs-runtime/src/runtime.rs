@@ -82,6 +82,18 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let prometheus = if builder.prometheus { Some(crate::export::prometheus::install(&builder.buckets)?) } else { None };
     crate::metrics::activate(&builder.namespace, builder.max_series);
 
+    #[cfg(feature = "health")]
+    {
+        let mut settings = builder.health_settings.clone();
+        if let Ok(token) = std::env::var("OBS_HEALTH_TOKEN") {
+            settings.token = Some(token).filter(|t| !t.trim().is_empty()).or(settings.token);
+        }
+        crate::health::configure(settings);
+        if let Some(group) = builder.health.take() {
+            crate::health::register_arc(group);
+        }
+    }
+
     if builder.install_subscriber {
         builder.install_tracing(&service)?;
     }
