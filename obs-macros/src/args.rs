@@ -118,6 +118,7 @@ impl RawArg {
     }
 
     /// `key = 3`.
+    #[allow(dead_code)] // for integer arguments of the workflow attributes
     pub fn u64(&self) -> syn::Result<u64> {
         match &self.value {
             RawValue::Assign(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) => i.base10_parse(),
@@ -129,9 +130,9 @@ impl RawArg {
     pub fn ident_list(&self) -> syn::Result<Vec<Ident>> {
         match &self.value {
             RawValue::List(_, tokens) => {
-                let list = Punctuated::<Ident, Token![,]>::parse_terminated
-                    .parse2(tokens.clone())
-                    .map_err(|e| syn::Error::new(e.span(), format!("`{}` expects a list of parameter names", self.name())))?;
+                let list = Punctuated::<Ident, Token![,]>::parse_terminated.parse2(tokens.clone()).map_err(|e| {
+                    syn::Error::new(e.span(), format!("`{}` expects a list of parameter names", self.name()))
+                })?;
                 Ok(list.into_iter().collect())
             }
             _ => Err(self.expected("a list of parameter names, as in `key(a, b)`")),
@@ -225,9 +226,8 @@ pub fn level(arg: &RawArg) -> syn::Result<Ident> {
 }
 
 /// The arguments every instrumenting attribute shares with `#[observe]`.
-pub const COMMON_KEYS: &[&str] = &[
-    "name", "level", "skip", "skip_all", "fields", "err", "ret", "metrics", "log", "crate", "reveal",
-];
+pub const COMMON_KEYS: &[&str] =
+    &["name", "level", "skip", "skip_all", "fields", "err", "ret", "metrics", "log", "crate", "reveal"];
 
 /// Typed form of the arguments shared by `#[observe]`, `#[workflow]` and `#[node]`.
 pub struct CommonArgs {

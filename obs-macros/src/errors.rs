@@ -27,6 +27,7 @@ impl Errors {
         self.0.map(syn::Error::into_compile_error).unwrap_or_default()
     }
 
+    #[allow(dead_code)] // for attributes that stop at the first stage with errors
     pub fn finish(self) -> syn::Result<()> {
         self.0.map_or(Ok(()), Err)
     }

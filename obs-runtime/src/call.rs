@@ -79,6 +79,7 @@ impl Call {
         let message = Message { name: self.site.name(), status };
         let event = event_name(self.site.kind(), status);
         let error_display;
+        #[allow(clippy::type_complexity)]
         let (kind, error, ret): (Option<&dyn Value>, Option<&dyn Value>, Option<&dyn Value>) = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),

@@ -57,7 +57,14 @@ pub struct Site {
 }
 
 impl Site {
-    const fn new(me: &'static Site, name: &'static str, level: Level, fields: &'static [&'static str], info: &Info, kind: TracingKind) -> Site {
+    const fn new(
+        me: &'static Site,
+        name: &'static str,
+        level: Level,
+        fields: &'static [&'static str],
+        info: &Info,
+        kind: TracingKind,
+    ) -> Site {
         Site {
             meta: Metadata::new(
                 name,

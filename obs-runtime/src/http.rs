@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 use crate::config::InitError;
 
 /// The router of every endpoint obs serves.
-pub(crate) fn router(#[cfg(feature = "prometheus")] prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>) -> Router {
+pub(crate) fn router(
+    #[cfg(feature = "prometheus")] prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Router {
     let router = Router::new();
     #[cfg(feature = "prometheus")]
     let router = match prometheus {

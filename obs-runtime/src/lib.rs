@@ -63,9 +63,9 @@ pub mod __private;
 pub use callsite::{CallSite, Kind, catalog};
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
 pub use error::{ErrorKind, short_type_name};
-pub use metrics::{OVERFLOW, Status};
 #[cfg(feature = "health")]
 pub use health::HealthCheck;
+pub use metrics::{OVERFLOW, Status};
 pub use obs_macros::{ErrorKind, observe};
 pub use runtime::ObsGuard;
 

@@ -253,12 +253,15 @@ fn set_ready_false_takes_the_instance_out_of_rotation() {
     assert_eq!(get("/health/ready").0, 200);
 }
 
+/// A closure check with a nameable type, to be a field.
+type BoxedFnCheck = obs_runtime::health::FnCheck<fn() -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>>>;
+
 #[derive(HealthCheck)]
 struct Misbehaving {
     #[health(timeout = "100ms")]
-    slow: obs_runtime::health::FnCheck<fn() -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>>>,
+    slow: BoxedFnCheck,
     #[health(non_critical)]
-    panics: obs_runtime::health::FnCheck<fn() -> std::pin::Pin<Box<dyn Future<Output = bool> + Send>>>,
+    panics: BoxedFnCheck,
     fine: Switch,
 }
 

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use obs_runtime::health::{Check, HealthStatus, PostgresCheck, RedisCheck};
 
-const MISSING: &str = "install the test servers with scripts/install-test-deps.sh (Debian packages postgresql, redis-server)";
+const MISSING: &str =
+    "install the test servers with scripts/install-test-deps.sh (Debian packages postgresql, redis-server)";
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -91,8 +92,14 @@ impl Postgres {
         if as_root {
             run(Command::new("chown").args(["-R", "postgres:postgres"]).arg(&dir.0));
         }
-        let mut pg =
-            Postgres { bin: Self::bin_dir(), data: dir.0.join("data"), port: free_port(), as_root, running: false, _dir: dir };
+        let mut pg = Postgres {
+            bin: Self::bin_dir(),
+            data: dir.0.join("data"),
+            port: free_port(),
+            as_root,
+            running: false,
+            _dir: dir,
+        };
         run(pg.command("initdb").args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "-D"]).arg(&pg.data));
         pg.start();
         pg
@@ -101,7 +108,13 @@ impl Postgres {
     fn start(&mut self) {
         let options = format!("-p {} -h 127.0.0.1 -k {} -c fsync=off", self.port, self._dir.0.display());
         let log = self._dir.0.join("server.log");
-        run(self.command("pg_ctl").args(["-w", "-t", "30", "-D"]).arg(&self.data).arg("-l").arg(&log).args(["-o", &options, "start"]));
+        run(self
+            .command("pg_ctl")
+            .args(["-w", "-t", "30", "-D"])
+            .arg(&self.data)
+            .arg("-l")
+            .arg(&log)
+            .args(["-o", &options, "start"]));
         self.running = true;
     }
 

@@ -49,7 +49,10 @@ impl Instrumented<'_> {
         let ident = &f.sig.ident;
 
         if let Some(constness) = &f.sig.constness {
-            errors.push(syn::Error::new(constness.span, "#[observe] cannot instrument a `const fn`: a measured call is not a constant expression"));
+            errors.push(syn::Error::new(
+                constness.span,
+                "#[observe] cannot instrument a `const fn`: a measured call is not a constant expression",
+            ));
         }
 
         let (field_names, field_values) = self.fields(&private, errors);
@@ -86,7 +89,11 @@ impl Instrumented<'_> {
         let line = quote_spanned!(ident.span()=> ::core::line!());
         let (metrics, log) = (self.args.metrics, self.args.log);
         let kind = &self.kind;
-        let all_names = LEADING_FIELDS.iter().map(|s| quote!(#s)).chain(field_names.iter().map(|n| quote!(#n))).chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
+        let all_names = LEADING_FIELDS
+            .iter()
+            .map(|s| quote!(#s))
+            .chain(field_names.iter().map(|n| quote!(#n)))
+            .chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
 
         let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
         let entry = format_ident!("__OBS_CATALOG_ENTRY", span = Span::mixed_site());
@@ -169,7 +176,8 @@ impl Instrumented<'_> {
         let params = self.function.param_names();
         for skipped in self.args.skip.iter().chain(&self.args.reveal) {
             if !params.iter().any(|p| p == skipped) {
-                errors.push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
+                errors
+                    .push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
             }
         }
         let mut names = Vec::new();

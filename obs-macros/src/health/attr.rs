@@ -52,7 +52,10 @@ pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
             }
             other => errors.push(syn::Error::new(
                 other.span(),
-                format!("expected arguments, as in `#[health(name = \"db\", timeout = \"1s\")]`; known: {}", KEYS.join(", ")),
+                format!(
+                    "expected arguments, as in `#[health(name = \"db\", timeout = \"1s\")]`; known: {}",
+                    KEYS.join(", ")
+                ),
             )),
         }
     }
@@ -69,9 +72,7 @@ pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
             "skip" => flag(&arg).map(|v| out.skip = v),
             _ => Ok(()),
         };
-        if let Err(err) = result {
-            errors.push(err);
-        }
+        errors.take(result);
     }
     out
 }

@@ -22,7 +22,10 @@ pub fn validate<'a>(input: &Input<'a>, errors: &mut Errors) -> Vec<CheckField<'a
         let attrs = &field.attrs;
         if attrs.skip.is_some() {
             for (key, span) in attrs.given() {
-                errors.push(syn::Error::new(span, format!("`{key}` has no effect on a field marked `skip`; remove one of them")));
+                errors.push(syn::Error::new(
+                    span,
+                    format!("`{key}` has no effect on a field marked `skip`; remove one of them"),
+                ));
             }
             continue;
         }
@@ -99,7 +102,11 @@ fn check_name(name: &str) -> Result<(), String> {
 
 /// `"500ms"`, `"1s"`, `"1.5s"`, `"2m"` to nanoseconds.
 fn parse_duration(text: &str) -> Result<u64, String> {
-    let invalid = || format!("invalid duration \"{text}\", expected a number followed by `ms`, `s` or `m`, as in \"500ms\" or \"2s\"");
+    let invalid = || {
+        format!(
+            "invalid duration \"{text}\", expected a number followed by `ms`, `s` or `m`, as in \"500ms\" or \"2s\""
+        )
+    };
     let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
     let (number, unit) = text.split_at(split);
     let value: f64 = number.parse().map_err(|_| invalid())?;

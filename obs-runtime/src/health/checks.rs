@@ -76,7 +76,8 @@ impl HttpCheck {
             .header(hyper::header::USER_AGENT, "obs-health")
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("cannot build request: {e}"))?;
-        let response = async { sender.send_request(request).await.map_err(|e| format!("GET {} failed: {e}", self.url)) };
+        let response =
+            async { sender.send_request(request).await.map_err(|e| format!("GET {} failed: {e}", self.url)) };
         // The connection is driven alongside the request and dropped with it.
         match futures_util::future::select(std::pin::pin!(response), connection).await {
             Either::Left((response, _)) => response.map(|r| r.status()),
@@ -224,7 +225,9 @@ impl Check for MemoryCheck {
             Err(err) => return CheckResult::unhealthy(format!("cannot read /proc/meminfo: {err}")),
         };
         let field = |name: &str| {
-            meminfo.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())
+            meminfo.lines().find_map(|l| {
+                l.strip_prefix(name)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
+            })
         };
         let (Some(total), Some(available)) = (field("MemTotal"), field("MemAvailable")) else {
             return CheckResult::unhealthy("cannot find MemTotal and MemAvailable in /proc/meminfo");
@@ -243,7 +246,8 @@ impl Check for MemoryCheck {
 
 fn process_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb = status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())?;
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())?;
     Some(kb * 1024)
 }
 

@@ -36,7 +36,8 @@ pub(crate) fn evaluate<'a>(
 
 async fn run(component: Component<'_>, path: String, scope: Scope) -> ComponentReport {
     let timeout = component.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let span = tracing::info_span!(target: "obs::health", "health.check", check = %path, status = tracing::field::Empty);
+    let span =
+        tracing::info_span!(target: "obs::health", "health.check", check = %path, status = tracing::field::Empty);
     let started = Instant::now();
     let work = async {
         match component.check.group() {

@@ -299,9 +299,7 @@ impl<T: Check> DynCheck for T {
 /// Evaluates a group on its own, as the `check` of a type deriving [`HealthCheck`]
 /// that is used outside a registered tree.
 #[doc(hidden)]
-pub fn check_group(group: &dyn HealthCheck) -> impl Future<Output = CheckResult> + Send + '_ {
-    async move {
-        let children = eval::evaluate(group, Scope::All, "").await;
-        eval::group_result(&children)
-    }
+pub async fn check_group(group: &dyn HealthCheck) -> CheckResult {
+    let children = eval::evaluate(group, Scope::All, "").await;
+    eval::group_result(&children)
 }

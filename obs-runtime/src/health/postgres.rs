@@ -32,8 +32,10 @@ impl PostgresCheck {
     async fn run(&self) -> Result<CheckResult, String> {
         let config: tokio_postgres::Config =
             self.config.parse().map_err(|e| format!("invalid postgres connection string: {e}"))?;
-        let (client, connection) =
-            config.connect(tokio_postgres::NoTls).await.map_err(|e| format!("cannot connect to postgres: {}", chain(&e)))?;
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| format!("cannot connect to postgres: {}", chain(&e)))?;
         let query = async {
             client.simple_query("SELECT 1").await.map_err(|e| format!("SELECT 1 failed: {}", chain(&e)))?;
             let row = client
@@ -41,7 +43,9 @@ impl PostgresCheck {
                 .await
                 .map_err(|e| format!("reading pg_stat_activity failed: {}", chain(&e)))?;
             let (connections, version): (i64, String) = (row.get(0), row.get(1));
-            Ok(CheckResult::healthy().with_detail("active_connections", connections).with_detail("server_version", version))
+            Ok(CheckResult::healthy()
+                .with_detail("active_connections", connections)
+                .with_detail("server_version", version))
         };
         // The connection is driven alongside the queries and closed when they end.
         match futures_util::future::select(std::pin::pin!(query), connection).await {

@@ -54,7 +54,8 @@ impl RedisCheck {
     async fn run(&self) -> Result<CheckResult, String> {
         let target = self.target()?;
         let address = &target.address;
-        let stream = TcpStream::connect(address).await.map_err(|e| format!("cannot connect to redis at {address}: {e}"))?;
+        let stream =
+            TcpStream::connect(address).await.map_err(|e| format!("cannot connect to redis at {address}: {e}"))?;
         let mut conn = BufReader::new(stream);
         if let Some(password) = &target.password {
             let mut auth = vec!["AUTH"];
