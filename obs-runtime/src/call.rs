@@ -26,6 +26,9 @@ pub struct Call {
     handles: Option<&'static Handles>,
 }
 
+/// An optional event field value.
+type Field<'a> = Option<&'a dyn Value>;
+
 enum End<'a> {
     Ok(Option<&'a dyn Value>),
     Error(&'static str, ErrorMessage<'a>),
@@ -79,8 +82,7 @@ impl Call {
         let message = Message { name: self.site.name(), status };
         let event = event_name(self.site.kind(), status);
         let error_display;
-        #[allow(clippy::type_complexity)]
-        let (kind, error, ret): (Option<&dyn Value>, Option<&dyn Value>, Option<&dyn Value>) = match end {
+        let (kind, error, ret): (Field<'_>, Field<'_>, Field<'_>) = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
             End::Error(kind, ErrorMessage::None) => (Some(kind), None, None),

@@ -54,6 +54,7 @@ pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
+pub mod propagation;
 mod metrics;
 mod runtime;
 
