@@ -115,8 +115,8 @@ pub struct Param {
 /// and strings without `Debug` quotes.
 fn is_plain_value(ty: &Type) -> bool {
     const PLAIN: &[&str] = &[
-        "bool", "str", "String", "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "u128", "i128", "usize", "isize",
-        "f32", "f64",
+        "bool", "str", "String", "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "u128", "i128", "usize",
+        "isize", "f32", "f64",
     ];
     match ty {
         Type::Reference(r) => is_plain_value(&r.elem),

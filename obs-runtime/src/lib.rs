@@ -54,8 +54,8 @@ pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
-pub mod propagation;
 mod metrics;
+pub mod propagation;
 mod runtime;
 
 #[doc(hidden)]
