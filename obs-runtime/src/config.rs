@@ -221,6 +221,15 @@ impl Builder {
         self
     }
 
+    /// How often the health checks run in the background (default 10 s), so
+    /// that `obs_health_status` and `health.changed` events stay current when
+    /// nothing probes; `Duration::ZERO` runs them only when probed.
+    #[cfg(feature = "health")]
+    pub fn health_refresh(mut self, interval: std::time::Duration) -> Self {
+        self.health_settings.refresh = interval;
+        self
+    }
+
     /// The `version` of health reports (default: the package version of the
     /// crate that derived the registered `HealthCheck`).
     #[cfg(feature = "health")]

@@ -20,6 +20,8 @@ pub struct ObsGuard {
     #[cfg(feature = "prometheus")]
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     upkeep: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    #[cfg(feature = "health")]
+    _health_refresh: Option<crate::health::Refresher>,
 }
 
 impl ObsGuard {
@@ -131,6 +133,10 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(not(feature = "prometheus"))]
     let upkeep = None;
 
+    // After the subscriber and the recorder, so the first evaluation is recorded.
+    #[cfg(feature = "health")]
+    let health_refresh = crate::health::start_refresh(builder.health_settings.refresh);
+
     Ok(ObsGuard {
         service,
         #[cfg(feature = "http")]
@@ -138,5 +144,7 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         #[cfg(feature = "prometheus")]
         prometheus,
         upkeep: upkeep.flatten(),
+        #[cfg(feature = "health")]
+        _health_refresh: health_refresh,
     })
 }

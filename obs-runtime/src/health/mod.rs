@@ -28,7 +28,8 @@
 //! `unhealthy` when a critical check is unhealthy, `degraded` when any check is
 //! not healthy, `healthy` otherwise; HTTP answers 503 only for `unhealthy`.
 //! Results are cached (1 s by default) and concurrent probes share one
-//! evaluation. Every check is a `health.check` span, sets
+//! evaluation; a background thread also evaluates every 10 s (configurable) so
+//! that metrics stay current when nothing probes. Every check is a `health.check` span, sets
 //! `obs_health_status{check}` (1, 0.5, 0) and `obs_health_check_duration_seconds{check}`,
 //! and a change of status logs one `health.changed` event.
 //!
@@ -43,6 +44,7 @@ mod eval;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+mod refresh;
 mod registry;
 mod report;
 
@@ -60,6 +62,7 @@ pub use redis::RedisCheck;
 pub use registry::{ShowDetails, register, report, set_live, set_ready};
 pub use report::{ComponentReport, HealthReport};
 
+pub(crate) use refresh::{Refresher, start as start_refresh};
 pub(crate) use registry::{Settings, configure, register_arc};
 
 /// The default bound on one check's run time.

@@ -33,11 +33,18 @@ pub(crate) struct Settings {
     pub details: ShowDetails,
     pub token: Option<String>,
     pub version: Option<String>,
+    pub refresh: Duration,
 }
 
 impl Default for Settings {
     fn default() -> Self {
-        Settings { cache_ttl: Duration::from_secs(1), details: ShowDetails::default(), token: None, version: None }
+        Settings {
+            cache_ttl: Duration::from_secs(1),
+            details: ShowDetails::default(),
+            token: None,
+            version: None,
+            refresh: Duration::from_secs(10),
+        }
     }
 }
 
