@@ -10,7 +10,7 @@ use super::ast::Input;
 use super::validate::CheckField;
 
 pub fn expand(input: &Input, checks: &[CheckField]) -> TokenStream {
-    let health = quote!(::obs_runtime::__private::health);
+    let health = private_health();
     let mut generics = input.generics.clone();
     let where_clause = generics.make_where_clause();
     // Generic field types need the bound; concrete ones are checked by the
@@ -31,6 +31,12 @@ pub fn expand(input: &Input, checks: &[CheckField]) -> TokenStream {
     impls(input.ident, &generics, quote!(::std::vec![#(#components),*]))
 }
 
+/// `::obs_runtime::__private::health`, through the one place that spells the runtime's path.
+fn private_health() -> TokenStream {
+    let rt = crate::expand::runtime_path(None);
+    quote!(#rt::__private::health)
+}
+
 fn mentions_any(tokens: TokenStream, params: &[&Ident]) -> bool {
     tokens.into_iter().any(|token| match token {
         TokenTree::Ident(ident) => params.iter().any(|p| **p == ident),
@@ -45,7 +51,7 @@ pub fn fallback(input: &DeriveInput) -> TokenStream {
 }
 
 fn impls(ident: &Ident, generics: &Generics, components: TokenStream) -> TokenStream {
-    let health = quote!(::obs_runtime::__private::health);
+    let health = private_health();
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
         impl #impl_generics #health::HealthCheck for #ident #ty_generics #where_clause {
