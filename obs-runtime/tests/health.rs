@@ -360,6 +360,8 @@ fn status_changes_reach_metrics_and_log_one_event_each() {
     assert_eq!(events.last().unwrap()["level"], "INFO");
     assert_eq!(events[events.len() - 2]["level"], "WARN");
     assert_eq!(events[events.len() - 2]["reason"], "connection refused");
+    assert_eq!(events.last().unwrap()["span"], "health.check", "logged inside the check's span");
+    assert!(events.last().unwrap()["trace_id"].is_string());
 }
 
 #[test]

@@ -56,7 +56,8 @@ async fn run(component: Component<'_>, path: String, scope: Scope) -> ComponentR
         Err(_) => (CheckResult::unhealthy(format!("timed out after {}", human(timeout))), Vec::new()),
     };
     span.record("status", result.status.as_str());
-    record(&path, &result, elapsed);
+    // Inside the span, so a change event carries the check's trace and span ids.
+    span.in_scope(|| record(&path, &result, elapsed));
     ComponentReport {
         name: component.name.to_owned(),
         path,
