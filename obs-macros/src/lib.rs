@@ -6,6 +6,7 @@ mod args;
 mod error_kind;
 mod errors;
 mod expand;
+mod health;
 mod item;
 
 use proc_macro::TokenStream;
@@ -21,4 +22,11 @@ pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(ErrorKind)]
 pub fn derive_error_kind(input: TokenStream) -> TokenStream {
     error_kind::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Makes a struct whose fields are health checks the application's health,
+/// with `#[health(...)]` field attributes. See `obs_runtime::health`.
+#[proc_macro_derive(HealthCheck, attributes(health))]
+pub fn derive_health_check(input: TokenStream) -> TokenStream {
+    health::derive(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }

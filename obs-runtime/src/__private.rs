@@ -8,6 +8,12 @@ pub use crate::error::{
     MessageViaNothing,
 };
 pub use linkme;
+
+/// What `#[derive(HealthCheck)]` expands to.
+#[cfg(feature = "health")]
+pub mod health {
+    pub use crate::health::{Check, CheckResult, Component, HealthCheck, check_group};
+}
 pub use tracing::field::{Value, debug, display};
 pub use tracing_core::Level;
 

@@ -1,4 +1,4 @@
-//! The built-in HTTP server: `GET /metrics` and the routes other parts add.
+//! The built-in HTTP server: `GET /metrics`, the health endpoints, and the routes other parts add.
 //! It runs on its own thread with a small single-threaded tokio runtime, so it
 //! works the same in async and sync applications.
 
@@ -30,6 +30,8 @@ pub(crate) fn router(
         ),
         None => router,
     };
+    #[cfg(feature = "health")]
+    let router = crate::health::endpoint::routes(router);
     router.fallback(|| async { (axum::http::StatusCode::NOT_FOUND, "not found\n").into_response() })
 }
 

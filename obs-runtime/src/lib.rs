@@ -49,11 +49,13 @@ mod callsite;
 mod config;
 mod error;
 pub mod export;
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
-pub mod propagation;
 mod metrics;
+pub mod propagation;
 mod runtime;
 
 #[doc(hidden)]
@@ -62,6 +64,8 @@ pub mod __private;
 pub use callsite::{CallSite, Kind, catalog};
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
 pub use error::{ErrorKind, short_type_name};
+#[cfg(feature = "health")]
+pub use health::HealthCheck;
 pub use metrics::{OVERFLOW, Status};
 pub use obs_macros::{ErrorKind, observe};
 pub use runtime::ObsGuard;

@@ -46,6 +46,13 @@ pub(crate) struct Names {
     pub errors: String,
     pub in_flight: String,
     pub overflow: String,
+    pub health: HealthNames,
+}
+
+/// Names of the health metrics.
+pub(crate) struct HealthNames {
+    pub status: String,
+    pub duration: String,
 }
 
 impl Names {
@@ -58,6 +65,7 @@ impl Names {
             errors: name("function_errors_total"),
             in_flight: name("function_in_flight"),
             overflow: name("overflow_total"),
+            health: HealthNames { status: name("health_status"), duration: name("health_check_duration_seconds") },
         }
     }
 }
@@ -90,6 +98,8 @@ pub(crate) fn activate(namespace: &str, max_series: usize) {
         Unit::Count,
         "Label values folded into __overflow__ because a metric reached its series limit."
     );
+    metrics::describe_gauge!(n.health.status.clone(), "Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.");
+    metrics::describe_histogram!(n.health.duration.clone(), Unit::Seconds, "Run time of each health check.");
     for site in catalog() {
         let _ = handles(site);
     }
@@ -176,6 +186,12 @@ pub(crate) fn handles(site: &'static CallSite) -> Option<&'static Handles> {
     }
     let state = STATE.get()?;
     Some(site.handles.get_or_init(|| Handles::resolve(site, state)))
+}
+
+/// The health metric names, once metrics are active.
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
+pub(crate) fn health_names() -> Option<&'static HealthNames> {
+    STATE.get().map(|s| &s.names.health)
 }
 
 /// Whether metrics have been activated by `init`.
