@@ -60,6 +60,15 @@ impl fmt::Display for ErrorMessage<'_> {
 #[doc(hidden)]
 pub struct ErrorProbe<'a, E: ?Sized>(pub &'a E);
 
+// `Copy` so that the by-value fallback (`KindViaTypeName`) can be reached
+// through the reference the generated code takes.
+impl<E: ?Sized> Clone for ErrorProbe<'_, E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<E: ?Sized> Copy for ErrorProbe<'_, E> {}
+
 // Methods take `self` by value so that the most referenced impl is tried first.
 
 #[doc(hidden)]

@@ -44,6 +44,7 @@
 //! Arguments are recorded on the span in their `Debug` form, as with
 //! `tracing::instrument`; they never become metric labels.
 
+pub mod budget;
 mod call;
 mod callsite;
 mod config;
@@ -54,16 +55,20 @@ mod http;
 pub mod log;
 mod metrics;
 mod runtime;
+mod workflow;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use callsite::{CallSite, Kind, catalog};
+pub use callsite::{CallSite, Kind, NodeOptions, WorkflowOptions, catalog};
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
 pub use error::{ErrorKind, short_type_name};
 pub use metrics::{OVERFLOW, Status};
-pub use obs_macros::{ErrorKind, observe};
+pub use obs_macros::{ErrorKind, node, observe, workflow};
 pub use runtime::ObsGuard;
+pub use workflow::{
+    ActiveRun, Edge, EdgeKind, NodeShape, RunId, TimeoutError, WorkflowShape, active_runs, current_run_id, workflows,
+};
 
 /// Installs telemetry with defaults: the Prometheus recorder, JSON logs on
 /// stdout filtered by `RUST_LOG` (default `info`), and `GET /metrics` on

@@ -2,12 +2,14 @@
 //! span with the function's arguments, and the wrapper that measures the call.
 //! Each attribute only decides the call site's kind and options.
 
+pub mod node;
 pub mod observe;
+pub mod workflow;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Ident, Path};
+use syn::{Block, Ident, Path};
 
 use crate::args::{CommonArgs, Format};
 use crate::errors::Errors;
@@ -31,6 +33,27 @@ pub struct Instrumented<'a> {
     /// The default level of the span and of the success event when `level` is not given.
     pub default_span_level: &'static str,
     pub default_ok_level: &'static str,
+    /// Span fields the runtime records after the span opens (`run_id`, `attempt`, ...).
+    pub extra_fields: &'static [&'static str],
+    /// How the attribute drives an `async fn` body, when it is not `#[observe]`'s
+    /// `Observed` future. Attributes with a driver accept only `async fn`.
+    pub driver: Option<&'a dyn Fn(&Parts<'_>) -> TokenStream>,
+    /// The attribute's name, for error messages.
+    pub attr_name: &'static str,
+}
+
+/// What a driver builds the body from.
+pub struct Parts<'a> {
+    /// `::obs_runtime::__private`.
+    pub private: &'a TokenStream,
+    /// The static call site.
+    pub site: &'a Ident,
+    /// An expression opening the call's span (borrows the arguments).
+    pub span: &'a TokenStream,
+    /// The user's body.
+    pub block: &'a Block,
+    /// The closure turning the output into an outcome (callable more than once).
+    pub classify: &'a TokenStream,
 }
 
 /// `::obs_runtime`, or the path given with `crate = ...`.
@@ -49,18 +72,27 @@ impl Instrumented<'_> {
         let ident = &f.sig.ident;
 
         if let Some(constness) = &f.sig.constness {
-            errors.push(syn::Error::new(constness.span, "#[observe] cannot instrument a `const fn`: a measured call is not a constant expression"));
+            errors.push(syn::Error::new(
+                constness.span,
+                format!("#[{}] cannot instrument a `const fn`: a measured call is not a constant expression", self.attr_name),
+            ));
+        }
+        if self.driver.is_some() && f.sig.asyncness.is_none() {
+            errors.push(syn::Error::new(
+                f.sig.fn_token.span,
+                format!("#[{}] needs an `async fn`: its calls are driven as futures", self.attr_name),
+            ));
         }
 
         let (field_names, field_values) = self.fields(&private, errors);
-        let total = LEADING_FIELDS.len() + field_names.len() + TRAILING_FIELDS.len();
+        let total = LEADING_FIELDS.len() + field_names.len() + self.extra_fields.len() + TRAILING_FIELDS.len();
         if total > MAX_FIELDS {
             errors.push(syn::Error::new(
                 ident.span(),
                 format!(
                     "too many recorded fields ({}, at most {}); use `skip(...)` or `skip_all`",
-                    total - LEADING_FIELDS.len() - TRAILING_FIELDS.len(),
-                    MAX_FIELDS - LEADING_FIELDS.len() - TRAILING_FIELDS.len()
+                    total - LEADING_FIELDS.len() - self.extra_fields.len() - TRAILING_FIELDS.len(),
+                    MAX_FIELDS - LEADING_FIELDS.len() - self.extra_fields.len() - TRAILING_FIELDS.len()
                 ),
             ));
         }
@@ -86,7 +118,7 @@ impl Instrumented<'_> {
         let line = quote_spanned!(ident.span()=> ::core::line!());
         let (metrics, log) = (self.args.metrics, self.args.log);
         let kind = &self.kind;
-        let all_names = LEADING_FIELDS.iter().map(|s| quote!(#s)).chain(field_names.iter().map(|n| quote!(#n))).chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
+        let all_names = LEADING_FIELDS.iter().map(|s| quote!(#s)).chain(field_names.iter().map(|n| quote!(#n))).chain(self.extra_fields.iter().map(|s| quote!(#s))).chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
 
         let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
         let entry = format_ident!("__OBS_CATALOG_ENTRY", span = Span::mixed_site());
@@ -110,13 +142,21 @@ impl Instrumented<'_> {
             #[linkme(crate = #private::linkme)]
             static #entry: &#private::CallSite = &#site;
         };
+        let span_expr = quote!(#site.span(&[#(::core::option::Option::Some(#field_values)),*]));
         let make_span = quote! {
-            let #span_var = #site.span(&[#(::core::option::Option::Some(#field_values)),*]);
+            let #span_var = #span_expr;
         };
         let classify = self.classify(&private);
         let block = &f.block;
 
-        let body = match f.flavor() {
+        let flavor = if self.driver.is_some() { None } else { Some(f.flavor()) };
+        let body = match flavor {
+            None => {
+                let parts = Parts { private: &private, site: &site, span: &span_expr, block, classify: &classify };
+                let driven = self.driver.map(|driver| driver(&parts)).unwrap_or_default();
+                quote! { #statics #driven }
+            }
+            Some(flavor) => match flavor {
             Flavor::Async => quote! {
                 #statics
                 #make_span
@@ -151,6 +191,7 @@ impl Instrumented<'_> {
                     #ret
                 }
             }
+            },
         };
 
         let attrs = &f.attrs;
@@ -203,8 +244,15 @@ impl Instrumented<'_> {
             None => quote!(__obs_c.ok()),
         };
         let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);
+        // Drivers receive the output through a projection the compiler resolves
+        // too late for the autoref probes below, so the type is spelled out.
+        let input = match (self.driver.is_some(), self.function.output_type()) {
+            (true, Some(ty)) => quote!(: &#ty),
+            (true, None) => quote!(: &()),
+            (false, _) => quote!(),
+        };
         if !returns_result {
-            return quote!(|__obs_v, __obs_c: #private::Completion<'_>| #ok);
+            return quote!(|__obs_v #input, __obs_c: #private::Completion<'_>| #ok);
         }
         let message = match self.args.err.map(|(_, f)| f) {
             Some(Format::Debug) => quote!(#private::ErrorMessage::Debug(__obs_e)),
@@ -216,7 +264,7 @@ impl Instrumented<'_> {
             }},
         };
         quote! {
-            |__obs_r, __obs_c: #private::Completion<'_>| match __obs_r {
+            |__obs_r #input, __obs_c: #private::Completion<'_>| match __obs_r {
                 ::core::result::Result::Ok(__obs_v) => { let _ = &__obs_v; #ok }
                 ::core::result::Result::Err(__obs_e) => {
                     #[allow(unused_imports)]
