@@ -171,6 +171,13 @@ async fn wf_success(id: u64) -> Result<(), JobError> {
     store_ok(value).await
 }
 
+#[test]
+fn workflow_and_node_futures_are_send() {
+    fn assert_send<T: Send>(_: T) {}
+    assert_send(wf_success(1));
+    assert_send(flaky(1));
+}
+
 #[tokio::test]
 async fn a_successful_run_is_one_trace_with_a_child_span_per_node() {
     harness();

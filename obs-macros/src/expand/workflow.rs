@@ -50,8 +50,11 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     };
     let driver = |parts: &Parts<'_>| {
         let Parts { private, site, span, block, classify } = parts;
+        // The span is opened in its own statement so that the borrowed argument
+        // values are not held across the await (the future stays `Send`).
         quote! {
-            #private::WorkflowRun::new(&#site, #span, async move #block, #classify, #on_budget).await
+            let __obs_span = #span;
+            #private::WorkflowRun::new(&#site, __obs_span, async move #block, #classify, #on_budget).await
         }
     };
     let expanded = Instrumented {
