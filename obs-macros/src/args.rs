@@ -129,9 +129,9 @@ impl RawArg {
     pub fn ident_list(&self) -> syn::Result<Vec<Ident>> {
         match &self.value {
             RawValue::List(_, tokens) => {
-                let list = Punctuated::<Ident, Token![,]>::parse_terminated
-                    .parse2(tokens.clone())
-                    .map_err(|e| syn::Error::new(e.span(), format!("`{}` expects a list of parameter names", self.name())))?;
+                let list = Punctuated::<Ident, Token![,]>::parse_terminated.parse2(tokens.clone()).map_err(|e| {
+                    syn::Error::new(e.span(), format!("`{}` expects a list of parameter names", self.name()))
+                })?;
                 Ok(list.into_iter().collect())
             }
             _ => Err(self.expected("a list of parameter names, as in `key(a, b)`")),
@@ -225,9 +225,8 @@ pub fn level(arg: &RawArg) -> syn::Result<Ident> {
 }
 
 /// The arguments every instrumenting attribute shares with `#[observe]`.
-pub const COMMON_KEYS: &[&str] = &[
-    "name", "level", "skip", "skip_all", "fields", "err", "ret", "metrics", "log", "crate", "reveal",
-];
+pub const COMMON_KEYS: &[&str] =
+    &["name", "level", "skip", "skip_all", "fields", "err", "ret", "metrics", "log", "crate", "reveal"];
 
 /// Typed form of the arguments shared by `#[observe]`, `#[workflow]` and `#[node]`.
 pub struct CommonArgs {

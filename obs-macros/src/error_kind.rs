@@ -21,18 +21,17 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
                 };
                 quote!(#pattern => #kind,)
             });
-            if data.variants.is_empty() {
-                quote!(match *self {})
-            } else {
-                quote!(match self { #(#arms)* })
-            }
+            if data.variants.is_empty() { quote!(match *self {}) } else { quote!(match self { #(#arms)* }) }
         }
         Data::Struct(_) => {
             let kind = snake_case(&ident.to_string());
             quote!(#kind)
         }
         Data::Union(u) => {
-            return Err(syn::Error::new(u.union_token.span, "#[derive(ErrorKind)] supports enums and structs, not unions"));
+            return Err(syn::Error::new(
+                u.union_token.span,
+                "#[derive(ErrorKind)] supports enums and structs, not unions",
+            ));
         }
     };
     Ok(quote! {

@@ -3,8 +3,8 @@
 use proc_macro2::TokenStream;
 use syn::spanned::Spanned;
 use syn::{
-    Attribute, Block, Expr, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Stmt,
-    Type, TypeParamBound, Visibility,
+    Attribute, Block, Expr, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Stmt, Type,
+    TypeParamBound, Visibility,
 };
 
 /// An annotated function with a body: a free function, a method, a trait impl
@@ -46,7 +46,10 @@ impl Function {
                         format!("#[{attr_name}] needs a function body; put it on the method in the impl block"),
                     ));
                 }
-                Err(syn::Error::new(proc_macro2::Span::call_site(), format!("#[{attr_name}] can only be placed on a function")))
+                Err(syn::Error::new(
+                    proc_macro2::Span::call_site(),
+                    format!("#[{attr_name}] can only be placed on a function"),
+                ))
             }
         }
     }
@@ -56,7 +59,9 @@ impl Function {
             return Flavor::Async;
         }
         match &self.sig.output {
-            ReturnType::Type(_, ty) if future_output(ty).is_some() => Flavor::ReturnsFuture { boxed: self.boxed_tail().is_some() },
+            ReturnType::Type(_, ty) if future_output(ty).is_some() => {
+                Flavor::ReturnsFuture { boxed: self.boxed_tail().is_some() }
+            }
             _ => Flavor::Sync,
         }
     }
@@ -76,7 +81,8 @@ impl Function {
         let Some(Stmt::Expr(Expr::Call(call), None)) = self.block.stmts.last() else { return None };
         let Expr::Path(path) = &*call.func else { return None };
         let segments: Vec<String> = path.path.segments.iter().map(|s| s.ident.to_string()).collect();
-        let ends_box_pin = segments.len() >= 2 && segments[segments.len() - 2] == "Box" && segments[segments.len() - 1] == "pin";
+        let ends_box_pin =
+            segments.len() >= 2 && segments[segments.len() - 2] == "Box" && segments[segments.len() - 1] == "pin";
         (ends_box_pin && call.args.len() == 1).then(|| &call.args[0])
     }
 

@@ -1,14 +1,14 @@
 //! What the generated code calls. Hidden and unstable: only the macros of
 //! this version may use it.
 
-pub use crate::call::{Completion, Guard, Observed};
 pub use crate::budget::BudgetExceeded;
+pub use crate::call::{Completion, Guard, Observed};
 pub use crate::callsite::{CATALOG, CallSite, Info, Kind, NodeOptions, WorkflowOptions};
-pub use crate::workflow::{NodeCall, Once, Repeat, TimeoutError, WorkflowRun};
 pub use crate::error::{
     ErrorMessage, ErrorProbe, KindViaErrorKind, KindViaTypeName, MessageViaDebug, MessageViaDisplay, MessageViaError,
     MessageViaNothing,
 };
+pub use crate::workflow::{NodeCall, Once, Repeat, TimeoutError, WorkflowRun};
 pub use linkme;
 pub use tracing::field::{Value, debug, display};
 pub use tracing_core::Level;

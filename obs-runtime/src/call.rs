@@ -38,6 +38,9 @@ enum End<'a> {
     Budget(BudgetExceeded),
 }
 
+/// The `error.kind`, `error` and `return` fields of an end event.
+type Described<'a> = (Option<&'a dyn Value>, Option<&'a dyn Value>, Option<&'a dyn Value>);
+
 /// The optional fields of a lifecycle event.
 #[derive(Default)]
 struct Extra<'a> {
@@ -173,7 +176,7 @@ impl Call {
         };
         let error_display;
         let budget_display;
-        let (kind, error, ret): (Option<&dyn Value>, Option<&dyn Value>, Option<&dyn Value>) = match end {
+        let (kind, error, ret): Described<'_> = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
             End::Error(kind, ErrorMessage::None) => (Some(kind), None, None),
@@ -196,7 +199,10 @@ impl Call {
             ret,
             attempt: flow.filter(|f| f.is_node()).map(|f| f.attempt),
             backoff_ms: None,
-            budget: (status == Status::BudgetExceeded).then(|| flow.and_then(|f| f.budget())).flatten().map(|b| b.as_str()),
+            budget: (status == Status::BudgetExceeded)
+                .then(|| flow.and_then(|f| f.budget()))
+                .flatten()
+                .map(|b| b.as_str()),
         };
         emit(self.site, site, verb(status), event_name(self.site.kind(), status), extra);
     }

@@ -67,8 +67,12 @@ pub struct NodeOptions {
 
 impl NodeOptions {
     /// No retries, no timeout.
-    pub const DEFAULT: NodeOptions =
-        NodeOptions { retries: 0, backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(10), timeout: None };
+    pub const DEFAULT: NodeOptions = NodeOptions {
+        retries: 0,
+        backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(10),
+        timeout: None,
+    };
 }
 
 impl Default for NodeOptions {
@@ -101,7 +105,14 @@ pub struct Site {
 }
 
 impl Site {
-    const fn new(me: &'static Site, name: &'static str, level: Level, fields: &'static [&'static str], info: &Info, kind: TracingKind) -> Site {
+    const fn new(
+        me: &'static Site,
+        name: &'static str,
+        level: Level,
+        fields: &'static [&'static str],
+        info: &Info,
+        kind: TracingKind,
+    ) -> Site {
         Site {
             meta: Metadata::new(
                 name,

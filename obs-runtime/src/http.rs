@@ -15,7 +15,9 @@ use tokio::sync::oneshot;
 use crate::config::InitError;
 
 /// The router of every endpoint obs serves.
-pub(crate) fn router(#[cfg(feature = "prometheus")] prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>) -> Router {
+pub(crate) fn router(
+    #[cfg(feature = "prometheus")] prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
+) -> Router {
     let router = Router::new();
     #[cfg(feature = "prometheus")]
     let router = match prometheus {
@@ -35,8 +37,11 @@ pub(crate) fn router(#[cfg(feature = "prometheus")] prometheus: Option<metrics_e
             "/obs/workflows/{name}/graph.mmd",
             get(|axum::extract::Path(name): axum::extract::Path<String>| async move {
                 match crate::workflows().into_iter().find(|w| w.name == name) {
-                    Some(shape) => ([(header::CONTENT_TYPE, "text/vnd.mermaid; charset=utf-8")], shape.to_mermaid()).into_response(),
-                    None => (axum::http::StatusCode::NOT_FOUND, format!("no workflow named {name:?}\n")).into_response(),
+                    Some(shape) => ([(header::CONTENT_TYPE, "text/vnd.mermaid; charset=utf-8")], shape.to_mermaid())
+                        .into_response(),
+                    None => {
+                        (axum::http::StatusCode::NOT_FOUND, format!("no workflow named {name:?}\n")).into_response()
+                    }
                 }
             }),
         );

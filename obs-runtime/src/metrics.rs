@@ -60,7 +60,8 @@ pub(crate) struct Names {
 
 impl Names {
     fn new(namespace: &str) -> Names {
-        let name = |suffix: &str| if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") };
+        let name =
+            |suffix: &str| if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") };
         Names {
             calls: name("function_calls_total"),
             duration: name("function_duration_seconds"),
@@ -84,13 +85,26 @@ static STATE: OnceLock<State> = OnceLock::new();
 /// against the installed `metrics` recorder. Describes every metric and
 /// registers every catalogued call site at zero.
 pub(crate) fn activate(namespace: &str, max_series: usize) {
-    let state = STATE.get_or_init(|| State { names: Names::new(namespace), namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
+    let state = STATE.get_or_init(|| State {
+        names: Names::new(namespace),
+        namespace: namespace.to_owned(),
+        max_series,
+        error_series: AtomicUsize::new(0),
+    });
     let n = &state.names;
     metrics::describe_counter!(n.calls.clone(), Unit::Count, "Calls of instrumented functions, by outcome status.");
     metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, "Wall time of instrumented function calls.");
-    metrics::describe_counter!(n.errors.clone(), Unit::Count, "Errors returned by instrumented functions, by error kind.");
+    metrics::describe_counter!(
+        n.errors.clone(),
+        Unit::Count,
+        "Errors returned by instrumented functions, by error kind."
+    );
     metrics::describe_gauge!(n.in_flight.clone(), Unit::Count, "Calls of instrumented functions currently running.");
-    metrics::describe_counter!(n.overflow.clone(), Unit::Count, "Label values folded into __overflow__ because a metric reached its series limit.");
+    metrics::describe_counter!(
+        n.overflow.clone(),
+        Unit::Count,
+        "Label values folded into __overflow__ because a metric reached its series limit."
+    );
     crate::workflow::metrics::describe();
     for site in catalog() {
         let _ = handles(site);
@@ -155,7 +169,8 @@ impl Handles {
                 let fits = state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
                 let label = if fits { kind } else { OVERFLOW };
                 let (function, module) = (self.site.name(), self.site.module());
-                let counter = metrics::counter!(n.errors.clone(), "function" => function, "module" => module, "error" => label);
+                let counter =
+                    metrics::counter!(n.errors.clone(), "function" => function, "module" => module, "error" => label);
                 known.push(ErrorSeries { kind, counter, overflowed: !fits });
                 known.len() - 1
             }

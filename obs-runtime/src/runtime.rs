@@ -63,7 +63,10 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let service = builder.resolved_service_name();
     builder.filter()?;
     if builder.buckets.is_empty() || builder.buckets.windows(2).any(|w| w[0] >= w[1]) {
-        return Err(InitError::Config(format!("histogram buckets must be ascending and non-empty, got {:?}", builder.buckets)));
+        return Err(InitError::Config(format!(
+            "histogram buckets must be ascending and non-empty, got {:?}",
+            builder.buckets
+        )));
     }
     let http_addr = builder.resolved_http_addr()?;
     #[cfg(feature = "http")]
@@ -79,7 +82,8 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     }
 
     #[cfg(feature = "prometheus")]
-    let prometheus = if builder.prometheus { Some(crate::export::prometheus::install(&builder.buckets)?) } else { None };
+    let prometheus =
+        if builder.prometheus { Some(crate::export::prometheus::install(&builder.buckets)?) } else { None };
     crate::metrics::activate(&builder.namespace, builder.max_series);
 
     if builder.install_subscriber {

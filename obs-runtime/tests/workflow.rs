@@ -54,7 +54,9 @@ impl tracing::field::Visit for FieldVisitor<'_> {
     }
 }
 
-impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> tracing_subscriber::Layer<S> for Spans {
+impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>> tracing_subscriber::Layer<S>
+    for Spans
+{
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let parent = ctx.span(id).and_then(|s| s.parent()).map(|p| p.id().into_u64());
         let mut record = SpanRecord { name: attrs.metadata().name().to_owned(), parent, fields: HashMap::new() };
@@ -111,7 +113,8 @@ fn metric(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let (label_text, value) = rest.rsplit_once("} ")?;
         let found: Vec<&str> = label_text.split(',').collect();
         let wanted: Vec<String> = labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
-        (found.len() == wanted.len() && wanted.iter().all(|w| found.contains(&w.as_str()))).then(|| value.parse().unwrap())
+        (found.len() == wanted.len() && wanted.iter().all(|w| found.contains(&w.as_str())))
+            .then(|| value.parse().unwrap())
     })
 }
 
@@ -185,8 +188,14 @@ async fn a_successful_run_is_one_trace_with_a_child_span_per_node() {
 
     assert_eq!(metric("obs_workflow_runs_total", &[("workflow", "wf_success"), ("status", "ok")]), Some(1.0));
     assert_eq!(metric("obs_workflow_active", &[("workflow", "wf_success")]), Some(0.0));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "wf_success"), ("node", "fetch_ok"), ("status", "ok")]), Some(1.0));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "wf_success"), ("node", "store_ok"), ("status", "ok")]), Some(1.0));
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "wf_success"), ("node", "fetch_ok"), ("status", "ok")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "wf_success"), ("node", "store_ok"), ("status", "ok")]),
+        Some(1.0)
+    );
 
     let lines = events("wf_success");
     let names = event_names(&lines);
@@ -232,7 +241,10 @@ async fn an_error_ends_node_and_run_with_status_error() {
     harness();
     assert_eq!(wf_error().await, Err(JobError::Failed("not a number")));
     assert_eq!(metric("obs_workflow_runs_total", &[("workflow", "wf_error"), ("status", "error")]), Some(1.0));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "wf_error"), ("node", "parse_fails"), ("status", "error")]), Some(1.0));
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "wf_error"), ("node", "parse_fails"), ("status", "error")]),
+        Some(1.0)
+    );
     let lines = events("wf_error");
     let node_error = lines.iter().find(|l| l["event"] == "node.error").expect("node.error");
     assert_eq!(node_error["error"]["message"], "failed: not a number");
@@ -256,8 +268,14 @@ async fn a_node_is_retried_until_it_succeeds_each_attempt_its_own_span() {
     harness();
     assert_eq!(wf_retry().await, Ok(7));
     assert_eq!(metric("obs_node_retries_total", &[("workflow", "wf_retry"), ("node", "flaky")]), Some(2.0));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "wf_retry"), ("node", "flaky"), ("status", "ok")]), Some(1.0));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "wf_retry"), ("node", "flaky"), ("status", "error")]), Some(0.0));
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "wf_retry"), ("node", "flaky"), ("status", "ok")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "wf_retry"), ("node", "flaky"), ("status", "error")]),
+        Some(0.0)
+    );
 
     let (workflow_id, _) = spans_named("wf_retry").pop().unwrap();
     let attempts = spans_named("::flaky");
@@ -353,10 +371,19 @@ async fn a_run_past_its_deadline_fails_with_a_budget_error() {
     harness();
     let result = wf_deadline().await;
     assert!(matches!(result, Err(JobError::Budget(e)) if e.budget() == budget::Budget::Deadline), "{result:?}");
-    assert_eq!(metric("obs_workflow_runs_total", &[("workflow", "wf_deadline"), ("status", "budget_exceeded")]), Some(1.0));
-    assert_eq!(metric("obs_workflow_budget_exceeded_total", &[("workflow", "wf_deadline"), ("budget", "deadline")]), Some(1.0));
     assert_eq!(
-        metric("obs_node_runs_total", &[("workflow", "wf_deadline"), ("node", "sleepy"), ("status", "budget_exceeded")]),
+        metric("obs_workflow_runs_total", &[("workflow", "wf_deadline"), ("status", "budget_exceeded")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric("obs_workflow_budget_exceeded_total", &[("workflow", "wf_deadline"), ("budget", "deadline")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            "obs_node_runs_total",
+            &[("workflow", "wf_deadline"), ("node", "sleepy"), ("status", "budget_exceeded")]
+        ),
         Some(1.0)
     );
     assert_eq!(metric("obs_workflow_active", &[("workflow", "wf_deadline")]), Some(0.0));
@@ -415,8 +442,14 @@ async fn drawing_more_tokens_than_max_tokens_fails_the_run() {
     harness();
     let result = wf_tokens().await;
     assert!(matches!(result, Err(JobError::Budget(e)) if e.budget() == budget::Budget::Tokens), "{result:?}");
-    assert_eq!(metric("obs_workflow_budget_exceeded_total", &[("workflow", "wf_tokens"), ("budget", "tokens")]), Some(1.0));
-    assert_eq!(metric("obs_workflow_runs_total", &[("workflow", "wf_tokens"), ("status", "budget_exceeded")]), Some(1.0));
+    assert_eq!(
+        metric("obs_workflow_budget_exceeded_total", &[("workflow", "wf_tokens"), ("budget", "tokens")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric("obs_workflow_runs_total", &[("workflow", "wf_tokens"), ("status", "budget_exceeded")]),
+        Some(1.0)
+    );
     assert_eq!(
         metric("obs_node_runs_total", &[("workflow", "wf_tokens"), ("node", "spend"), ("status", "budget_exceeded")]),
         Some(1.0)
@@ -440,7 +473,8 @@ async fn dropping_a_running_workflow_records_cancelled_and_zeroes_gauges() {
     harness();
     let run = tokio::spawn(wf_dropped());
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let active = obs_runtime::active_runs().into_iter().find(|r| r.workflow == "wf_dropped").expect("listed while running");
+    let active =
+        obs_runtime::active_runs().into_iter().find(|r| r.workflow == "wf_dropped").expect("listed while running");
     assert_eq!(active.running, ["hangs"]);
     run.abort();
     let _ = run.await;
@@ -453,7 +487,10 @@ async fn dropping_a_running_workflow_records_cancelled_and_zeroes_gauges() {
     );
     assert!(obs_runtime::active_runs().iter().all(|r| r.workflow != "wf_dropped"));
     let names = event_names(&events("wf_dropped"));
-    assert!(names.contains(&"node.cancelled".to_owned()) && names.contains(&"workflow.cancelled".to_owned()), "{names:?}");
+    assert!(
+        names.contains(&"node.cancelled".to_owned()) && names.contains(&"workflow.cancelled".to_owned()),
+        "{names:?}"
+    );
 }
 
 #[node]
@@ -471,7 +508,10 @@ async fn a_panicking_node_records_panic_on_node_and_run() {
     harness();
     assert!(tokio::spawn(wf_panics()).await.is_err());
     assert_eq!(metric("obs_workflow_runs_total", &[("workflow", "wf_panics"), ("status", "panic")]), Some(1.0));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "wf_panics"), ("node", "explodes"), ("status", "panic")]), Some(1.0));
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "wf_panics"), ("node", "explodes"), ("status", "panic")]),
+        Some(1.0)
+    );
     assert_eq!(metric("obs_workflow_active", &[("workflow", "wf_panics")]), Some(0.0));
 }
 
@@ -484,5 +524,8 @@ async fn standalone() -> Result<(), JobError> {
 async fn a_node_outside_any_workflow_is_labelled_none() {
     harness();
     assert_eq!(standalone().await, Ok(()));
-    assert_eq!(metric("obs_node_runs_total", &[("workflow", "none"), ("node", "standalone"), ("status", "ok")]), Some(1.0));
+    assert_eq!(
+        metric("obs_node_runs_total", &[("workflow", "none"), ("node", "standalone"), ("status", "ok")]),
+        Some(1.0)
+    );
 }

@@ -74,7 +74,10 @@ impl Instrumented<'_> {
         if let Some(constness) = &f.sig.constness {
             errors.push(syn::Error::new(
                 constness.span,
-                format!("#[{}] cannot instrument a `const fn`: a measured call is not a constant expression", self.attr_name),
+                format!(
+                    "#[{}] cannot instrument a `const fn`: a measured call is not a constant expression",
+                    self.attr_name
+                ),
             ));
         }
         if self.driver.is_some() && f.sig.asyncness.is_none() {
@@ -118,7 +121,12 @@ impl Instrumented<'_> {
         let line = quote_spanned!(ident.span()=> ::core::line!());
         let (metrics, log) = (self.args.metrics, self.args.log);
         let kind = &self.kind;
-        let all_names = LEADING_FIELDS.iter().map(|s| quote!(#s)).chain(field_names.iter().map(|n| quote!(#n))).chain(self.extra_fields.iter().map(|s| quote!(#s))).chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
+        let all_names = LEADING_FIELDS
+            .iter()
+            .map(|s| quote!(#s))
+            .chain(field_names.iter().map(|n| quote!(#n)))
+            .chain(self.extra_fields.iter().map(|s| quote!(#s)))
+            .chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
 
         let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
         let entry = format_ident!("__OBS_CATALOG_ENTRY", span = Span::mixed_site());
@@ -157,40 +165,40 @@ impl Instrumented<'_> {
                 quote! { #statics #driven }
             }
             Some(flavor) => match flavor {
-            Flavor::Async => quote! {
-                #statics
-                #make_span
-                #private::Observed::new(&#site, #span_var, async move #block, #classify).await
-            },
-            Flavor::ReturnsFuture { boxed: true } => {
-                let mut block = f.block.clone();
-                if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
-                    let fut = &call.args[0];
-                    call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #fut, #classify));
-                }
-                let stmts = &block.stmts;
-                quote! { #statics #make_span #(#stmts)* }
-            }
-            Flavor::ReturnsFuture { boxed: false } => quote! {
-                #statics
-                #make_span
-                #[allow(clippy::redundant_closure_call)]
-                let __obs_future = (move || #block)();
-                #private::Observed::new(&#site, #span_var, __obs_future, #classify)
-            },
-            Flavor::Sync => {
-                let guard = format_ident!("__obs_guard", span = Span::mixed_site());
-                let ret = format_ident!("__obs_ret", span = Span::mixed_site());
-                quote! {
+                Flavor::Async => quote! {
                     #statics
                     #make_span
-                    let #guard = #private::Guard::enter(&#site, &#span_var);
-                    #[allow(clippy::redundant_closure_call)]
-                    let #ret = (move || #block)();
-                    #guard.finish(&#ret, #classify);
-                    #ret
+                    #private::Observed::new(&#site, #span_var, async move #block, #classify).await
+                },
+                Flavor::ReturnsFuture { boxed: true } => {
+                    let mut block = f.block.clone();
+                    if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
+                        let fut = &call.args[0];
+                        call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #fut, #classify));
+                    }
+                    let stmts = &block.stmts;
+                    quote! { #statics #make_span #(#stmts)* }
                 }
-            }
+                Flavor::ReturnsFuture { boxed: false } => quote! {
+                    #statics
+                    #make_span
+                    #[allow(clippy::redundant_closure_call)]
+                    let __obs_future = (move || #block)();
+                    #private::Observed::new(&#site, #span_var, __obs_future, #classify)
+                },
+                Flavor::Sync => {
+                    let guard = format_ident!("__obs_guard", span = Span::mixed_site());
+                    let ret = format_ident!("__obs_ret", span = Span::mixed_site());
+                    quote! {
+                        #statics
+                        #make_span
+                        let #guard = #private::Guard::enter(&#site, &#span_var);
+                        #[allow(clippy::redundant_closure_call)]
+                        let #ret = (move || #block)();
+                        #guard.finish(&#ret, #classify);
+                        #ret
+                    }
+                }
             },
         };
 
@@ -210,7 +218,8 @@ impl Instrumented<'_> {
         let params = self.function.param_names();
         for skipped in self.args.skip.iter().chain(&self.args.reveal) {
             if !params.iter().any(|p| p == skipped) {
-                errors.push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
+                errors
+                    .push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
             }
         }
         let mut names = Vec::new();

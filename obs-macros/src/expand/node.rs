@@ -31,9 +31,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         let span = arg.key.span();
         match arg.name().as_str() {
             "retries" => {
-                let count = arg.u64().and_then(|n| {
-                    u32::try_from(n).map_err(|_| syn::Error::new(span, "`retries` must fit in a u32"))
-                });
+                let count = arg
+                    .u64()
+                    .and_then(|n| u32::try_from(n).map_err(|_| syn::Error::new(span, "`retries` must fit in a u32")));
                 retries = errors.take(count).map(|n| (span, n));
             }
             "backoff" => {
@@ -81,7 +81,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                     Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {
                         let ident = p.ident.clone();
                         let mutability = p.mutability.take();
-                        clones.push(quote_spanned!(ident.span()=> let #mutability #ident = #private::clone_arg(&#ident);));
+                        clones.push(
+                            quote_spanned!(ident.span()=> let #mutability #ident = #private::clone_arg(&#ident);),
+                        );
                     }
                     other => errors.push(syn::Error::new(
                         other.span(),

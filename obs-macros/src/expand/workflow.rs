@@ -25,7 +25,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let mut budget_key: Option<Span> = None;
     for arg in &raw {
         let slot = match arg.name().as_str() {
-            "deadline" => errors.take(duration(arg)).map(|n| (&mut deadline, quote!(#private::Duration::from_nanos(#n)))),
+            "deadline" => {
+                errors.take(duration(arg)).map(|n| (&mut deadline, quote!(#private::Duration::from_nanos(#n))))
+            }
             "max_hops" => errors.take(arg.u64()).map(|n| (&mut max_hops, quote!(#n))),
             "max_tokens" => errors.take(arg.u64()).map(|n| (&mut max_tokens, quote!(#n))),
             _ => continue,

@@ -120,7 +120,12 @@ impl<W> JsonLayer<W> {
 
         if let Some(span) = ctx.event_span(event) {
             if let Some(data) = span.extensions().get::<SpanData>() {
-                let _ = write!(out, ",\"trace_id\":\"{}\",\"span_id\":\"{:016x}\"", TraceId(data.ids.trace_id), data.ids.span_id);
+                let _ = write!(
+                    out,
+                    ",\"trace_id\":\"{}\",\"span_id\":\"{:016x}\"",
+                    TraceId(data.ids.trace_id),
+                    data.ids.span_id
+                );
             }
             out.push_str(",\"span\":");
             write_json_str(out, span.name());

@@ -101,8 +101,14 @@ impl WorkflowShape {
                 EdgeKind::Then => "-->",
                 EdgeKind::Inside => "-.->",
             };
-            let _ =
-                writeln!(out, "    {} {arrow}|\"{} runs, {} errors\"| {}", id(edge.from), edge.runs, edge.errors, id(edge.to));
+            let _ = writeln!(
+                out,
+                "    {} {arrow}|\"{} runs, {} errors\"| {}",
+                id(edge.from),
+                edge.runs,
+                edge.errors,
+                id(edge.to)
+            );
         }
         out
     }

@@ -26,7 +26,11 @@ pub(crate) fn describe() {
     metrics::describe_histogram!(name(DURATION), Unit::Seconds, "Wall time of workflow runs.");
     metrics::describe_gauge!(name(ACTIVE), Unit::Count, "Workflow runs currently running.");
     metrics::describe_counter!(name(BUDGET), Unit::Count, "Workflow runs that exceeded a budget, by budget.");
-    metrics::describe_counter!(name(NODE_RUNS), Unit::Count, "Node executions (all attempts of one call), by outcome status.");
+    metrics::describe_counter!(
+        name(NODE_RUNS),
+        Unit::Count,
+        "Node executions (all attempts of one call), by outcome status."
+    );
     metrics::describe_histogram!(name(NODE_DURATION), Unit::Seconds, "Wall time of node executions, retries included.");
     metrics::describe_counter!(name(NODE_RETRIES), Unit::Count, "Node attempts that failed and were retried.");
 }

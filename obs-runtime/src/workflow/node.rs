@@ -179,7 +179,7 @@ where
                         *this.phase = Phase::Done;
                         return Poll::Ready(output);
                     }
-                    let backoff = backoff(&this.options, attempt);
+                    let backoff = backoff(this.options, attempt);
                     (this.classify)(&output, Completion::retry(this.site, attempt, backoff, this.span));
                     call.retried();
                     drop(output);
@@ -243,7 +243,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_stays_under_the_cap() {
-        let options = NodeOptions { retries: 5, backoff: Duration::from_millis(100), max_backoff: Duration::from_millis(300), timeout: None };
+        let options = NodeOptions {
+            retries: 5,
+            backoff: Duration::from_millis(100),
+            max_backoff: Duration::from_millis(300),
+            timeout: None,
+        };
         for _ in 0..100 {
             let first = backoff(&options, 1);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");

@@ -27,7 +27,7 @@ pub struct RunId(u128);
 
 impl RunId {
     pub(crate) fn new() -> RunId {
-        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis() as u128;
+        let millis = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
         let random = (u128::from(crate::log::random_u64()) << 64) | u128::from(crate::log::random_u64());
         let mut id = (millis & 0xffff_ffff_ffff) << 80 | (random & ((1 << 80) - 1));
         // Version 7 and the RFC 4122 variant.
@@ -338,7 +338,12 @@ where
     }
 }
 
-fn finish_with<T, C: FnOnce(&T, Completion<'_>)>(call: &mut Option<Call>, classify: &mut Option<C>, span: &Span, output: &T) {
+fn finish_with<T, C: FnOnce(&T, Completion<'_>)>(
+    call: &mut Option<Call>,
+    classify: &mut Option<C>,
+    span: &Span,
+    output: &T,
+) {
     if let (Some(call), Some(classify)) = (call.take(), classify.take()) {
         classify(output, Completion::end(call, span));
     }
