@@ -15,6 +15,7 @@ impl Errors {
     }
 
     /// Keeps the value of `result`, recording its error.
+    #[allow(dead_code)] // for the workflow attributes
     pub fn take<T>(&mut self, result: syn::Result<T>) -> Option<T> {
         result.map_err(|err| self.push(err)).ok()
     }
@@ -25,5 +26,10 @@ impl Errors {
 
     pub fn into_compile_error(self) -> TokenStream {
         self.0.map(syn::Error::into_compile_error).unwrap_or_default()
+    }
+
+    #[allow(dead_code)] // for the workflow attributes
+    pub fn finish(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
     }
 }

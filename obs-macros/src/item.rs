@@ -86,19 +86,46 @@ impl Function {
         (ends_box_pin && call.args.len() == 1).then(|| &call.args[0])
     }
 
-    /// The simple parameter names (and `self`), in order, with their spans.
-    pub fn param_names(&self) -> Vec<Ident> {
+    /// The parameters that can be recorded: simple names (and `self`), in
+    /// order, each with whether its type is recorded as a plain value rather
+    /// than through `Debug` (the primitive and string types, as `#[instrument]` does).
+    pub fn params(&self) -> Vec<Param> {
         self.sig
             .inputs
             .iter()
             .filter_map(|arg| match arg {
-                FnArg::Receiver(r) => Some(Ident::new("self", r.self_token.span)),
+                FnArg::Receiver(r) => Some(Param { ident: Ident::new("self", r.self_token.span), plain: false }),
                 FnArg::Typed(t) => match &*t.pat {
-                    Pat::Ident(p) => Some(p.ident.clone()),
+                    Pat::Ident(p) => Some(Param { ident: p.ident.clone(), plain: is_plain_value(&t.ty) }),
                     _ => None,
                 },
             })
             .collect()
+    }
+}
+
+/// A recordable parameter.
+pub struct Param {
+    pub ident: Ident,
+    /// Recorded as a `tracing` value (number, bool, string) rather than its `Debug` form.
+    pub plain: bool,
+}
+
+/// Types `tracing` records natively: JSON logs then show numbers as numbers
+/// and strings without `Debug` quotes.
+fn is_plain_value(ty: &Type) -> bool {
+    const PLAIN: &[&str] = &[
+        "bool", "str", "String", "u8", "i8", "u16", "i16", "u32", "i32", "u64", "i64", "u128", "i128", "usize",
+        "isize", "f32", "f64",
+    ];
+    match ty {
+        Type::Reference(r) => is_plain_value(&r.elem),
+        Type::Paren(p) => is_plain_value(&p.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path.segments.last().is_some_and(|s| s.arguments.is_none() && PLAIN.iter().any(|t| s.ident == t))
+        }
+        _ => false,
     }
 }
 

@@ -1,1 +1,364 @@
-fn main() {}
+//! What `#[observe]` costs per call, against a plain function and against the
+//! same telemetry written by hand, all in one process and one run so that the
+//! ratios printed at the end compare like with like.
+//!
+//! `init`, the `metrics` recorder and `tracing`'s callsite interest are global,
+//! so the phases run in a fixed order:
+//! 1. before `init`: a plain function and `#[observe]` with no subscriber and no recorder;
+//! 2. `init` with the Prometheus recorder only (no subscriber): `#[observe]`
+//!    metrics-only, on one thread and on two threads at once;
+//! 3. scoped dispatchers, one at a time: obs's [`JsonLayer`] for
+//!    `#[observe(level = "info")]`, then tracing-subscriber's JSON formatter for
+//!    the hand-written equivalent. Every line goes to a writer that counts it,
+//!    and the run stops if a logging case wrote nothing.
+//!
+//! `cargo bench -p obs-runtime --bench overhead`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::io;
+use std::path::PathBuf;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Barrier, Mutex};
+use std::task::{Context, Poll, Waker};
+use std::time::{Duration, Instant, SystemTime};
+
+use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
+use obs_runtime::log::JsonLayer;
+use obs_runtime::observe;
+use tracing::Dispatch;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+
+/// The work every variant wraps: small, so the instrumentation dominates.
+#[inline(never)]
+fn work(x: u64) -> u64 {
+    black_box(x).wrapping_mul(0x9e37_79b9_7f4a_7c15).rotate_left(17)
+}
+
+#[inline(never)]
+fn plain(x: u64) -> u64 {
+    work(x)
+}
+
+#[inline(never)]
+async fn plain_async(x: u64) -> u64 {
+    work(x)
+}
+
+/// Measured before `init` (nothing listens) and after it (metrics only).
+#[observe]
+fn observed(x: u64) -> u64 {
+    work(x)
+}
+
+#[observe]
+async fn observed_async(x: u64) -> u64 {
+    work(x)
+}
+
+/// The full `#[observe]`: span, metrics and an `info` log line per call.
+#[observe(level = "info")]
+fn observed_logged(x: u64) -> u64 {
+    work(x)
+}
+
+#[observe(level = "info")]
+async fn observed_logged_async(x: u64) -> u64 {
+    work(x)
+}
+
+/// What `#[observe(level = "info")]` replaces: a span, a counter and a histogram
+/// through the `metrics` macros, and one `info!` event.
+#[inline(never)]
+fn hand_written(x: u64) -> u64 {
+    let span = tracing::info_span!("hand_written", x);
+    let _entered = span.enter();
+    let start = Instant::now();
+    let ret = work(x);
+    let elapsed = start.elapsed();
+    metrics::counter!("hand_calls_total", "function" => "hand_written", "module" => module_path!(), "status" => "ok")
+        .increment(1);
+    metrics::histogram!("hand_duration_seconds", "function" => "hand_written", "module" => module_path!())
+        .record(elapsed.as_secs_f64());
+    tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, "hand_written completed");
+    ret
+}
+
+/// Polls a future that never waits to completion.
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
+            return output;
+        }
+    }
+}
+
+/// Lines and bytes written by one logging case.
+struct Written {
+    lines: AtomicU64,
+    bytes: AtomicU64,
+    first: Mutex<Option<String>>,
+}
+
+impl Written {
+    const fn new() -> Written {
+        Written { lines: AtomicU64::new(0), bytes: AtomicU64::new(0), first: Mutex::new(None) }
+    }
+
+    fn reset(&self) {
+        self.lines.store(0, Ordering::Relaxed);
+        self.bytes.store(0, Ordering::Relaxed);
+    }
+}
+
+/// A sink that counts what it is given (two relaxed atomic adds per line) and keeps the first line.
+struct CountingSink(&'static Written);
+
+impl io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.0.lines.fetch_add(1, Ordering::Relaxed) == 0 {
+            *self.0.first.lock().unwrap() = Some(String::from_utf8_lossy(buf).trim_end().to_owned());
+        }
+        self.0.bytes.fetch_add(buf.len() as u64, Ordering::Relaxed);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+static OBS_JSON: Written = Written::new();
+static FMT_JSON: Written = Written::new();
+
+/// Runs `bench` with `dispatch` as this thread's default subscriber, after
+/// checking that one call of `probe` writes exactly one line through it.
+fn with_logging(name: &str, dispatch: Dispatch, written: &'static Written, probe: impl Fn(), bench: impl FnOnce()) {
+    // Creating the dispatcher rebuilt the interest of every callsite; do it
+    // again so that no interest cached under an earlier dispatcher survives.
+    tracing_core::callsite::rebuild_interest_cache();
+    tracing::dispatcher::with_default(&dispatch, || {
+        written.reset();
+        probe();
+        let lines = written.lines.load(Ordering::Relaxed);
+        assert_eq!(lines, 1, "{name}: one call should write one log line, it wrote {lines}");
+        println!("{name}: one call writes {} bytes:", written.bytes.load(Ordering::Relaxed));
+        println!("  {}", written.first.lock().unwrap().as_deref().unwrap_or_default());
+        written.reset();
+        bench();
+        let lines = written.lines.load(Ordering::Relaxed);
+        assert!(lines > 0, "{name}: the measured calls wrote no log lines");
+        println!(
+            "{name}: {lines} lines, {} bytes per line while measuring\n",
+            written.bytes.load(Ordering::Relaxed) / lines
+        );
+    });
+    drop(dispatch);
+    tracing_core::callsite::rebuild_interest_cache();
+}
+
+/// Time per call when `threads` threads call `f` at the same moment: the
+/// slowest thread's time for `iters` calls.
+fn concurrent(threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
+    let barrier = Barrier::new(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for i in 0..iters {
+                        black_box(f(black_box(i)));
+                    }
+                    start.elapsed()
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).max().unwrap_or_default()
+    })
+}
+
+fn bench_sync(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, f: fn(u64) -> u64) {
+    group.bench_function(id, |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            f(black_box(i))
+        })
+    });
+}
+
+fn bench_async<F: Future<Output = u64>>(group: &mut BenchmarkGroup<'_, WallTime>, id: &str, f: fn(u64) -> F) {
+    group.bench_function(id, |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i = i.wrapping_add(1);
+            block_on(f(black_box(i)))
+        })
+    });
+}
+
+fn before_init(c: &mut Criterion) {
+    let mut group = c.benchmark_group("before_init");
+    bench_sync(&mut group, "plain", plain);
+    bench_sync(&mut group, "observe", observed);
+    bench_async(&mut group, "plain_async", plain_async);
+    bench_async(&mut group, "observe_async", observed_async);
+    group.finish();
+}
+
+fn metrics_only(c: &mut Criterion) {
+    let mut group = c.benchmark_group("metrics_only");
+    bench_sync(&mut group, "plain", plain);
+    bench_sync(&mut group, "observe", observed);
+    bench_async(&mut group, "plain_async", plain_async);
+    bench_async(&mut group, "observe_async", observed_async);
+    group.finish();
+
+    // The plain function on two threads shows what the machine itself loses
+    // to a second busy thread (two cores, other work running).
+    let mut group = c.benchmark_group("threads");
+    for (name, f) in [("plain", plain as fn(u64) -> u64), ("observe", observed)] {
+        for threads in [1, 2] {
+            group.bench_function(format!("{name}_{threads}"), |b| b.iter_custom(|iters| concurrent(threads, iters, f)));
+        }
+    }
+    group.finish();
+}
+
+fn logging(c: &mut Criterion) {
+    let obs = tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(JsonLayer::new("bench", || CountingSink(&OBS_JSON)));
+    with_logging(
+        "observe + JsonLayer",
+        Dispatch::new(obs),
+        &OBS_JSON,
+        || {
+            observed_logged(1);
+        },
+        || {
+            let mut group = c.benchmark_group("json_log");
+            bench_sync(&mut group, "observe", observed_logged);
+            bench_async(&mut group, "observe_async", observed_logged_async);
+            group.finish();
+        },
+    );
+
+    let hand = tracing_subscriber::registry()
+        .with(EnvFilter::new("info"))
+        .with(tracing_subscriber::fmt::layer().json().with_writer(|| CountingSink(&FMT_JSON)));
+    with_logging(
+        "hand-written + fmt::json",
+        Dispatch::new(hand),
+        &FMT_JSON,
+        || {
+            hand_written(1);
+        },
+        || {
+            let mut group = c.benchmark_group("json_log");
+            bench_sync(&mut group, "hand_written", hand_written);
+            group.finish();
+        },
+    );
+}
+
+/// Criterion's estimate for `group/bench` from this run, in nanoseconds: the
+/// slope when it sampled linearly (the figure it prints), else the mean.
+fn estimate(dir: &std::path::Path, since: SystemTime, id: &str) -> Option<f64> {
+    let path = dir.join(id).join("new").join("estimates.json");
+    if std::fs::metadata(&path).and_then(|m| m.modified()).ok()? < since {
+        return None;
+    }
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    let pick = |key: &str| json.get(key)?.get("point_estimate")?.as_f64();
+    pick("slope").or_else(|| pick("mean"))
+}
+
+fn criterion_dir() -> Option<PathBuf> {
+    if let Some(home) = std::env::var_os("CRITERION_HOME") {
+        return Some(home.into());
+    }
+    if let Some(target) = std::env::var_os("CARGO_TARGET_DIR") {
+        return Some(PathBuf::from(target).join("criterion"));
+    }
+    // target/release/deps/overhead-<hash>
+    std::env::current_exe().ok()?.ancestors().map(|dir| dir.join("criterion")).find(|dir| dir.is_dir())
+}
+
+/// The figures the targets are stated in, computed from this run's estimates.
+fn summary(since: SystemTime) {
+    let Some(dir) = criterion_dir() else { return };
+    let ns = |id: &str| estimate(&dir, since, id);
+    println!("\n== summary (ns per call; ratios within this run) ==");
+    for id in [
+        "before_init/plain",
+        "before_init/observe",
+        "before_init/plain_async",
+        "before_init/observe_async",
+        "metrics_only/plain",
+        "metrics_only/observe",
+        "metrics_only/plain_async",
+        "metrics_only/observe_async",
+        "threads/plain_1",
+        "threads/plain_2",
+        "threads/observe_1",
+        "threads/observe_2",
+        "json_log/observe",
+        "json_log/observe_async",
+        "json_log/hand_written",
+    ] {
+        if let Some(v) = ns(id) {
+            println!("{id:<28} {v:>9.1}");
+        }
+    }
+    let line = |label: &str, value: Option<f64>, target: &str| {
+        if let Some(value) = value {
+            println!("{label:<52} {value:>8.2}   (target {target})");
+        }
+    };
+    let diff = |a: &str, b: &str| Some(ns(a)? - ns(b)?);
+    let ratio = |a: &str, b: &str| Some(ns(a)? / ns(b)?);
+    println!();
+    line("no init: observe - plain (ns)", diff("before_init/observe", "before_init/plain"), "next to nothing");
+    line("metrics only: observe - plain (ns)", diff("metrics_only/observe", "metrics_only/plain"), "<= 100, aim 60");
+    line(
+        "metrics only, async: observe - plain (ns)",
+        diff("metrics_only/observe_async", "metrics_only/plain_async"),
+        "<= 100, aim 60",
+    );
+    line("full observe / hand-written", ratio("json_log/observe", "json_log/hand_written"), "<= 0.5, aim 0.25");
+    line(
+        "full observe async / hand-written",
+        ratio("json_log/observe_async", "json_log/hand_written"),
+        "<= 0.5, aim 0.25",
+    );
+    line("2 threads / 1 thread, observe", ratio("threads/observe_2", "threads/observe_1"), "<= 1.2");
+    line("2 threads / 1 thread, plain (the machine's own)", ratio("threads/plain_2", "threads/plain_1"), "reference");
+}
+
+fn main() {
+    let since = SystemTime::now();
+    let mut c = Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+        .sample_size(50)
+        .configure_from_args();
+
+    before_init(&mut c);
+
+    let _guard = obs_runtime::builder()
+        .install_subscriber(false)
+        .without_http()
+        .init()
+        .expect("init with the Prometheus recorder and no subscriber");
+    metrics_only(&mut c);
+    logging(&mut c);
+
+    c.final_summary();
+    summary(since);
+}

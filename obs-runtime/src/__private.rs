@@ -13,6 +13,13 @@ pub use linkme;
 pub use tracing::field::{Value, debug, display};
 pub use tracing_core::Level;
 
+/// Pins a future's output type to the function's declared one, so that the
+/// generated classifier is type-checked against concrete types.
+#[inline(always)]
+pub fn output_is<T, F: core::future::Future<Output = T>>(future: F) -> F {
+    future
+}
+
 /// The value recorded for parameters whose names look like credentials.
 pub const REDACTED: &str = "[redacted]";
 

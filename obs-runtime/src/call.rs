@@ -30,6 +30,9 @@ pub struct Call {
     flow: Option<FlowCall>,
 }
 
+/// An optional event field value.
+type Field<'a> = Option<&'a dyn Value>;
+
 enum End<'a> {
     Ok(Option<&'a dyn Value>),
     Error(&'static str, ErrorMessage<'a>),
@@ -37,9 +40,6 @@ enum End<'a> {
     Cancelled,
     Budget(BudgetExceeded),
 }
-
-/// The `error.kind`, `error` and `return` fields of an end event.
-type Described<'a> = (Option<&'a dyn Value>, Option<&'a dyn Value>, Option<&'a dyn Value>);
 
 /// The optional fields of a lifecycle event.
 #[derive(Default)]
@@ -176,7 +176,7 @@ impl Call {
         };
         let error_display;
         let budget_display;
-        let (kind, error, ret): Described<'_> = match end {
+        let (kind, error, ret): (Field<'_>, Field<'_>, Field<'_>) = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
             End::Error(kind, ErrorMessage::None) => (Some(kind), None, None),

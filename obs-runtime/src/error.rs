@@ -60,8 +60,6 @@ impl fmt::Display for ErrorMessage<'_> {
 #[doc(hidden)]
 pub struct ErrorProbe<'a, E: ?Sized>(pub &'a E);
 
-// `Copy` so that the by-value fallback (`KindViaTypeName`) can be reached
-// through the reference the generated code takes.
 impl<E: ?Sized> Clone for ErrorProbe<'_, E> {
     fn clone(&self) -> Self {
         *self
@@ -140,9 +138,6 @@ mod tests {
         assert_eq!(short_type_name::<std::io::Error>(), "Error");
         assert_eq!(short_type_name::<String>(), "String");
         // Only the outer path is shortened; generic arguments keep `type_name`'s full paths.
-        assert_eq!(
-            short_type_name::<Vec<std::io::Error>>(),
-            format!("Vec<{}>", std::any::type_name::<std::io::Error>())
-        );
+        assert_eq!(short_type_name::<Vec<std::io::Error>>(), format!("Vec<{}>", std::any::type_name::<std::io::Error>()));
     }
 }

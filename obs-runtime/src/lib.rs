@@ -54,6 +54,7 @@ pub mod export;
 mod http;
 pub mod log;
 mod metrics;
+pub mod propagation;
 mod runtime;
 mod workflow;
 

@@ -155,6 +155,13 @@ impl Instrumented<'_> {
             let #span_var = #span_expr;
         };
         let classify = self.classify(&private);
+        // The declared output type, so the classifier sees concrete types even when the body
+        // leaves them to inference (`raw.parse()`); `_` where the type cannot be written here.
+        let output = match f.output_type() {
+            Some(ty) if contains_impl_trait(quote!(#ty)) => quote!(_),
+            Some(ty) => quote!(#ty),
+            None => quote!(()),
+        };
         let block = &f.block;
 
         let flavor = if self.driver.is_some() { None } else { Some(f.flavor()) };
@@ -168,13 +175,13 @@ impl Instrumented<'_> {
                 Flavor::Async => quote! {
                     #statics
                     #make_span
-                    #private::Observed::new(&#site, #span_var, async move #block, #classify).await
+                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #block), #classify).await
                 },
                 Flavor::ReturnsFuture { boxed: true } => {
                     let mut block = f.block.clone();
                     if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
                         let fut = &call.args[0];
-                        call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #fut, #classify));
+                        call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(#fut), #classify));
                     }
                     let stmts = &block.stmts;
                     quote! { #statics #make_span #(#stmts)* }
@@ -184,7 +191,7 @@ impl Instrumented<'_> {
                     #make_span
                     #[allow(clippy::redundant_closure_call)]
                     let __obs_future = (move || #block)();
-                    #private::Observed::new(&#site, #span_var, __obs_future, #classify)
+                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
                 },
                 Flavor::Sync => {
                     let guard = format_ident!("__obs_guard", span = Span::mixed_site());
@@ -194,7 +201,7 @@ impl Instrumented<'_> {
                         #make_span
                         let #guard = #private::Guard::enter(&#site, &#span_var);
                         #[allow(clippy::redundant_closure_call)]
-                        let #ret = (move || #block)();
+                        let #ret: #output = (move || #block)();
                         #guard.finish(&#ret, #classify);
                         #ret
                     }
@@ -215,9 +222,9 @@ impl Instrumented<'_> {
 
     /// The recorded fields: arguments (unless skipped) then `fields(...)`.
     fn fields(&self, private: &TokenStream, errors: &mut Errors) -> (Vec<String>, Vec<TokenStream>) {
-        let params = self.function.param_names();
+        let params = self.function.params();
         for skipped in self.args.skip.iter().chain(&self.args.reveal) {
-            if !params.iter().any(|p| p == skipped) {
+            if !params.iter().any(|p| p.ident == *skipped) {
                 errors
                     .push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
             }
@@ -225,14 +232,17 @@ impl Instrumented<'_> {
         let mut names = Vec::new();
         let mut values = Vec::new();
         if !self.args.skip_all {
-            for param in params.iter().filter(|p| !self.args.skip.contains(p)) {
-                let text = param.to_string();
+            for param in params.iter().filter(|p| !self.args.skip.contains(&p.ident)) {
+                let ident = &param.ident;
+                let text = ident.to_string();
                 let lower = text.to_ascii_lowercase();
-                let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(param);
+                let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(ident);
                 values.push(if secret {
                     quote!(&#private::REDACTED as &dyn #private::Value)
+                } else if param.plain {
+                    quote_spanned!(ident.span()=> &#ident as &dyn #private::Value)
                 } else {
-                    quote_spanned!(param.span()=> &#private::arg(&#param) as &dyn #private::Value)
+                    quote_spanned!(ident.span()=> &#private::arg(&#ident) as &dyn #private::Value)
                 });
                 names.push(text);
             }
@@ -256,7 +266,8 @@ impl Instrumented<'_> {
         // Drivers receive the output through a projection the compiler resolves
         // too late for the autoref probes below, so the type is spelled out.
         let input = match (self.driver.is_some(), self.function.output_type()) {
-            (true, Some(ty)) => quote!(: &#ty),
+            (true, Some(ty)) if !contains_impl_trait(quote!(#ty)) => quote!(: &#ty),
+            (true, Some(_)) => quote!(),
             (true, None) => quote!(: &()),
             (false, _) => quote!(),
         };
@@ -283,6 +294,15 @@ impl Instrumented<'_> {
             }
         }
     }
+}
+
+/// Whether a type mentions `impl Trait`, which cannot be named in a `let` or turbofish.
+fn contains_impl_trait(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == "impl",
+        proc_macro2::TokenTree::Group(group) => contains_impl_trait(group.stream()),
+        _ => false,
+    })
 }
 
 trait IntoLit {

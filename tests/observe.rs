@@ -1,0 +1,281 @@
+//! What a user sees from `#[observe]` after `init`: the metric values a scrape
+//! of `/metrics` returns and the JSON log lines, for every outcome.
+
+mod support;
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use obs_runtime::{ErrorKind, ObsGuard, observe};
+use support::{Captured, http_get, sample};
+
+fn telemetry() -> &'static (ObsGuard, Captured) {
+    static TELEMETRY: OnceLock<(ObsGuard, Captured)> = OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let logs = Captured::default();
+        let guard = obs_runtime::builder()
+            .service_name("observe-tests")
+            .log_filter("debug")
+            .log_writer(logs.clone())
+            .http_addr("127.0.0.1:0".parse().unwrap())
+            .init()
+            .expect("init");
+        (guard, logs)
+    })
+}
+
+fn scrape() -> String {
+    let addr = telemetry().0.http_addr().expect("http endpoint");
+    let (status, body) = http_get(addr, "/metrics").expect("scrape");
+    assert_eq!(status, 200);
+    body
+}
+
+fn calls(text: &str, function: &str, status: &str) -> f64 {
+    sample(text, "obs_function_calls_total", &[("function", function), ("status", status)]).unwrap_or(-1.0)
+}
+
+#[derive(Debug, ErrorKind)]
+enum MathError {
+    DivisionByZero,
+}
+
+impl std::fmt::Display for MathError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot divide by zero")
+    }
+}
+impl std::error::Error for MathError {}
+
+#[observe]
+fn divide(a: u32, b: u32) -> Result<u32, MathError> {
+    a.checked_div(b).ok_or(MathError::DivisionByZero)
+}
+
+#[test]
+fn ok_and_error_calls_are_counted_and_logged() {
+    let logs = &telemetry().1;
+    assert_eq!(divide(6, 3).unwrap(), 2);
+    assert_eq!(divide(8, 2).unwrap(), 4);
+    assert!(divide(1, 0).is_err());
+
+    let text = scrape();
+    assert_eq!(calls(&text, "divide", "ok"), 2.0);
+    assert_eq!(calls(&text, "divide", "error"), 1.0);
+    assert_eq!(calls(&text, "divide", "panic"), 0.0);
+    assert_eq!(
+        sample(&text, "obs_function_errors_total", &[("function", "divide"), ("error", "division_by_zero")]),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, "obs_function_duration_seconds_count", &[("function", "divide"), ("module", "observe")]),
+        Some(3.0)
+    );
+    assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "divide")]), Some(0.0));
+
+    let lines = logs.for_span("observe::divide");
+    let error = lines.iter().find(|l| l["event"] == "function.error").expect("error event");
+    assert_eq!(error["level"], "ERROR");
+    assert_eq!(error["service"], "observe-tests");
+    assert_eq!(error["target"], "observe");
+    assert_eq!(error["message"], "divide failed");
+    assert_eq!(error["error"]["kind"], "division_by_zero");
+    assert_eq!(error["error"]["message"], "cannot divide by zero");
+    assert_eq!(error["a"], 1);
+    assert_eq!(error["b"], 0);
+    assert!(error["duration_ms"].as_f64().unwrap() >= 0.0);
+    assert_eq!(error["trace_id"].as_str().unwrap().len(), 32);
+    assert_eq!(error["span_id"].as_str().unwrap().len(), 16);
+    let ok: Vec<_> = lines.iter().filter(|l| l["event"] == "function.success").collect();
+    assert_eq!(ok.len(), 2);
+    assert_eq!(ok[0]["level"], "DEBUG");
+    assert!(ok.iter().all(|l| l.get("error").is_none()));
+}
+
+#[observe]
+fn explode(fuse: u8) -> u8 {
+    if fuse > 0 {
+        panic!("boom");
+    }
+    fuse
+}
+
+#[test]
+fn a_panic_is_recorded_and_keeps_unwinding() {
+    let logs = &telemetry().1;
+    let caught = std::panic::catch_unwind(|| explode(1));
+    assert!(caught.is_err(), "the panic must reach the caller");
+    let text = scrape();
+    assert_eq!(calls(&text, "explode", "panic"), 1.0);
+    assert_eq!(calls(&text, "explode", "ok"), 0.0);
+    assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "explode")]), Some(0.0));
+    let event =
+        logs.for_span("observe::explode").into_iter().find(|l| l["event"] == "function.panic").expect("panic event");
+    assert_eq!(event["level"], "ERROR");
+}
+
+#[observe]
+async fn slow_lookup(id: u64) -> u64 {
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    id
+}
+
+#[observe]
+async fn async_explode() -> u8 {
+    tokio::task::yield_now().await;
+    panic!("async boom")
+}
+
+#[tokio::test]
+async fn a_dropped_future_is_cancelled_and_a_panicking_task_is_a_panic() {
+    let logs = &telemetry().1;
+    let timed_out = tokio::time::timeout(Duration::from_millis(20), slow_lookup(7)).await;
+    assert!(timed_out.is_err());
+    // tokio catches the panic, then drops the future: still a panic, not a cancellation.
+    let joined = tokio::spawn(async_explode()).await;
+    assert!(joined.unwrap_err().is_panic());
+
+    let text = scrape();
+    assert_eq!(calls(&text, "slow_lookup", "cancelled"), 1.0);
+    assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "slow_lookup")]), Some(0.0));
+    assert_eq!(calls(&text, "async_explode", "panic"), 1.0);
+    assert_eq!(calls(&text, "async_explode", "cancelled"), 0.0);
+    let cancelled =
+        logs.for_span("observe::slow_lookup").into_iter().find(|l| l["event"] == "function.cancelled").expect("event");
+    assert_eq!(cancelled["level"], "WARN");
+    assert!(cancelled["duration_ms"].as_f64().unwrap() >= 20.0);
+}
+
+#[observe]
+async fn busy(n: u64) -> u64 {
+    tokio::task::yield_now().await;
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_calls_are_counted_exactly() {
+    telemetry();
+    let tasks: Vec<_> = (0..8)
+        .map(|t| {
+            tokio::spawn(async move {
+                for i in 0..500 {
+                    busy(t * 1000 + i).await;
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let text = scrape();
+    assert_eq!(calls(&text, "busy", "ok"), 4000.0);
+    assert_eq!(sample(&text, "obs_function_duration_seconds_count", &[("function", "busy")]), Some(4000.0));
+    assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "busy")]), Some(0.0));
+}
+
+#[observe]
+fn never_called() {}
+
+#[test]
+fn functions_appear_in_metrics_before_their_first_call() {
+    telemetry();
+    assert!(obs_runtime::catalog().iter().any(|s| s.name() == "never_called"));
+    let text = scrape();
+    for status in ["ok", "error", "panic", "cancelled"] {
+        assert_eq!(calls(&text, "never_called", status), 0.0, "status {status}");
+    }
+    assert!(text.contains("# HELP obs_function_calls_total"));
+    assert!(text.contains("# TYPE obs_function_duration_seconds histogram"));
+    let _ = never_called;
+}
+
+#[derive(Debug)]
+struct ConfigError {
+    source: std::io::Error,
+}
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("cannot load config")
+    }
+}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+#[observe]
+fn load_config(path: &str) -> Result<(), ConfigError> {
+    Err(ConfigError { source: std::io::Error::new(std::io::ErrorKind::NotFound, format!("{path} is missing")) })
+}
+
+#[test]
+fn errors_without_a_kind_use_the_type_name_and_log_their_source_chain() {
+    let logs = &telemetry().1;
+    assert!(load_config("app.toml").is_err());
+    let text = scrape();
+    assert_eq!(
+        sample(&text, "obs_function_errors_total", &[("function", "load_config"), ("error", "ConfigError")]),
+        Some(1.0)
+    );
+    let event = logs.for_span("observe::load_config").into_iter().find(|l| l["event"] == "function.error").unwrap();
+    assert_eq!(event["error"]["kind"], "ConfigError");
+    assert_eq!(event["error"]["message"], "cannot load config");
+    assert_eq!(event["error"]["chain"][0], "app.toml is missing");
+    assert_eq!(event["path"], "app.toml");
+}
+
+#[observe]
+async fn inner_step(x: u32) -> u32 {
+    x + 1
+}
+
+#[observe]
+async fn outer_job(x: u32) -> u32 {
+    inner_step(x).await * 2
+}
+
+#[tokio::test]
+async fn nested_calls_share_a_trace_and_log_lines_carry_it() {
+    let logs = &telemetry().1;
+    assert_eq!(outer_job(1).await, 4);
+    let outer = logs.for_span("observe::outer_job").pop().expect("outer event");
+    let inner = logs.for_span("observe::inner_step").pop().expect("inner event");
+    assert_eq!(inner["trace_id"], outer["trace_id"]);
+    assert_ne!(inner["span_id"], outer["span_id"]);
+    // The inner line also carries the outer span's fields.
+    assert_eq!(inner["x"], 1);
+}
+
+#[observe(skip(user))]
+fn login(user: &str, password: &str, api_token: &str) -> bool {
+    !user.is_empty() && password.len() + api_token.len() > 0
+}
+
+#[observe(level = "info", reveal(session_token), fields(attempt = 3))]
+fn resume(session_token: &str) -> usize {
+    session_token.len()
+}
+
+#[test]
+fn credentials_are_redacted_unless_revealed() {
+    let logs = &telemetry().1;
+    assert!(login("ann", "hunter2", "abc"));
+    assert_eq!(resume("tok-1"), 5);
+    let line = logs.for_span("observe::login").pop().unwrap();
+    assert_eq!(line["password"], "[redacted]");
+    assert_eq!(line["api_token"], "[redacted]");
+    assert!(line.get("user").is_none(), "skipped arguments are not recorded");
+    assert!(!serde_json::to_string(&logs.lines()).unwrap().contains("hunter2"));
+    let line = logs.for_span("observe::resume").pop().unwrap();
+    assert_eq!(line["session_token"], "tok-1");
+    assert_eq!(line["attempt"], 3);
+    assert_eq!(line["level"], "INFO");
+}
+
+#[test]
+fn a_second_init_is_an_error_value() {
+    telemetry();
+    let second = obs_runtime::builder().without_http().init();
+    assert!(matches!(second, Err(obs_runtime::InitError::AlreadyInitialized)));
+}

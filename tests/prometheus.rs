@@ -1,0 +1,156 @@
+//! `/metrics` against the real Prometheus tools: the scraped text passes
+//! `promtool check metrics`, and a `prometheus` server started here scrapes
+//! the app and answers queries over the instrumented functions.
+
+mod support;
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use obs_runtime::{ErrorKind, observe};
+use support::{ChildGuard, free_port, http_get, require_tool};
+
+#[derive(Debug, ErrorKind)]
+enum CheckoutError {
+    CardDeclined,
+}
+
+impl std::fmt::Display for CheckoutError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card declined")
+    }
+}
+
+#[observe]
+async fn checkout(cart: u32) -> Result<u32, CheckoutError> {
+    tokio::time::sleep(Duration::from_millis(15)).await;
+    if cart.is_multiple_of(4) { Err(CheckoutError::CardDeclined) } else { Ok(cart * 100) }
+}
+
+#[observe(name = "label \"with\" quotes")]
+fn oddly_named() {}
+
+fn promtool_check(text: &str) {
+    let promtool = require_tool("promtool");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let findings = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && findings.trim().is_empty(),
+        "promtool check metrics found:\n{findings}\n--- text ---\n{text}"
+    );
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Runs a PromQL instant query; returns the `result` array.
+fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Value> {
+    let (status, body) =
+        http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
+    json["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prometheus_scrapes_and_queries_the_function_metrics() {
+    let promtool_present = require_tool("promtool");
+    let prometheus_bin = require_tool("prometheus");
+    let _ = promtool_present;
+
+    let guard = obs_runtime::builder()
+        .service_name("prometheus-test")
+        .log_writer(std::io::sink)
+        .http_addr("127.0.0.1:0".parse().unwrap())
+        .init()
+        .expect("init");
+    let app = guard.http_addr().unwrap();
+    for cart in 1..=12 {
+        let _ = checkout(cart).await;
+    }
+    oddly_named();
+
+    let (status, text) = http_get(app, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        text.contains("obs_function_duration_seconds_bucket{function=\"checkout\",module=\"prometheus\",le=\"0.025\"}"),
+        "{text}"
+    );
+    assert!(text.contains(r#"function="label \"with\" quotes""#), "quotes in label values are escaped:\n{text}");
+    promtool_check(&text);
+
+    // A real Prometheus server scraping the app every second.
+    let dir = std::env::temp_dir().join(format!("obs-prometheus-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let server = ChildGuard(
+        Command::new(prometheus_bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+    let prometheus: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let calls = loop {
+        let ready = http_get(prometheus, "/-/ready").map(|(s, _)| s == 200).unwrap_or(false);
+        if ready {
+            let result = query(prometheus, r#"obs_function_calls_total{function="checkout"}"#);
+            if result.len() >= 2 {
+                break result;
+            }
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not scrape the app within 90 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let value_of = |status: &str| {
+        calls
+            .iter()
+            .find(|s| s["metric"]["status"] == status)
+            .and_then(|s| s["value"][1].as_str())
+            .and_then(|v| v.parse::<f64>().ok())
+    };
+    assert_eq!(value_of("ok"), Some(9.0));
+    assert_eq!(value_of("error"), Some(3.0));
+    assert_eq!(calls[0]["metric"]["job"], "app");
+
+    let p99 = query(
+        prometheus,
+        r#"histogram_quantile(0.99, sum by (le) (obs_function_duration_seconds_bucket{function="checkout"}))"#,
+    );
+    let p99: f64 = p99[0]["value"][1].as_str().unwrap().parse().unwrap();
+    assert!((0.01..=0.1).contains(&p99), "p99 of 15 ms sleeps should fall in the 10–100 ms buckets, got {p99}");
+
+    let errors = query(prometheus, r#"obs_function_errors_total{function="checkout",error="card_declined"}"#);
+    assert_eq!(errors[0]["value"][1], "3");
+
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}

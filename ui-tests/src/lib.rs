@@ -1,0 +1,1 @@
+//! Compile tests of `#[observe]` and `#[derive(ErrorKind)]`: see `tests/ui.rs`.

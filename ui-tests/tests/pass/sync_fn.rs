@@ -1,0 +1,31 @@
+use obs_runtime::observe;
+
+#[observe]
+fn add(a: u32, b: u32) -> u32 {
+    a + b
+}
+
+#[observe]
+fn nothing() {}
+
+#[observe]
+fn parse(text: &str) -> Result<u32, std::num::ParseIntError> {
+    text.parse()
+}
+
+#[observe]
+fn early_return(n: i32) -> i32 {
+    if n < 0 {
+        return 0;
+    }
+    n
+}
+
+fn main() {
+    assert_eq!(add(1, 2), 3);
+    nothing();
+    assert_eq!(parse("7"), Ok(7));
+    assert!(parse("x").is_err());
+    assert_eq!(early_return(-3), 0);
+    assert_eq!(early_return(3), 3);
+}
