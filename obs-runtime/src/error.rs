@@ -138,6 +138,9 @@ mod tests {
         assert_eq!(short_type_name::<std::io::Error>(), "Error");
         assert_eq!(short_type_name::<String>(), "String");
         // Only the outer path is shortened; generic arguments keep `type_name`'s full paths.
-        assert_eq!(short_type_name::<Vec<std::io::Error>>(), format!("Vec<{}>", std::any::type_name::<std::io::Error>()));
+        assert_eq!(
+            short_type_name::<Vec<std::io::Error>>(),
+            format!("Vec<{}>", std::any::type_name::<std::io::Error>())
+        );
     }
 }

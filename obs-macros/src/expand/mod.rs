@@ -315,3 +315,22 @@ impl IntoLit for String {
         quote!(#lit)
     }
 }
+
+/// `tokens` with every span set to `span`, so that an error about the whole
+/// expression (an unsatisfied bound on a call's return type) points at the
+/// argument that asked for it rather than at the attribute.
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut respanned = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                tree = proc_macro2::TokenTree::Group(respanned);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
+}

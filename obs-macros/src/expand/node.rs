@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat};
 
-use super::{Instrumented, Parts, runtime_path};
+use super::{Instrumented, Parts, respan, runtime_path};
 use crate::args::{COMMON_KEYS, CommonArgs, duration, parse_raw};
 use crate::errors::Errors;
 use crate::item::{Function, is_result};
@@ -114,7 +114,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     };
     let on_timeout = match timeout {
         Some((span, _)) => {
-            let convert = quote_spanned!(span=> #private::timeout_error(__obs_t));
+            let convert = respan(quote!(#private::timeout_error(__obs_t)), span);
             quote!(::core::option::Option::Some(|__obs_t| ::core::result::Result::Err(#convert)))
         }
         None => quote!(::core::option::Option::None::<fn(#private::TimeoutError) -> _>),

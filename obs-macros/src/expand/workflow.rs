@@ -1,9 +1,9 @@
 //! `#[workflow]`: each call is a run with a run id, budgets and run metrics.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{quote, quote_spanned};
+use quote::quote;
 
-use super::{Instrumented, Parts, runtime_path};
+use super::{Instrumented, Parts, respan, runtime_path};
 use crate::args::{COMMON_KEYS, CommonArgs, duration, parse_raw};
 use crate::errors::Errors;
 use crate::item::{Function, is_result};
@@ -45,7 +45,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
     let on_budget = match budget_key {
         Some(span) => {
-            let convert = quote_spanned!(span=> #private::budget_error(__obs_b));
+            let convert = respan(quote!(#private::budget_error(__obs_b)), span);
             quote!(::core::option::Option::Some(|__obs_b| ::core::result::Result::Err(#convert)))
         }
         None => quote!(::core::option::Option::None::<fn(#private::BudgetExceeded) -> _>),
