@@ -27,7 +27,11 @@ impl Parse for RawArg {
         // `crate` is a keyword but a valid argument name here.
         let key = Ident::parse_any(input)?;
         let value = if input.peek(Token![=]) {
-            input.parse::<Token![=]>()?;
+            let eq = input.parse::<Token![=]>()?;
+            if input.is_empty() || input.peek(Token![,]) {
+                // Otherwise syn reports "unexpected end of input" on the whole attribute.
+                return Err(syn::Error::new(eq.span, format!("expected a value after `{key} =`")));
+            }
             RawValue::Assign(input.parse()?)
         } else if input.peek(syn::token::Paren) {
             let content;
@@ -126,11 +130,13 @@ impl RawArg {
         }
     }
 
-    /// `key(a, b, c)`: a list of identifiers.
+    /// `key(a, b, c)`: a list of identifiers, `self` included.
     pub fn ident_list(&self) -> syn::Result<Vec<Ident>> {
         match &self.value {
             RawValue::List(_, tokens) => {
-                let list = Punctuated::<Ident, Token![,]>::parse_terminated.parse2(tokens.clone()).map_err(|e| {
+                let idents =
+                    |input: ParseStream| Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any);
+                let list = idents.parse2(tokens.clone()).map_err(|e| {
                     syn::Error::new(e.span(), format!("`{}` expects a list of parameter names", self.name()))
                 })?;
                 Ok(list.into_iter().collect())
@@ -180,7 +186,11 @@ impl Parse for Field {
             LitStr::new(&text, span)
         };
         if !input.peek(Token![=]) {
-            return Err(input.error("expected `= value` after the field name"));
+            // On the name: at the end of the list `input.error` would span the whole attribute.
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected `= value` after the field name `{}`", name.value()),
+            ));
         }
         input.parse::<Token![=]>()?;
         Ok(Field { name, value: input.parse()? })

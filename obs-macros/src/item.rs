@@ -32,26 +32,24 @@ impl Function {
     /// Parses the annotated item; anything but a function with a body is a
     /// spanned error on the item's leading keyword.
     pub fn parse(item: TokenStream, attr_name: &str) -> syn::Result<Function> {
-        match syn::parse2::<syn::Item>(item.clone()) {
-            Ok(syn::Item::Fn(f)) => Ok(Function { attrs: f.attrs, vis: f.vis, sig: f.sig, block: *f.block }),
-            Ok(other) => Err(syn::Error::new(
-                item_keyword_span(&other),
-                format!("#[{attr_name}] can only be placed on a function"),
-            )),
-            Err(_) => {
-                // A trait method declaration without a body parses as a trait item.
-                if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item) {
-                    return Err(syn::Error::new(
-                        f.sig.fn_token.span,
-                        format!("#[{attr_name}] needs a function body; put it on the method in the impl block"),
-                    ));
-                }
-                Err(syn::Error::new(
-                    proc_macro2::Span::call_site(),
-                    format!("#[{attr_name}] can only be placed on a function"),
-                ))
+        let parsed = match syn::parse2::<syn::Item>(item.clone()) {
+            Ok(syn::Item::Fn(f)) => {
+                return Ok(Function { attrs: f.attrs, vis: f.vis, sig: f.sig, block: *f.block });
             }
+            parsed => parsed,
+        };
+        // A method declaration without a body (`fn get(&self);` in a trait) is no
+        // `Item::Fn`: syn keeps it as `Item::Verbatim`.
+        if let Ok(f) = syn::parse2::<syn::TraitItemFn>(item)
+            && f.default.is_none()
+        {
+            return Err(syn::Error::new(
+                f.sig.fn_token.span,
+                format!("#[{attr_name}] needs a function body; put it on the method in the impl block"),
+            ));
         }
+        let span = parsed.map_or_else(|_| proc_macro2::Span::call_site(), |other| item_keyword_span(&other));
+        Err(syn::Error::new(span, format!("#[{attr_name}] can only be placed on a function")))
     }
 
     pub fn flavor(&self) -> Flavor {

@@ -20,12 +20,22 @@ pub fn output_is<T, F: core::future::Future<Output = T>>(future: F) -> F {
     future
 }
 
+/// Runs a function's body, given as a `move` closure so that `return` stays
+/// inside it. Requiring `FnOnce` makes the closure `FnOnce`, so the body may
+/// return a borrow through a captured `&mut` (`&mut self.field`).
+#[inline(always)]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
 /// The value recorded for parameters whose names look like credentials.
 pub const REDACTED: &str = "[redacted]";
 
-/// Records an argument through its `Debug` form.
+/// Records an argument through its `Debug` form. The return type does not
+/// mention `T`, so an argument that is not `Debug` gets the one error of the
+/// `RecordArg` bound, on the argument, rather than a second one on the attribute.
 #[inline]
-pub fn arg<T: RecordArg + ?Sized>(value: &T) -> tracing::field::DebugValue<&T> {
+pub fn arg<'a, T: RecordArg + 'a>(value: &'a T) -> tracing::field::DebugValue<&'a (dyn std::fmt::Debug + 'a)> {
     tracing::field::debug(value)
 }
 

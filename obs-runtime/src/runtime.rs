@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
+#[cfg(any(feature = "http", feature = "prometheus"))]
 use std::time::Duration;
 
 use crate::config::{Builder, InitError};

@@ -9,7 +9,7 @@ pub mod workflow;
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{Block, Ident, Path};
+use syn::{Ident, Path};
 
 use crate::args::{CommonArgs, Format};
 use crate::errors::Errors;
@@ -50,8 +50,8 @@ pub struct Parts<'a> {
     pub site: &'a Ident,
     /// An expression opening the call's span (borrows the arguments).
     pub span: &'a TokenStream,
-    /// The user's body.
-    pub block: &'a Block,
+    /// The user's body, in its own block, typed against the declared output.
+    pub block: &'a TokenStream,
     /// The closure turning the output into an outcome (callable more than once).
     pub classify: &'a TokenStream,
 }
@@ -163,11 +163,34 @@ impl Instrumented<'_> {
             None => quote!(()),
         };
         let block = &f.block;
+        // A return edge the type checker meets before the body (as in tracing's `#[instrument]`):
+        // the body's returns and tail are checked against the declared type, so a mismatch is
+        // reported on the user's own expression rather than on the attribute.
+        let return_span = match &f.sig.output {
+            syn::ReturnType::Type(_, ty) => ty.span(),
+            syn::ReturnType::Default => f.sig.ident.span(),
+        };
+        // Located on the return type: rustc's "return type inferred here" note points at it.
+        let fake_return = format_ident!("__obs_fake_return", span = Span::mixed_site().located_at(return_span));
+        let typed_block = quote_spanned! {return_span=> {
+            #[allow(unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::let_unit_value, clippy::needless_return)]
+            if false {
+                let #fake_return: #output = loop {};
+                return #fake_return;
+            }
+            #block
+        }};
 
         let flavor = if self.driver.is_some() { None } else { Some(f.flavor()) };
         let body = match flavor {
             None => {
-                let parts = Parts { private: &private, site: &site, span: &span_expr, block, classify: &classify };
+                let parts = Parts {
+                    private: &private,
+                    site: &site,
+                    span: &span_expr,
+                    block: &typed_block,
+                    classify: &classify,
+                };
                 let driven = self.driver.map(|driver| driver(&parts)).unwrap_or_default();
                 quote! { #statics #driven }
             }
@@ -175,7 +198,7 @@ impl Instrumented<'_> {
                 Flavor::Async => quote! {
                     #statics
                     #make_span
-                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #block), #classify).await
+                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #typed_block), #classify).await
                 },
                 Flavor::ReturnsFuture { boxed: true } => {
                     let mut block = f.block.clone();
@@ -189,8 +212,7 @@ impl Instrumented<'_> {
                 Flavor::ReturnsFuture { boxed: false } => quote! {
                     #statics
                     #make_span
-                    #[allow(clippy::redundant_closure_call)]
-                    let __obs_future = (move || #block)();
+                    let __obs_future = #private::call_once(move || #block);
                     #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
                 },
                 Flavor::Sync => {
@@ -200,8 +222,7 @@ impl Instrumented<'_> {
                         #statics
                         #make_span
                         let #guard = #private::Guard::enter(&#site, &#span_var);
-                        #[allow(clippy::redundant_closure_call)]
-                        let #ret: #output = (move || #block)();
+                        let #ret: #output = #private::call_once(move || #typed_block);
                         #guard.finish(&#ret, #classify);
                         #ret
                     }

@@ -9,22 +9,27 @@ use crate::errors::Errors;
 use crate::item::Function;
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let function = Function::parse(item.clone(), "observe")?;
     let mut errors = Errors::default();
     let raw = parse_raw(attr, COMMON_KEYS, &mut errors);
     let args = CommonArgs::from_raw(&raw, &mut errors);
-    let rt = runtime_path(args.krate.as_ref());
-    let expanded = Instrumented {
-        function: &function,
-        args: &args,
-        kind: quote!(#rt::__private::Kind::Function),
-        default_span_level: "INFO",
-        default_ok_level: "DEBUG",
-        extra_fields: &[],
-        driver: None,
-        attr_name: "observe",
-    }
-    .expand(&mut errors);
+    // Not a function: reported with the argument errors, and the item is kept as it is.
+    let expanded = match errors.take(Function::parse(item.clone(), "observe")) {
+        Some(function) => {
+            let rt = runtime_path(args.krate.as_ref());
+            Instrumented {
+                function: &function,
+                args: &args,
+                kind: quote!(#rt::__private::Kind::Function),
+                default_span_level: "INFO",
+                default_ok_level: "DEBUG",
+                extra_fields: &[],
+                driver: None,
+                attr_name: "observe",
+            }
+            .expand(&mut errors)
+        }
+        None => TokenStream::new(),
+    };
     if errors.is_empty() {
         Ok(expanded)
     } else {

@@ -12,6 +12,11 @@ impl Counter {
     }
 
     #[observe]
+    fn count_mut(&mut self) -> &mut u32 {
+        &mut self.count
+    }
+
+    #[observe]
     fn bump(&mut self, by: u32) {
         self.count += by;
     }
@@ -54,7 +59,8 @@ impl Opaque {
 
 fn main() {
     let mut counter = Counter::new_default();
-    counter.bump(2);
+    counter.bump(1);
+    *counter.count_mut() += 1;
     assert_eq!(counter.get(), 2);
     let _ = counter.get_later();
     assert_eq!(counter.into_count(), 2);

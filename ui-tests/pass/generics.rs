@@ -40,7 +40,13 @@ fn uses_impl_trait(value: impl Debug) -> String {
     format!("{value:?}")
 }
 
+#[observe]
+fn evens(limit: u32) -> impl Iterator<Item = u32> {
+    (0..limit).filter(|n| n % 2 == 0)
+}
+
 fn main() {
+    assert_eq!(evens(5).collect::<Vec<_>>(), [0, 2, 4]);
     assert_eq!(largest(&[1, 3, 2]), Some(&3));
     assert_eq!(convert(&[1u8, 2]), vec![1, 2]);
     assert_eq!(apply(2, |x| x * 3), 6);

@@ -7,10 +7,14 @@ fn level_number() {}
 fn level_unknown() {}
 
 #[observe(skip = x)]
-fn skip_assign(x: u32) {}
+fn skip_assign(x: u32) -> u32 {
+    x
+}
 
 #[observe(skip("x"))]
-fn skip_string(x: u32) {}
+fn skip_string(x: u32) -> u32 {
+    x
+}
 
 #[observe(name = some_fn)]
 fn name_not_string() {}

@@ -18,6 +18,15 @@ async unsafe fn read_later(ptr: *const u32) -> u32 {
     unsafe { *ptr }
 }
 
+/// # Safety
+/// `ptr` must be valid for reads.
+// Edition 2021 style: the body relies on the function being an unsafe context.
+#[observe]
+#[allow(unsafe_op_in_unsafe_fn)]
+unsafe fn read_unchecked(ptr: *const u32) -> u32 {
+    *ptr
+}
+
 struct Raw(*mut u32);
 
 impl Raw {
@@ -36,6 +45,8 @@ fn main() {
     assert_eq!(unsafe { read(&value) }, 7);
     // SAFETY: as above; the future is dropped without being polled.
     drop(unsafe { read_later(&value) });
+    // SAFETY: `value` is a live local.
+    assert_eq!(unsafe { read_unchecked(&value) }, 7);
     let raw = Raw(&mut value);
     // SAFETY: `value` is a live local.
     unsafe { raw.write(9) };

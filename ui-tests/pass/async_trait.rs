@@ -14,14 +14,10 @@ struct Memory(Vec<(String, String)>);
 impl Store for Memory {
     #[observe]
     async fn get(&self, key: &str) -> Result<String, std::io::Error> {
-        self.0
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.clone())
-            .ok_or_else(|| std::io::Error::other("missing"))
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone()).ok_or_else(|| std::io::Error::other("missing"))
     }
 
-    #[observe(skip(value), err)]
+    #[observe(skip(value))]
     async fn put(&mut self, key: String, value: String) {
         self.0.push((key, value));
     }

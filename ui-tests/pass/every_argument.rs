@@ -103,6 +103,7 @@ fn all_at_once(a: u32, b: u32) -> Result<u32, std::fmt::Error> {
     Ok(a + b)
 }
 
+#[rustfmt::skip] // keeps the trailing comma under test
 #[observe(name = "trailing", skip_all,)]
 fn trailing_comma(a: u32) -> u32 {
     a

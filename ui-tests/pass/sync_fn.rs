@@ -21,7 +21,22 @@ fn early_return(n: i32) -> i32 {
     n
 }
 
+// Patterns are not recorded; `mut` bindings are.
+#[observe]
+fn patterns((a, b): (u32, u32), mut c: u32, _: u8) -> u32 {
+    c += 1;
+    a + b + c
+}
+
+#[observe]
+fn question_mark(items: &[u32]) -> Option<u32> {
+    let first = items.first()?;
+    Some(*first)
+}
+
 fn main() {
+    assert_eq!(patterns((1, 2), 3, 0), 7);
+    assert_eq!(question_mark(&[]), None);
     assert_eq!(add(1, 2), 3);
     nothing();
     assert_eq!(parse("7"), Ok(7));

@@ -1,0 +1,22 @@
+use obs_runtime::observe;
+
+#[observe]
+struct Config {
+    port: u16,
+}
+
+#[observe]
+impl Config {
+    fn port(&self) -> u16 {
+        self.port
+    }
+}
+
+#[observe(level = "loud")]
+static LIMIT: u16 = 10;
+
+fn main() {
+    // The items are still emitted: no follow-on errors here.
+    let config = Config { port: LIMIT };
+    let _ = config.port();
+}
