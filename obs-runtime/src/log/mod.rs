@@ -13,6 +13,10 @@ mod json;
 pub use ids::{SpanIds, TraceId};
 pub use json::JsonLayer;
 
+#[cfg(feature = "http")]
+pub(crate) use format::write_rfc3339;
+pub(crate) use ids::random_u64;
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
