@@ -4,11 +4,44 @@
 //! ```text
 //! cargo run -p obs-examples --example quickstart
 //! curl -s 127.0.0.1:9464/metrics | grep obs_function
+//! curl -si 127.0.0.1:9464/health      # 200, then 503 while the fake dependency is down
 //! ```
+//!
+//! A fake dependency (a TCP port this example opens and closes every 10 s)
+//! makes `/health` go from 200 to 503 and back.
 
 use std::time::Duration;
 
-use obs_runtime::{ErrorKind, observe};
+use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck};
+use obs_runtime::{ErrorKind, HealthCheck, observe};
+
+#[derive(HealthCheck)]
+struct QuickstartHealth {
+    /// Critical: while it is down, `/health` and `/health/ready` answer 503.
+    #[health(name = "flaky_dependency", timeout = "1s")]
+    flaky: TcpCheck,
+    #[health(non_critical, liveness)]
+    memory: MemoryCheck,
+    #[health(non_critical)]
+    disk: DiskSpaceCheck,
+}
+
+/// Listens on a local port for 10 s, closes it for 10 s, and so on.
+fn flaky_dependency() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    std::thread::spawn(move || {
+        let mut listener = Some(listener);
+        loop {
+            std::thread::sleep(Duration::from_secs(10));
+            listener = match listener.take() {
+                Some(_up) => None,
+                None => std::net::TcpListener::bind(addr).ok(),
+            };
+        }
+    });
+    addr.to_string()
+}
 
 #[derive(Debug, ErrorKind)]
 enum LookupError {
@@ -55,9 +88,20 @@ fn parse_quantity(text: &str) -> u32 {
 
 #[tokio::main]
 async fn main() {
-    let guard = obs_runtime::builder().service_name("quickstart").init().expect("obs init");
+    let health = QuickstartHealth {
+        flaky: TcpCheck::new(flaky_dependency()),
+        memory: MemoryCheck::new(),
+        disk: DiskSpaceCheck::new("/"),
+    };
+    let guard = obs_runtime::builder()
+        .service_name("quickstart")
+        .health(health)
+        // Local example: show every check's error and details without a token.
+        .health_details(ShowDetails::Always)
+        .init()
+        .expect("obs init");
     if let Some(addr) = guard.http_addr() {
-        eprintln!("metrics at http://{addr}/metrics");
+        eprintln!("metrics at http://{addr}/metrics, health at http://{addr}/health");
     }
     let rounds: u64 = std::env::var("QUICKSTART_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
     for id in 0..rounds {

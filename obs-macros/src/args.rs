@@ -299,3 +299,34 @@ impl CommonArgs {
         out
     }
 }
+
+/// `key = "250ms"`: a duration in `ns`, `us`, `ms`, `s`, `m` or `h`, with an
+/// optional fraction (`"1.5s"`), as whole nanoseconds.
+pub fn duration(arg: &RawArg) -> syn::Result<u64> {
+    let lit = arg.str()?;
+    let text = lit.value();
+    let invalid = || {
+        syn::Error::new(
+            lit.span(),
+            format!("invalid duration {text:?}, expected a number and a unit: ns, us, ms, s, m or h (as in \"250ms\")"),
+        )
+    };
+    let trimmed = text.trim();
+    let split = trimmed.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
+    let (number, unit) = trimmed.split_at(split);
+    let nanos_per_unit: f64 = match unit.trim() {
+        "ns" => 1.0,
+        "us" | "µs" => 1e3,
+        "ms" => 1e6,
+        "s" => 1e9,
+        "m" | "min" => 60e9,
+        "h" => 3600e9,
+        _ => return Err(invalid()),
+    };
+    let value: f64 = number.parse().map_err(|_| invalid())?;
+    let nanos = value * nanos_per_unit;
+    if !nanos.is_finite() || nanos >= u64::MAX as f64 {
+        return Err(invalid());
+    }
+    Ok(nanos.round() as u64)
+}

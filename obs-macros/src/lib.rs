@@ -6,6 +6,7 @@ mod args;
 mod error_kind;
 mod errors;
 mod expand;
+mod health;
 mod item;
 
 use proc_macro::TokenStream;
@@ -17,8 +18,30 @@ pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::observe::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
+/// Makes each call of an `async fn` a workflow run: a run id, a span that its
+/// nodes' spans nest under, run metrics and lifecycle events, and budgets.
+/// See `obs_runtime::workflow` for the arguments.
+#[proc_macro_attribute]
+pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::workflow::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Makes an `async fn` a step of the workflow it runs in: a span per attempt,
+/// node metrics and events, retries and a timeout. See `obs_runtime::node`.
+#[proc_macro_attribute]
+pub fn node(attr: TokenStream, item: TokenStream) -> TokenStream {
+    expand::node::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
 /// Gives an error type a bounded kind: the variant name in snake_case.
 #[proc_macro_derive(ErrorKind)]
 pub fn derive_error_kind(input: TokenStream) -> TokenStream {
     error_kind::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Makes a struct whose fields are health checks the application's health,
+/// with `#[health(...)]` field attributes. See `obs_runtime::health`.
+#[proc_macro_derive(HealthCheck, attributes(health))]
+pub fn derive_health_check(input: TokenStream) -> TokenStream {
+    health::derive(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }

@@ -26,7 +26,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use criterion::{BenchmarkGroup, Criterion, measurement::WallTime};
 use obs_runtime::log::JsonLayer;
-use obs_runtime::observe;
+use obs_runtime::{node, observe, workflow};
 use tracing::Dispatch;
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -84,6 +84,64 @@ fn hand_written(x: u64) -> u64 {
         .record(elapsed.as_secs_f64());
     tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, "hand_written completed");
     ret
+}
+
+// ---- a workflow of 10 nodes, against the same job instrumented by hand ----
+
+macro_rules! nodes {
+    ($($name:ident),*) => {$(
+        #[node]
+        async fn $name(x: u64) -> u64 {
+            work(x)
+        }
+    )*};
+}
+nodes!(n0, n1, n2, n3, n4, n5, n6, n7, n8, n9);
+
+#[workflow]
+async fn workflow_10_nodes(x: u64) -> u64 {
+    let x = n0(x).await;
+    let x = n1(x).await;
+    let x = n2(x).await;
+    let x = n3(x).await;
+    let x = n4(x).await;
+    let x = n5(x).await;
+    let x = n6(x).await;
+    let x = n7(x).await;
+    let x = n8(x).await;
+    n9(x).await
+}
+
+/// One step instrumented by hand: a child span, a run counter and a duration histogram.
+#[inline(never)]
+async fn hand_step(name: &'static str, x: u64) -> u64 {
+    let span = tracing::info_span!("node", node = name, attempt = 1u32);
+    let _entered = span.enter();
+    let start = Instant::now();
+    let ret = work(x);
+    let elapsed = start.elapsed().as_secs_f64();
+    metrics::counter!("hand_node_runs_total", "workflow" => "hand", "node" => name, "status" => "ok").increment(1);
+    metrics::histogram!("hand_node_duration_seconds", "workflow" => "hand", "node" => name).record(elapsed);
+    ret
+}
+
+/// What `#[workflow]` + 10 `#[node]`s replace, written by hand: a run span with a
+/// run id, an active gauge, run metrics and the 10 instrumented steps.
+#[inline(never)]
+async fn hand_written_10_steps(x: u64) -> u64 {
+    static RUN: AtomicU64 = AtomicU64::new(0);
+    let span = tracing::info_span!("workflow", run_id = RUN.fetch_add(1, Ordering::Relaxed));
+    let _entered = span.enter();
+    let start = Instant::now();
+    metrics::gauge!("hand_workflow_active", "workflow" => "hand").increment(1.0);
+    let mut x = x;
+    for name in ["n0", "n1", "n2", "n3", "n4", "n5", "n6", "n7", "n8", "n9"] {
+        x = hand_step(name, x).await;
+    }
+    metrics::gauge!("hand_workflow_active", "workflow" => "hand").decrement(1.0);
+    metrics::counter!("hand_workflow_runs_total", "workflow" => "hand", "status" => "ok").increment(1);
+    metrics::histogram!("hand_workflow_duration_seconds", "workflow" => "hand").record(start.elapsed().as_secs_f64());
+    x
 }
 
 /// Polls a future that never waits to completion.
@@ -217,6 +275,8 @@ fn metrics_only(c: &mut Criterion) {
     bench_sync(&mut group, "observe", observed);
     bench_async(&mut group, "plain_async", plain_async);
     bench_async(&mut group, "observe_async", observed_async);
+    bench_async(&mut group, "workflow_10_nodes", workflow_10_nodes);
+    bench_async(&mut group, "hand_written_10_steps", hand_written_10_steps);
     group.finish();
 
     // The plain function on two threads shows what the machine itself loses
@@ -304,6 +364,8 @@ fn summary(since: SystemTime) {
         "metrics_only/observe",
         "metrics_only/plain_async",
         "metrics_only/observe_async",
+        "metrics_only/workflow_10_nodes",
+        "metrics_only/hand_written_10_steps",
         "threads/plain_1",
         "threads/plain_2",
         "threads/observe_1",
@@ -336,6 +398,11 @@ fn summary(since: SystemTime) {
         "full observe async / hand-written",
         ratio("json_log/observe_async", "json_log/hand_written"),
         "<= 0.5, aim 0.25",
+    );
+    line(
+        "workflow of 10 nodes / same by hand (metrics only)",
+        ratio("metrics_only/workflow_10_nodes", "metrics_only/hand_written_10_steps"),
+        "reference",
     );
     line("2 threads / 1 thread, observe", ratio("threads/observe_2", "threads/observe_1"), "<= 1.2");
     line("2 threads / 1 thread, plain (the machine's own)", ratio("threads/plain_2", "threads/plain_1"), "reference");

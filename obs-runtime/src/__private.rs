@@ -1,13 +1,21 @@
 //! What the generated code calls. Hidden and unstable: only the macros of
 //! this version may use it.
 
+pub use crate::budget::BudgetExceeded;
 pub use crate::call::{Completion, Guard, Observed};
-pub use crate::callsite::{CATALOG, CallSite, Info, Kind};
+pub use crate::callsite::{CATALOG, CallSite, Info, Kind, NodeOptions, WorkflowOptions};
 pub use crate::error::{
     ErrorMessage, ErrorProbe, KindViaErrorKind, KindViaTypeName, MessageViaDebug, MessageViaDisplay, MessageViaError,
     MessageViaNothing,
 };
+pub use crate::workflow::{NodeCall, Once, Repeat, TimeoutError, WorkflowRun};
 pub use linkme;
+
+/// What `#[derive(HealthCheck)]` expands to.
+#[cfg(feature = "health")]
+pub mod health {
+    pub use crate::health::{Check, CheckResult, Component, HealthCheck, check_group};
+}
 pub use tracing::field::{Value, debug, display};
 pub use tracing_core::Level;
 
@@ -46,3 +54,53 @@ pub fn arg<'a, T: RecordArg + 'a>(value: &'a T) -> tracing::field::DebugValue<&'
 )]
 pub trait RecordArg: std::fmt::Debug {}
 impl<T: std::fmt::Debug + ?Sized> RecordArg for T {}
+
+/// `::core::time::Duration` for the options the macros compute at compile time.
+pub use core::time::Duration;
+
+/// Implemented by every error type a budget error converts into: the bound that
+/// explains itself when a `#[workflow]` with budgets returns an error without it.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `From<obs_runtime::budget::BudgetExceeded>` because this workflow has budgets",
+    label = "a run that exceeds a budget fails with this error type",
+    note = "add `impl From<obs_runtime::budget::BudgetExceeded> for {Self}`, for example as a variant of your error enum"
+)]
+pub trait FromBudgetExceeded: From<BudgetExceeded> {}
+impl<E: From<BudgetExceeded>> FromBudgetExceeded for E {}
+
+/// Converts a budget error into the workflow's error type.
+#[inline]
+pub fn budget_error<E: FromBudgetExceeded>(error: BudgetExceeded) -> E {
+    E::from(error)
+}
+
+/// Implemented by every error type a timeout converts into.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must implement `From<obs_runtime::TimeoutError>` because this node has a `timeout`",
+    label = "an attempt that runs over fails with this error type",
+    note = "add `impl From<obs_runtime::TimeoutError> for {Self}`, for example as a variant of your error enum"
+)]
+pub trait FromTimeoutError: From<TimeoutError> {}
+impl<E: From<TimeoutError>> FromTimeoutError for E {}
+
+/// Converts a timeout into the node's error type.
+#[inline]
+pub fn timeout_error<E: FromTimeoutError>(error: TimeoutError) -> E {
+    E::from(error)
+}
+
+/// Implemented by every `Clone` type: the bound that explains itself when a
+/// node with `retries` takes an argument it cannot clone for the next attempt.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` must be `Clone` because `#[node(retries = ..)]` runs the node again with a clone of this argument",
+    label = "this argument is cloned for every attempt",
+    note = "derive or implement `Clone` for it, pass it behind an `Arc`, or remove `retries`"
+)]
+pub trait RetryArg: Clone {}
+impl<T: Clone> RetryArg for T {}
+
+/// Clones an argument of a node with retries for its next attempt.
+#[inline]
+pub fn clone_arg<T: RetryArg>(value: &T) -> T {
+    value.clone()
+}

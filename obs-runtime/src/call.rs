@@ -17,17 +17,21 @@ use tracing::span::Entered;
 use tracing_core::Event;
 use tracing_core::field::Value;
 
+use crate::budget::BudgetExceeded;
 use crate::callsite::{CallSite, Kind, Site};
 use crate::error::ErrorMessage;
 use crate::metrics::{self, Handles, Status};
+use crate::workflow::FlowCall;
 
-/// A call in progress: when it started and where its metrics go.
+/// A call in progress: when it started and where its metrics go. Workflow and
+/// node calls carry their run, attempt and metrics in `flow`.
 pub struct Call {
     site: &'static CallSite,
     /// `None` when nothing could use the duration (no metrics, no subscriber):
     /// the clock is then not read at all.
     start: Option<Instant>,
     handles: Option<&'static Handles>,
+    flow: Option<FlowCall>,
 }
 
 /// An optional event field value.
@@ -38,6 +42,40 @@ enum End<'a> {
     Error(&'static str, ErrorMessage<'a>),
     Panic,
     Cancelled,
+    Budget(BudgetExceeded),
+}
+
+/// The optional fields of a lifecycle event.
+#[derive(Default)]
+struct Extra<'a> {
+    duration_ms: Option<f64>,
+    kind: Option<&'a dyn Value>,
+    error: Option<&'a dyn Value>,
+    ret: Option<&'a dyn Value>,
+    attempt: Option<u32>,
+    backoff_ms: Option<f64>,
+    budget: Option<&'static str>,
+}
+
+/// Dispatches one lifecycle event of `call_site` on `site`.
+fn emit(call_site: &'static CallSite, site: &'static Site, verb: &'static str, event: &'static str, extra: Extra<'_>) {
+    if !call_site.logs() || !site.enabled() {
+        return;
+    }
+    let message = tracing::field::display(Message { name: call_site.name(), verb });
+    let values: [Option<&dyn Value>; 9] = [
+        Some(&message),
+        Some(&event),
+        extra.duration_ms.as_ref().map(|v| v as &dyn Value),
+        extra.kind,
+        extra.error,
+        extra.ret,
+        extra.attempt.as_ref().map(|v| v as &dyn Value),
+        extra.backoff_ms.as_ref().map(|v| v as &dyn Value),
+        extra.budget.as_ref().map(|v| v as &dyn Value),
+    ];
+    let meta = site.metadata();
+    Event::dispatch(meta, &meta.fields().value_set_all(&values));
 }
 
 impl Call {
@@ -50,17 +88,75 @@ impl Call {
         }
         // `LevelFilter::current()` is `OFF` until some subscriber exists anywhere.
         let timed = handles.is_some() || (site.logs() && LevelFilter::current() != LevelFilter::OFF);
-        Call { site, start: timed.then(Instant::now), handles }
+        Call { site, start: timed.then(Instant::now), handles, flow: None }
+    }
+
+    /// Starts a workflow or node call and logs its `*.start` event in `span`.
+    pub(crate) fn start_flow(site: &'static CallSite, span: &Span, flow: FlowCall) -> Call {
+        let call = Call::start_flow_quiet(site, flow);
+        call.announce(span);
+        call
+    }
+
+    /// Starts a workflow or node call without a start event.
+    pub(crate) fn start_flow_quiet(site: &'static CallSite, flow: FlowCall) -> Call {
+        match flow.meter {
+            Some(meter) => meter.start(),
+            None => hint_missing_init(site),
+        }
+        Call { site, start: Some(Instant::now()), handles: None, flow: Some(flow) }
+    }
+
+    pub(crate) fn flow_mut(&mut self) -> Option<&mut FlowCall> {
+        self.flow.as_mut()
+    }
+
+    /// Records the attempt number on the (entered) span and logs `*.start`.
+    pub(crate) fn announce(&self, span: &Span) {
+        let attempt = self.flow.as_ref().filter(|f| f.is_node()).map(|f| f.attempt);
+        if !span.is_disabled() {
+            span.record("node", self.site.name());
+            if let Some(attempt) = attempt {
+                span.record("attempt", attempt);
+            }
+        }
+        let event = match self.site.kind() {
+            Kind::Node(_) => "node.start",
+            _ => "workflow.start",
+        };
+        emit(self.site, &self.site.start, "started", event, Extra { attempt, ..Extra::default() });
+    }
+
+    /// One attempt of a node failed and will be retried.
+    pub(crate) fn retried(&self) {
+        if let Some(crate::workflow::metrics::FlowMeter::Node(handles)) = self.flow.as_ref().and_then(|f| f.meter) {
+            handles.retried();
+        }
+    }
+
+    /// The call was dropped before it completed: cancelled, or unwinding from a panic.
+    pub(crate) fn end_dropped(self, span: &Span, panicked: bool) {
+        self.end(span, if panicked { End::Panic } else { End::Cancelled });
+    }
+
+    /// The node did not run because its run is out of hops.
+    pub(crate) fn end_budget(self, span: &Span, exceeded: BudgetExceeded) {
+        self.end(span, End::Budget(exceeded));
     }
 
     fn end(self, span: &Span, end: End<'_>) {
         let elapsed = self.start.map(|start| start.elapsed());
-        let status = match end {
+        let mut status = match end {
             End::Ok(_) => Status::Ok,
             End::Error(..) => Status::Error,
             End::Panic => Status::Panic,
             End::Cancelled => Status::Cancelled,
+            End::Budget(_) => Status::BudgetExceeded,
         };
+        if let Some(flow) = &self.flow {
+            status = flow.status(status);
+            flow.end(status, elapsed.unwrap_or_default().as_secs_f64());
+        }
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
             handles.end(status, elapsed.unwrap_or_default().as_secs_f64());
@@ -69,7 +165,7 @@ impl Call {
             }
         }
         if !span.is_disabled() {
-            record_outcome(span, &end);
+            record_outcome(span, status, &end);
         }
         if self.site.logs()
             && let Some(elapsed) = elapsed
@@ -84,14 +180,15 @@ impl Call {
             Status::Error => &self.site.error,
             Status::Panic => &self.site.panicked,
             Status::Cancelled => &self.site.cancelled,
+            Status::Timeout => &self.site.timeout,
+            Status::BudgetExceeded => &self.site.budget,
         };
         if !site.enabled() {
             return;
         }
         let duration_ms = elapsed.as_micros() as f64 / 1000.0;
-        let message = Message { name: self.site.name(), status };
-        let event = event_name(self.site.kind(), status);
         let error_display;
+        let budget_display;
         let (kind, error, ret): (Field<'_>, Field<'_>, Field<'_>) = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
@@ -102,21 +199,44 @@ impl Call {
             }
             End::Panic => (Some(&"panic"), None, None),
             End::Cancelled => (None, None, None),
+            End::Budget(exceeded) => {
+                budget_display = exceeded as &(dyn std::error::Error + 'static);
+                (Some(&"budget_exceeded"), Some(&budget_display as &dyn Value), None)
+            }
         };
-        let message = tracing::field::display(message);
-        let values: [Option<&dyn Value>; 6] = [Some(&message), Some(&event), Some(&duration_ms), kind, error, ret];
-        let meta = site.metadata();
-        Event::dispatch(meta, &meta.fields().value_set_all(&values));
+        let flow = self.flow.as_ref();
+        let extra = Extra {
+            duration_ms: Some(duration_ms),
+            kind,
+            error,
+            ret,
+            attempt: flow.filter(|f| f.is_node()).map(|f| f.attempt),
+            backoff_ms: None,
+            budget: (status == Status::BudgetExceeded)
+                .then(|| flow.and_then(|f| f.budget()))
+                .flatten()
+                .map(|b| b.as_str()),
+        };
+        emit(self.site, site, verb(status), event_name(self.site.kind(), status), extra);
     }
 }
 
-fn record_outcome(span: &Span, end: &End<'_>) {
+fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
     match end {
         End::Ok(_) => {}
         End::Error(kind, message) => {
             span.record("error.type", *kind);
             span.record("error.message", tracing::field::display(message));
             span.record("otel.status_code", "ERROR");
+            if status != Status::Error {
+                span.record("obs.outcome", status.as_str());
+            }
+        }
+        End::Budget(exceeded) => {
+            span.record("error.type", "budget_exceeded");
+            span.record("error.message", tracing::field::display(exceeded));
+            span.record("otel.status_code", "ERROR");
+            span.record("obs.outcome", "budget_exceeded");
         }
         End::Panic => {
             span.record("error.type", "panic");
@@ -124,35 +244,47 @@ fn record_outcome(span: &Span, end: &End<'_>) {
             span.record("obs.outcome", "panic");
         }
         End::Cancelled => {
-            span.record("obs.outcome", "cancelled");
+            span.record("obs.outcome", status.as_str());
         }
     }
 }
 
 struct Message {
     name: &'static str,
-    status: Status,
+    verb: &'static str,
 }
 
 impl fmt::Display for Message {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let verb = match self.status {
-            Status::Ok => "completed",
-            Status::Error => "failed",
-            Status::Panic => "panicked",
-            Status::Cancelled => "was cancelled",
-        };
-        write!(f, "{} {verb}", self.name)
+        write!(f, "{} {}", self.name, self.verb)
     }
 }
 
-/// `function.success`, `function.error`, ... for the `event` field.
+fn verb(status: Status) -> &'static str {
+    match status {
+        Status::Ok => "completed",
+        Status::Error => "failed",
+        Status::Panic => "panicked",
+        Status::Cancelled => "was cancelled",
+        Status::Timeout => "timed out",
+        Status::BudgetExceeded => "exceeded its budget",
+    }
+}
+
+/// `function.success`, `workflow.budget_exceeded`, `node.timeout`, ... for the `event` field.
 fn event_name(kind: Kind, status: Status) -> &'static str {
-    match (kind, status) {
-        (Kind::Function, Status::Ok) => "function.success",
-        (Kind::Function, Status::Error) => "function.error",
-        (Kind::Function, Status::Panic) => "function.panic",
-        (Kind::Function, Status::Cancelled) => "function.cancelled",
+    let word = |function, workflow, node| match kind {
+        Kind::Function => function,
+        Kind::Workflow(_) => workflow,
+        Kind::Node(_) => node,
+    };
+    match status {
+        Status::Ok => word("function.success", "workflow.success", "node.success"),
+        Status::Error => word("function.error", "workflow.error", "node.error"),
+        Status::Panic => word("function.panic", "workflow.panic", "node.panic"),
+        Status::Cancelled => word("function.cancelled", "workflow.cancelled", "node.cancelled"),
+        Status::Timeout => word("function.timeout", "workflow.timeout", "node.timeout"),
+        Status::BudgetExceeded => word("function.budget_exceeded", "workflow.budget_exceeded", "node.budget_exceeded"),
     }
 }
 
@@ -168,26 +300,67 @@ fn hint_missing_init(site: &'static CallSite) {
 
 /// Handed to the generated classifier when the call returns; it ends the call
 /// with the outcome read from the return value.
+///
+/// For a node attempt that will be retried, it logs `node.retry` instead.
 #[doc(hidden)]
 pub struct Completion<'a> {
-    call: Call,
+    target: Target,
     span: &'a Span,
 }
 
-impl Completion<'_> {
+enum Target {
+    End(Call),
+    Retry { site: &'static CallSite, attempt: u32, backoff: Duration },
+}
+
+impl<'a> Completion<'a> {
+    pub(crate) fn end(call: Call, span: &'a Span) -> Self {
+        Completion { target: Target::End(call), span }
+    }
+
+    pub(crate) fn retry(site: &'static CallSite, attempt: u32, backoff: Duration, span: &'a Span) -> Self {
+        Completion { target: Target::Retry { site, attempt, backoff }, span }
+    }
+
     /// The call succeeded.
     pub fn ok(self) {
-        self.call.end(self.span, End::Ok(None));
+        if let Target::End(call) = self.target {
+            call.end(self.span, End::Ok(None));
+        }
     }
 
     /// The call succeeded; `ret` is recorded on the end event (`ret` argument).
     pub fn ok_ret(self, ret: &dyn Value) {
-        self.call.end(self.span, End::Ok(Some(ret)));
+        if let Target::End(call) = self.target {
+            call.end(self.span, End::Ok(Some(ret)));
+        }
     }
 
     /// The call returned an error of `kind`.
     pub fn error(self, kind: &'static str, message: ErrorMessage<'_>) {
-        self.call.end(self.span, End::Error(kind, message));
+        match self.target {
+            Target::End(call) => call.end(self.span, End::Error(kind, message)),
+            Target::Retry { site, attempt, backoff } => {
+                if !self.span.is_disabled() {
+                    record_outcome(self.span, Status::Error, &End::Error(kind, ErrorMessage::None));
+                    self.span.record("error.message", tracing::field::display(&message));
+                }
+                let display = tracing::field::display(&message);
+                let error: Option<&dyn Value> = match &message {
+                    ErrorMessage::Error(e) => Some(e as &dyn Value),
+                    ErrorMessage::None => None,
+                    _ => Some(&display),
+                };
+                let extra = Extra {
+                    kind: Some(&kind),
+                    error,
+                    attempt: Some(attempt),
+                    backoff_ms: Some(backoff.as_micros() as f64 / 1000.0),
+                    ..Extra::default()
+                };
+                emit(site, &site.retry, "failed, retrying", "node.retry", extra);
+            }
+        }
     }
 }
 
@@ -242,7 +415,7 @@ where
         if let Poll::Ready(output) = &poll
             && let (Some(call), Some(classify)) = (this.call.take(), this.classify.take())
         {
-            classify(output, Completion { call, span: this.span });
+            classify(output, Completion::end(call, this.span));
         }
         poll
     }
@@ -279,7 +452,7 @@ impl<'a> Guard<'a> {
     #[inline]
     pub fn finish<T, C: FnOnce(&T, Completion<'_>)>(mut self, ret: &T, classify: C) {
         if let Some(call) = self.call.take() {
-            classify(ret, Completion { call, span: self.span });
+            classify(ret, Completion::end(call, self.span));
         }
     }
 }

@@ -3,6 +3,7 @@
 //! handles. Every call site is registered at link time in [`CATALOG`].
 
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use tracing::Span;
 use tracing_core::callsite::{DefaultCallsite, Identifier};
@@ -10,6 +11,7 @@ use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
 use crate::metrics::Handles;
+use crate::workflow::metrics::FlowHandles;
 
 /// The most fields a span can carry (tracing's own limit), including the four
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
@@ -22,14 +24,60 @@ const LEADING: usize = 4;
 pub enum Kind {
     /// `#[observe]`.
     Function,
+    /// `#[workflow]`: each call is a run with its own run id and budgets.
+    Workflow(WorkflowOptions),
+    /// `#[node]`: a step of a workflow, with retries and a timeout per attempt.
+    Node(NodeOptions),
 }
 
 impl Kind {
-    /// The word used in log events (`function.success`, ...).
+    /// The word used in log events (`function.success`, `workflow.start`, `node.retry`, ...).
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Function => "function",
+            Kind::Workflow(_) => "workflow",
+            Kind::Node(_) => "node",
         }
+    }
+}
+
+/// The budgets of a `#[workflow]`, enforced on every run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct WorkflowOptions {
+    /// `deadline = "30s"`: the run fails with a budget error when it takes longer.
+    pub deadline: Option<Duration>,
+    /// `max_hops = N`: the N+1-th node execution of a run fails before running.
+    pub max_hops: Option<u64>,
+    /// `max_tokens = N`: what [`consume_tokens`](crate::budget::consume_tokens) may draw in one run.
+    pub max_tokens: Option<u64>,
+}
+
+/// The retry and timeout policy of a `#[node]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeOptions {
+    /// `retries = N`: attempts after the first one.
+    pub retries: u32,
+    /// `backoff = "100ms"`: the delay before the first retry, doubled for each later one.
+    pub backoff: Duration,
+    /// `max_backoff = "10s"`: the cap of the doubled delay.
+    pub max_backoff: Duration,
+    /// `timeout = "2s"`: an attempt running longer is cancelled and fails with a timeout error.
+    pub timeout: Option<Duration>,
+}
+
+impl NodeOptions {
+    /// No retries, no timeout.
+    pub const DEFAULT: NodeOptions = NodeOptions {
+        retries: 0,
+        backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(10),
+        timeout: None,
+    };
+}
+
+impl Default for NodeOptions {
+    fn default() -> Self {
+        NodeOptions::DEFAULT
     }
 }
 
@@ -97,8 +145,9 @@ impl Site {
     }
 }
 
-/// Fields of the end-of-call events, in the order [`crate::call`] fills them.
-pub(crate) const EVENT_FIELDS: &[&str] = &["message", "event", "duration_ms", "error.kind", "error", "return"];
+/// Fields of the lifecycle events, in the order [`crate::call`] fills them.
+pub(crate) const EVENT_FIELDS: &[&str] =
+    &["message", "event", "duration_ms", "error.kind", "error", "return", "attempt", "backoff_ms", "budget"];
 
 /// The static identity of one instrumented function.
 pub struct CallSite {
@@ -108,7 +157,12 @@ pub struct CallSite {
     pub(crate) error: Site,
     pub(crate) cancelled: Site,
     pub(crate) panicked: Site,
+    pub(crate) start: Site,
+    pub(crate) retry: Site,
+    pub(crate) timeout: Site,
+    pub(crate) budget: Site,
     pub(crate) handles: OnceLock<Handles>,
+    pub(crate) flow: FlowHandles,
 }
 
 impl CallSite {
@@ -119,7 +173,24 @@ impl CallSite {
         let error = Site::new(&me.error, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
         let cancelled = Site::new(&me.cancelled, info.span_name, Level::WARN, EVENT_FIELDS, &info, TracingKind::EVENT);
         let panicked = Site::new(&me.panicked, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
-        CallSite { info, span, ok, error, cancelled, panicked, handles: OnceLock::new() }
+        let start = Site::new(&me.start, info.span_name, info.ok_level, EVENT_FIELDS, &info, TracingKind::EVENT);
+        let retry = Site::new(&me.retry, info.span_name, Level::WARN, EVENT_FIELDS, &info, TracingKind::EVENT);
+        let timeout = Site::new(&me.timeout, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
+        let budget = Site::new(&me.budget, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
+        CallSite {
+            info,
+            span,
+            ok,
+            error,
+            cancelled,
+            panicked,
+            start,
+            retry,
+            timeout,
+            budget,
+            handles: OnceLock::new(),
+            flow: FlowHandles::new(),
+        }
     }
 
     /// The function label: the function's name, or `name = "..."`.

@@ -83,6 +83,10 @@ pub struct Builder {
     pub(crate) max_series: usize,
     pub(crate) install_subscriber: bool,
     pub(crate) prometheus: bool,
+    #[cfg(feature = "health")]
+    pub(crate) health: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
+    #[cfg(feature = "health")]
+    pub(crate) health_settings: crate::health::Settings,
 }
 
 pub(crate) enum HttpSetting {
@@ -104,6 +108,10 @@ impl Default for Builder {
             max_series: 1000,
             install_subscriber: true,
             prometheus: true,
+            #[cfg(feature = "health")]
+            health: None,
+            #[cfg(feature = "health")]
+            health_settings: Default::default(),
         }
     }
 }
@@ -178,6 +186,55 @@ impl Builder {
     /// it, metrics go to whatever `metrics` recorder the application installed.
     pub fn prometheus(mut self, install: bool) -> Self {
         self.prometheus = install;
+        self
+    }
+
+    /// The application's health checks, served on `/health`, `/health/live`,
+    /// `/health/ready` and `/health/{component}` (see [`health`](crate::health)).
+    /// Same as calling [`health::register`](crate::health::register).
+    #[cfg(feature = "health")]
+    pub fn health<H: crate::health::HealthCheck + 'static>(mut self, group: H) -> Self {
+        self.health = Some(std::sync::Arc::new(group));
+        self
+    }
+
+    /// Who sees the per-check breakdown of the health endpoints (default:
+    /// only requests with the bearer token of [`health_token`](Self::health_token)).
+    #[cfg(feature = "health")]
+    pub fn health_details(mut self, show: crate::health::ShowDetails) -> Self {
+        self.health_settings.details = show;
+        self
+    }
+
+    /// The bearer token that unlocks health details; `OBS_HEALTH_TOKEN` wins when set.
+    #[cfg(feature = "health")]
+    pub fn health_token(mut self, token: impl Into<String>) -> Self {
+        self.health_settings.token = Some(token.into());
+        self
+    }
+
+    /// How long a health evaluation is reused (default 1 s), so that probe
+    /// storms do not hammer dependencies.
+    #[cfg(feature = "health")]
+    pub fn health_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.health_settings.cache_ttl = ttl;
+        self
+    }
+
+    /// How often the health checks run in the background (default 10 s), so
+    /// that `obs_health_status` and `health.changed` events stay current when
+    /// nothing probes; `Duration::ZERO` runs them only when probed.
+    #[cfg(feature = "health")]
+    pub fn health_refresh(mut self, interval: std::time::Duration) -> Self {
+        self.health_settings.refresh = interval;
+        self
+    }
+
+    /// The `version` of health reports (default: the package version of the
+    /// crate that derived the registered `HealthCheck`).
+    #[cfg(feature = "health")]
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.health_settings.version = Some(version.into());
         self
     }
 

@@ -43,28 +43,74 @@
 //!
 //! Arguments are recorded on the span in their `Debug` form, as with
 //! `tracing::instrument`; they never become metric labels.
+//!
+//! ## Workflows: `#[workflow]` and `#[node]`
+//! Put `#[workflow]` on the `async fn` that runs a job and `#[node]` on its
+//! steps. Each call of the workflow is a run with its own run id (UUID v7,
+//! sortable) on its span and on every log line inside it; each node execution
+//! is a child span (one per attempt, with its `attempt` number), found through
+//! the run's context with nothing passed by hand. Metrics:
+//! `obs_workflow_runs_total{workflow,status}`, `obs_workflow_duration_seconds`,
+//! `obs_workflow_active`, `obs_workflow_budget_exceeded_total{workflow,budget}`,
+//! `obs_node_runs_total{workflow,node,status}`, `obs_node_duration_seconds`,
+//! `obs_node_retries_total`. Events: `workflow.start|success|error|cancelled|panic|budget_exceeded`,
+//! `node.start|success|error|retry|timeout|cancelled|panic|budget_exceeded`.
+//! [`workflows`] (and `GET /obs/workflows`, `/obs/workflows/{name}/graph.mmd`)
+//! gives each workflow's shape learned from its runs; [`active_runs`] (and
+//! `GET /obs/workflows/active`) the runs in progress.
+//!
+//! Both take the `#[observe]` arguments above, and only `async fn`. Durations
+//! are strings such as `"250ms"`, `"2s"`, `"1.5m"` (units ns, us, ms, s, m, h).
+//!
+//! | `#[workflow(...)]` | effect |
+//! |---|---|
+//! | `deadline = "30s"` | the run fails with [`budget::BudgetExceeded`] when it takes longer (its running nodes are dropped) |
+//! | `max_hops = N` | the N+1-th node execution of a run fails before running, and the run fails |
+//! | `max_tokens = N` | [`budget::consume_tokens`] fails once the run's nodes have drawn N |
+//!
+//! With any budget the workflow must return `Result<_, E>` with `E: From<BudgetExceeded>`.
+//!
+//! | `#[node(...)]` | effect |
+//! |---|---|
+//! | `retries = N` | run again up to N times after an error, with clones of the arguments (each must be `Clone`) |
+//! | `backoff = "100ms"`, `max_backoff = "10s"` | the delay before retry k is `backoff * 2^(k-1)`, capped, with equal jitter |
+//! | `retry_if = path::to::predicate` | `fn(&E) -> bool`: retry only the errors it accepts |
+//! | `timeout = "2s"` | an attempt running longer is dropped and fails with [`TimeoutError`] (needs `E: From<TimeoutError>`) |
+//!
+//! Deadlines, timeouts and backoff use `tokio::time`, so they need a tokio
+//! runtime with timers; a node running in a task spawned inside a workflow does
+//! not see the run (it is labelled `workflow="none"`).
 
+pub mod budget;
 mod call;
 mod callsite;
 mod config;
 mod error;
 pub mod export;
+#[cfg(feature = "health")]
+pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
-pub mod propagation;
 mod metrics;
+pub mod propagation;
 mod runtime;
+mod workflow;
 
 #[doc(hidden)]
 pub mod __private;
 
-pub use callsite::{CallSite, Kind, catalog};
+pub use callsite::{CallSite, Kind, NodeOptions, WorkflowOptions, catalog};
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
 pub use error::{ErrorKind, short_type_name};
+#[cfg(feature = "health")]
+pub use health::HealthCheck;
 pub use metrics::{OVERFLOW, Status};
-pub use obs_macros::{ErrorKind, observe};
+pub use obs_macros::{ErrorKind, node, observe, workflow};
 pub use runtime::ObsGuard;
+pub use workflow::{
+    ActiveRun, Edge, EdgeKind, NodeShape, RunId, TimeoutError, WorkflowShape, active_runs, current_run_id, workflows,
+};
 
 /// Installs telemetry with defaults: the Prometheus recorder, JSON logs on
 /// stdout filtered by `RUST_LOG` (default `info`), and `GET /metrics` on

@@ -20,6 +20,10 @@ pub enum Status {
     Panic,
     /// A future dropped before it completed.
     Cancelled,
+    /// A `#[node]` attempt ran past its `timeout` (the last attempt, for the node's status).
+    Timeout,
+    /// A workflow budget (`deadline`, `max_hops`, `max_tokens`) was exceeded.
+    BudgetExceeded,
 }
 
 impl Status {
@@ -30,10 +34,16 @@ impl Status {
             Status::Error => "error",
             Status::Panic => "panic",
             Status::Cancelled => "cancelled",
+            Status::Timeout => "timeout",
+            Status::BudgetExceeded => "budget_exceeded",
         }
     }
 
-    const ALL: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+    /// The statuses a plain `#[observe]` function can end with.
+    const FUNCTION: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+    /// Every status, in discriminant order.
+    pub(crate) const ALL: [Status; 6] =
+        [Status::Ok, Status::Error, Status::Panic, Status::Cancelled, Status::Timeout, Status::BudgetExceeded];
 }
 
 /// The label value an over-limit label folds into.
@@ -46,6 +56,13 @@ pub(crate) struct Names {
     pub errors: String,
     pub in_flight: String,
     pub overflow: String,
+    pub health: HealthNames,
+}
+
+/// Names of the health metrics.
+pub(crate) struct HealthNames {
+    pub status: String,
+    pub duration: String,
 }
 
 impl Names {
@@ -58,12 +75,14 @@ impl Names {
             errors: name("function_errors_total"),
             in_flight: name("function_in_flight"),
             overflow: name("overflow_total"),
+            health: HealthNames { status: name("health_status"), duration: name("health_check_duration_seconds") },
         }
     }
 }
 
 struct State {
     names: Names,
+    namespace: String,
     max_series: usize,
     error_series: AtomicUsize,
 }
@@ -74,8 +93,12 @@ static STATE: OnceLock<State> = OnceLock::new();
 /// against the installed `metrics` recorder. Describes every metric and
 /// registers every catalogued call site at zero.
 pub(crate) fn activate(namespace: &str, max_series: usize) {
-    let state =
-        STATE.get_or_init(|| State { names: Names::new(namespace), max_series, error_series: AtomicUsize::new(0) });
+    let state = STATE.get_or_init(|| State {
+        names: Names::new(namespace),
+        namespace: namespace.to_owned(),
+        max_series,
+        error_series: AtomicUsize::new(0),
+    });
     let n = &state.names;
     metrics::describe_counter!(n.calls.clone(), Unit::Count, "Calls of instrumented functions, by outcome status.");
     metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, "Wall time of instrumented function calls.");
@@ -90,9 +113,19 @@ pub(crate) fn activate(namespace: &str, max_series: usize) {
         Unit::Count,
         "Label values folded into __overflow__ because a metric reached its series limit."
     );
+    metrics::describe_gauge!(n.health.status.clone(), "Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.");
+    metrics::describe_histogram!(n.health.duration.clone(), Unit::Seconds, "Run time of each health check.");
+    crate::workflow::metrics::describe();
     for site in catalog() {
         let _ = handles(site);
+        crate::workflow::metrics::preregister(site);
     }
+}
+
+/// `suffix` under the configured namespace, once metrics are active.
+pub(crate) fn metric_name(suffix: &str) -> Option<String> {
+    let state = STATE.get()?;
+    Some(if state.namespace.is_empty() { suffix.to_owned() } else { format!("{}_{suffix}", state.namespace) })
 }
 
 /// A call site's resolved metric handles.
@@ -108,7 +141,7 @@ impl Handles {
     fn resolve(site: &'static CallSite, state: &State) -> Handles {
         let (function, module) = (site.name(), site.module());
         let n = &state.names;
-        let calls = Status::ALL.map(|status| {
+        let calls = Status::FUNCTION.map(|status| {
             metrics::counter!(n.calls.clone(), "function" => function, "module" => module, "status" => status.as_str())
         });
         Handles {
@@ -128,7 +161,9 @@ impl Handles {
     #[inline]
     pub(crate) fn end(&self, status: Status, seconds: f64) {
         self.in_flight.decrement(1.0);
-        self.calls[status as usize].increment(1);
+        if let Some(calls) = self.calls.get(status as usize) {
+            calls.increment(1);
+        }
         self.duration.record(seconds);
     }
 
@@ -171,11 +206,17 @@ pub(crate) fn handles(site: &'static CallSite) -> Option<&'static Handles> {
     if let Some(handles) = site.handles.get() {
         return Some(handles);
     }
-    if !site.records_metrics() {
+    if !site.records_metrics() || site.kind() != crate::Kind::Function {
         return None;
     }
     let state = STATE.get()?;
     Some(site.handles.get_or_init(|| Handles::resolve(site, state)))
+}
+
+/// The health metric names, once metrics are active.
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
+pub(crate) fn health_names() -> Option<&'static HealthNames> {
+    STATE.get().map(|s| &s.names.health)
 }
 
 /// Whether metrics have been activated by `init`.

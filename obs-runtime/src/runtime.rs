@@ -21,6 +21,8 @@ pub struct ObsGuard {
     #[cfg(feature = "prometheus")]
     prometheus: Option<metrics_exporter_prometheus::PrometheusHandle>,
     upkeep: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
+    #[cfg(feature = "health")]
+    _health_refresh: Option<crate::health::Refresher>,
 }
 
 impl ObsGuard {
@@ -87,6 +89,18 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         if builder.prometheus { Some(crate::export::prometheus::install(&builder.buckets)?) } else { None };
     crate::metrics::activate(&builder.namespace, builder.max_series);
 
+    #[cfg(feature = "health")]
+    {
+        let mut settings = builder.health_settings.clone();
+        if let Ok(token) = std::env::var("OBS_HEALTH_TOKEN") {
+            settings.token = Some(token).filter(|t| !t.trim().is_empty()).or(settings.token);
+        }
+        crate::health::configure(settings);
+        if let Some(group) = builder.health.take() {
+            crate::health::register_arc(group);
+        }
+    }
+
     if builder.install_subscriber {
         builder.install_tracing(&service)?;
     }
@@ -120,6 +134,10 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(not(feature = "prometheus"))]
     let upkeep = None;
 
+    // After the subscriber and the recorder, so the first evaluation is recorded.
+    #[cfg(feature = "health")]
+    let health_refresh = crate::health::start_refresh(builder.health_settings.refresh);
+
     Ok(ObsGuard {
         service,
         #[cfg(feature = "http")]
@@ -127,5 +145,7 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         #[cfg(feature = "prometheus")]
         prometheus,
         upkeep: upkeep.flatten(),
+        #[cfg(feature = "health")]
+        _health_refresh: health_refresh,
     })
 }

@@ -2,7 +2,9 @@
 //! span with the function's arguments, and the wrapper that measures the call.
 //! Each attribute only decides the call site's kind and options.
 
+pub mod node;
 pub mod observe;
+pub mod workflow;
 
 use proc_macro2::{Span, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
@@ -31,6 +33,27 @@ pub struct Instrumented<'a> {
     /// The default level of the span and of the success event when `level` is not given.
     pub default_span_level: &'static str,
     pub default_ok_level: &'static str,
+    /// Span fields the runtime records after the span opens (`run_id`, `attempt`, ...).
+    pub extra_fields: &'static [&'static str],
+    /// How the attribute drives an `async fn` body, when it is not `#[observe]`'s
+    /// `Observed` future. Attributes with a driver accept only `async fn`.
+    pub driver: Option<&'a dyn Fn(&Parts<'_>) -> TokenStream>,
+    /// The attribute's name, for error messages.
+    pub attr_name: &'static str,
+}
+
+/// What a driver builds the body from.
+pub struct Parts<'a> {
+    /// `::obs_runtime::__private`.
+    pub private: &'a TokenStream,
+    /// The static call site.
+    pub site: &'a Ident,
+    /// An expression opening the call's span (borrows the arguments).
+    pub span: &'a TokenStream,
+    /// The user's body, in its own block, typed against the declared output.
+    pub block: &'a TokenStream,
+    /// The closure turning the output into an outcome (callable more than once).
+    pub classify: &'a TokenStream,
 }
 
 /// `::obs_runtime`, or the path given with `crate = ...`.
@@ -51,19 +74,28 @@ impl Instrumented<'_> {
         if let Some(constness) = &f.sig.constness {
             errors.push(syn::Error::new(
                 constness.span,
-                "#[observe] cannot instrument a `const fn`: a measured call is not a constant expression",
+                format!(
+                    "#[{}] cannot instrument a `const fn`: a measured call is not a constant expression",
+                    self.attr_name
+                ),
+            ));
+        }
+        if self.driver.is_some() && f.sig.asyncness.is_none() {
+            errors.push(syn::Error::new(
+                f.sig.fn_token.span,
+                format!("#[{}] needs an `async fn`: its calls are driven as futures", self.attr_name),
             ));
         }
 
         let (field_names, field_values) = self.fields(&private, errors);
-        let total = LEADING_FIELDS.len() + field_names.len() + TRAILING_FIELDS.len();
+        let total = LEADING_FIELDS.len() + field_names.len() + self.extra_fields.len() + TRAILING_FIELDS.len();
         if total > MAX_FIELDS {
             errors.push(syn::Error::new(
                 ident.span(),
                 format!(
                     "too many recorded fields ({}, at most {}); use `skip(...)` or `skip_all`",
-                    total - LEADING_FIELDS.len() - TRAILING_FIELDS.len(),
-                    MAX_FIELDS - LEADING_FIELDS.len() - TRAILING_FIELDS.len()
+                    total - LEADING_FIELDS.len() - self.extra_fields.len() - TRAILING_FIELDS.len(),
+                    MAX_FIELDS - LEADING_FIELDS.len() - self.extra_fields.len() - TRAILING_FIELDS.len()
                 ),
             ));
         }
@@ -93,6 +125,7 @@ impl Instrumented<'_> {
             .iter()
             .map(|s| quote!(#s))
             .chain(field_names.iter().map(|n| quote!(#n)))
+            .chain(self.extra_fields.iter().map(|s| quote!(#s)))
             .chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
 
         let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
@@ -117,8 +150,9 @@ impl Instrumented<'_> {
             #[linkme(crate = #private::linkme)]
             static #entry: &#private::CallSite = &#site;
         };
+        let span_expr = quote!(#site.span(&[#(::core::option::Option::Some(#field_values)),*]));
         let make_span = quote! {
-            let #span_var = #site.span(&[#(::core::option::Option::Some(#field_values)),*]);
+            let #span_var = #span_expr;
         };
         let classify = self.classify(&private);
         // The declared output type, so the classifier sees concrete types even when the body
@@ -147,39 +181,53 @@ impl Instrumented<'_> {
             #block
         }};
 
-        let body = match f.flavor() {
-            Flavor::Async => quote! {
-                #statics
-                #make_span
-                #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #typed_block), #classify).await
-            },
-            Flavor::ReturnsFuture { boxed: true } => {
-                let mut block = f.block.clone();
-                if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
-                    let fut = &call.args[0];
-                    call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(#fut), #classify));
-                }
-                let stmts = &block.stmts;
-                quote! { #statics #make_span #(#stmts)* }
+        let flavor = if self.driver.is_some() { None } else { Some(f.flavor()) };
+        let body = match flavor {
+            None => {
+                let parts = Parts {
+                    private: &private,
+                    site: &site,
+                    span: &span_expr,
+                    block: &typed_block,
+                    classify: &classify,
+                };
+                let driven = self.driver.map(|driver| driver(&parts)).unwrap_or_default();
+                quote! { #statics #driven }
             }
-            Flavor::ReturnsFuture { boxed: false } => quote! {
-                #statics
-                #make_span
-                let __obs_future = #private::call_once(move || #block);
-                #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
-            },
-            Flavor::Sync => {
-                let guard = format_ident!("__obs_guard", span = Span::mixed_site());
-                let ret = format_ident!("__obs_ret", span = Span::mixed_site());
-                quote! {
+            Some(flavor) => match flavor {
+                Flavor::Async => quote! {
                     #statics
                     #make_span
-                    let #guard = #private::Guard::enter(&#site, &#span_var);
-                    let #ret: #output = #private::call_once(move || #typed_block);
-                    #guard.finish(&#ret, #classify);
-                    #ret
+                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #typed_block), #classify).await
+                },
+                Flavor::ReturnsFuture { boxed: true } => {
+                    let mut block = f.block.clone();
+                    if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
+                        let fut = &call.args[0];
+                        call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(#fut), #classify));
+                    }
+                    let stmts = &block.stmts;
+                    quote! { #statics #make_span #(#stmts)* }
                 }
-            }
+                Flavor::ReturnsFuture { boxed: false } => quote! {
+                    #statics
+                    #make_span
+                    let __obs_future = #private::call_once(move || #block);
+                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
+                },
+                Flavor::Sync => {
+                    let guard = format_ident!("__obs_guard", span = Span::mixed_site());
+                    let ret = format_ident!("__obs_ret", span = Span::mixed_site());
+                    quote! {
+                        #statics
+                        #make_span
+                        let #guard = #private::Guard::enter(&#site, &#span_var);
+                        let #ret: #output = #private::call_once(move || #typed_block);
+                        #guard.finish(&#ret, #classify);
+                        #ret
+                    }
+                }
+            },
         };
 
         let attrs = &f.attrs;
@@ -236,8 +284,16 @@ impl Instrumented<'_> {
             None => quote!(__obs_c.ok()),
         };
         let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);
+        // Drivers receive the output through a projection the compiler resolves
+        // too late for the autoref probes below, so the type is spelled out.
+        let input = match (self.driver.is_some(), self.function.output_type()) {
+            (true, Some(ty)) if !contains_impl_trait(quote!(#ty)) => quote!(: &#ty),
+            (true, Some(_)) => quote!(),
+            (true, None) => quote!(: &()),
+            (false, _) => quote!(),
+        };
         if !returns_result {
-            return quote!(|__obs_v, __obs_c: #private::Completion<'_>| #ok);
+            return quote!(|__obs_v #input, __obs_c: #private::Completion<'_>| #ok);
         }
         let message = match self.args.err.map(|(_, f)| f) {
             Some(Format::Debug) => quote!(#private::ErrorMessage::Debug(__obs_e)),
@@ -249,7 +305,7 @@ impl Instrumented<'_> {
             }},
         };
         quote! {
-            |__obs_r, __obs_c: #private::Completion<'_>| match __obs_r {
+            |__obs_r #input, __obs_c: #private::Completion<'_>| match __obs_r {
                 ::core::result::Result::Ok(__obs_v) => { let _ = &__obs_v; #ok }
                 ::core::result::Result::Err(__obs_e) => {
                     #[allow(unused_imports)]
@@ -279,4 +335,23 @@ impl IntoLit for String {
         let lit = syn::LitStr::new(&self, Span::call_site());
         quote!(#lit)
     }
+}
+
+/// `tokens` with every span set to `span`, so that an error about the whole
+/// expression (an unsatisfied bound on a call's return type) points at the
+/// argument that asked for it rather than at the attribute.
+pub fn respan(tokens: TokenStream, span: Span) -> TokenStream {
+    tokens
+        .into_iter()
+        .map(|mut tree| {
+            if let proc_macro2::TokenTree::Group(group) = &tree {
+                let mut respanned = proc_macro2::Group::new(group.delimiter(), respan(group.stream(), span));
+                respanned.set_span(span);
+                tree = proc_macro2::TokenTree::Group(respanned);
+            } else {
+                tree.set_span(span);
+            }
+            tree
+        })
+        .collect()
 }

@@ -22,6 +22,9 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
                 kind: quote!(#rt::__private::Kind::Function),
                 default_span_level: "INFO",
                 default_ok_level: "DEBUG",
+                extra_fields: &[],
+                driver: None,
+                attr_name: "observe",
             }
             .expand(&mut errors)
         }

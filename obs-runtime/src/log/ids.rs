@@ -44,7 +44,7 @@ fn random_nonzero_u64() -> u64 {
 }
 
 /// A per-thread xorshift generator seeded from the OS-randomised hasher keys.
-fn random_u64() -> u64 {
+pub(crate) fn random_u64() -> u64 {
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
             let mut hasher = RandomState::new().build_hasher();

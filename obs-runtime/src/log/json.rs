@@ -110,13 +110,12 @@ impl<W> JsonLayer<W> {
         out.push_str(",\"service\":");
         write_json_str(out, &self.service);
 
+        // Keys already in the line; a span field with one of these names is left out.
         let mut keys: Vec<&str> = Vec::with_capacity(16);
-        keys.extend(["timestamp", "level", "target", "service", "trace_id", "span_id", "span"]);
-        let mut visitor = EventVisitor { out, error_kind: None, error: None };
+        keys.extend(["timestamp", "level", "target", "service", "trace_id", "span_id", "span", "error"]);
+        let mut visitor = EventVisitor { out, keys: &mut keys, error_kind: None, error: None };
         event.record(&mut visitor);
         visitor.finish_error();
-        keys.extend(meta.fields().iter().map(|f| f.name()));
-        keys.push("error");
 
         if let Some(span) = ctx.event_span(event) {
             if let Some(data) = span.extensions().get::<SpanData>() {
@@ -194,12 +193,14 @@ impl Visit for SpanVisitor<'_> {
 /// gathered into one `"error": {"kind", "message", "chain"}` object.
 struct EventVisitor<'a> {
     out: &'a mut String,
+    keys: &'a mut Vec<&'static str>,
     error_kind: Option<String>,
     error: Option<(String, Vec<String>)>,
 }
 
 impl EventVisitor<'_> {
     fn key(&mut self, field: &Field) {
+        self.keys.push(field.name());
         self.out.push(',');
         write_json_str(self.out, field.name());
         self.out.push(':');

@@ -6,12 +6,16 @@
 //! `span_id`, `span`, the event's fields (an `error` object with `kind`,
 //! `message` and `chain` on failures) and the fields of the spans in scope.
 
-mod format;
+pub(crate) mod format;
 mod ids;
 mod json;
 
 pub use ids::{SpanIds, TraceId};
 pub use json::JsonLayer;
+
+#[cfg(feature = "http")]
+pub(crate) use format::write_rfc3339;
+pub(crate) use ids::random_u64;
 
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

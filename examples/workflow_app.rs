@@ -1,0 +1,148 @@
+//! A document pipeline as an observable workflow: fetch → parse → enrich (flaky,
+//! retried, with a timeout) → store, many runs at once, with a deadline, an
+//! occasional timeout and an occasional cancellation.
+//!
+//! ```text
+//! cargo run -p obs-examples --example workflow_app
+//! curl -s 127.0.0.1:9464/metrics | grep -E 'obs_(workflow|node)_'
+//! curl -s 127.0.0.1:9464/obs/workflows
+//! curl -s 127.0.0.1:9464/obs/workflows/active
+//! curl -s 127.0.0.1:9464/obs/workflows/process_document/graph.mmd
+//! ```
+//! `WORKFLOW_APP_RUNS=N` stops after N runs (for CI); otherwise it runs until stopped.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use obs_runtime::budget::{self, BudgetExceeded};
+use obs_runtime::{ErrorKind, TimeoutError, node, workflow};
+
+#[derive(Debug, ErrorKind)]
+enum PipelineError {
+    NotFound,
+    Malformed,
+    EnrichmentUnavailable,
+    Timeout(TimeoutError),
+    Budget(BudgetExceeded),
+}
+
+impl std::fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PipelineError::NotFound => f.write_str("document not found"),
+            PipelineError::Malformed => f.write_str("document is malformed"),
+            PipelineError::EnrichmentUnavailable => f.write_str("enrichment service unavailable"),
+            PipelineError::Timeout(e) => e.fmt(f),
+            PipelineError::Budget(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for PipelineError {}
+
+impl From<TimeoutError> for PipelineError {
+    fn from(e: TimeoutError) -> Self {
+        PipelineError::Timeout(e)
+    }
+}
+
+impl From<BudgetExceeded> for PipelineError {
+    fn from(e: BudgetExceeded) -> Self {
+        PipelineError::Budget(e)
+    }
+}
+
+/// A cheap pseudo-random number per (document, salt), so runs vary without a dependency.
+fn roll(id: u64, salt: u64) -> u64 {
+    let mut x = id.wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ salt.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x ^= x >> 31;
+    x % 100
+}
+
+#[node]
+async fn fetch(id: u64) -> Result<String, PipelineError> {
+    tokio::time::sleep(Duration::from_millis(5 + roll(id, 1) / 4)).await;
+    if roll(id, 2) < 3 { Err(PipelineError::NotFound) } else { Ok(format!("doc-{id}: lorem ipsum dolor sit amet")) }
+}
+
+#[node(skip(raw))]
+async fn parse(id: u64, raw: String) -> Result<Vec<String>, PipelineError> {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    if roll(id, 5) < 4 {
+        return Err(PipelineError::Malformed);
+    }
+    Ok(raw.split_whitespace().map(str::to_owned).collect())
+}
+
+fn is_transient(error: &PipelineError) -> bool {
+    matches!(error, PipelineError::EnrichmentUnavailable | PipelineError::Timeout(_))
+}
+
+/// Flaky: fails transiently about a third of the time, and now and then hangs
+/// past its timeout. Both are retried.
+#[node(retries = 3, backoff = "20ms", max_backoff = "200ms", retry_if = is_transient, timeout = "150ms", skip(words))]
+async fn enrich(id: u64, words: Vec<String>) -> Result<usize, PipelineError> {
+    // A new roll per attempt, so a retry can succeed.
+    static ATTEMPTS: AtomicU64 = AtomicU64::new(0);
+    let dice = roll(id, ATTEMPTS.fetch_add(1, Ordering::Relaxed));
+    if dice < 4 {
+        tokio::time::sleep(Duration::from_secs(1)).await; // runs into the timeout
+    }
+    if dice < 33 {
+        return Err(PipelineError::EnrichmentUnavailable);
+    }
+    budget::consume_tokens(words.len() as u64)?;
+    tokio::time::sleep(Duration::from_millis(10 + dice / 5)).await;
+    Ok(words.len())
+}
+
+#[node]
+async fn store(id: u64, tokens: usize) -> Result<(), PipelineError> {
+    tokio::time::sleep(Duration::from_millis(3)).await;
+    let _ = (id, tokens);
+    Ok(())
+}
+
+#[workflow(deadline = "2s", max_hops = 8, max_tokens = 64)]
+async fn process_document(id: u64) -> Result<(), PipelineError> {
+    let raw = fetch(id).await?;
+    let words = parse(id, raw).await?;
+    let tokens = enrich(id, words).await?;
+    store(id, tokens).await
+}
+
+#[tokio::main]
+async fn main() {
+    let guard = obs_runtime::builder().service_name("workflow_app").init().expect("obs init");
+    if let Some(addr) = guard.http_addr() {
+        eprintln!("workflow_app: JSON logs on stdout; look at");
+        eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*)");
+        eprintln!("  http://{addr}/obs/workflows          (learned shape with run and error counts)");
+        eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
+        eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
+    }
+    let runs: u64 = std::env::var("WORKFLOW_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+    let mut batch = tokio::task::JoinSet::new();
+    for id in 0..runs {
+        if id % 10 == 9 {
+            // Cancellation: the caller gives up on this run after 30 ms.
+            batch.spawn(async move {
+                let _ = tokio::time::timeout(Duration::from_millis(30), process_document(id)).await;
+            });
+        } else {
+            batch.spawn(async move {
+                let _ = process_document(id).await;
+            });
+        }
+        // Keep about 20 runs in flight.
+        if batch.len() >= 20 {
+            let _ = batch.join_next().await;
+        }
+        tokio::time::sleep(Duration::from_millis(15)).await;
+    }
+    while batch.join_next().await.is_some() {}
+    eprintln!("workflow_app: {runs} runs done");
+    for shape in obs_runtime::workflows() {
+        eprintln!("{}", shape.to_mermaid());
+    }
+}

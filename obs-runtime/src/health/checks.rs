@@ -1,0 +1,293 @@
+//! Built-in checks: TCP connect, HTTP GET, disk space, memory, and any async closure.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use futures_util::future::Either;
+use http_body_util::Empty;
+use hyper::body::Bytes;
+use hyper_util::rt::TokioIo;
+
+use super::{Check, CheckResult};
+
+/// Healthy when a TCP connection to the address opens.
+///
+/// ```
+/// let check = obs_runtime::health::TcpCheck::new("127.0.0.1:6379");
+/// ```
+#[derive(Debug, Clone)]
+pub struct TcpCheck {
+    address: String,
+}
+
+impl TcpCheck {
+    /// `host:port`; the host may be a name, resolved on every check.
+    pub fn new(address: impl Into<String>) -> Self {
+        TcpCheck { address: address.into() }
+    }
+}
+
+impl Check for TcpCheck {
+    async fn check(&self) -> CheckResult {
+        match tokio::net::TcpStream::connect(self.address.as_str()).await {
+            Ok(stream) => {
+                let peer = stream.peer_addr().map(|a| a.to_string()).unwrap_or_default();
+                CheckResult::healthy().with_detail("address", self.address.clone()).with_detail("peer", peer)
+            }
+            Err(err) => CheckResult::unhealthy(format!("cannot connect to {}: {err}", self.address))
+                .with_detail("address", self.address.clone()),
+        }
+    }
+}
+
+/// Healthy when `GET url` answers 2xx. Plain `http://` only (for a TLS
+/// endpoint, write a [`from_fn`] check with your HTTP client).
+///
+/// ```
+/// let check = obs_runtime::health::HttpCheck::new("http://127.0.0.1:8080/health");
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    url: String,
+}
+
+impl HttpCheck {
+    /// The URL to fetch.
+    pub fn new(url: impl Into<String>) -> Self {
+        HttpCheck { url: url.into() }
+    }
+
+    async fn get(&self) -> Result<hyper::StatusCode, String> {
+        let uri: hyper::Uri = self.url.parse().map_err(|e| format!("invalid url {:?}: {e}", self.url))?;
+        if uri.scheme_str() != Some("http") {
+            return Err(format!("only http:// urls are supported, got {:?}", self.url));
+        }
+        let host = uri.host().ok_or_else(|| format!("no host in {:?}", self.url))?;
+        let port = uri.port_u16().unwrap_or(80);
+        let stream = tokio::net::TcpStream::connect((host, port))
+            .await
+            .map_err(|e| format!("cannot connect to {host}:{port}: {e}"))?;
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| format!("http handshake with {host}:{port} failed: {e}"))?;
+        let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        let request = hyper::Request::get(path)
+            .header(hyper::header::HOST, uri.authority().map_or(host, |a| a.as_str()))
+            .header(hyper::header::USER_AGENT, "obs-health")
+            .body(Empty::<Bytes>::new())
+            .map_err(|e| format!("cannot build request: {e}"))?;
+        let response =
+            async { sender.send_request(request).await.map_err(|e| format!("GET {} failed: {e}", self.url)) };
+        // The connection is driven alongside the request and dropped with it.
+        match futures_util::future::select(std::pin::pin!(response), connection).await {
+            Either::Left((response, _)) => response.map(|r| r.status()),
+            Either::Right((closed, _)) => Err(match closed {
+                Ok(()) => format!("GET {}: connection closed before the response", self.url),
+                Err(e) => format!("GET {} failed: {e}", self.url),
+            }),
+        }
+    }
+}
+
+impl Check for HttpCheck {
+    async fn check(&self) -> CheckResult {
+        match self.get().await {
+            Ok(status) if status.is_success() => {
+                CheckResult::healthy().with_detail("url", self.url.clone()).with_detail("status_code", status.as_u16())
+            }
+            Ok(status) => CheckResult::unhealthy(format!("GET {} returned {status}", self.url))
+                .with_detail("url", self.url.clone())
+                .with_detail("status_code", status.as_u16()),
+            Err(err) => CheckResult::unhealthy(err).with_detail("url", self.url.clone()),
+        }
+    }
+}
+
+/// Used fraction thresholds: degraded above `warn`, unhealthy above `critical`.
+fn classify(used: f64, warn: f64, critical: f64, what: &str) -> CheckResult {
+    let percent = (used * 1000.0).round() / 10.0;
+    if used > critical {
+        CheckResult::unhealthy(format!("{what} {percent}% used, above the critical level of {}%", critical * 100.0))
+    } else if used > warn {
+        CheckResult::degraded(format!("{what} {percent}% used, above the warning level of {}%", warn * 100.0))
+    } else {
+        CheckResult::healthy()
+    }
+}
+
+/// Free space of the file system holding a path: degraded above 90 % used,
+/// unhealthy above 95 % by default.
+///
+/// ```
+/// let check = obs_runtime::health::DiskSpaceCheck::new("/var/lib/app").warn_above(0.8).critical_above(0.9);
+/// ```
+#[derive(Debug, Clone)]
+pub struct DiskSpaceCheck {
+    path: PathBuf,
+    warn: f64,
+    critical: f64,
+}
+
+impl DiskSpaceCheck {
+    /// Checks the file system that holds `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        DiskSpaceCheck { path: path.into(), warn: 0.90, critical: 0.95 }
+    }
+
+    /// Used fraction (0 to 1) above which the check is degraded.
+    pub fn warn_above(mut self, fraction: f64) -> Self {
+        self.warn = fraction;
+        self
+    }
+
+    /// Used fraction (0 to 1) above which the check is unhealthy.
+    pub fn critical_above(mut self, fraction: f64) -> Self {
+        self.critical = fraction;
+        self
+    }
+}
+
+impl Check for DiskSpaceCheck {
+    async fn check(&self) -> CheckResult {
+        match disk_usage(&self.path) {
+            Ok((total, available)) => {
+                let used = if total == 0 { 0.0 } else { 1.0 - available as f64 / total as f64 };
+                classify(used, self.warn, self.critical, &format!("disk at {}", self.path.display()))
+                    .with_detail("path", self.path.display().to_string())
+                    .with_detail("total_bytes", total)
+                    .with_detail("available_bytes", available)
+                    .with_detail("used_percent", (used * 1000.0).round() / 10.0)
+            }
+            Err(err) => CheckResult::unhealthy(format!("cannot read disk usage of {}: {err}", self.path.display())),
+        }
+    }
+}
+
+/// (total, available to unprivileged users) bytes of the file system at `path`.
+#[cfg(unix)]
+fn disk_usage(path: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())?;
+    let mut stat = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c_path` is a valid NUL-terminated string and `stat` is written by statvfs before being read.
+    let stat = unsafe {
+        if libc::statvfs(c_path.as_ptr(), stat.as_mut_ptr()) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        stat.assume_init()
+    };
+    let block = stat.f_frsize as u64;
+    Ok((stat.f_blocks as u64 * block, stat.f_bavail as u64 * block))
+}
+
+#[cfg(not(unix))]
+fn disk_usage(_: &std::path::Path) -> std::io::Result<(u64, u64)> {
+    Err(std::io::Error::new(std::io::ErrorKind::Unsupported, "disk space checks need a unix system"))
+}
+
+/// System memory in use (total minus available): degraded above 90 %,
+/// unhealthy above 95 % by default. Reports the process's resident size too.
+#[derive(Debug, Clone)]
+pub struct MemoryCheck {
+    warn: f64,
+    critical: f64,
+}
+
+impl Default for MemoryCheck {
+    fn default() -> Self {
+        MemoryCheck { warn: 0.90, critical: 0.95 }
+    }
+}
+
+impl MemoryCheck {
+    /// With the default thresholds.
+    pub fn new() -> Self {
+        MemoryCheck::default()
+    }
+
+    /// Used fraction (0 to 1) above which the check is degraded.
+    pub fn warn_above(mut self, fraction: f64) -> Self {
+        self.warn = fraction;
+        self
+    }
+
+    /// Used fraction (0 to 1) above which the check is unhealthy.
+    pub fn critical_above(mut self, fraction: f64) -> Self {
+        self.critical = fraction;
+        self
+    }
+}
+
+impl Check for MemoryCheck {
+    async fn check(&self) -> CheckResult {
+        let meminfo = match std::fs::read_to_string("/proc/meminfo") {
+            Ok(text) => text,
+            Err(err) => return CheckResult::unhealthy(format!("cannot read /proc/meminfo: {err}")),
+        };
+        let field = |name: &str| {
+            meminfo.lines().find_map(|l| {
+                l.strip_prefix(name)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
+            })
+        };
+        let (Some(total), Some(available)) = (field("MemTotal"), field("MemAvailable")) else {
+            return CheckResult::unhealthy("cannot find MemTotal and MemAvailable in /proc/meminfo");
+        };
+        let used = if total == 0 { 0.0 } else { 1.0 - available as f64 / total as f64 };
+        let mut result = classify(used, self.warn, self.critical, "memory")
+            .with_detail("total_bytes", total * 1024)
+            .with_detail("available_bytes", available * 1024)
+            .with_detail("used_percent", (used * 1000.0).round() / 10.0);
+        if let Some(rss) = process_rss() {
+            result = result.with_detail("process_rss_bytes", rss);
+        }
+        result
+    }
+}
+
+fn process_rss() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kb =
+        status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())?;
+    Some(kb * 1024)
+}
+
+/// A check from an async closure; see [`from_fn`].
+pub struct FnCheck<F> {
+    check: F,
+}
+
+/// A check from any async closure returning a [`CheckResult`], a
+/// `Result<(), E: Display>` or a `bool`.
+///
+/// ```
+/// use obs_runtime::health::{from_fn, CheckResult};
+///
+/// let queue = from_fn(|| async { Ok::<(), std::io::Error>(()) });
+/// let flag = from_fn(|| async { std::path::Path::new("/tmp").exists() });
+/// let custom = from_fn(|| async { CheckResult::degraded("warming up") });
+/// ```
+pub fn from_fn<F, Fut, R>(check: F) -> FnCheck<F>
+where
+    F: Fn() -> Fut + Send + Sync,
+    Fut: Future<Output = R> + Send,
+    R: Into<CheckResult>,
+{
+    FnCheck { check }
+}
+
+impl<F, Fut, R> Check for FnCheck<F>
+where
+    F: Fn() -> Fut + Send + Sync,
+    Fut: Future<Output = R> + Send,
+    R: Into<CheckResult>,
+{
+    async fn check(&self) -> CheckResult {
+        (self.check)().await.into()
+    }
+}
+
+impl<F> std::fmt::Debug for FnCheck<F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FnCheck")
+    }
+}

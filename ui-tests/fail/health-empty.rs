@@ -1,0 +1,6 @@
+use obs_runtime::HealthCheck;
+
+#[derive(HealthCheck)]
+struct AppHealth {}
+
+fn main() {}

@@ -1,0 +1,8 @@
+use obs_runtime::HealthCheck;
+
+#[derive(HealthCheck)]
+enum AppHealth {
+    Db,
+}
+
+fn main() {}

@@ -1,0 +1,10 @@
+use obs_runtime::HealthCheck;
+use obs_runtime::health::TcpCheck;
+
+#[derive(HealthCheck)]
+struct AppHealth {
+    db: TcpCheck,
+    config: String,
+}
+
+fn main() {}

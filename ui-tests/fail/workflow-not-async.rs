@@ -1,0 +1,6 @@
+use obs_runtime::workflow;
+
+#[workflow]
+fn job() {}
+
+fn main() {}
