@@ -8,6 +8,7 @@
 //! curl -s 127.0.0.1:9464/obs/workflows
 //! curl -s 127.0.0.1:9464/obs/workflows/active
 //! curl -s 127.0.0.1:9464/obs/workflows/process_document/graph.mmd
+//! curl -si 127.0.0.1:9464/health        # 503 while the document store is down (10 s of every 30 s)
 //! ```
 //! `WORKFLOW_APP_RUNS=N` stops after N runs (for CI); otherwise it runs until stopped.
 
@@ -15,13 +16,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use obs_runtime::budget::{self, BudgetExceeded};
-use obs_runtime::{ErrorKind, TimeoutError, node, workflow};
+use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck};
+use obs_runtime::{ErrorKind, HealthCheck, TimeoutError, node, workflow};
 
 #[derive(Debug, ErrorKind)]
 enum PipelineError {
     NotFound,
     Malformed,
     EnrichmentUnavailable,
+    StoreUnavailable,
     Timeout(TimeoutError),
     Budget(BudgetExceeded),
 }
@@ -32,6 +35,7 @@ impl std::fmt::Display for PipelineError {
             PipelineError::NotFound => f.write_str("document not found"),
             PipelineError::Malformed => f.write_str("document is malformed"),
             PipelineError::EnrichmentUnavailable => f.write_str("enrichment service unavailable"),
+            PipelineError::StoreUnavailable => f.write_str("document store unavailable"),
             PipelineError::Timeout(e) => e.fmt(f),
             PipelineError::Budget(e) => e.fmt(f),
         }
@@ -98,9 +102,49 @@ async fn enrich(id: u64, words: Vec<String>) -> Result<usize, PipelineError> {
 
 #[node]
 async fn store(id: u64, tokens: usize) -> Result<(), PipelineError> {
-    tokio::time::sleep(Duration::from_millis(3)).await;
+    // A real network dependency: the document store must accept the connection.
+    let addr = STORE.get().copied().ok_or(PipelineError::StoreUnavailable)?;
+    let _connection = tokio::net::TcpStream::connect(addr).await.map_err(|_| PipelineError::StoreUnavailable)?;
     let _ = (id, tokens);
     Ok(())
+}
+
+/// Where the document store listens.
+static STORE: std::sync::OnceLock<std::net::SocketAddr> = std::sync::OnceLock::new();
+
+/// A local document store that is up for 20 s, then down for 10 s, and so on,
+/// so that `/health` goes 200 → 503 → 200 and `store` errors while it is down.
+/// `WORKFLOW_APP_STORE=down` keeps it down from the start.
+fn start_document_store() -> std::net::SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the document store");
+    let addr = listener.local_addr().expect("store address");
+    let always_down = std::env::var("WORKFLOW_APP_STORE").is_ok_and(|v| v == "down");
+    std::thread::spawn(move || {
+        let mut listener = if always_down { None } else { Some(listener) };
+        loop {
+            let up = listener.is_some();
+            std::thread::sleep(Duration::from_secs(if up { 20 } else { 10 }));
+            if !always_down {
+                listener = match listener.take() {
+                    Some(_closing) => None,
+                    None => std::net::TcpListener::bind(addr).ok(),
+                };
+            }
+        }
+    });
+    addr
+}
+
+/// The dependencies behind `/health`, `/health/ready` and `/health/{component}`.
+#[derive(HealthCheck)]
+struct PipelineHealth {
+    /// Critical: while the store is down, readiness is 503.
+    #[health(name = "document_store", timeout = "500ms")]
+    store: TcpCheck,
+    #[health(non_critical, liveness)]
+    memory: MemoryCheck,
+    #[health(non_critical)]
+    disk: DiskSpaceCheck,
 }
 
 #[workflow(deadline = "2s", max_hops = 8, max_tokens = 64)]
@@ -113,13 +157,26 @@ async fn process_document(id: u64) -> Result<(), PipelineError> {
 
 #[tokio::main]
 async fn main() {
-    let guard = obs_runtime::builder().service_name("workflow_app").init().expect("obs init");
+    let store = *STORE.get_or_init(start_document_store);
+    let health = PipelineHealth {
+        store: TcpCheck::new(store.to_string()),
+        memory: MemoryCheck::new(),
+        disk: DiskSpaceCheck::new("/"),
+    };
+    let guard = obs_runtime::builder()
+        .service_name("workflow_app")
+        .health(health)
+        // A local example: show each check's error and details without a token.
+        .health_details(ShowDetails::Always)
+        .init()
+        .expect("obs init");
     if let Some(addr) = guard.http_addr() {
         eprintln!("workflow_app: JSON logs on stdout; look at");
         eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*)");
         eprintln!("  http://{addr}/obs/workflows          (learned shape with run and error counts)");
         eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
         eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
+        eprintln!("  http://{addr}/health                 (200, then 503 while the document store is down)");
     }
     let runs: u64 = std::env::var("WORKFLOW_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
     let mut batch = tokio::task::JoinSet::new();
