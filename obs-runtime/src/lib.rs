@@ -52,8 +52,8 @@ pub mod export;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
-pub mod propagation;
 mod metrics;
+pub mod propagation;
 mod runtime;
 
 #[doc(hidden)]

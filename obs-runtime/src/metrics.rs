@@ -63,6 +63,8 @@ impl Names {
 }
 
 struct State {
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+    namespace: String,
     names: Names,
     max_series: usize,
     error_series: AtomicUsize,
@@ -74,8 +76,12 @@ static STATE: OnceLock<State> = OnceLock::new();
 /// against the installed `metrics` recorder. Describes every metric and
 /// registers every catalogued call site at zero.
 pub(crate) fn activate(namespace: &str, max_series: usize) {
-    let state =
-        STATE.get_or_init(|| State { names: Names::new(namespace), max_series, error_series: AtomicUsize::new(0) });
+    let state = STATE.get_or_init(|| State {
+        namespace: namespace.to_owned(),
+        names: Names::new(namespace),
+        max_series,
+        error_series: AtomicUsize::new(0),
+    });
     let n = &state.names;
     metrics::describe_counter!(n.calls.clone(), Unit::Count, "Calls of instrumented functions, by outcome status.");
     metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, "Wall time of instrumented function calls.");
@@ -176,6 +182,14 @@ pub(crate) fn handles(site: &'static CallSite) -> Option<&'static Handles> {
     }
     let state = STATE.get()?;
     Some(site.handles.get_or_init(|| Handles::resolve(site, state)))
+}
+
+/// A metric name under the configured namespace (`exporter_dropped_spans_total` →
+/// `obs_exporter_dropped_spans_total`); the default namespace before `init`.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn name(suffix: &str) -> String {
+    let namespace = STATE.get().map_or("obs", |s| s.namespace.as_str());
+    if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") }
 }
 
 /// Whether metrics have been activated by `init`.

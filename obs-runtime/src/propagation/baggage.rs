@@ -128,11 +128,7 @@ impl Baggage {
     }
 
     /// Sets `key` to `value` with no properties; see [`Baggage::insert_with_properties`].
-    pub fn insert(
-        &mut self,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Result<(), BaggageError> {
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<(), BaggageError> {
         self.insert_with_properties(key, value, Vec::new())
     }
 
@@ -151,11 +147,7 @@ impl Baggage {
         if !is_token(key.as_bytes()) {
             return Err(BaggageError::InvalidKey);
         }
-        let entry = BaggageEntry {
-            key,
-            value: value.into(),
-            properties,
-        };
+        let entry = BaggageEntry { key, value: value.into(), properties };
         let first = self.entries.iter().position(|e| e.key == entry.key);
         // Duplicates all sit at or after `first`, so it stays a valid index.
         self.entries.retain(|e| e.key != entry.key);
@@ -265,10 +257,7 @@ impl BaggageProperty {
         if value.is_some_and(|v| !v.bytes().all(is_baggage_octet)) {
             return Err(BaggageError::InvalidPropertyValue);
         }
-        Ok(Self {
-            key,
-            value: value.map(str::to_owned),
-        })
+        Ok(Self { key, value: value.map(str::to_owned) })
     }
 
     /// The key.
@@ -289,9 +278,7 @@ fn parse_member(member: &[u8]) -> Option<BaggageEntry> {
     Some(BaggageEntry {
         key: token(key)?,
         value: percent_decode(value?)?,
-        properties: parts
-            .map(|part| parse_property(trim_ows(part)))
-            .collect::<Option<_>>()?,
+        properties: parts.map(|part| parse_property(trim_ows(part))).collect::<Option<_>>()?,
     })
 }
 
@@ -302,10 +289,7 @@ fn parse_property(property: &[u8]) -> Option<BaggageProperty> {
         Some(value) if !value.iter().all(|&b| is_baggage_octet(b)) => return None,
         value => value.map(|v| v.iter().map(|&b| char::from(b)).collect()),
     };
-    Some(BaggageProperty {
-        key: token(key)?,
-        value,
-    })
+    Some(BaggageProperty { key: token(key)?, value })
 }
 
 /// Splits at the first `=` (values may contain more), trimming both sides.
@@ -323,10 +307,7 @@ fn token(bytes: &[u8]) -> Option<String> {
 
 /// `token = 1*tchar` (RFC 7230 §3.2.6).
 fn is_token(bytes: &[u8]) -> bool {
-    !bytes.is_empty()
-        && bytes
-            .iter()
-            .all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !bytes.is_empty() && bytes.iter().all(|&b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// `baggage-octet = %x21 / %x23-2B / %x2D-3A / %x3C-5B / %x5D-7E`.
@@ -364,18 +345,13 @@ mod tests {
 
     #[test]
     fn parses_spec_example() {
-        let baggage = Baggage::parse(
-            "key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue",
-        );
+        let baggage =
+            Baggage::parse("key1=value1;property1;property2, key2 = value2, key3=value3; propertyKey=propertyValue");
         assert_eq!(keys(&baggage), ["key1", "key2", "key3"]);
         assert_eq!(baggage.get("key2"), Some("value2"));
         let props = |key| {
             let entry = baggage.entry(key).unwrap();
-            entry
-                .properties()
-                .iter()
-                .map(|p| (p.key(), p.value()))
-                .collect::<Vec<_>>()
+            entry.properties().iter().map(|p| (p.key(), p.value())).collect::<Vec<_>>()
         };
         assert_eq!(props("key1"), [("property1", None), ("property2", None)]);
         assert_eq!(props("key3"), [("propertyKey", Some("propertyValue"))]);
@@ -387,16 +363,10 @@ mod tests {
 
     #[test]
     fn percent_decoding_and_encoding() {
-        let baggage = Baggage::parse(
-            "userId=alice,serverNode=DF%2028,euro=%E2%82%AC,lower=%e2%82%ac,bad=%FF,eq=a=b,empty=",
-        );
-        let decoded = [
-            "alice", "DF 28", "\u{20ac}", "\u{20ac}", "\u{fffd}", "a=b", "",
-        ];
-        assert_eq!(
-            baggage.iter().map(BaggageEntry::value).collect::<Vec<_>>(),
-            decoded
-        );
+        let baggage =
+            Baggage::parse("userId=alice,serverNode=DF%2028,euro=%E2%82%AC,lower=%e2%82%ac,bad=%FF,eq=a=b,empty=");
+        let decoded = ["alice", "DF 28", "\u{20ac}", "\u{20ac}", "\u{fffd}", "a=b", ""];
+        assert_eq!(baggage.iter().map(BaggageEntry::value).collect::<Vec<_>>(), decoded);
 
         let mut baggage = Baggage::new();
         let value = "a b,c;d%e\"f\\g\u{20ac}\t=";
@@ -454,9 +424,7 @@ mod tests {
     #[test]
     fn byte_limit_drops_whole_members() {
         // Seven members of 1023 bytes and one of 1021, plus 7 commas: 8189 bytes.
-        let mut members: Vec<String> = (0..7)
-            .map(|i| format!("k{i}={}", "v".repeat(1020)))
-            .collect();
+        let mut members: Vec<String> = (0..7).map(|i| format!("k{i}={}", "v".repeat(1020))).collect();
         members.push(format!("f={}", "v".repeat(1019)));
         let header = members.join(",");
         assert_eq!(header.len(), 8189);

@@ -80,10 +80,7 @@ pub const BAGGAGE_HEADER: &str = "baggage";
 /// [`TraceContext::from_headers`]); the baggage is read independently and may
 /// be empty.
 pub fn extract(headers: &HeaderMap) -> (Option<TraceContext>, Baggage) {
-    (
-        TraceContext::from_headers(headers),
-        Baggage::from_headers(headers),
-    )
+    (TraceContext::from_headers(headers), Baggage::from_headers(headers))
 }
 
 /// Writes `traceparent`, `tracestate` and `baggage`, replacing existing values.
@@ -99,10 +96,7 @@ pub fn inject(ctx: &TraceContext, baggage: &Baggage, headers: &mut HeaderMap) {
 fn trim_ows(bytes: &[u8]) -> &[u8] {
     let is_ows = |b: &u8| *b == b' ' || *b == b'\t';
     let start = bytes.iter().position(|b| !is_ows(b)).unwrap_or(bytes.len());
-    let end = bytes
-        .iter()
-        .rposition(|b| !is_ows(b))
-        .map_or(start, |i| i + 1);
+    let end = bytes.iter().rposition(|b| !is_ows(b)).map_or(start, |i| i + 1);
     &bytes[start..end]
 }
 
@@ -183,11 +177,7 @@ mod tests {
             let chars = if rng.chance(5) { b"0" } else { hex };
             rng.string_from(chars, len, len)
         };
-        let version = if rng.chance(70) {
-            "00".to_owned()
-        } else {
-            id(rng, 2)
-        };
+        let version = if rng.chance(70) { "00".to_owned() } else { id(rng, 2) };
         let (trace_id, parent_id, flags) = (id(rng, 32), id(rng, 16), rng.string_from(hex, 2, 2));
         let mut value = format!("{version}-{trace_id}-{parent_id}-{flags}");
         if rng.chance(20) {
@@ -224,19 +214,15 @@ mod tests {
         let mut built = Baggage::new();
         for _ in 0..rng.below(12) {
             let key = rng.string_from(TOKEN_CHARS, 1, 8);
-            let value: String = (0..rng.below(12))
-                .map(|_| char::from_u32(rng.below(0x3000) as u32).unwrap_or('?'))
-                .collect();
+            let value: String =
+                (0..rng.below(12)).map(|_| char::from_u32(rng.below(0x3000) as u32).unwrap_or('?')).collect();
             let mut props = Vec::new();
             for _ in 0..rng.below(3) {
                 let value = rng.string_from(b"ab=%!", 0, 4);
                 let value = rng.chance(50).then_some(value.as_str());
-                props
-                    .push(BaggageProperty::new(rng.string_from(TOKEN_CHARS, 1, 4), value).unwrap());
+                props.push(BaggageProperty::new(rng.string_from(TOKEN_CHARS, 1, 4), value).unwrap());
             }
-            built
-                .insert_with_properties(key.clone(), value.clone(), props)
-                .unwrap();
+            built.insert_with_properties(key.clone(), value.clone(), props).unwrap();
             // An existing key keeps its place.
             match expected.iter().position(|(k, _)| *k == key) {
                 Some(index) => expected[index].1 = value,
@@ -254,9 +240,7 @@ mod tests {
         let start = raw.iter().position(|b| !b" \t".contains(b))?;
         let end = raw.iter().rposition(|b| !b" \t".contains(b))? + 1;
         let fields: Vec<&[u8]> = raw[start..end].split(|&b| b == b'-').collect();
-        let hex = |f: &[u8], len: usize| {
-            f.len() == len && f.iter().all(|b| b"0123456789abcdef".contains(b))
-        };
+        let hex = |f: &[u8], len: usize| f.len() == len && f.iter().all(|b| b"0123456789abcdef".contains(b));
         let ok = fields.len() >= 4
             && hex(fields[0], 2)
             && fields[0] != b"ff"
@@ -273,11 +257,7 @@ mod tests {
     fn header_value(bytes: &[u8]) -> HeaderValue {
         // HeaderValue refuses controls other than tab; replace them.
         let clean = |&b: &u8| {
-            if b.is_ascii_control() && b != b'\t' {
-                b'~'
-            } else {
-                b
-            }
+            if b.is_ascii_control() && b != b'\t' { b'~' } else { b }
         };
         let cleaned: Vec<u8> = bytes.iter().map(clean).collect();
         HeaderValue::from_bytes(&cleaned).unwrap()
@@ -287,16 +267,10 @@ mod tests {
         if let Some(ctx) = ctx {
             assert!(ctx.is_valid());
             let reparsed = TraceContext::from_traceparent(&ctx.to_traceparent()).unwrap();
-            assert_eq!(
-                reparsed,
-                TraceContext::new(ctx.trace_id, ctx.parent_id, ctx.flags)
-            );
+            assert_eq!(reparsed, TraceContext::new(ctx.trace_id, ctx.parent_id, ctx.flags));
             let state = &ctx.trace_state;
             assert!(state.len() <= TraceState::MAX_MEMBERS);
-            assert_eq!(
-                TraceState::parse(&state.to_header_value()).as_ref(),
-                Some(state)
-            );
+            assert_eq!(TraceState::parse(&state.to_header_value()).as_ref(), Some(state));
         }
         let header = baggage.to_header_value();
         assert!(baggage.len() <= Baggage::MAX_MEMBERS);
@@ -319,10 +293,7 @@ mod tests {
                 0 => random_bytes(&mut rng),
                 1 => random_traceparent(&mut rng).into_bytes(),
                 _ => {
-                    let base = rng.pick(&[
-                        VALID_TP,
-                        "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-x",
-                    ]);
+                    let base = rng.pick(&[VALID_TP, "cc-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00-x"]);
                     mutate(&mut rng, base.as_bytes().to_vec())
                 }
             };
@@ -331,11 +302,7 @@ mod tests {
             map.append(TRACEPARENT_HEADER, value.clone());
             let ctx = TraceContext::from_headers(&map);
             let expected = oracle(value.as_bytes());
-            assert_eq!(
-                ctx.as_ref().map(TraceContext::to_traceparent),
-                expected,
-                "{value:?}"
-            );
+            assert_eq!(ctx.as_ref().map(TraceContext::to_traceparent), expected, "{value:?}");
             if let Ok(text) = std::str::from_utf8(value.as_bytes()) {
                 assert_eq!(TraceContext::from_traceparent(text), ctx);
             }
@@ -357,17 +324,12 @@ mod tests {
                 _ => mutate(&mut rng, valid.clone().into_bytes()),
             };
             if round % 3 == 1 {
-                let unique = members
-                    .iter()
-                    .enumerate()
-                    .all(|(i, (k, _))| members[..i].iter().all(|(other, _)| other != k));
+                let unique =
+                    members.iter().enumerate().all(|(i, (k, _))| members[..i].iter().all(|(other, _)| other != k));
                 let parsed = TraceState::parse(&valid);
                 if unique && members.len() <= TraceState::MAX_MEMBERS {
                     let got: Vec<(&str, &str)> = parsed.as_ref().unwrap().iter().collect();
-                    let want: Vec<(&str, &str)> = members
-                        .iter()
-                        .map(|(k, v)| (k.as_str(), v.as_str()))
-                        .collect();
+                    let want: Vec<(&str, &str)> = members.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                     assert_eq!(got, want, "{valid:?}");
                 } else {
                     assert!(parsed.is_none(), "{valid:?}");
@@ -404,10 +366,7 @@ mod tests {
             if round % 3 == 1 {
                 let parsed = Baggage::parse(&valid);
                 let got: Vec<(&str, &str)> = parsed.iter().map(|e| (e.key(), e.value())).collect();
-                let want: Vec<(&str, &str)> = entries
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.as_str()))
-                    .collect();
+                let want: Vec<(&str, &str)> = entries.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                 assert_eq!(got, want, "{valid:?}");
             }
             let mut map = HeaderMap::new();
@@ -484,20 +443,14 @@ mod tests {
         let (my_span_id, new_trace_id) = ([7; 8], [9; 16]);
         let (parent, mut baggage) = extract(&request);
         let mut ctx = match parent {
-            Some(parent) => TraceContext {
-                parent_id: my_span_id,
-                ..parent
-            },
+            Some(parent) => TraceContext { parent_id: my_span_id, ..parent },
             None => TraceContext::new(new_trace_id, my_span_id, TraceContext::FLAG_SAMPLED),
         };
         ctx.trace_state.insert("obs", "s:1")?;
         baggage.insert("tenant", "acme corp")?;
         let mut outgoing = HeaderMap::new();
         inject(&ctx, &baggage, &mut outgoing);
-        assert_eq!(
-            outgoing[TRACEPARENT_HEADER],
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-0707070707070707-01"
-        );
+        assert_eq!(outgoing[TRACEPARENT_HEADER], "00-4bf92f3577b34da6a3ce929d0e0e4736-0707070707070707-01");
         assert_eq!(outgoing[TRACESTATE_HEADER], "obs=s:1");
         assert_eq!(outgoing[BAGGAGE_HEADER], "tenant=acme%20corp");
         Ok(())

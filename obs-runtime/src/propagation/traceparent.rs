@@ -38,12 +38,7 @@ impl TraceContext {
 
     /// Builds a context with an empty [`TraceState`].
     pub fn new(trace_id: [u8; 16], parent_id: [u8; 8], flags: u8) -> Self {
-        Self {
-            trace_id,
-            parent_id,
-            flags,
-            trace_state: TraceState::new(),
-        }
+        Self { trace_id, parent_id, flags, trace_state: TraceState::new() }
     }
 
     /// Whether the caller may have recorded trace data (bit 0 of the flags).
@@ -223,10 +218,8 @@ mod tests {
     use super::*;
 
     const VALID: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-    const TRACE_ID: [u8; 16] = [
-        0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47,
-        0x36,
-    ];
+    const TRACE_ID: [u8; 16] =
+        [0x4b, 0xf9, 0x2f, 0x35, 0x77, 0xb3, 0x4d, 0xa6, 0xa3, 0xce, 0x92, 0x9d, 0x0e, 0x0e, 0x47, 0x36];
     const PARENT_ID: [u8; 8] = [0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7];
 
     fn parse(value: &str) -> Option<TraceContext> {
@@ -366,10 +359,7 @@ mod tests {
         ]);
         let ctx = TraceContext::from_headers(&map).unwrap();
         assert_eq!(ctx.trace_id, TRACE_ID);
-        assert_eq!(
-            ctx.trace_state.to_header_value(),
-            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
-        );
+        assert_eq!(ctx.trace_state.to_header_value(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
     }
 
     #[test]
@@ -381,36 +371,22 @@ mod tests {
     #[test]
     fn from_headers_rejects_missing_duplicate_and_invalid() {
         assert!(TraceContext::from_headers(&HeaderMap::new()).is_none());
-        let same = headers(&[
-            ("traceparent", VALID.as_bytes()),
-            ("traceparent", VALID.as_bytes()),
-        ]);
+        let same = headers(&[("traceparent", VALID.as_bytes()), ("traceparent", VALID.as_bytes())]);
         assert!(TraceContext::from_headers(&same).is_none());
         let bad = headers(&[("traceparent", b"00-xyz"), ("tracestate", b"a=b")]);
         assert!(TraceContext::from_headers(&bad).is_none());
-        let non_utf8 = headers(&[(
-            "traceparent",
-            b"00-4bf92f3577b34da6a3ce929d0e0e4736-\xff\xfe",
-        )]);
+        let non_utf8 = headers(&[("traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-\xff\xfe")]);
         assert!(TraceContext::from_headers(&non_utf8).is_none());
     }
 
     #[test]
     fn invalid_tracestate_keeps_traceparent() {
-        let map = headers(&[
-            ("traceparent", VALID.as_bytes()),
-            ("tracestate", b"a=1,a=2"),
-        ]);
+        let map = headers(&[("traceparent", VALID.as_bytes()), ("tracestate", b"a=1,a=2")]);
         let ctx = TraceContext::from_headers(&map).unwrap();
         assert_eq!(ctx.to_traceparent(), VALID);
         assert!(ctx.trace_state.is_empty());
         let map = headers(&[("traceparent", VALID.as_bytes()), ("tracestate", b"a=\xff")]);
-        assert!(
-            TraceContext::from_headers(&map)
-                .unwrap()
-                .trace_state
-                .is_empty()
-        );
+        assert!(TraceContext::from_headers(&map).unwrap().trace_state.is_empty());
     }
 
     #[test]
@@ -419,14 +395,8 @@ mod tests {
         let mut map = headers(&[("tracestate", b"stale=1"), ("traceparent", b"stale")]);
         ctx.inject(&mut map);
         assert_eq!(map.get_all("traceparent").iter().count(), 1);
-        assert_eq!(
-            map["traceparent"],
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
-        );
-        assert!(
-            map.get("tracestate").is_none(),
-            "empty tracestate never sent"
-        );
+        assert_eq!(map["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
+        assert!(map.get("tracestate").is_none(), "empty tracestate never sent");
 
         ctx.trace_state.insert("congo", "t61rcWkgMzE").unwrap();
         ctx.inject(&mut map);

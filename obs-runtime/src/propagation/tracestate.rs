@@ -86,10 +86,7 @@ impl TraceState {
 
     /// The value stored for `key`, if any.
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.members
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
+        self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
 
     /// Adds or updates a member and moves it to the front (left), as the spec
@@ -98,11 +95,7 @@ impl TraceState {
     /// When a new key would make the list exceed [`TraceState::MAX_MEMBERS`], the
     /// right-most member is removed. Invalid keys or values are refused and leave
     /// the trace state unchanged.
-    pub fn insert(
-        &mut self,
-        key: impl Into<String>,
-        value: impl Into<String>,
-    ) -> Result<(), TraceStateError> {
+    pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<(), TraceStateError> {
         let (key, value) = (key.into(), value.into());
         if !is_valid_key(key.as_bytes()) {
             return Err(TraceStateError::InvalidKey);
@@ -173,9 +166,8 @@ fn is_valid_key(key: &[u8]) -> bool {
         None => is_id(key, 256, |b| b.is_ascii_lowercase()),
         Some(at) => {
             let (tenant, system) = (&key[..at], &key[at + 1..]);
-            is_id(tenant, 241, |b| {
-                b.is_ascii_lowercase() || b.is_ascii_digit()
-            }) && is_id(system, 14, |b| b.is_ascii_lowercase())
+            is_id(tenant, 241, |b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && is_id(system, 14, |b| b.is_ascii_lowercase())
         }
     }
 }
@@ -184,9 +176,9 @@ fn is_valid_key(key: &[u8]) -> bool {
 /// `first` and whose other bytes are `lcalpha / DIGIT / "_" / "-" / "*" / "/"`.
 fn is_id(id: &[u8], max: usize, first: impl Fn(u8) -> bool) -> bool {
     match id.split_first() {
-        Some((&head, tail)) if id.len() <= max && first(head) => tail
-            .iter()
-            .all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b)),
+        Some((&head, tail)) if id.len() <= max && first(head) => {
+            tail.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b))
+        }
         _ => false,
     }
 }
@@ -195,9 +187,7 @@ fn is_id(id: &[u8], max: usize, first: impl Fn(u8) -> bool) -> bool {
 fn is_valid_value(value: &[u8]) -> bool {
     let is_nblk = |b: u8| (0x21..=0x7e).contains(&b) && b != b',' && b != b'=';
     match value.split_last() {
-        Some((&last, rest)) if value.len() <= 256 && is_nblk(last) => {
-            rest.iter().all(|&b| b == b' ' || is_nblk(b))
-        }
+        Some((&last, rest)) if value.len() <= 256 && is_nblk(last) => rest.iter().all(|&b| b == b' ' || is_nblk(b)),
         _ => false,
     }
 }
@@ -216,10 +206,7 @@ mod tests {
     }
 
     fn numbered(count: usize) -> String {
-        (0..count)
-            .map(|i| format!("k{i}=v{i}"))
-            .collect::<Vec<_>>()
-            .join(",")
+        (0..count).map(|i| format!("k{i}=v{i}")).collect::<Vec<_>>().join(",")
     }
 
     #[test]
@@ -229,10 +216,7 @@ mod tests {
         assert_eq!(keys(&state), ["rojo", "congo"]);
         assert_eq!(state.get("congo"), Some("t61rcWkgMzE"));
         assert_eq!(state.get("missing"), None);
-        assert_eq!(
-            state.to_header_value(),
-            "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE"
-        );
+        assert_eq!(state.to_header_value(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
     }
 
     #[test]
@@ -302,10 +286,7 @@ mod tests {
 
     #[test]
     fn value_grammar() {
-        let all_allowed: String = (0x20u8..=0x7e)
-            .filter(|&b| b != b',' && b != b'=')
-            .map(char::from)
-            .collect();
+        let all_allowed: String = (0x20u8..=0x7e).filter(|&b| b != b',' && b != b'=').map(char::from).collect();
         for value in [&all_allowed[1..], "x", " x", &"v".repeat(256)] {
             let state = parse(&format!("foo={value}")).unwrap_or_else(|| panic!("{value}"));
             assert_eq!(state.get("foo"), Some(value));
@@ -332,10 +313,7 @@ mod tests {
         map.append(TRACESTATE_HEADER, HeaderValue::from_static("a=1,b=2"));
         map.append(TRACESTATE_HEADER, HeaderValue::from_static(""));
         map.append(TRACESTATE_HEADER, HeaderValue::from_static(" c=3 "));
-        assert_eq!(
-            TraceState::from_headers(&map).to_header_value(),
-            "a=1,b=2,c=3"
-        );
+        assert_eq!(TraceState::from_headers(&map).to_header_value(), "a=1,b=2,c=3");
 
         // The limit and the duplicate check span headers.
         map.append(TRACESTATE_HEADER, HeaderValue::from_static("a=4"));
@@ -350,10 +328,7 @@ mod tests {
     #[test]
     fn non_utf8_header_drops_tracestate() {
         let mut map = HeaderMap::new();
-        map.append(
-            TRACESTATE_HEADER,
-            HeaderValue::from_bytes(b"a=\xe9t\xe9").unwrap(),
-        );
+        map.append(TRACESTATE_HEADER, HeaderValue::from_bytes(b"a=\xe9t\xe9").unwrap());
         assert!(TraceState::from_headers(&map).is_empty());
         assert!(TraceState::from_headers(&HeaderMap::new()).is_empty());
     }
@@ -386,17 +361,11 @@ mod tests {
     fn insert_validates() {
         let mut state = parse("a=1").unwrap();
         assert_eq!(state.insert("Bad", "x"), Err(TraceStateError::InvalidKey));
-        assert_eq!(
-            state.insert("ok", "x,y"),
-            Err(TraceStateError::InvalidValue)
-        );
+        assert_eq!(state.insert("ok", "x,y"), Err(TraceStateError::InvalidValue));
         assert_eq!(state.insert("ok", "x "), Err(TraceStateError::InvalidValue));
         assert_eq!(state.insert("ok", ""), Err(TraceStateError::InvalidValue));
         assert_eq!(state.to_header_value(), "a=1");
-        assert_eq!(
-            TraceStateError::InvalidKey.to_string(),
-            "invalid tracestate key"
-        );
+        assert_eq!(TraceStateError::InvalidKey.to_string(), "invalid tracestate key");
     }
 
     #[test]
