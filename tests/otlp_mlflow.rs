@@ -1,0 +1,258 @@
+//! Spans exported over OTLP/HTTP reach a real backend: MLflow 3 stores the
+//! traces it receives at `/v1/traces` and returns them through its REST API.
+//! One trace per entry call, the parent-child shape of the nested calls,
+//! their attributes and the error status, from a plain thread and from a
+//! tokio runtime. Log lines carry the same trace and span ids as the spans.
+//!
+//! Needs `mlflow` (scripts/install-test-deps.sh installs it into a venv).
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use obs_runtime::{ErrorKind, observe};
+use serde_json::Value;
+use support::{Captured, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
+
+#[derive(Debug, ErrorKind)]
+enum PaymentError {
+    Declined,
+}
+
+impl std::fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card declined")
+    }
+}
+impl std::error::Error for PaymentError {}
+
+#[observe]
+fn reserve_stock(order: u32) -> u32 {
+    order * 2
+}
+
+#[observe]
+fn charge_card(order: u32) -> Result<u32, PaymentError> {
+    if order > 100 { Err(PaymentError::Declined) } else { Ok(order) }
+}
+
+/// The local root: two children, the second of which fails.
+#[observe]
+fn checkout(order: u32) -> Result<u32, PaymentError> {
+    tracing::info!(event = "checkout.begin", "checking out");
+    let reserved = reserve_stock(order);
+    charge_card(order + reserved)
+}
+
+#[observe]
+async fn fetch_price(item: u32) -> u32 {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    item + 1
+}
+
+#[observe]
+async fn quote(items: u32) -> u32 {
+    let mut total = 0;
+    for item in 0..items {
+        total += fetch_price(item).await;
+    }
+    total
+}
+
+struct Mlflow {
+    addr: SocketAddr,
+    _server: ProcessGroupGuard,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_mlflow() -> Mlflow {
+    let mlflow = require_mlflow();
+    let dir = std::env::temp_dir().join(format!("obs-mlflow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    let mut command = Command::new(mlflow);
+    command
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+        .arg("--backend-store-uri")
+        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+        .arg("--default-artifact-root")
+        .arg(dir.join("artifacts"))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let server = ProcessGroupGuard::spawn(command).expect("start mlflow server");
+    let started = Instant::now();
+    loop {
+        if let Ok((200, _)) = http_get(addr, "/health") {
+            break;
+        }
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        assert!(started.elapsed() < Duration::from_secs(180), "mlflow did not answer /health within 180 s:\n{log}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!("mlflow ready after {:?}", started.elapsed());
+    Mlflow { addr, _server: server, _dir: TempDir(dir) }
+}
+
+fn json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = http_get(addr, path).expect("mlflow request");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+}
+
+/// Polls until the trace with this id (32 hex) is stored with `spans` spans.
+fn wait_for_trace(mlflow: &Mlflow, experiment: &str, trace_hex: &str, spans: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    loop {
+        let listed = json(mlflow.addr, &format!("/api/2.0/mlflow/traces?experiment_ids={experiment}&max_results=100"));
+        let known = listed["traces"].as_array().into_iter().flatten().any(|t| {
+            let id = t["request_id"].as_str().or(t["trace_id"].as_str()).unwrap_or_default();
+            id.ends_with(trace_hex)
+        });
+        if known {
+            let trace = json(mlflow.addr, &format!("/api/3.0/mlflow/traces/get?trace_id=tr-{trace_hex}"));
+            if trace["trace"]["spans"].as_array().is_some_and(|s| s.len() >= spans) {
+                return trace;
+            }
+            last = trace;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "trace tr-{trace_hex} with {spans} spans never showed up; last list: {listed}\nlast get: {last:#}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A span's attribute as text; MLflow returns OTLP's `[{key, value: {string_value | int_value ...}}]`.
+fn attr(span: &Value, key: &str) -> Option<String> {
+    let kv = span["attributes"].as_array()?.iter().find(|kv| kv["key"] == key)?;
+    let value = kv["value"].as_object()?.values().next()?;
+    Some(value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()))
+}
+
+fn span_named<'a>(spans: &'a [Value], name: &str) -> &'a Value {
+    spans.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+}
+
+#[test]
+fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
+    let mlflow = start_mlflow();
+    let (status, body) =
+        http_post_json(mlflow.addr, "/api/2.0/mlflow/experiments/create", r#"{"name":"obs-otlp-test"}"#).unwrap();
+    assert_eq!(status, 200, "create experiment: {body}");
+    let experiment = serde_json::from_str::<Value>(&body).unwrap()["experiment_id"].as_str().unwrap().to_owned();
+
+    let logs = Captured::default();
+    let guard = obs_runtime::builder()
+        .service_name("checkout-service")
+        .service_version("1.2.3")
+        .log_filter("debug")
+        .log_writer(logs.clone())
+        .without_http()
+        .otlp_endpoint(format!("http://{}", mlflow.addr))
+        .otlp_header("x-mlflow-experiment-id", experiment.clone())
+        .otlp_batch_delay(Duration::from_millis(100))
+        .init()
+        .expect("init");
+
+    // A plain thread: no tokio reactor anywhere near the exporter.
+    let result = std::thread::spawn(|| checkout(150)).join().unwrap();
+    assert!(result.is_err());
+    // And inside a tokio runtime.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    assert_eq!(runtime.block_on(quote(3)), 6);
+
+    let lines = logs.lines();
+    let checkout_line = lines.iter().find(|l| l["event"] == "checkout.begin").expect("checkout log line");
+    let checkout_trace = checkout_line["trace_id"].as_str().expect("trace_id").to_owned();
+    let quote_trace = lines.iter().find(|l| l["span"] == "otlp_mlflow::quote").expect("quote line")["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(checkout_trace, quote_trace, "two entry calls are two traces");
+
+    let trace = wait_for_trace(&mlflow, &experiment, &checkout_trace, 3);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    assert_eq!(spans.len(), 3, "checkout, reserve_stock, charge_card: {spans:#?}");
+    let root = span_named(&spans, "otlp_mlflow::checkout");
+    let reserve = span_named(&spans, "otlp_mlflow::reserve_stock");
+    let charge = span_named(&spans, "otlp_mlflow::charge_card");
+    for span in [root, reserve, charge] {
+        assert_eq!(span["trace_id"], root["trace_id"], "one trace id");
+    }
+    assert!(root["parent_span_id"].as_str().is_none_or(str::is_empty), "checkout is the root: {root:#}");
+    assert_eq!(reserve["parent_span_id"], root["span_id"]);
+    assert_eq!(charge["parent_span_id"], root["span_id"]);
+
+    // Attributes: the call's arguments and code location, the error fields.
+    assert_eq!(attr(charge, "order").as_deref(), Some("450"));
+    assert_eq!(attr(root, "code.function.name").as_deref(), Some("checkout"));
+    assert_eq!(attr(charge, "error.type").as_deref(), Some("declined"));
+    assert_eq!(attr(charge, "error.message").as_deref(), Some("card declined"));
+    assert_eq!(charge["status"]["code"], "STATUS_CODE_ERROR", "{charge:#}");
+    assert!(reserve["status"]["code"].as_str().is_none_or(|c| c == "STATUS_CODE_UNSET"), "{reserve:#}");
+    assert_eq!(root["status"]["code"], "STATUS_CODE_ERROR", "{root:#}");
+    assert_eq!(trace["trace"]["trace_info"]["state"], "ERROR");
+    assert!(
+        charge["events"].as_array().into_iter().flatten().any(|e| e["name"] == "exception"),
+        "an exception event on the failed span: {charge:#}"
+    );
+
+    // Log lines and spans share ids.
+    let hex_span_id = |span: &Value| id_hex(span["span_id"].as_str().unwrap());
+    assert_eq!(id_hex(root["trace_id"].as_str().unwrap()), checkout_trace);
+    let root_line = lines.iter().find(|l| l["span"] == "otlp_mlflow::checkout" && l["event"] == "function.error");
+    assert_eq!(root_line.expect("checkout error line")["span_id"].as_str().unwrap(), hex_span_id(root));
+
+    let trace = wait_for_trace(&mlflow, &experiment, &quote_trace, 4);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    let quote = span_named(&spans, "otlp_mlflow::quote");
+    let fetches: Vec<_> = spans.iter().filter(|s| s["name"] == "otlp_mlflow::fetch_price").collect();
+    assert_eq!(fetches.len(), 3);
+    assert!(fetches.iter().all(|f| f["parent_span_id"] == quote["span_id"]));
+
+    assert_eq!(trace["trace"]["trace_info"]["state"], "OK");
+
+    let started = Instant::now();
+    drop(guard);
+    assert!(started.elapsed() < Duration::from_secs(6), "shutdown took {:?}", started.elapsed());
+}
+
+/// MLflow returns ids base64-encoded (as OTLP JSON does); this gives hex.
+fn id_hex(id: &str) -> String {
+    if (id.len() == 16 || id.len() == 32) && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return id.to_ascii_lowercase();
+    }
+    let bytes = base64_decode(id);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for b in text.bytes().filter(|&b| b != b'=') {
+        let Some(v) = ALPHABET.iter().position(|&a| a == b) else { continue };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
