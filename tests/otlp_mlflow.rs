@@ -3,6 +3,8 @@
 //! One trace per entry call, the parent-child shape of the nested calls,
 //! their attributes and the error status, from a plain thread and from a
 //! tokio runtime. Log lines carry the same trace and span ids as the spans.
+//! Two axum services on loopback (A calls B with the reqwest helper) export
+//! spans that form one trace.
 //!
 //! Needs `mlflow` (scripts/install-test-deps.sh installs it into a venv).
 
@@ -12,6 +14,10 @@ use std::net::SocketAddr;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
 use obs_runtime::{ErrorKind, observe};
 use serde_json::Value;
 use support::{Captured, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
@@ -59,6 +65,53 @@ async fn quote(items: u32) -> u32 {
         total += fetch_price(item).await;
     }
     total
+}
+
+// ---- two services: A (POST /orders/{id}) calls B (GET /stock/{item}) ----
+
+async fn order_handler(State(stock_service): State<SocketAddr>, Path(id): Path<u32>) -> String {
+    place_order(stock_service, id).await
+}
+
+#[observe]
+async fn place_order(stock_service: SocketAddr, id: u32) -> String {
+    // A task spawned with the helper stays a child of this call.
+    obs_runtime::spawn(audit(id)).await.unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("http://{stock_service}/stock/{id}"))
+        .with_trace_context()
+        .send()
+        .await
+        .expect("call service B");
+    format!("order {id}: {} in stock", response.text().await.unwrap())
+}
+
+#[observe]
+async fn audit(id: u32) {
+    tokio::task::yield_now().await;
+    tracing::info!(order = id, "audited");
+}
+
+async fn stock_handler(Path(item): Path<u32>) -> String {
+    check_stock(item).await.to_string()
+}
+
+#[observe]
+async fn check_stock(item: u32) -> u32 {
+    item * 10
+}
+
+/// Starts B then A on loopback; returns A's address.
+async fn start_services() -> SocketAddr {
+    let b = Router::new().route("/stock/{item}", get(stock_handler)).layer(HttpLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, b).await.unwrap() });
+    let a = Router::new().route("/orders/{id}", post(order_handler)).with_state(b_addr).layer(HttpLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, a).await.unwrap() });
+    a_addr
 }
 
 struct Mlflow {
@@ -227,6 +280,8 @@ fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
 
     assert_eq!(trace["trace"]["trace_info"]["state"], "OK");
 
+    two_services_form_one_trace(&runtime, &mlflow, &experiment, &logs);
+
     let started = Instant::now();
     drop(guard);
     assert!(started.elapsed() < Duration::from_secs(6), "shutdown took {:?}", started.elapsed());
@@ -255,4 +310,61 @@ fn base64_decode(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+fn two_services_form_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflow, experiment: &str, logs: &Captured) {
+    const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (fresh, continued) = runtime.block_on(async {
+        let a = start_services().await;
+        let client = reqwest::Client::new();
+        let fresh = client.post(format!("http://{a}/orders/7")).send().await.unwrap();
+        let fresh_status = fresh.status();
+        assert_eq!(fresh_status, 200);
+        assert_eq!(fresh.text().await.unwrap(), "order 7: 70 in stock");
+        let continued = client
+            .post(format!("http://{a}/orders/8"))
+            .header("traceparent", format!("00-{CALLER_TRACE}-00f067aa0ba902b7-01"))
+            .send()
+            .await
+            .unwrap();
+        (fresh_status.as_u16(), continued.status().as_u16())
+    });
+    assert_eq!((fresh, continued), (200, 200));
+
+    // The caller's trace continues through A and on into B.
+    let lines = logs.lines();
+    let trace_of = |span: &str, arg: (&str, &str)| {
+        lines
+            .iter()
+            .find(|l| l["span"] == span && l[arg.0] == arg.1)
+            .unwrap_or_else(|| panic!("no log line of {span} with {arg:?}"))["trace_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(trace_of("otlp_mlflow::place_order", ("id", "8")), CALLER_TRACE);
+    assert_eq!(trace_of("otlp_mlflow::check_stock", ("item", "8")), CALLER_TRACE, "B continues A's trace");
+
+    // Without a traceparent, A's server span is the root of one trace spanning both services.
+    let trace_hex = trace_of("otlp_mlflow::check_stock", ("item", "7"));
+    assert_eq!(trace_of("otlp_mlflow::place_order", ("id", "7")), trace_hex);
+    let trace = wait_for_trace(mlflow, experiment, &trace_hex, 5);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap_or_default()).collect();
+    assert_eq!(spans.len(), 5, "{names:?}");
+    let a_server = span_named(&spans, "POST /orders/{id}");
+    let place = span_named(&spans, "otlp_mlflow::place_order");
+    let audit = span_named(&spans, "otlp_mlflow::audit");
+    let b_server = span_named(&spans, "GET /stock/{item}");
+    let check = span_named(&spans, "otlp_mlflow::check_stock");
+    assert!(a_server["parent_span_id"].as_str().is_none_or(str::is_empty), "A's server span is the root");
+    assert_eq!(place["parent_span_id"], a_server["span_id"]);
+    assert_eq!(audit["parent_span_id"], place["span_id"], "the spawned task is a child of the caller");
+    assert_eq!(b_server["parent_span_id"], place["span_id"], "B's server span is a child of A's call");
+    assert_eq!(check["parent_span_id"], b_server["span_id"]);
+    assert_eq!(attr(a_server, "http.route").as_deref(), Some("/orders/{id}"));
+    assert_eq!(attr(a_server, "http.request.method").as_deref(), Some("POST"));
+    assert_eq!(attr(b_server, "http.route").as_deref(), Some("/stock/{item}"));
+    assert_eq!(attr(b_server, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(attr(b_server, "url.path").as_deref(), Some("/stock/7"));
 }

@@ -55,6 +55,8 @@ pub mod log;
 mod metrics;
 pub mod propagation;
 mod runtime;
+#[cfg(feature = "otlp")]
+pub mod trace;
 
 #[doc(hidden)]
 pub mod __private;
@@ -65,6 +67,8 @@ pub use error::{ErrorKind, short_type_name};
 pub use metrics::{OVERFLOW, Status};
 pub use obs_macros::{ErrorKind, observe};
 pub use runtime::ObsGuard;
+#[cfg(feature = "otlp")]
+pub use trace::spawn;
 
 /// Installs telemetry with defaults: the Prometheus recorder, JSON logs on
 /// stdout filtered by `RUST_LOG` (default `info`), and `GET /metrics` on

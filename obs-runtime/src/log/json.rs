@@ -45,6 +45,11 @@ pub(crate) struct SpanData {
 pub struct JsonLayer<W> {
     make_writer: W,
     service: Arc<str>,
+    /// The subscriber this layer is part of, to look up OpenTelemetry ids. Not
+    /// `tracing::dispatcher::get_default`: inside a layer callback that returns
+    /// the no-op dispatcher whenever a scoped dispatcher exists anywhere.
+    #[cfg(feature = "otlp")]
+    dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
 }
 
 impl<W> JsonLayer<W>
@@ -53,7 +58,12 @@ where
 {
     /// A layer writing lines for `service` to `make_writer` (`std::io::stdout`, a file, a test buffer).
     pub fn new(service: impl Into<Arc<str>>, make_writer: W) -> Self {
-        JsonLayer { make_writer, service: service.into() }
+        JsonLayer {
+            make_writer,
+            service: service.into(),
+            #[cfg(feature = "otlp")]
+            dispatch: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -62,6 +72,11 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
 {
+    #[cfg(feature = "otlp")]
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let trace_id = span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|d| d.ids.trace_id));
@@ -97,8 +112,10 @@ where
             };
             line.clear();
             #[cfg(feature = "otlp")]
-            if let Some(span) = ctx.event_span(event) {
-                adopt_otel_ids(&span);
+            if let Some(span) = ctx.event_span(event)
+                && let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade())
+            {
+                adopt_otel_ids(&span, &dispatch);
             }
             self.format(event, &ctx, line);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
@@ -165,7 +182,7 @@ impl<W> JsonLayer<W> {
 /// carry its trace and span ids, so that they match the exported spans. Looked
 /// up once per span, at its first event.
 #[cfg(feature = "otlp")]
-fn adopt_otel_ids<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>)
+fn adopt_otel_ids<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>, dispatch: &tracing::Dispatch)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
@@ -174,7 +191,7 @@ where
         return;
     }
     // No extension guard may be held here: the lookup locks the span's extensions.
-    let ids = crate::export::otlp::span_ids(&span.id());
+    let ids = crate::export::otlp::span_ids(&span.id(), dispatch);
     if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
         data.otel_checked = true;
         if let Some(ids) = ids {

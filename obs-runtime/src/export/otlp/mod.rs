@@ -93,16 +93,14 @@ impl Exporter {
     }
 }
 
-/// The OpenTelemetry ids of a `tracing` span, when an OpenTelemetry layer tracks it.
-/// Must be called without holding the span's extensions.
-pub(crate) fn span_ids(id: &tracing::span::Id) -> Option<SpanIds> {
-    tracing::dispatcher::get_default(|dispatch| {
-        let cx = tracing_opentelemetry::get_otel_context(id, dispatch)?;
-        let span = cx.span();
-        let sc = span.span_context();
-        sc.is_valid().then(|| SpanIds {
-            trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
-            span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
-        })
+/// The OpenTelemetry ids of a `tracing` span, when an OpenTelemetry layer of
+/// `dispatch` tracks it. Must be called without holding the span's extensions.
+pub(crate) fn span_ids(id: &tracing::span::Id, dispatch: &tracing::Dispatch) -> Option<SpanIds> {
+    let cx = tracing_opentelemetry::get_otel_context(id, dispatch)?;
+    let span = cx.span();
+    let sc = span.span_context();
+    sc.is_valid().then(|| SpanIds {
+        trace_id: u128::from_be_bytes(sc.trace_id().to_bytes()),
+        span_id: u64::from_be_bytes(sc.span_id().to_bytes()),
     })
 }

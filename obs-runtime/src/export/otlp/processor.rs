@@ -285,10 +285,11 @@ impl<E: SpanExporter> Worker<E> {
         let mut batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
         batch.iter_mut().for_each(add_exception_event);
         let count = batch.len();
-        // The exporter's own HTTP stack must not feed spans back into this pipeline.
-        let result = tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
-            futures_executor::block_on(self.exporter.export(batch))
-        });
+        // No scoped `NoSubscriber` around this: a scoped dispatcher anywhere in the
+        // process takes every thread's `tracing` calls off their fast path (and
+        // makes dispatcher look-ups inside layers fail). The HTTP stack used here
+        // emits no spans.
+        let result = futures_executor::block_on(self.exporter.export(batch));
         match result {
             Ok(()) => {
                 self.metrics.exported.increment(count as u64);
