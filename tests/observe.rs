@@ -49,7 +49,7 @@ impl std::error::Error for MathError {}
 
 #[observe]
 fn divide(a: u32, b: u32) -> Result<u32, MathError> {
-    if b == 0 { Err(MathError::DivisionByZero) } else { Ok(a / b) }
+    a.checked_div(b).ok_or(MathError::DivisionByZero)
 }
 
 #[test]

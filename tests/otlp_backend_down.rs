@@ -77,8 +77,7 @@ fn accepting_listener(listener: TcpListener, stop: Arc<AtomicBool>) -> std::thre
             let mut buf = [0u8; 65536];
             // Read the head and the body as far as Content-Length says.
             let mut raw = Vec::new();
-            loop {
-                let Ok(n) = stream.read(&mut buf) else { break };
+            while let Ok(n) = stream.read(&mut buf) {
                 if n == 0 {
                     break;
                 }
@@ -104,10 +103,33 @@ fn accepting_listener(listener: TcpListener, stop: Arc<AtomicBool>) -> std::thre
     })
 }
 
+/// Bad `OTEL_*` values are errors from `init`, which leaves nothing installed.
+fn bad_settings_are_init_errors(endpoint: &str) {
+    for (name, value) in [
+        ("OTEL_TRACES_SAMPLER", "sometimes"),
+        ("OTEL_EXPORTER_OTLP_TIMEOUT", "ten seconds"),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "carrier-pigeon"),
+        ("OTEL_SDK_DISABLED", "maybe"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "no-equals-sign"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "a=%zz"),
+    ] {
+        // SAFETY: this binary's only test runs this before starting any other thread.
+        unsafe { std::env::set_var(name, value) };
+        let result = obs_runtime::builder().without_http().otlp_endpoint(endpoint).init();
+        unsafe { std::env::remove_var(name) };
+        match result {
+            Err(obs_runtime::InitError::Config(message)) => assert!(message.contains(name), "{name}: {message}"),
+            Err(other) => panic!("{name}={value}: expected a configuration error, got {other}"),
+            Ok(_) => panic!("{name}={value} was accepted"),
+        }
+    }
+}
+
 #[test]
 fn a_dead_or_stalled_backend_neither_slows_the_app_nor_grows_memory() {
     // A port with nothing listening on it.
     let addr: SocketAddr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    bad_settings_are_init_errors(&format!("http://{addr}"));
     let logs = Captured::default();
     let guard = obs_runtime::builder()
         .service_name("backend-down")

@@ -282,6 +282,20 @@ fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
 
     two_services_form_one_trace(&runtime, &mlflow, &experiment, &logs);
 
+    // HTTP server metrics by route template, and the exporter's own counters, described.
+    let text = guard.render_metrics().expect("prometheus");
+    let orders = support::sample(
+        &text,
+        "obs_http_server_request_duration_seconds_count",
+        &[("http_route", "/orders/{id}"), ("http_request_method", "POST"), ("http_response_status_code", "200")],
+    );
+    assert_eq!(orders, Some(2.0), "{text}");
+    assert!(!text.contains("/orders/7"), "raw paths never become labels");
+    assert!(text.contains("# HELP obs_exporter_dropped_spans_total"), "{text}");
+    assert!(
+        support::sample(&text, "obs_exporter_exported_spans_total", &[("signal", "traces")]).unwrap_or(0.0) >= 12.0
+    );
+
     let started = Instant::now();
     drop(guard);
     assert!(started.elapsed() < Duration::from_secs(6), "shutdown took {:?}", started.elapsed());

@@ -25,7 +25,7 @@ impl std::fmt::Display for CheckoutError {
 #[observe]
 async fn checkout(cart: u32) -> Result<u32, CheckoutError> {
     tokio::time::sleep(Duration::from_millis(15)).await;
-    if cart % 4 == 0 { Err(CheckoutError::CardDeclined) } else { Ok(cart * 100) }
+    if cart.is_multiple_of(4) { Err(CheckoutError::CardDeclined) } else { Ok(cart * 100) }
 }
 
 #[observe(name = "label \"with\" quotes")]

@@ -79,7 +79,7 @@ impl Call {
         let message = Message { name: self.site.name(), status };
         let event = event_name(self.site.kind(), status);
         let error_display;
-        let (kind, error, ret): (Option<&dyn Value>, Option<&dyn Value>, Option<&dyn Value>) = match end {
+        let (kind, error, ret): EndFields<'_> = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
             End::Error(kind, ErrorMessage::None) => (Some(kind), None, None),
@@ -96,6 +96,9 @@ impl Call {
         Event::dispatch(meta, &meta.fields().value_set_all(&values));
     }
 }
+
+/// The optional `error.kind`, `error` and `return` values of an end event.
+type EndFields<'a> = (Option<&'a dyn Value>, Option<&'a dyn Value>, Option<&'a dyn Value>);
 
 fn record_outcome(span: &Span, end: &End<'_>) {
     match end {

@@ -247,6 +247,26 @@ impl Builder {
         self
     }
 
+    /// Export a trace the head sampler dropped when its local root ends in
+    /// error or panic. Unsampled traces are then recorded and held in a bounded
+    /// per-trace buffer until their root ends, so they cost the application
+    /// what sampled ones do (only export is saved); overflow is counted in
+    /// `obs_exporter_tail_buffer_overflow_spans_total`. A caller's explicit
+    /// "not sampled" is respected.
+    #[cfg(feature = "otlp")]
+    pub fn keep_error_traces(mut self, keep: bool) -> Self {
+        self.otlp.keep.errors = keep;
+        self
+    }
+
+    /// Like [`keep_error_traces`](Self::keep_error_traces), for traces whose
+    /// local root took at least `threshold`.
+    #[cfg(feature = "otlp")]
+    pub fn keep_slow_traces(mut self, threshold: std::time::Duration) -> Self {
+        self.otlp.keep.slower_than = Some(threshold);
+        self
+    }
+
     /// The `service.version` resource attribute, usually `env!("CARGO_PKG_VERSION")`.
     #[cfg(feature = "otlp")]
     pub fn service_version(mut self, version: impl Into<String>) -> Self {

@@ -27,10 +27,14 @@
 //!
 //! Sampling decides which traces are exported; metrics and log lines are
 //! recorded for every call whatever the decision, and log lines carry the
-//! trace id of their span in both cases.
+//! trace id of their span in both cases. Traces the head sampler dropped can
+//! still be kept when they end in error or are slow; see
+//! [`Builder::keep_error_traces`](crate::Builder::keep_error_traces) for how
+//! and at what cost.
 
 mod processor;
 mod settings;
+mod tail;
 
 use std::time::Duration;
 
@@ -71,6 +75,7 @@ impl Exporter {
                 batch_delay: options.batch_delay,
                 shutdown_timeout: options.shutdown_timeout,
                 error_log_interval: options.error_log_interval,
+                keep: options.keep,
             },
             processor::PipelineMetrics::traces(),
         )
@@ -78,11 +83,14 @@ impl Exporter {
         let resource = Resource::builder_empty()
             .with_attributes(settings.resource.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())))
             .build();
-        let provider = SdkTracerProvider::builder()
-            .with_span_processor(processor)
-            .with_sampler(settings.sampler.to_sdk())
-            .with_resource(resource)
-            .build();
+        let head = settings.sampler.to_sdk();
+        let provider = SdkTracerProvider::builder().with_span_processor(processor);
+        let provider = if options.keep.active() {
+            provider.with_sampler(tail::RecordDropped(head))
+        } else {
+            provider.with_sampler(head)
+        };
+        let provider = provider.with_resource(resource).build();
         let tracer = provider.tracer("obs");
         Ok((Exporter { provider, shutdown_timeout: options.shutdown_timeout }, tracer))
     }

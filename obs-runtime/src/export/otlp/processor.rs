@@ -73,6 +73,7 @@ pub(crate) struct QueueConfig {
     pub batch_delay: Duration,
     pub shutdown_timeout: Duration,
     pub error_log_interval: Duration,
+    pub keep: super::tail::KeepRule,
 }
 
 /// A `SpanProcessor` with a bounded queue and a dedicated export thread.
@@ -83,6 +84,7 @@ pub(crate) struct QueueProcessor {
     dropped: Counter,
     dropped_total: Arc<AtomicU64>,
     shutdown_timeout: Duration,
+    tail: Option<super::tail::TailBuffer>,
 }
 
 impl std::fmt::Debug for QueueProcessor {
@@ -120,6 +122,7 @@ impl QueueProcessor {
             dropped: metrics.dropped,
             dropped_total: Arc::new(AtomicU64::new(0)),
             shutdown_timeout: config.shutdown_timeout,
+            tail: config.keep.active().then(|| super::tail::TailBuffer::new(config.keep)),
         })
     }
 
@@ -144,14 +147,11 @@ impl SpanProcessor for QueueProcessor {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
-        if !span.span_context.is_sampled() {
-            return;
-        }
-        match self.queue.try_send(Item::Span(Box::new(span))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.increment(1);
-                self.dropped_total.fetch_add(1, Ordering::Relaxed);
+        if span.span_context.is_sampled() {
+            self.enqueue(span);
+        } else if let Some(tail) = &self.tail {
+            for span in tail.on_end(span) {
+                self.enqueue(span);
             }
         }
     }
@@ -170,6 +170,19 @@ impl SpanProcessor for QueueProcessor {
         }
         // On timeout the worker is left to finish (or die with the process): shutdown stays bounded.
         result
+    }
+}
+
+impl QueueProcessor {
+    /// Queues a span for export, or drops and counts it when the queue is full.
+    fn enqueue(&self, span: SpanData) {
+        match self.queue.try_send(Item::Span(Box::new(span))) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.increment(1);
+                self.dropped_total.fetch_add(1, Ordering::Relaxed);
+            }
+        }
     }
 }
 

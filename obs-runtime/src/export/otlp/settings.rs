@@ -22,6 +22,7 @@ pub(crate) struct OtlpOptions {
     pub shutdown_timeout: Duration,
     pub service_version: Option<String>,
     pub error_log_interval: Duration,
+    pub keep: super::tail::KeepRule,
 }
 
 impl Default for OtlpOptions {
@@ -37,6 +38,7 @@ impl Default for OtlpOptions {
             shutdown_timeout: Duration::from_secs(5),
             service_version: None,
             error_log_interval: Duration::from_secs(60),
+            keep: Default::default(),
         }
     }
 }
