@@ -5,9 +5,9 @@
 use std::fmt;
 use std::net::SocketAddr;
 
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Layered, SubscriberExt};
+use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::log::{JsonLayer, LogFormat};
 
@@ -87,6 +87,8 @@ pub struct Builder {
     pub(crate) health: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
     #[cfg(feature = "health")]
     pub(crate) health_settings: crate::health::Settings,
+    #[cfg(feature = "otlp")]
+    pub(crate) otlp: crate::export::otlp::OtlpOptions,
 }
 
 pub(crate) enum HttpSetting {
@@ -112,6 +114,8 @@ impl Default for Builder {
             health: None,
             #[cfg(feature = "health")]
             health_settings: Default::default(),
+            #[cfg(feature = "otlp")]
+            otlp: Default::default(),
         }
     }
 }
@@ -230,11 +234,102 @@ impl Builder {
         self
     }
 
-    /// The `version` of health reports (default: the package version of the
-    /// crate that derived the registered `HealthCheck`).
-    #[cfg(feature = "health")]
+    /// Export spans over OTLP/HTTP to the collector at `base_url` (spans go to
+    /// `{base_url}/v1/traces`), as `OTEL_EXPORTER_OTLP_ENDPOINT` does; that
+    /// variable and `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` win when set. See
+    /// [`export::otlp`](crate::export::otlp) for every setting.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
+        self.otlp.endpoint = Some(base_url.into());
+        self
+    }
+
+    /// A header sent with every OTLP export request (e.g. `x-mlflow-experiment-id`);
+    /// `OTEL_EXPORTER_OTLP_HEADERS` adds to these and wins for the same name.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// The time limit of one export request (default 10 s; `OTEL_EXPORTER_OTLP_TIMEOUT` wins).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.otlp.timeout = Some(timeout);
+        self
+    }
+
+    /// How many finished spans may wait for export (default 2048); beyond that
+    /// spans are dropped and counted in `obs_exporter_dropped_spans_total`.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_queue_size(mut self, spans: usize) -> Self {
+        self.otlp.queue_size = spans;
+        self
+    }
+
+    /// How long an export batch may wait to fill up (default 1 s).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_batch_delay(mut self, delay: std::time::Duration) -> Self {
+        self.otlp.batch_delay = delay;
+        self
+    }
+
+    /// How long dropping the guard may wait for queued spans to be exported (default 5 s).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_shutdown_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.otlp.shutdown_timeout = limit;
+        self
+    }
+
+    /// How often at most an export failure is logged (default 60 s).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_error_log_interval(mut self, interval: std::time::Duration) -> Self {
+        self.otlp.error_log_interval = interval;
+        self
+    }
+
+    /// Head sampling of new traces (default: follow the parent, else sample all);
+    /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` win when set.
+    #[cfg(feature = "otlp")]
+    pub fn trace_sampler(mut self, sampler: crate::export::otlp::TraceSampler) -> Self {
+        self.otlp.sampler = Some(sampler);
+        self
+    }
+
+    /// Export a trace the head sampler dropped when its local root ends in
+    /// error or panic. Unsampled traces are then recorded and held in a bounded
+    /// per-trace buffer until their root ends, so they cost the application
+    /// what sampled ones do (only export is saved); overflow is counted in
+    /// `obs_exporter_tail_buffer_overflow_spans_total`. A caller's explicit
+    /// "not sampled" is respected.
+    #[cfg(feature = "otlp")]
+    pub fn keep_error_traces(mut self, keep: bool) -> Self {
+        self.otlp.keep.errors = keep;
+        self
+    }
+
+    /// Like [`keep_error_traces`](Self::keep_error_traces), for traces whose
+    /// local root took at least `threshold`.
+    #[cfg(feature = "otlp")]
+    pub fn keep_slow_traces(mut self, threshold: std::time::Duration) -> Self {
+        self.otlp.keep.slower_than = Some(threshold);
+        self
+    }
+
+    /// The service's version, usually `env!("CARGO_PKG_VERSION")`: the
+    /// `service.version` of exported spans and the `version` of health reports
+    /// (which otherwise show the version of the crate that derived `HealthCheck`).
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
-        self.health_settings.version = Some(version.into());
+        let version: String = version.into();
+        #[cfg(feature = "health")]
+        {
+            self.health_settings.version = Some(version.clone());
+        }
+        #[cfg(feature = "otlp")]
+        {
+            self.otlp.service_version = Some(version.clone());
+        }
+        let _ = version;
         self
     }
 
@@ -278,11 +373,16 @@ impl Builder {
         EnvFilter::builder().parse(&text).map_err(|e| InitError::Config(format!("{source} {text:?}: {e}")))
     }
 
-    /// Installs the global subscriber: the filter plus the chosen log layer.
-    pub(crate) fn install_tracing(&mut self, service: &str) -> Result<(), InitError> {
+    /// Installs the global subscriber: the filter, `spans` (the OpenTelemetry
+    /// layer when exporting; it must come before the log layer, which reads the
+    /// ids it assigns) and the chosen log layer.
+    pub(crate) fn install_tracing<L>(&mut self, service: &str, spans: L) -> Result<(), InitError>
+    where
+        L: Layer<Layered<EnvFilter, Registry>> + Send + Sync + 'static,
+    {
         let filter = self.filter()?;
         let writer = self.log_writer.take().unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-        let registry = tracing_subscriber::registry().with(filter);
+        let registry = tracing_subscriber::registry().with(filter).with(spans);
         let result = match self.log_format {
             LogFormat::Json => tracing::subscriber::set_global_default(registry.with(JsonLayer::new(service, writer))),
             LogFormat::Pretty => tracing::subscriber::set_global_default(

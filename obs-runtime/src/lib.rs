@@ -95,6 +95,8 @@ pub mod log;
 mod metrics;
 pub mod propagation;
 mod runtime;
+#[cfg(feature = "otlp")]
+pub mod trace;
 mod workflow;
 
 #[doc(hidden)]
@@ -108,6 +110,8 @@ pub use health::HealthCheck;
 pub use metrics::{OVERFLOW, Status};
 pub use obs_macros::{ErrorKind, node, observe, workflow};
 pub use runtime::ObsGuard;
+#[cfg(feature = "otlp")]
+pub use trace::spawn;
 pub use workflow::{
     ActiveRun, Edge, EdgeKind, NodeShape, RunId, TimeoutError, WorkflowShape, active_runs, current_run_id, workflows,
 };

@@ -81,8 +81,9 @@ impl Names {
 }
 
 struct State {
-    names: Names,
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     namespace: String,
+    names: Names,
     max_series: usize,
     error_series: AtomicUsize,
 }
@@ -217,6 +218,14 @@ pub(crate) fn handles(site: &'static CallSite) -> Option<&'static Handles> {
 #[cfg_attr(not(feature = "health"), allow(dead_code))]
 pub(crate) fn health_names() -> Option<&'static HealthNames> {
     STATE.get().map(|s| &s.names.health)
+}
+
+/// A metric name under the configured namespace (`exporter_dropped_spans_total` →
+/// `obs_exporter_dropped_spans_total`); the default namespace before `init`.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn name(suffix: &str) -> String {
+    let namespace = STATE.get().map_or("obs", |s| s.namespace.as_str());
+    if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") }
 }
 
 /// Whether metrics have been activated by `init`.

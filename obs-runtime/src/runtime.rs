@@ -23,6 +23,8 @@ pub struct ObsGuard {
     upkeep: Option<(mpsc::Sender<()>, JoinHandle<()>)>,
     #[cfg(feature = "health")]
     _health_refresh: Option<crate::health::Refresher>,
+    #[cfg(feature = "otlp")]
+    otlp: Option<crate::export::otlp::Exporter>,
 }
 
 impl ObsGuard {
@@ -50,6 +52,10 @@ impl ObsGuard {
 
 impl Drop for ObsGuard {
     fn drop(&mut self) {
+        #[cfg(feature = "otlp")]
+        if let Some(exporter) = self.otlp.take() {
+            exporter.shutdown();
+        }
         #[cfg(feature = "http")]
         if let Some(server) = self.http.take() {
             server.stop(Duration::from_secs(2));
@@ -72,6 +78,8 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         )));
     }
     let http_addr = builder.resolved_http_addr()?;
+    #[cfg(feature = "otlp")]
+    let otlp_settings = crate::export::otlp::Settings::resolve(&builder.otlp, &service)?;
     #[cfg(feature = "http")]
     let listener = match http_addr {
         Some(addr) => Some(std::net::TcpListener::bind(addr).map_err(|e| InitError::Bind(addr, e))?),
@@ -101,8 +109,19 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         }
     }
 
+    // Export needs the OpenTelemetry layer in the subscriber obs installs.
+    #[cfg(feature = "otlp")]
+    let (otlp, spans) = match otlp_settings.filter(|_| builder.install_subscriber) {
+        Some(settings) => {
+            let (exporter, tracer) = crate::export::otlp::Exporter::start(settings)?;
+            (Some(exporter), Some(tracing_opentelemetry::layer().with_tracer(tracer)))
+        }
+        None => (None, None),
+    };
+    #[cfg(not(feature = "otlp"))]
+    let spans = tracing_subscriber::layer::Identity::new();
     if builder.install_subscriber {
-        builder.install_tracing(&service)?;
+        builder.install_tracing(&service, spans)?;
     }
 
     #[cfg(feature = "http")]
@@ -147,5 +166,7 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         upkeep: upkeep.flatten(),
         #[cfg(feature = "health")]
         _health_refresh: health_refresh,
+        #[cfg(feature = "otlp")]
+        otlp,
     })
 }

@@ -112,3 +112,71 @@ impl Drop for ChildGuard {
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
 }
+
+/// `POST path` with a JSON body; returns the status code and body.
+pub fn http_post_json(addr: SocketAddr, path: &str, body: &str) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    Ok((status, body))
+}
+
+/// A process started in its own process group; the whole group (the process and
+/// every child it started, e.g. the workers of `mlflow server`) is killed when
+/// the guard drops, even when the test fails.
+pub struct ProcessGroupGuard(pub std::process::Child);
+
+impl ProcessGroupGuard {
+    pub fn spawn(mut command: std::process::Command) -> std::io::Result<Self> {
+        use std::os::unix::process::CommandExt;
+        command.process_group(0);
+        command.spawn().map(ProcessGroupGuard)
+    }
+}
+
+impl Drop for ProcessGroupGuard {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(_)) = self.0.try_wait() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // The workers may outlive their parent: always finish the group off.
+        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The `mlflow` executable of the test venv (`$OBS_VENV`, default `/opt/obs-venv`),
+/// else on PATH; fails the test saying how to install it.
+pub fn require_mlflow() -> std::path::PathBuf {
+    let venv = std::env::var_os("OBS_VENV").map(std::path::PathBuf::from).unwrap_or_else(|| "/opt/obs-venv".into());
+    let in_venv = venv.join("bin/mlflow");
+    if in_venv.is_file() {
+        return in_venv;
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join("mlflow")).find(|p| p.is_file()).unwrap_or_else(|| {
+        panic!(
+            "MLflow is not installed: neither {} nor `mlflow` on PATH; run scripts/install-test-deps.sh \
+             (it installs mlflow==3.17.2 into a virtual environment)",
+            in_venv.display()
+        )
+    })
+}

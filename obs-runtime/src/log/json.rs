@@ -28,6 +28,9 @@ fn is_exporter_field(name: &str) -> bool {
 pub(crate) struct SpanData {
     pub ids: SpanIds,
     fields: Vec<(&'static str, String)>,
+    /// Whether `ids` were replaced by the OpenTelemetry ids of the span (or found to have none).
+    #[cfg(feature = "otlp")]
+    otel_checked: bool,
 }
 
 /// A `tracing_subscriber` layer writing the obs JSON log line format.
@@ -42,6 +45,11 @@ pub(crate) struct SpanData {
 pub struct JsonLayer<W> {
     make_writer: W,
     service: Arc<str>,
+    /// The subscriber this layer is part of, to look up OpenTelemetry ids. Not
+    /// `tracing::dispatcher::get_default`: inside a layer callback that returns
+    /// the no-op dispatcher whenever a scoped dispatcher exists anywhere.
+    #[cfg(feature = "otlp")]
+    dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
 }
 
 impl<W> JsonLayer<W>
@@ -50,7 +58,12 @@ where
 {
     /// A layer writing lines for `service` to `make_writer` (`std::io::stdout`, a file, a test buffer).
     pub fn new(service: impl Into<Arc<str>>, make_writer: W) -> Self {
-        JsonLayer { make_writer, service: service.into() }
+        JsonLayer {
+            make_writer,
+            service: service.into(),
+            #[cfg(feature = "otlp")]
+            dispatch: std::sync::OnceLock::new(),
+        }
     }
 }
 
@@ -59,10 +72,20 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
     W: for<'w> MakeWriter<'w> + 'static,
 {
+    #[cfg(feature = "otlp")]
+    fn on_register_dispatch(&self, subscriber: &tracing::Dispatch) {
+        let _ = self.dispatch.set(subscriber.downgrade());
+    }
+
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let trace_id = span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|d| d.ids.trace_id));
-        let mut data = SpanData { ids: SpanIds::new_child_of(trace_id), fields: Vec::new() };
+        let mut data = SpanData {
+            ids: SpanIds::new_child_of(trace_id),
+            fields: Vec::new(),
+            #[cfg(feature = "otlp")]
+            otel_checked: false,
+        };
         attrs.record(&mut SpanVisitor(&mut data.fields));
         span.extensions_mut().insert(data);
     }
@@ -88,6 +111,12 @@ where
                 Err(_) => &mut fresh,
             };
             line.clear();
+            #[cfg(feature = "otlp")]
+            if let Some(span) = ctx.event_span(event)
+                && let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade())
+            {
+                adopt_otel_ids(&span, &dispatch);
+            }
             self.format(event, &ctx, line);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
             let _ = writer.write_all(line.as_bytes());
@@ -144,6 +173,28 @@ impl<W> JsonLayer<W> {
             }
         }
         out.push_str("}\n");
+    }
+}
+
+/// When an OpenTelemetry layer tracks the span (OTLP export is on), log lines
+/// carry its trace and span ids, so that they match the exported spans. Looked
+/// up once per span, at its first event.
+#[cfg(feature = "otlp")]
+fn adopt_otel_ids<S>(span: &tracing_subscriber::registry::SpanRef<'_, S>, dispatch: &tracing::Dispatch)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let checked = span.extensions().get::<SpanData>().is_none_or(|d| d.otel_checked);
+    if checked {
+        return;
+    }
+    // No extension guard may be held here: the lookup locks the span's extensions.
+    let ids = crate::export::otlp::span_ids(&span.id(), dispatch);
+    if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
+        data.otel_checked = true;
+        if let Some(ids) = ids {
+            data.ids = ids;
+        }
     }
 }
 

@@ -1,0 +1,287 @@
+//! Keeping the traces that matter when the head sampler said no.
+//!
+//! With [`Builder::keep_error_traces`](crate::Builder::keep_error_traces) or
+//! [`Builder::keep_slow_traces`](crate::Builder::keep_slow_traces), a trace the
+//! head sampler drops is still *recorded* (not exported): its spans wait in a
+//! bounded per-trace buffer until its local root ends. If the root ended in
+//! error or panic (span status Error) or took longer than the threshold, the
+//! whole buffered trace is exported; otherwise it is discarded.
+//!
+//! The trade-off: every unsampled trace now costs what a sampled one costs in
+//! the application (spans are built and held), only export is saved; and a
+//! trace is kept only as far as this process saw it: a caller that did not
+//! sample does not get its own spans back. Traces whose caller explicitly did
+//! not sample (`traceparent` flag 0) are respected and not recorded. Memory
+//! is capped: at most `MAX_TRACES` traces and `MAX_SPANS_PER_TRACE` spans each
+//! are held; spans beyond that are dropped and counted in
+//! `obs_exporter_tail_buffer_overflow_spans_total`.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use metrics::Counter;
+use opentelemetry::trace::{Link, SpanId, SpanKind, Status, TraceContextExt, TraceId};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample, SpanData};
+
+/// Held traces at most.
+pub(crate) const MAX_TRACES: usize = 1024;
+/// Held spans of one trace at most.
+pub(crate) const MAX_SPANS_PER_TRACE: usize = 256;
+
+/// What makes an unsampled trace worth exporting after all.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct KeepRule {
+    pub errors: bool,
+    pub slower_than: Option<Duration>,
+}
+
+impl KeepRule {
+    pub(crate) fn active(&self) -> bool {
+        self.errors || self.slower_than.is_some()
+    }
+
+    fn keeps(&self, root: &SpanData) -> bool {
+        let failed = self.errors && matches!(root.status, Status::Error { .. });
+        let slow = self
+            .slower_than
+            .is_some_and(|limit| root.end_time.duration_since(root.start_time).is_ok_and(|took| took >= limit));
+        failed || slow
+    }
+}
+
+/// The head sampler, except that what it drops locally is recorded (`RecordOnly`)
+/// so that [`TailBuffer`] can still keep it.
+#[derive(Debug, Clone)]
+pub(crate) struct RecordDropped(pub Sampler);
+
+impl ShouldSample for RecordDropped {
+    fn should_sample(
+        &self,
+        parent_context: Option<&Context>,
+        trace_id: TraceId,
+        name: &str,
+        span_kind: &SpanKind,
+        attributes: &[KeyValue],
+        links: &[Link],
+    ) -> SamplingResult {
+        let head = self.0.should_sample(parent_context, trace_id, name, span_kind, attributes, links);
+        if head.decision != SamplingDecision::Drop {
+            return head;
+        }
+        let parent = parent_context.filter(|cx| cx.has_active_span());
+        let record = match parent {
+            None => true,
+            Some(cx) => {
+                let span = cx.span();
+                // A remote caller's "not sampled" is its decision; a local parent
+                // that is recorded means this trace is already a tail candidate.
+                !span.span_context().is_remote() && span.is_recording()
+            }
+        };
+        if !record {
+            return head;
+        }
+        let trace_state = parent.map(|cx| cx.span().span_context().trace_state().clone()).unwrap_or_default();
+        SamplingResult { decision: SamplingDecision::RecordOnly, attributes: Vec::new(), trace_state }
+    }
+}
+
+/// Unsampled spans waiting for their local root to end.
+pub(crate) struct TailBuffer {
+    rule: KeepRule,
+    held: Mutex<HashMap<TraceId, Vec<SpanData>>>,
+    overflow: Counter,
+}
+
+impl TailBuffer {
+    pub(crate) fn new(rule: KeepRule) -> TailBuffer {
+        let name = crate::metrics::name("exporter_tail_buffer_overflow_spans_total");
+        metrics::describe_counter!(
+            name.clone(),
+            metrics::Unit::Count,
+            "Unsampled spans not held for error/latency-based keeping because the buffer was full."
+        );
+        TailBuffer { rule, held: Mutex::new(HashMap::new()), overflow: metrics::counter!(name, "signal" => "traces") }
+    }
+
+    /// Takes an ended unsampled span; returns the spans to export now (the whole
+    /// trace when this span is a local root worth keeping).
+    pub(crate) fn on_end(&self, span: SpanData) -> Vec<SpanData> {
+        let trace_id = span.span_context.trace_id();
+        let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if !local_root {
+            let full = held.len() >= MAX_TRACES && !held.contains_key(&trace_id);
+            let spans = if full { None } else { Some(held.entry(trace_id).or_default()) };
+            match spans {
+                Some(spans) if spans.len() < MAX_SPANS_PER_TRACE => spans.push(span),
+                _ => self.overflow.increment(1),
+            }
+            return Vec::new();
+        }
+        let mut trace = held.remove(&trace_id).unwrap_or_default();
+        drop(held);
+        if !self.rule.keeps(&span) {
+            return Vec::new();
+        }
+        trace.push(span);
+        for span in &mut trace {
+            // Exported as sampled: backends may ignore unsampled spans.
+            let sc = &span.span_context;
+            span.span_context = opentelemetry::trace::SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                sc.trace_flags().with_sampled(true),
+                sc.is_remote(),
+                sc.trace_state().clone(),
+            );
+        }
+        trace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use opentelemetry::trace::TracerProvider as _;
+    use opentelemetry_sdk::error::OTelSdkResult;
+    use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::super::processor::{PipelineMetrics, QueueConfig, QueueProcessor};
+    use super::*;
+    use crate::export::otlp::TraceSampler;
+    use crate::propagation::TraceContext;
+
+    #[derive(Debug, Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<SpanData>>>);
+
+    impl SpanExporter for Collect {
+        fn export(&self, batch: Vec<SpanData>) -> impl std::future::Future<Output = OTelSdkResult> + Send {
+            self.0.lock().unwrap().extend(batch);
+            std::future::ready(Ok(()))
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// Runs `f` under OTel + JSON layers with a ratio-0 head sampler; returns the
+    /// exported spans' names and the log lines.
+    fn run(keep: KeepRule, f: impl FnOnce()) -> (Vec<(String, bool)>, Vec<serde_json::Value>) {
+        let exported = Collect::default();
+        let metrics = PipelineMetrics {
+            dropped: metrics::Counter::noop(),
+            exported: metrics::Counter::noop(),
+            failed: metrics::Counter::noop(),
+        };
+        let config = QueueConfig {
+            queue_size: 1024,
+            batch_size: 64,
+            batch_delay: Duration::from_millis(10),
+            shutdown_timeout: Duration::from_secs(5),
+            error_log_interval: Duration::from_secs(60),
+            keep,
+        };
+        let processor = QueueProcessor::start(exported.clone(), config, metrics).unwrap();
+        let head = TraceSampler::ParentBasedRatio(0.0).to_sdk();
+        let builder = SdkTracerProvider::builder().with_span_processor(processor);
+        let provider =
+            if keep.active() { builder.with_sampler(RecordDropped(head)) } else { builder.with_sampler(head) }.build();
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(crate::log::JsonLayer::new("svc", move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, f);
+        provider.force_flush().unwrap();
+        let names =
+            exported.0.lock().unwrap().iter().map(|s| (s.name.to_string(), s.span_context.is_sampled())).collect();
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        (names, text.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+    }
+
+    fn job(name: &'static str, fail: bool) {
+        let root = tracing::info_span!("root", job = name, otel.status_code = tracing::field::Empty);
+        let _root = root.enter();
+        {
+            let child = tracing::info_span!("child", job = name);
+            let _child = child.enter();
+            tracing::info!("working");
+        }
+        if fail {
+            root.record("otel.status_code", "ERROR");
+        }
+    }
+
+    #[test]
+    fn unsampled_traces_are_not_exported_but_their_log_lines_carry_trace_ids() {
+        let (exported, lines) = run(KeepRule::default(), || job("a", true));
+        assert!(exported.is_empty(), "{exported:?}");
+        let line = lines.iter().find(|l| l["message"] == "working").unwrap();
+        let trace_id = line["trace_id"].as_str().unwrap();
+        assert_eq!(trace_id.len(), 32);
+        assert_ne!(trace_id, "00000000000000000000000000000000");
+    }
+
+    #[test]
+    fn failed_traces_are_kept_whole_when_the_head_sampler_said_no() {
+        let keep = KeepRule { errors: true, slower_than: None };
+        let (exported, _) = run(keep, || {
+            job("fine", false);
+            job("broken", true);
+        });
+        assert_eq!(exported, vec![("child".to_owned(), true), ("root".to_owned(), true)]);
+    }
+
+    #[test]
+    fn slow_traces_are_kept_and_fast_ones_are_not() {
+        let keep = KeepRule { errors: false, slower_than: Some(Duration::from_millis(30)) };
+        let (exported, _) = run(keep, || {
+            job("fast", false);
+            let slow = tracing::info_span!("slow root");
+            let _slow = slow.enter();
+            std::thread::sleep(Duration::from_millis(40));
+        });
+        assert_eq!(exported, vec![("slow root".to_owned(), true)]);
+    }
+
+    #[test]
+    fn a_callers_decision_not_to_sample_is_respected() {
+        let keep = KeepRule { errors: true, slower_than: None };
+        let (exported, _) = run(keep, || {
+            let server = tracing::info_span!("server", otel.status_code = tracing::field::Empty);
+            let caller = TraceContext::from_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00");
+            crate::trace::set_parent(&server, &caller.unwrap());
+            let _entered = server.enter();
+            server.record("otel.status_code", "ERROR");
+        });
+        assert!(exported.is_empty(), "{exported:?}");
+    }
+
+    #[test]
+    fn the_buffer_of_one_trace_is_capped() {
+        let keep = KeepRule { errors: true, slower_than: None };
+        let (exported, _) = run(keep, || {
+            let root = tracing::info_span!("root", otel.status_code = tracing::field::Empty);
+            let _root = root.enter();
+            for _ in 0..MAX_SPANS_PER_TRACE + 10 {
+                let _child = tracing::info_span!("child").entered();
+            }
+            root.record("otel.status_code", "ERROR");
+        });
+        assert_eq!(exported.len(), MAX_SPANS_PER_TRACE + 1);
+    }
+}

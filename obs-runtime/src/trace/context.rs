@@ -1,0 +1,186 @@
+//! Between the W3C [`TraceContext`] of the propagation module and the
+//! OpenTelemetry context of `tracing` spans.
+
+use http::HeaderMap;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState as OtelTraceState};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+use crate::propagation::{TraceContext, TraceState};
+
+/// The W3C context of the current span (trace id, the span's own id, flags and
+/// trace state), or `None` without a valid OpenTelemetry span context.
+pub fn current_context() -> Option<TraceContext> {
+    context_of(&tracing::Span::current())
+}
+
+pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
+    if span.is_disabled() {
+        return None;
+    }
+    let cx = span.context();
+    let otel = cx.span();
+    let sc = otel.span_context();
+    if !sc.is_valid() {
+        return None;
+    }
+    let mut ctx = TraceContext::new(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8());
+    let header = sc.trace_state().header();
+    if !header.is_empty() {
+        ctx.trace_state = TraceState::parse(&header).unwrap_or_default();
+    }
+    Some(ctx)
+}
+
+/// Writes `traceparent` (and `tracestate` when not empty) for the current
+/// span into outgoing request headers. Returns whether a context was written.
+///
+/// ```
+/// let mut headers = http::HeaderMap::new();
+/// obs_runtime::trace::inject_current(&mut headers); // no-op outside an exported span
+/// ```
+pub fn inject_current(headers: &mut HeaderMap) -> bool {
+    match current_context() {
+        Some(ctx) => {
+            ctx.inject(headers);
+            true
+        }
+        None => false,
+    }
+}
+
+/// Makes `span` a child of the remote caller's `parent`. Call it before the
+/// span is first entered; returns whether the parent was set (it is not when
+/// OpenTelemetry is not active or the span already started).
+pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
+    if !parent.is_valid() {
+        return false;
+    }
+    let state = OtelTraceState::from_key_value(parent.trace_state.iter()).unwrap_or_default();
+    let remote = SpanContext::new(
+        TraceId::from_bytes(parent.trace_id),
+        SpanId::from_bytes(parent.parent_id),
+        TraceFlags::new(parent.flags),
+        true,
+        state,
+    );
+    span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)).is_ok()
+}
+
+/// Propagates the current trace on outgoing `reqwest` requests.
+///
+/// ```no_run
+/// use obs_runtime::trace::RequestBuilderExt;
+/// # async fn demo(client: reqwest::Client) -> reqwest::Result<()> {
+/// let response = client.get("http://inventory/items").with_trace_context().send().await?;
+/// # Ok(()) }
+/// ```
+#[cfg(feature = "reqwest")]
+pub trait RequestBuilderExt {
+    /// Adds `traceparent` and `tracestate` for the current span.
+    fn with_trace_context(self) -> Self;
+}
+
+#[cfg(feature = "reqwest")]
+impl RequestBuilderExt for reqwest::RequestBuilder {
+    fn with_trace_context(self) -> Self {
+        let mut headers = HeaderMap::new();
+        inject_current(&mut headers);
+        self.headers(headers)
+    }
+}
+
+#[cfg(feature = "reqwest")]
+impl RequestBuilderExt for reqwest::blocking::RequestBuilder {
+    fn with_trace_context(self) -> Self {
+        let mut headers = HeaderMap::new();
+        inject_current(&mut headers);
+        self.headers(headers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TracerProvider as _;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::*;
+
+    const CALLER: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    fn with_otel(f: impl FnOnce()) {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let layer = tracing_opentelemetry::layer().with_tracer(provider.tracer("test"));
+        tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
+    }
+
+    #[test]
+    fn a_remote_parent_is_continued_by_children() {
+        with_otel(|| {
+            let server = tracing::info_span!("server");
+            assert!(set_parent(&server, &TraceContext::from_traceparent(CALLER).unwrap()));
+            let _entered = server.enter();
+            let child = tracing::info_span!("child");
+            let _child = child.enter();
+            let ctx = current_context().expect("a context");
+            assert_eq!(ctx.trace_id_hex(), "4bf92f3577b34da6a3ce929d0e0e4736");
+            assert_ne!(ctx.span_id_hex(), "00f067aa0ba902b7", "our own span id is sent on");
+            assert!(ctx.is_sampled());
+            let mut headers = HeaderMap::new();
+            assert!(inject_current(&mut headers));
+            assert!(headers["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+            assert!(headers.get("tracestate").is_none(), "an empty tracestate is never sent");
+        });
+    }
+
+    #[derive(Clone, Default)]
+    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn log_lines_carry_the_opentelemetry_ids_even_under_a_scoped_dispatcher() {
+        let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
+        let lines = Lines::default();
+        let writer = lines.clone();
+        let subscriber = tracing_subscriber::registry()
+            .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
+            .with(crate::log::JsonLayer::new("svc", move || writer.clone()));
+        let expected = tracing::subscriber::with_default(subscriber, || {
+            let server = tracing::info_span!("server");
+            set_parent(&server, &TraceContext::from_traceparent(CALLER).unwrap());
+            let _entered = server.enter();
+            // Another thread with its own scoped dispatcher must not matter.
+            let (go, wait_go) = std::sync::mpsc::channel::<()>();
+            let (ready, wait_ready) = std::sync::mpsc::channel::<()>();
+            let other = std::thread::spawn(move || {
+                tracing::subscriber::with_default(tracing::subscriber::NoSubscriber::default(), || {
+                    ready.send(()).unwrap();
+                    let _ = wait_go.recv();
+                });
+            });
+            wait_ready.recv().unwrap();
+            tracing::info!("inside");
+            go.send(()).unwrap();
+            other.join().unwrap();
+            current_context().unwrap()
+        });
+        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(line["trace_id"], expected.trace_id_hex());
+        assert_eq!(line["span_id"], expected.span_id_hex());
+    }
+
+    #[test]
+    fn nothing_is_injected_without_opentelemetry() {
+        let mut headers = HeaderMap::new();
+        assert!(!inject_current(&mut headers));
+        assert!(headers.is_empty());
+    }
+}

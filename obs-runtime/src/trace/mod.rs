@@ -1,0 +1,42 @@
+//! Distributed tracing glue: continuing a caller's trace, passing ours on,
+//! and keeping spawned tasks inside the current span.
+//!
+//! * [`HttpLayer`] (feature `http`): a tower layer for axum servers that
+//!   continues the incoming W3C trace, opens a server span and records HTTP
+//!   server metrics.
+//! * [`inject_current`], [`current_context`] and, with the `reqwest` feature,
+//!   [`RequestBuilderExt`]: W3C headers for outgoing requests.
+//! * [`spawn`]: `tokio::spawn` whose task stays a child of the current span.
+//!
+//! The ids come from the OpenTelemetry layer [`init`](crate::init) installs
+//! when OTLP export is on; without it there is no span context to pass on,
+//! and [`current_context`] returns `None`.
+
+mod context;
+#[cfg(feature = "http")]
+mod server;
+
+#[cfg(feature = "reqwest")]
+pub use context::RequestBuilderExt;
+pub use context::{current_context, inject_current, set_parent};
+#[cfg(feature = "http")]
+pub use server::{HttpLayer, HttpService};
+
+/// `tokio::spawn`, with the task inside the current span: spans it opens are
+/// children of the caller's, and its log lines carry the same trace id.
+///
+/// ```no_run
+/// # async fn work() {}
+/// # async fn demo() {
+/// let handle = obs_runtime::spawn(async { work().await });
+/// handle.await.unwrap();
+/// # }
+/// ```
+pub fn spawn<F>(future: F) -> tokio::task::JoinHandle<F::Output>
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    use tracing::Instrument as _;
+    tokio::spawn(future.in_current_span())
+}

@@ -1,0 +1,384 @@
+//! Spans exported over OTLP/HTTP reach a real backend: MLflow 3 stores the
+//! traces it receives at `/v1/traces` and returns them through its REST API.
+//! One trace per entry call, the parent-child shape of the nested calls,
+//! their attributes and the error status, from a plain thread and from a
+//! tokio runtime. Log lines carry the same trace and span ids as the spans.
+//! Two axum services on loopback (A calls B with the reqwest helper) export
+//! spans that form one trace.
+//!
+//! Needs `mlflow` (scripts/install-test-deps.sh installs it into a venv).
+
+mod support;
+
+use std::net::SocketAddr;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
+use obs_runtime::{ErrorKind, observe};
+use serde_json::Value;
+use support::{Captured, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
+
+#[derive(Debug, ErrorKind)]
+enum PaymentError {
+    Declined,
+}
+
+impl std::fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card declined")
+    }
+}
+impl std::error::Error for PaymentError {}
+
+#[observe]
+fn reserve_stock(order: u32) -> u32 {
+    order * 2
+}
+
+#[observe]
+fn charge_card(order: u32) -> Result<u32, PaymentError> {
+    if order > 100 { Err(PaymentError::Declined) } else { Ok(order) }
+}
+
+/// The local root: two children, the second of which fails.
+#[observe]
+fn checkout(order: u32) -> Result<u32, PaymentError> {
+    tracing::info!(event = "checkout.begin", "checking out");
+    let reserved = reserve_stock(order);
+    charge_card(order + reserved)
+}
+
+#[observe]
+async fn fetch_price(item: u32) -> u32 {
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    item + 1
+}
+
+#[observe]
+async fn quote(items: u32) -> u32 {
+    let mut total = 0;
+    for item in 0..items {
+        total += fetch_price(item).await;
+    }
+    total
+}
+
+// ---- two services: A (POST /orders/{id}) calls B (GET /stock/{item}) ----
+
+async fn order_handler(State(stock_service): State<SocketAddr>, Path(id): Path<u32>) -> String {
+    place_order(stock_service, id).await
+}
+
+#[observe]
+async fn place_order(stock_service: SocketAddr, id: u32) -> String {
+    // A task spawned with the helper stays a child of this call.
+    obs_runtime::spawn(audit(id)).await.unwrap();
+    let response = reqwest::Client::new()
+        .get(format!("http://{stock_service}/stock/{id}"))
+        .with_trace_context()
+        .send()
+        .await
+        .expect("call service B");
+    format!("order {id}: {} in stock", response.text().await.unwrap())
+}
+
+#[observe]
+async fn audit(id: u32) {
+    tokio::task::yield_now().await;
+    tracing::info!(order = id, "audited");
+}
+
+async fn stock_handler(Path(item): Path<u32>) -> String {
+    check_stock(item).await.to_string()
+}
+
+#[observe]
+async fn check_stock(item: u32) -> u32 {
+    item * 10
+}
+
+/// Starts B then A on loopback; returns A's address.
+async fn start_services() -> SocketAddr {
+    let b = Router::new().route("/stock/{item}", get(stock_handler)).layer(HttpLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, b).await.unwrap() });
+    let a = Router::new().route("/orders/{id}", post(order_handler)).with_state(b_addr).layer(HttpLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let a_addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, a).await.unwrap() });
+    a_addr
+}
+
+struct Mlflow {
+    addr: SocketAddr,
+    _server: ProcessGroupGuard,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn start_mlflow() -> Mlflow {
+    let mlflow = require_mlflow();
+    let dir = std::env::temp_dir().join(format!("obs-mlflow-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let port = free_port();
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
+    let mut command = Command::new(mlflow);
+    command
+        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
+        .arg("--backend-store-uri")
+        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
+        .arg("--default-artifact-root")
+        .arg(dir.join("artifacts"))
+        .current_dir(&dir)
+        .stdin(Stdio::null())
+        .stdout(log.try_clone().unwrap())
+        .stderr(log);
+    let server = ProcessGroupGuard::spawn(command).expect("start mlflow server");
+    let started = Instant::now();
+    loop {
+        if let Ok((200, _)) = http_get(addr, "/health") {
+            break;
+        }
+        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
+        assert!(started.elapsed() < Duration::from_secs(180), "mlflow did not answer /health within 180 s:\n{log}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    eprintln!("mlflow ready after {:?}", started.elapsed());
+    Mlflow { addr, _server: server, _dir: TempDir(dir) }
+}
+
+fn json(addr: SocketAddr, path: &str) -> Value {
+    let (status, body) = http_get(addr, path).expect("mlflow request");
+    assert_eq!(status, 200, "GET {path}: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+}
+
+/// Polls until the trace with this id (32 hex) is stored with `spans` spans.
+fn wait_for_trace(mlflow: &Mlflow, experiment: &str, trace_hex: &str, spans: usize) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut last = Value::Null;
+    loop {
+        let listed = json(mlflow.addr, &format!("/api/2.0/mlflow/traces?experiment_ids={experiment}&max_results=100"));
+        let known = listed["traces"].as_array().into_iter().flatten().any(|t| {
+            let id = t["request_id"].as_str().or(t["trace_id"].as_str()).unwrap_or_default();
+            id.ends_with(trace_hex)
+        });
+        if known {
+            let trace = json(mlflow.addr, &format!("/api/3.0/mlflow/traces/get?trace_id=tr-{trace_hex}"));
+            if trace["trace"]["spans"].as_array().is_some_and(|s| s.len() >= spans) {
+                return trace;
+            }
+            last = trace;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "trace tr-{trace_hex} with {spans} spans never showed up; last list: {listed}\nlast get: {last:#}"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+/// A span's attribute as text; MLflow returns OTLP's `[{key, value: {string_value | int_value ...}}]`.
+fn attr(span: &Value, key: &str) -> Option<String> {
+    let kv = span["attributes"].as_array()?.iter().find(|kv| kv["key"] == key)?;
+    let value = kv["value"].as_object()?.values().next()?;
+    Some(value.as_str().map(str::to_owned).unwrap_or_else(|| value.to_string()))
+}
+
+fn span_named<'a>(spans: &'a [Value], name: &str) -> &'a Value {
+    spans.iter().find(|s| s["name"] == name).unwrap_or_else(|| panic!("no span {name} in {spans:#?}"))
+}
+
+#[test]
+fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
+    let mlflow = start_mlflow();
+    let (status, body) =
+        http_post_json(mlflow.addr, "/api/2.0/mlflow/experiments/create", r#"{"name":"obs-otlp-test"}"#).unwrap();
+    assert_eq!(status, 200, "create experiment: {body}");
+    let experiment = serde_json::from_str::<Value>(&body).unwrap()["experiment_id"].as_str().unwrap().to_owned();
+
+    let logs = Captured::default();
+    let guard = obs_runtime::builder()
+        .service_name("checkout-service")
+        .service_version("1.2.3")
+        .log_filter("debug")
+        .log_writer(logs.clone())
+        .without_http()
+        .otlp_endpoint(format!("http://{}", mlflow.addr))
+        .otlp_header("x-mlflow-experiment-id", experiment.clone())
+        .otlp_batch_delay(Duration::from_millis(100))
+        .init()
+        .expect("init");
+
+    // A plain thread: no tokio reactor anywhere near the exporter.
+    let result = std::thread::spawn(|| checkout(150)).join().unwrap();
+    assert!(result.is_err());
+    // And inside a tokio runtime.
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    assert_eq!(runtime.block_on(quote(3)), 6);
+
+    let lines = logs.lines();
+    let checkout_line = lines.iter().find(|l| l["event"] == "checkout.begin").expect("checkout log line");
+    let checkout_trace = checkout_line["trace_id"].as_str().expect("trace_id").to_owned();
+    let quote_trace = lines.iter().find(|l| l["span"] == "otlp_mlflow::quote").expect("quote line")["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(checkout_trace, quote_trace, "two entry calls are two traces");
+
+    let trace = wait_for_trace(&mlflow, &experiment, &checkout_trace, 3);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    assert_eq!(spans.len(), 3, "checkout, reserve_stock, charge_card: {spans:#?}");
+    let root = span_named(&spans, "otlp_mlflow::checkout");
+    let reserve = span_named(&spans, "otlp_mlflow::reserve_stock");
+    let charge = span_named(&spans, "otlp_mlflow::charge_card");
+    for span in [root, reserve, charge] {
+        assert_eq!(span["trace_id"], root["trace_id"], "one trace id");
+    }
+    assert!(root["parent_span_id"].as_str().is_none_or(str::is_empty), "checkout is the root: {root:#}");
+    assert_eq!(reserve["parent_span_id"], root["span_id"]);
+    assert_eq!(charge["parent_span_id"], root["span_id"]);
+
+    // Attributes: the call's arguments and code location, the error fields.
+    assert_eq!(attr(charge, "order").as_deref(), Some("450"));
+    assert_eq!(attr(root, "code.function.name").as_deref(), Some("checkout"));
+    assert_eq!(attr(charge, "error.type").as_deref(), Some("declined"));
+    assert_eq!(attr(charge, "error.message").as_deref(), Some("card declined"));
+    assert_eq!(charge["status"]["code"], "STATUS_CODE_ERROR", "{charge:#}");
+    assert!(reserve["status"]["code"].as_str().is_none_or(|c| c == "STATUS_CODE_UNSET"), "{reserve:#}");
+    assert_eq!(root["status"]["code"], "STATUS_CODE_ERROR", "{root:#}");
+    assert_eq!(trace["trace"]["trace_info"]["state"], "ERROR");
+    assert!(
+        charge["events"].as_array().into_iter().flatten().any(|e| e["name"] == "exception"),
+        "an exception event on the failed span: {charge:#}"
+    );
+
+    // Log lines and spans share ids.
+    let hex_span_id = |span: &Value| id_hex(span["span_id"].as_str().unwrap());
+    assert_eq!(id_hex(root["trace_id"].as_str().unwrap()), checkout_trace);
+    let root_line = lines.iter().find(|l| l["span"] == "otlp_mlflow::checkout" && l["event"] == "function.error");
+    assert_eq!(root_line.expect("checkout error line")["span_id"].as_str().unwrap(), hex_span_id(root));
+
+    let trace = wait_for_trace(&mlflow, &experiment, &quote_trace, 4);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    let quote = span_named(&spans, "otlp_mlflow::quote");
+    let fetches: Vec<_> = spans.iter().filter(|s| s["name"] == "otlp_mlflow::fetch_price").collect();
+    assert_eq!(fetches.len(), 3);
+    assert!(fetches.iter().all(|f| f["parent_span_id"] == quote["span_id"]));
+
+    assert_eq!(trace["trace"]["trace_info"]["state"], "OK");
+
+    two_services_form_one_trace(&runtime, &mlflow, &experiment, &logs);
+
+    // HTTP server metrics by route template, and the exporter's own counters, described.
+    let text = guard.render_metrics().expect("prometheus");
+    let orders = support::sample(
+        &text,
+        "obs_http_server_request_duration_seconds_count",
+        &[("http_route", "/orders/{id}"), ("http_request_method", "POST"), ("http_response_status_code", "200")],
+    );
+    assert_eq!(orders, Some(2.0), "{text}");
+    assert!(!text.contains("/orders/7"), "raw paths never become labels");
+    assert!(text.contains("# HELP obs_exporter_dropped_spans_total"), "{text}");
+    assert!(
+        support::sample(&text, "obs_exporter_exported_spans_total", &[("signal", "traces")]).unwrap_or(0.0) >= 12.0
+    );
+
+    let started = Instant::now();
+    drop(guard);
+    assert!(started.elapsed() < Duration::from_secs(6), "shutdown took {:?}", started.elapsed());
+}
+
+/// MLflow returns ids base64-encoded (as OTLP JSON does); this gives hex.
+fn id_hex(id: &str) -> String {
+    if (id.len() == 16 || id.len() == 32) && id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return id.to_ascii_lowercase();
+    }
+    let bytes = base64_decode(id);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::new();
+    let (mut acc, mut bits) = (0u32, 0);
+    for b in text.bytes().filter(|&b| b != b'=') {
+        let Some(v) = ALPHABET.iter().position(|&a| a == b) else { continue };
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+fn two_services_form_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflow, experiment: &str, logs: &Captured) {
+    const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let (fresh, continued) = runtime.block_on(async {
+        let a = start_services().await;
+        let client = reqwest::Client::new();
+        let fresh = client.post(format!("http://{a}/orders/7")).send().await.unwrap();
+        let fresh_status = fresh.status();
+        assert_eq!(fresh_status, 200);
+        assert_eq!(fresh.text().await.unwrap(), "order 7: 70 in stock");
+        let continued = client
+            .post(format!("http://{a}/orders/8"))
+            .header("traceparent", format!("00-{CALLER_TRACE}-00f067aa0ba902b7-01"))
+            .send()
+            .await
+            .unwrap();
+        (fresh_status.as_u16(), continued.status().as_u16())
+    });
+    assert_eq!((fresh, continued), (200, 200));
+
+    // The caller's trace continues through A and on into B.
+    let lines = logs.lines();
+    let trace_of = |span: &str, arg: (&str, u64)| {
+        lines
+            .iter()
+            .find(|l| l["span"] == span && l[arg.0] == arg.1)
+            .unwrap_or_else(|| panic!("no log line of {span} with {arg:?}"))["trace_id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(trace_of("otlp_mlflow::place_order", ("id", 8)), CALLER_TRACE);
+    assert_eq!(trace_of("otlp_mlflow::check_stock", ("item", 8)), CALLER_TRACE, "B continues A's trace");
+
+    // Without a traceparent, A's server span is the root of one trace spanning both services.
+    let trace_hex = trace_of("otlp_mlflow::check_stock", ("item", 7));
+    assert_eq!(trace_of("otlp_mlflow::place_order", ("id", 7)), trace_hex);
+    let trace = wait_for_trace(mlflow, experiment, &trace_hex, 5);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap_or_default()).collect();
+    assert_eq!(spans.len(), 5, "{names:?}");
+    let a_server = span_named(&spans, "POST /orders/{id}");
+    let place = span_named(&spans, "otlp_mlflow::place_order");
+    let audit = span_named(&spans, "otlp_mlflow::audit");
+    let b_server = span_named(&spans, "GET /stock/{item}");
+    let check = span_named(&spans, "otlp_mlflow::check_stock");
+    assert!(a_server["parent_span_id"].as_str().is_none_or(str::is_empty), "A's server span is the root");
+    assert_eq!(place["parent_span_id"], a_server["span_id"]);
+    assert_eq!(audit["parent_span_id"], place["span_id"], "the spawned task is a child of the caller");
+    assert_eq!(b_server["parent_span_id"], place["span_id"], "B's server span is a child of A's call");
+    assert_eq!(check["parent_span_id"], b_server["span_id"]);
+    assert_eq!(attr(a_server, "http.route").as_deref(), Some("/orders/{id}"));
+    assert_eq!(attr(a_server, "http.request.method").as_deref(), Some("POST"));
+    assert_eq!(attr(b_server, "http.route").as_deref(), Some("/stock/{item}"));
+    assert_eq!(attr(b_server, "http.response.status_code").as_deref(), Some("200"));
+    assert_eq!(attr(b_server, "url.path").as_deref(), Some("/stock/7"));
+}
