@@ -15,7 +15,7 @@
 //! | `OTEL_SDK_DISABLED=true` | no export |
 //!
 //! A bad value of any of them makes [`init`](crate::init) fail with
-//! [`InitError::Config`](crate::InitError::Config).
+//! [`InitError::Config`].
 //!
 //! Spans wait in a bounded queue (2048 by default) for a dedicated export
 //! thread; when the backend is down or slow the queue fills and further spans
