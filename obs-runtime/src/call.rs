@@ -159,7 +159,7 @@ impl Call {
         }
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
-            handles.end(status, elapsed.unwrap_or_default().as_secs_f64());
+            handles.end(status, elapsed.unwrap_or_default());
             if let End::Error(kind, _) = end {
                 handles.error(kind);
             }

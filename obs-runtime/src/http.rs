@@ -25,7 +25,12 @@ pub(crate) fn router(
             "/metrics",
             get(move || {
                 let handle = handle.clone();
-                async move { ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], handle.render()) }
+                async move {
+                    (
+                        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                        crate::export::prometheus::render(&handle),
+                    )
+                }
             }),
         ),
         None => router,

@@ -1,9 +1,15 @@
-//! Function metrics through the `metrics` facade: names, descriptions, and the
-//! handles each call site resolves once and keeps, so that a call never hashes
-//! labels or allocates.
+//! Function metrics: names, descriptions, and the handles each call site
+//! resolves once and keeps, so that a call never hashes labels or allocates.
+//! With obs's own Prometheus exporter, calls, durations and in-flight counts
+//! are kept in obs's sharded [`store`] and rendered by obs; otherwise they go
+//! through the `metrics` facade to whatever recorder the application installed.
+//! Errors and overflow always go through the facade.
+
+pub(crate) mod store;
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
 
@@ -40,7 +46,7 @@ impl Status {
     }
 
     /// The statuses a plain `#[observe]` function can end with.
-    const FUNCTION: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
+    pub(crate) const FUNCTION: [Status; 4] = [Status::Ok, Status::Error, Status::Panic, Status::Cancelled];
     /// Every status, in discriminant order.
     pub(crate) const ALL: [Status; 6] =
         [Status::Ok, Status::Error, Status::Panic, Status::Cancelled, Status::Timeout, Status::BudgetExceeded];
@@ -90,25 +96,40 @@ struct State {
 
 static STATE: OnceLock<State> = OnceLock::new();
 
-/// Turns metric recording on: from now on call sites resolve their handles
-/// against the installed `metrics` recorder. Describes every metric and
-/// registers every catalogued call site at zero.
-pub(crate) fn activate(namespace: &str, max_series: usize) {
+/// Turns metric recording on: from now on call sites resolve their handles,
+/// against obs's own store when `own_buckets` is given (obs renders those
+/// families itself), else against the installed `metrics` recorder. Describes
+/// every metric that goes through the facade and registers every catalogued
+/// call site at zero.
+pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&[f64]>) {
+    let names = Names::new(namespace);
+    // The store is in place before `STATE` is, so no call site racing `init`
+    // resolves facade handles for the families obs renders itself.
+    if let Some(bounds) = own_buckets {
+        store::install(store::Families {
+            calls: names.calls.clone(),
+            duration: names.duration.clone(),
+            in_flight: names.in_flight.clone(),
+            bounds: bounds.to_vec(),
+        });
+    }
     let state = STATE.get_or_init(|| State {
-        names: Names::new(namespace),
+        names,
         namespace: namespace.to_owned(),
         max_series,
         error_series: AtomicUsize::new(0),
     });
     let n = &state.names;
-    metrics::describe_counter!(n.calls.clone(), Unit::Count, "Calls of instrumented functions, by outcome status.");
-    metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, "Wall time of instrumented function calls.");
+    if own_buckets.is_none() {
+        metrics::describe_counter!(n.calls.clone(), Unit::Count, store::CALLS_HELP);
+        metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, store::DURATION_HELP);
+        metrics::describe_gauge!(n.in_flight.clone(), Unit::Count, store::IN_FLIGHT_HELP);
+    }
     metrics::describe_counter!(
         n.errors.clone(),
         Unit::Count,
         "Errors returned by instrumented functions, by error kind."
     );
-    metrics::describe_gauge!(n.in_flight.clone(), Unit::Count, "Calls of instrumented functions currently running.");
     metrics::describe_counter!(
         n.overflow.clone(),
         Unit::Count,
@@ -131,41 +152,59 @@ pub(crate) fn metric_name(suffix: &str) -> Option<String> {
 
 /// A call site's resolved metric handles.
 pub(crate) struct Handles {
-    calls: [Counter; 4],
-    duration: Histogram,
-    in_flight: Gauge,
+    meter: Meter,
     site: &'static CallSite,
     errors: Mutex<Vec<ErrorSeries>>,
+}
+
+/// Where calls, durations and in-flight counts go.
+enum Meter {
+    /// obs's own store (obs's Prometheus exporter is installed).
+    Own(&'static store::FunctionSeries),
+    /// The `metrics` facade, to the application's recorder.
+    Facade { calls: [Counter; 4], duration: Histogram, in_flight: Gauge },
 }
 
 impl Handles {
     fn resolve(site: &'static CallSite, state: &State) -> Handles {
         let (function, module) = (site.name(), site.module());
-        let n = &state.names;
-        let calls = Status::FUNCTION.map(|status| {
-            metrics::counter!(n.calls.clone(), "function" => function, "module" => module, "status" => status.as_str())
-        });
-        Handles {
-            calls,
-            duration: metrics::histogram!(n.duration.clone(), "function" => function, "module" => module),
-            in_flight: metrics::gauge!(n.in_flight.clone(), "function" => function, "module" => module),
-            site,
-            errors: Mutex::new(Vec::new()),
-        }
+        let meter = match store::series(function, module) {
+            Some(series) => Meter::Own(series),
+            None => {
+                let n = &state.names;
+                let calls = Status::FUNCTION.map(|status| {
+                    metrics::counter!(n.calls.clone(), "function" => function, "module" => module, "status" => status.as_str())
+                });
+                Meter::Facade {
+                    calls,
+                    duration: metrics::histogram!(n.duration.clone(), "function" => function, "module" => module),
+                    in_flight: metrics::gauge!(n.in_flight.clone(), "function" => function, "module" => module),
+                }
+            }
+        };
+        Handles { meter, site, errors: Mutex::new(Vec::new()) }
     }
 
     #[inline]
     pub(crate) fn start(&self) {
-        self.in_flight.increment(1.0);
+        match &self.meter {
+            Meter::Own(series) => series.start(),
+            Meter::Facade { in_flight, .. } => in_flight.increment(1.0),
+        }
     }
 
     #[inline]
-    pub(crate) fn end(&self, status: Status, seconds: f64) {
-        self.in_flight.decrement(1.0);
-        if let Some(calls) = self.calls.get(status as usize) {
-            calls.increment(1);
+    pub(crate) fn end(&self, status: Status, elapsed: Duration) {
+        match &self.meter {
+            Meter::Own(series) => series.end(status, elapsed),
+            Meter::Facade { calls, duration, in_flight } => {
+                in_flight.decrement(1.0);
+                if let Some(calls) = calls.get(status as usize) {
+                    calls.increment(1);
+                }
+                duration.record(elapsed.as_secs_f64());
+            }
         }
-        self.duration.record(seconds);
     }
 
     /// Counts an error of `kind`; kinds beyond the series limit fold into

@@ -44,7 +44,7 @@ impl ObsGuard {
     /// The Prometheus text a scrape of `/metrics` would return now.
     pub fn render_metrics(&self) -> Option<String> {
         #[cfg(feature = "prometheus")]
-        return self.prometheus.as_ref().map(|h| h.render());
+        return self.prometheus.as_ref().map(crate::export::prometheus::render);
         #[cfg(not(feature = "prometheus"))]
         None
     }
@@ -95,7 +95,12 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(feature = "prometheus")]
     let prometheus =
         if builder.prometheus { Some(crate::export::prometheus::install(&builder.buckets)?) } else { None };
-    crate::metrics::activate(&builder.namespace, builder.max_series);
+    // With obs's own exporter, obs keeps and renders the function metrics itself.
+    #[cfg(feature = "prometheus")]
+    let own_buckets = prometheus.as_ref().map(|_| builder.buckets.as_slice());
+    #[cfg(not(feature = "prometheus"))]
+    let own_buckets = None;
+    crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
 
     #[cfg(feature = "health")]
     {

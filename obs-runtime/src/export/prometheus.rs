@@ -1,8 +1,14 @@
-//! The Prometheus recorder behind `GET /metrics`.
+//! The Prometheus recorder behind `GET /metrics`, and the one function that
+//! renders `/metrics`: the recorder's text followed by the function metrics
+//! obs keeps itself.
+
+use std::fmt::Write;
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::InitError;
+use crate::metrics::Status;
+use crate::metrics::store::{self, CALLS_HELP, DURATION_HELP, Families, IN_FLIGHT_HELP, Totals};
 
 /// Builds the Prometheus recorder with real histograms (the given bucket
 /// bounds) and installs it as the global `metrics` recorder.
@@ -14,4 +20,151 @@ pub(crate) fn install(buckets: &[f64]) -> Result<PrometheusHandle, InitError> {
     let handle = recorder.handle();
     metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet)?;
     Ok(handle)
+}
+
+/// Everything `/metrics` serves, in the Prometheus text format: what went
+/// through the `metrics` facade, then the function families from obs's store.
+pub(crate) fn render(handle: &PrometheusHandle) -> String {
+    let mut text = handle.render();
+    if let Some((families, series)) = store::snapshot() {
+        write_function_families(&mut text, families, &series);
+    }
+    text
+}
+
+/// Writes the calls counter, the duration histogram and the in-flight gauge,
+/// each with its `# HELP` and `# TYPE` lines once.
+fn write_function_families(out: &mut String, families: &Families, series: &[Totals]) {
+    if series.is_empty() {
+        return;
+    }
+    let labels = |out: &mut String, totals: &Totals| {
+        out.push_str("{function=\"");
+        escape_label_value(out, totals.function);
+        out.push_str("\",module=\"");
+        escape_label_value(out, totals.module);
+        out.push('"');
+    };
+    let header = |out: &mut String, name: &str, help: &str, kind: &str| {
+        let name = sanitize_metric_name(name);
+        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        name
+    };
+
+    let name = header(out, &families.calls, CALLS_HELP, "counter");
+    for totals in series {
+        for (status, count) in Status::FUNCTION.iter().zip(totals.calls) {
+            out.push_str(&name);
+            labels(out, totals);
+            let _ = writeln!(out, ",status=\"{}\"}} {count}", status.as_str());
+        }
+    }
+    out.push('\n');
+
+    let name = header(out, &families.duration, DURATION_HELP, "histogram");
+    for totals in series {
+        let mut cumulative = 0;
+        let les = families.bounds.iter().map(Some).chain([None]);
+        for (le, count) in les.zip(&totals.buckets) {
+            cumulative += count;
+            let _ = write!(out, "{name}_bucket");
+            labels(out, totals);
+            match le {
+                Some(le) => {
+                    let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let _ = write!(out, "{name}_sum");
+        labels(out, totals);
+        let _ = writeln!(out, "}} {}", totals.sum_seconds);
+        let _ = write!(out, "{name}_count");
+        labels(out, totals);
+        let _ = writeln!(out, "}} {cumulative}");
+    }
+    out.push('\n');
+
+    let name = header(out, &families.in_flight, IN_FLIGHT_HELP, "gauge");
+    for totals in series {
+        out.push_str(&name);
+        labels(out, totals);
+        let _ = writeln!(out, "}} {}", totals.in_flight);
+    }
+    out.push('\n');
+}
+
+/// A label value in the text format: backslash, double quote and newline escaped.
+fn escape_label_value(out: &mut String, value: &str) {
+    for c in value.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// A metric name made valid (`[a-zA-Z_:][a-zA-Z0-9_:]*`) the way the recorder
+/// does it for the names it renders, so a namespace reads the same in both.
+fn sanitize_metric_name(name: &str) -> String {
+    name.char_indices()
+        .map(|(i, c)| {
+            let valid = c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit());
+            if valid { c } else { '_' }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_values_escape_backslash_quote_and_newline() {
+        let mut out = String::new();
+        escape_label_value(&mut out, "a\\b\"c\nd é");
+        assert_eq!(out, r#"a\\b\"c\nd é"#);
+    }
+
+    #[test]
+    fn function_families_are_a_real_histogram_with_cumulative_buckets() {
+        let families = Families {
+            calls: "obs_function_calls_total".into(),
+            duration: "obs_function_duration_seconds".into(),
+            in_flight: "obs_function_in_flight".into(),
+            bounds: vec![0.001, 0.5],
+        };
+        let series = [Totals {
+            function: "say \"hi\"",
+            module: "app",
+            calls: [3, 1, 0, 0],
+            buckets: vec![2, 1, 1],
+            sum_seconds: 2.25,
+            in_flight: 1,
+        }];
+        let mut out = String::new();
+        write_function_families(&mut out, &families, &series);
+        let labels = r#"function="say \"hi\"",module="app""#;
+        for line in [
+            "# TYPE obs_function_calls_total counter".to_owned(),
+            format!("obs_function_calls_total{{{labels},status=\"ok\"}} 3"),
+            format!("obs_function_calls_total{{{labels},status=\"cancelled\"}} 0"),
+            "# TYPE obs_function_duration_seconds histogram".to_owned(),
+            format!("obs_function_duration_seconds_bucket{{{labels},le=\"0.001\"}} 2"),
+            format!("obs_function_duration_seconds_bucket{{{labels},le=\"0.5\"}} 3"),
+            format!("obs_function_duration_seconds_bucket{{{labels},le=\"+Inf\"}} 4"),
+            format!("obs_function_duration_seconds_sum{{{labels}}} 2.25"),
+            format!("obs_function_duration_seconds_count{{{labels}}} 4"),
+            "# HELP obs_function_in_flight Calls of instrumented functions currently running.".to_owned(),
+            format!("obs_function_in_flight{{{labels}}} 1"),
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
+        }
+        assert_eq!(out.matches("# HELP").count(), 3);
+        assert_eq!(out.matches("# TYPE").count(), 3);
+    }
 }

@@ -1,0 +1,231 @@
+//! obs's own storage for function metrics, used when obs's Prometheus exporter
+//! is installed. A call costs a few relaxed adds on counters only its thread
+//! touches: every series is split into [`SHARDS`] cache-line-aligned shards,
+//! a thread always writes the same shard, and a scrape sums them.
+//!
+//! The `metrics` facade cannot do this: its Prometheus handles bump a shared
+//! generation counter on every operation, keep gauges as CAS loops on `f64`,
+//! and append histogram samples to a shared, epoch-pinned bucket.
+
+use std::cell::Cell;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use super::Status;
+
+/// Shards per series: enough that a handful of busy threads rarely share one.
+const SHARDS: usize = 8;
+/// Counters per cache line pair (128 bytes, so adjacent-line prefetch does not
+/// pull in a neighbour's shard either).
+const SLOTS_PER_LINE: usize = 16;
+
+#[repr(align(128))]
+struct Line([AtomicU64; SLOTS_PER_LINE]);
+
+impl Line {
+    fn zero() -> Line {
+        Line(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+// Where each counter sits within a shard.
+const STARTED: usize = 0;
+const CALLS: usize = 1;
+const SUM_NANOS: usize = CALLS + Status::FUNCTION.len();
+/// One slot per bucket bound, then `+Inf`.
+const BUCKETS: usize = SUM_NANOS + 1;
+
+/// The shard this thread writes: threads take shards in turn as they first record.
+#[inline]
+fn shard() -> usize {
+    // A `const` thread-local with no destructor is a plain TLS read, with no lazy-init check.
+    thread_local! {
+        static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
+    }
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    SHARD.with(|shard| match shard.get() {
+        usize::MAX => {
+            let taken = NEXT.fetch_add(1, Relaxed) % SHARDS;
+            shard.set(taken);
+            taken
+        }
+        taken => taken,
+    })
+}
+
+/// The calls, duration histogram and in-flight count of one `(function, module)`
+/// label pair. Call sites that share the pair (methods of different types with
+/// the same name in one module) share the series, as they would through the facade.
+pub(crate) struct FunctionSeries {
+    function: &'static str,
+    module: &'static str,
+    /// Bucket upper bounds in nanoseconds, ascending.
+    bounds: &'static [u64],
+    lines_per_shard: usize,
+    lines: Box<[Line]>,
+}
+
+impl FunctionSeries {
+    fn new(function: &'static str, module: &'static str, bounds: &'static [u64]) -> FunctionSeries {
+        let lines_per_shard = (BUCKETS + bounds.len() + 1).div_ceil(SLOTS_PER_LINE);
+        let lines = (0..SHARDS * lines_per_shard).map(|_| Line::zero()).collect();
+        FunctionSeries { function, module, bounds, lines_per_shard, lines }
+    }
+
+    #[inline]
+    fn slot(&self, shard: usize, index: usize) -> &AtomicU64 {
+        &self.lines[shard * self.lines_per_shard + index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
+    }
+
+    #[inline]
+    pub(crate) fn start(&self) {
+        self.slot(shard(), STARTED).fetch_add(1, Relaxed);
+    }
+
+    #[inline]
+    pub(crate) fn end(&self, status: Status, elapsed: Duration) {
+        let nanos = elapsed.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(elapsed.subsec_nanos()));
+        // Most calls are short and end at one of the first bounds.
+        let bucket = self.bounds.iter().position(|&bound| nanos <= bound).unwrap_or(self.bounds.len());
+        let shard = shard();
+        // `FUNCTION` lists the statuses in discriminant order.
+        if (status as usize) < Status::FUNCTION.len() {
+            self.slot(shard, CALLS + status as usize).fetch_add(1, Relaxed);
+        }
+        self.slot(shard, SUM_NANOS).fetch_add(nanos, Relaxed);
+        self.slot(shard, BUCKETS + bucket).fetch_add(1, Relaxed);
+    }
+
+    /// Sums the shards. The counters are read one by one while calls go on, so
+    /// derived figures come from the same reads: the histogram count is the
+    /// sum of its buckets, and in-flight is what started minus what ended.
+    fn totals(&self) -> Totals {
+        let sum =
+            |index: usize| (0..SHARDS).map(|shard| self.slot(shard, index).load(Relaxed)).fold(0, u64::wrapping_add);
+        let buckets: Vec<u64> = (0..=self.bounds.len()).map(|b| sum(BUCKETS + b)).collect();
+        let started = sum(STARTED);
+        let ended = buckets.iter().sum::<u64>();
+        Totals {
+            function: self.function,
+            module: self.module,
+            calls: std::array::from_fn(|i| sum(CALLS + i)),
+            sum_seconds: sum(SUM_NANOS) as f64 / 1e9,
+            in_flight: started.saturating_sub(ended),
+            buckets,
+        }
+    }
+}
+
+/// What a scrape reports for one series.
+// Read by the Prometheus rendering only.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) struct Totals {
+    pub function: &'static str,
+    pub module: &'static str,
+    /// Calls ended with each of [`Status::FUNCTION`], in that order.
+    pub calls: [u64; 4],
+    /// Calls per bucket (not cumulative), the last one above every bound.
+    pub buckets: Vec<u64>,
+    pub sum_seconds: f64,
+    pub in_flight: u64,
+}
+
+/// The names, descriptions and bucket bounds of the families obs renders itself.
+// Read by the Prometheus rendering only.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) struct Families {
+    pub calls: String,
+    pub duration: String,
+    pub in_flight: String,
+    /// Bucket upper bounds in seconds (the `le` labels).
+    pub bounds: Vec<f64>,
+}
+
+pub(crate) const CALLS_HELP: &str = "Calls of instrumented functions, by outcome status.";
+pub(crate) const DURATION_HELP: &str = "Wall time of instrumented function calls.";
+pub(crate) const IN_FLIGHT_HELP: &str = "Calls of instrumented functions currently running.";
+
+struct Store {
+    families: Families,
+    bounds_nanos: &'static [u64],
+    series: Mutex<Vec<&'static FunctionSeries>>,
+}
+
+static STORE: OnceLock<Store> = OnceLock::new();
+
+/// Keeps function metrics in obs from now on (called once, by `init`).
+pub(super) fn install(families: Families) {
+    let nanos = families.bounds.iter().map(|&b| (b * 1e9).round() as u64).collect::<Vec<_>>();
+    STORE.get_or_init(|| Store { families, bounds_nanos: nanos.leak(), series: Mutex::new(Vec::new()) });
+}
+
+/// The series of a `(function, module)` pair, created at zero on first use;
+/// `None` when function metrics go through the facade.
+pub(super) fn series(function: &'static str, module: &'static str) -> Option<&'static FunctionSeries> {
+    let store = STORE.get()?;
+    let mut all = store.series.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(found) = all.iter().find(|s| s.function == function && s.module == module) {
+        return Some(found);
+    }
+    let created: &'static FunctionSeries =
+        Box::leak(Box::new(FunctionSeries::new(function, module, store.bounds_nanos)));
+    all.push(created);
+    Some(created)
+}
+
+/// The families and the current totals of every series, sorted by module and
+/// function; `None` when function metrics go through the facade.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) fn snapshot() -> Option<(&'static Families, Vec<Totals>)> {
+    let store = STORE.get()?;
+    let mut series: Vec<&'static FunctionSeries> = store.series.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    series.sort_by_key(|s| (s.module, s.function));
+    Some((&store.families, series.iter().map(|s| s.totals()).collect()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BOUNDS: &[u64] = &[1_000, 10_000, 100_000];
+
+    #[test]
+    fn calls_land_in_the_first_bucket_whose_bound_they_do_not_exceed() {
+        let series = FunctionSeries::new("f", "m", BOUNDS);
+        for nanos in [0, 1_000, 1_001, 50_000, 100_000, 100_001, 5_000_000_000] {
+            series.start();
+            series.end(Status::Ok, Duration::from_nanos(nanos));
+        }
+        let totals = series.totals();
+        assert_eq!(totals.buckets, [2, 1, 2, 2]);
+        assert_eq!(totals.calls, [7, 0, 0, 0]);
+        assert_eq!(totals.in_flight, 0);
+        assert!((totals.sum_seconds - 5.000252002).abs() < 1e-9, "{}", totals.sum_seconds);
+    }
+
+    #[test]
+    fn shards_written_by_many_threads_add_up_and_calls_may_end_on_another_thread() {
+        let series: &'static FunctionSeries = Box::leak(Box::new(FunctionSeries::new("f", "m", BOUNDS)));
+        std::thread::scope(|scope| {
+            for _ in 0..SHARDS + 3 {
+                scope.spawn(|| {
+                    for _ in 0..1000 {
+                        series.start();
+                    }
+                });
+                scope.spawn(|| {
+                    for i in 0..1000 {
+                        let status = if i % 10 == 0 { Status::Error } else { Status::Ok };
+                        series.end(status, Duration::from_nanos(i));
+                    }
+                });
+            }
+        });
+        let totals = series.totals();
+        let threads = (SHARDS + 3) as u64;
+        assert_eq!(totals.calls, [900 * threads, 100 * threads, 0, 0]);
+        assert_eq!(totals.buckets.iter().sum::<u64>(), 1000 * threads);
+        assert_eq!(totals.in_flight, 0);
+    }
+}
