@@ -2,6 +2,7 @@
 
 use proc_macro2::TokenStream;
 use syn::spanned::Spanned;
+use syn::visit_mut::{self, VisitMut};
 use syn::{
     Attribute, Block, Expr, FnArg, GenericArgument, Ident, Pat, PathArguments, ReturnType, Signature, Stmt, Type,
     TypeParamBound, Visibility,
@@ -82,6 +83,18 @@ impl Function {
         let ends_box_pin =
             segments.len() >= 2 && segments[segments.len() - 2] == "Box" && segments[segments.len() - 1] == "pin";
         (ends_box_pin && call.args.len() == 1).then(|| &call.args[0])
+    }
+
+    /// Whether the body can leave the function early (`return`, `?`, or a macro
+    /// that might expand to them), so that it must run inside a closure to be
+    /// measured to its end. Nested closures, async blocks and items have their
+    /// own exits and are not looked into.
+    pub fn body_may_exit_early(&self) -> bool {
+        let mut finder = EarlyExit(false);
+        // `VisitMut` is the visitor syn is already built with; a clone of the
+        // body is cheap next to the rest of the expansion.
+        finder.visit_block_mut(&mut self.block.clone());
+        finder.0
     }
 
     /// The parameters that can be recorded: simple names (and `self`), in
@@ -190,4 +203,73 @@ fn item_keyword_span(item: &syn::Item) -> proc_macro2::Span {
         Item::Use(i) => i.use_token.span,
         other => other.span(),
     }
+}
+
+/// Finds an early exit from the function whose body it walks.
+struct EarlyExit(bool);
+
+/// Macros of `std` that never expand to `return` or `?` by themselves.
+const NON_EXITING_MACROS: &[&str] = &[
+    "assert",
+    "assert_eq",
+    "assert_ne",
+    "concat",
+    "dbg",
+    "debug_assert",
+    "debug_assert_eq",
+    "debug_assert_ne",
+    "eprint",
+    "eprintln",
+    "format",
+    "format_args",
+    "matches",
+    "panic",
+    "print",
+    "println",
+    "stringify",
+    "todo",
+    "unimplemented",
+    "unreachable",
+    "vec",
+    "write",
+    "writeln",
+];
+
+impl VisitMut for EarlyExit {
+    fn visit_expr_return_mut(&mut self, _: &mut syn::ExprReturn) {
+        self.0 = true;
+    }
+
+    fn visit_expr_try_mut(&mut self, _: &mut syn::ExprTry) {
+        self.0 = true;
+    }
+
+    fn visit_macro_mut(&mut self, mac: &mut syn::Macro) {
+        let known = mac.path.segments.last().is_some_and(|s| NON_EXITING_MACROS.iter().any(|m| s.ident == m));
+        // Arguments are not parsed: any `return` or `?` among their tokens counts.
+        if !known || tokens_may_exit(mac.tokens.clone()) {
+            self.0 = true;
+        }
+    }
+
+    fn visit_expr_mut(&mut self, expr: &mut Expr) {
+        if !self.0 {
+            visit_mut::visit_expr_mut(self, expr);
+        }
+    }
+
+    fn visit_expr_closure_mut(&mut self, _: &mut syn::ExprClosure) {}
+
+    fn visit_expr_async_mut(&mut self, _: &mut syn::ExprAsync) {}
+
+    fn visit_item_mut(&mut self, _: &mut syn::Item) {}
+}
+
+fn tokens_may_exit(tokens: TokenStream) -> bool {
+    tokens.into_iter().any(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => ident == "return",
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() == '?',
+        proc_macro2::TokenTree::Group(group) => tokens_may_exit(group.stream()),
+        proc_macro2::TokenTree::Literal(_) => false,
+    })
 }

@@ -4,10 +4,17 @@
 pub use crate::budget::BudgetExceeded;
 pub use crate::call::{Completion, Guard, Observed};
 pub use crate::callsite::{CATALOG, CallSite, Info, Kind, NodeOptions, WorkflowOptions};
-pub use crate::error::{
-    ErrorMessage, ErrorProbe, KindViaErrorKind, KindViaTypeName, MessageViaDebug, MessageViaDisplay, MessageViaError,
-    MessageViaNothing,
-};
+pub use crate::error::{ErrorMessage, ErrorProbe};
+
+/// The autoref probes that pick an error's kind and message. The generated
+/// code brings them into scope with one glob import where it classifies an
+/// error: the probe must be called there, on the concrete error type, for the
+/// most specific impl to win.
+pub mod probe {
+    pub use crate::error::{
+        KindViaErrorKind, KindViaTypeName, MessageViaDebug, MessageViaDisplay, MessageViaError, MessageViaNothing,
+    };
+}
 pub use crate::workflow::{NodeCall, Once, Repeat, TimeoutError, WorkflowRun};
 pub use linkme;
 
@@ -19,15 +26,8 @@ pub mod health {
 pub use tracing::field::{Value, debug, display};
 pub use tracing_core::Level;
 
-/// Pins a future's output type to the function's declared one, so that the
-/// generated classifier is type-checked against concrete types.
-#[inline(always)]
-pub fn output_is<T, F: core::future::Future<Output = T>>(future: F) -> F {
-    future
-}
-
-/// Runs a function's body, given as a `move` closure so that `return` stays
-/// inside it. Requiring `FnOnce` makes the closure `FnOnce`, so the body may
+/// Runs a function's body, given as a `move` closure so that `return` and `?`
+/// stay inside it (the generated code inlines bodies that have neither). Requiring `FnOnce` makes the closure `FnOnce`, so the body may
 /// return a borrow through a captured `&mut` (`&mut self.field`).
 #[inline(always)]
 pub fn call_once<R>(body: impl FnOnce() -> R) -> R {

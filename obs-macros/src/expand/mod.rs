@@ -198,32 +198,48 @@ impl Instrumented<'_> {
                 Flavor::Async => quote! {
                     #statics
                     #make_span
-                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(async move #typed_block), #classify).await
+                    #private::Observed::new::<#output>(&#site, #span_var, async move #typed_block, #classify).await
                 },
                 Flavor::ReturnsFuture { boxed: true } => {
                     let mut block = f.block.clone();
                     if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
                         let fut = &call.args[0];
-                        call.args[0] = syn::parse_quote!(#private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(#fut), #classify));
+                        call.args[0] =
+                            syn::parse_quote!(#private::Observed::new::<#output>(&#site, #span_var, #fut, #classify));
                     }
                     let stmts = &block.stmts;
                     quote! { #statics #make_span #(#stmts)* }
                 }
-                Flavor::ReturnsFuture { boxed: false } => quote! {
-                    #statics
-                    #make_span
-                    let __obs_future = #private::call_once(move || #block);
-                    #private::Observed::new(&#site, #span_var, #private::output_is::<#output, _>(__obs_future), #classify)
-                },
+                Flavor::ReturnsFuture { boxed: false } => {
+                    let future = if f.body_may_exit_early() {
+                        quote!(#private::call_once(move || #block))
+                    } else {
+                        quote!(#block)
+                    };
+                    quote! {
+                        #statics
+                        #make_span
+                        let __obs_future = #future;
+                        #private::Observed::new::<#output>(&#site, #span_var, __obs_future, #classify)
+                    }
+                }
                 Flavor::Sync => {
                     let guard = format_ident!("__obs_guard", span = Span::mixed_site());
                     let ret = format_ident!("__obs_ret", span = Span::mixed_site());
+                    // A body that cannot leave early runs in place, in its own block; one
+                    // with `return` or `?` needs a closure to come back to the measurement.
+                    let value = if f.body_may_exit_early() {
+                        quote!(#private::call_once(move || #typed_block))
+                    } else {
+                        quote!(#block)
+                    };
+                    let finish = self.outcome(&private, &quote!(&#ret), &guard);
                     quote! {
                         #statics
                         #make_span
                         let #guard = #private::Guard::enter(&#site, &#span_var);
-                        let #ret: #output = #private::call_once(move || #typed_block);
-                        #guard.finish(&#ret, #classify);
+                        let #ret: #output = #value;
+                        #finish;
                         #ret
                     }
                 }
@@ -276,41 +292,49 @@ impl Instrumented<'_> {
         (names, values)
     }
 
-    /// The closure that turns the function's output into an outcome.
+    /// The closure that turns the function's output into an outcome; it captures
+    /// nothing, so it also coerces to the `fn` pointer `Observed` takes.
     fn classify(&self, private: &TokenStream) -> TokenStream {
-        let ok = match self.args.ret {
-            Some(Format::Display) => quote!(__obs_c.ok_ret(&#private::display(__obs_v))),
-            Some(_) => quote!(__obs_c.ok_ret(&#private::debug(__obs_v))),
-            None => quote!(__obs_c.ok()),
-        };
-        let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);
         // Drivers receive the output through a projection the compiler resolves
-        // too late for the autoref probes below, so the type is spelled out.
+        // too late for the autoref probes, so the type is spelled out.
         let input = match (self.driver.is_some(), self.function.output_type()) {
             (true, Some(ty)) if !contains_impl_trait(quote!(#ty)) => quote!(: &#ty),
             (true, Some(_)) => quote!(),
             (true, None) => quote!(: &()),
             (false, _) => quote!(),
         };
+        let completion = Ident::new("__obs_c", Span::call_site());
+        let outcome = self.outcome(private, &quote!(__obs_r), &completion);
+        quote!(|__obs_r #input, #completion: #private::Completion<'_>| #outcome)
+    }
+
+    /// Ends the call through `target` (a `Completion` or a `Guard`, which have
+    /// the same methods) with the outcome read from `value`, a reference to the
+    /// output: a `match` on the concrete type, so that the error probes resolve.
+    fn outcome(&self, private: &TokenStream, value: &TokenStream, target: &Ident) -> TokenStream {
+        let ok = |v: TokenStream| match self.args.ret {
+            Some(Format::Display) => quote!(#target.ok_ret(&#private::display(#v))),
+            Some(_) => quote!(#target.ok_ret(&#private::debug(#v))),
+            None => quote!(#target.ok()),
+        };
+        let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);
         if !returns_result {
-            return quote!(|__obs_v #input, __obs_c: #private::Completion<'_>| #ok);
+            let ok = ok(value.clone());
+            return quote!(#ok);
         }
         let message = match self.args.err.map(|(_, f)| f) {
             Some(Format::Debug) => quote!(#private::ErrorMessage::Debug(__obs_e)),
             Some(Format::Display) => quote!(#private::ErrorMessage::Display(__obs_e)),
-            _ => quote! {{
-                #[allow(unused_imports)]
-                use #private::{MessageViaError as _, MessageViaDisplay as _, MessageViaDebug as _, MessageViaNothing as _};
-                (&&&#private::ErrorProbe(__obs_e)).obs_message()
-            }},
+            _ => quote!((&&&#private::ErrorProbe(__obs_e)).obs_message()),
         };
+        let ok = ok(quote!(__obs_v));
         quote! {
-            |__obs_r #input, __obs_c: #private::Completion<'_>| match __obs_r {
+            match #value {
                 ::core::result::Result::Ok(__obs_v) => { let _ = &__obs_v; #ok }
                 ::core::result::Result::Err(__obs_e) => {
                     #[allow(unused_imports)]
-                    use #private::{KindViaErrorKind as _, KindViaTypeName as _};
-                    __obs_c.error((&#private::ErrorProbe(__obs_e)).obs_kind(), #message)
+                    use #private::probe::*;
+                    #target.error((&#private::ErrorProbe(__obs_e)).obs_kind(), #message)
                 }
             }
         }
