@@ -122,7 +122,6 @@ impl RawArg {
     }
 
     /// `key = 3`.
-    #[allow(dead_code)] // for the workflow attributes
     pub fn u64(&self) -> syn::Result<u64> {
         match &self.value {
             RawValue::Assign(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) => i.base10_parse(),

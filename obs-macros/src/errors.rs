@@ -15,7 +15,6 @@ impl Errors {
     }
 
     /// Keeps the value of `result`, recording its error.
-    #[allow(dead_code)] // for the workflow attributes
     pub fn take<T>(&mut self, result: syn::Result<T>) -> Option<T> {
         result.map_err(|err| self.push(err)).ok()
     }
@@ -24,12 +23,21 @@ impl Errors {
         self.0.is_none()
     }
 
-    pub fn into_compile_error(self) -> TokenStream {
-        self.0.map(syn::Error::into_compile_error).unwrap_or_default()
+    /// The expansion when nothing went wrong; otherwise the errors followed by
+    /// the user's item untouched, so the rest of the crate does not drown in
+    /// follow-on errors.
+    pub fn or_item(self, expanded: TokenStream, item: TokenStream) -> TokenStream {
+        match self.0 {
+            None => expanded,
+            Some(err) => {
+                let mut out = err.into_compile_error();
+                out.extend(item);
+                out
+            }
+        }
     }
 
-    #[allow(dead_code)] // for the workflow attributes
-    pub fn finish(self) -> syn::Result<()> {
-        self.0.map_or(Ok(()), Err)
+    pub fn into_compile_error(self) -> TokenStream {
+        self.0.map(syn::Error::into_compile_error).unwrap_or_default()
     }
 }

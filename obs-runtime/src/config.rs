@@ -319,6 +319,7 @@ impl Builder {
     /// The service's version, usually `env!("CARGO_PKG_VERSION")`: the
     /// `service.version` of exported spans and the `version` of health reports
     /// (which otherwise show the version of the crate that derived `HealthCheck`).
+    #[cfg_attr(not(any(feature = "health", feature = "otlp")), allow(unused_mut))]
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
         let version: String = version.into();
         #[cfg(feature = "health")]

@@ -161,10 +161,5 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         attr_name: "node",
     }
     .expand(&mut errors);
-    if errors.is_empty() {
-        Ok(expanded)
-    } else {
-        let error = errors.into_compile_error();
-        Ok(quote!(#error #item))
-    }
+    Ok(errors.or_item(expanded, item))
 }

@@ -30,11 +30,5 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         }
         None => TokenStream::new(),
     };
-    if errors.is_empty() {
-        Ok(expanded)
-    } else {
-        // Keep the user's item so the rest of the crate does not drown in follow-on errors.
-        let error = errors.into_compile_error();
-        Ok(quote!(#error #item))
-    }
+    Ok(errors.or_item(expanded, item))
 }

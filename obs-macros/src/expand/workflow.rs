@@ -72,10 +72,5 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         attr_name: "workflow",
     }
     .expand(&mut errors);
-    if errors.is_empty() {
-        Ok(expanded)
-    } else {
-        let error = errors.into_compile_error();
-        Ok(quote!(#error #item))
-    }
+    Ok(errors.or_item(expanded, item))
 }
