@@ -198,6 +198,21 @@ where
     }
 }
 
+/// Reads or changes the log ids [`JsonLayer`] keeps for `span`, when the
+/// subscriber is built on tracing-subscriber's registry and has the layer.
+/// This is how a remote parent reaches log lines when no OpenTelemetry layer
+/// is installed (propagation without export).
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn with_log_ids<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanIds) -> R) -> Option<R> {
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        let span = registry.span(id)?;
+        let mut extensions = span.extensions_mut();
+        extensions.get_mut::<SpanData>().map(|data| f(&mut data.ids))
+    })
+    .flatten()
+}
+
 /// Renders span fields as JSON values, replacing a value recorded twice.
 struct SpanVisitor<'a>(&'a mut Vec<(&'static str, String)>);
 

@@ -12,6 +12,8 @@ mod json;
 
 pub use ids::{SpanIds, TraceId};
 pub use json::JsonLayer;
+#[cfg(feature = "otlp")]
+pub(crate) use json::with_log_ids;
 
 #[cfg(feature = "http")]
 pub(crate) use format::write_rfc3339;

@@ -21,7 +21,10 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     let otel = cx.span();
     let sc = otel.span_context();
     if !sc.is_valid() {
-        return None;
+        // No OpenTelemetry layer (no export configured): the ids of the log lines.
+        return crate::log::with_log_ids(span, |ids| {
+            TraceContext::new(ids.trace_id.to_be_bytes(), ids.span_id.to_be_bytes(), TraceContext::FLAG_SAMPLED)
+        });
     }
     let mut ctx = TraceContext::new(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8());
     let header = sc.trace_state().header();
@@ -49,8 +52,8 @@ pub fn inject_current(headers: &mut HeaderMap) -> bool {
 }
 
 /// Makes `span` a child of the remote caller's `parent`. Call it before the
-/// span is first entered; returns whether the parent was set (it is not when
-/// OpenTelemetry is not active or the span already started).
+/// span is first entered; returns whether the parent was set (on the exported
+/// span when OpenTelemetry is active, on the span's log lines otherwise).
 pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     if !parent.is_valid() {
         return false;
@@ -63,7 +66,11 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
         true,
         state,
     );
-    span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)).is_ok()
+    let otel = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)).is_ok();
+    // Without an OpenTelemetry layer the caller's trace id still reaches the log
+    // lines of this span and of the spans opened inside it.
+    let logs = crate::log::with_log_ids(span, |ids| ids.trace_id = u128::from_be_bytes(parent.trace_id)).is_some();
+    otel || logs
 }
 
 /// Propagates the current trace on outgoing `reqwest` requests.

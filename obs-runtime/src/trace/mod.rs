@@ -9,8 +9,9 @@
 //! * [`spawn`]: `tokio::spawn` whose task stays a child of the current span.
 //!
 //! The ids come from the OpenTelemetry layer [`init`](crate::init) installs
-//! when OTLP export is on; without it there is no span context to pass on,
-//! and [`current_context`] returns `None`.
+//! when OTLP export is on. Without export they are the ids of the JSON log
+//! lines: an incoming trace is still continued in the logs and passed on to
+//! the next hop, so log correlation across services needs no tracing backend.
 
 mod context;
 #[cfg(feature = "http")]
