@@ -8,7 +8,8 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::propagation::{TraceContext, TraceState};
 
 /// The W3C context of the current span (trace id, the span's own id, flags and
-/// trace state), or `None` without a valid OpenTelemetry span context.
+/// trace state): from OpenTelemetry when export is on, else from the log ids
+/// obs's JSON layer keeps; `None` outside any span.
 pub fn current_context() -> Option<TraceContext> {
     context_of(&tracing::Span::current())
 }
@@ -39,7 +40,7 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
 ///
 /// ```
 /// let mut headers = http::HeaderMap::new();
-/// obs_runtime::trace::inject_current(&mut headers); // no-op outside an exported span
+/// obs_runtime::trace::inject_current(&mut headers); // no-op outside any span
 /// ```
 pub fn inject_current(headers: &mut HeaderMap) -> bool {
     match current_context() {
