@@ -19,6 +19,11 @@ pub fn http_get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> 
     stream.set_read_timeout(Some(Duration::from_secs(10)))?;
     let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n")?;
+    read_response(stream)
+}
+
+/// Reads a `Connection: close` response to the end: status code and (de-chunked) body.
+fn read_response(mut stream: TcpStream) -> std::io::Result<(u16, String)> {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
@@ -128,14 +133,7 @@ pub fn http_post_json(addr: SocketAddr, path: &str, body: &str) -> std::io::Resu
         "POST {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )?;
-    let mut raw = Vec::new();
-    stream.read_to_end(&mut raw)?;
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
-    Ok((status, body))
+    read_response(stream)
 }
 
 /// A process started in its own process group; the whole group (the process and
