@@ -12,7 +12,8 @@ mod item;
 use proc_macro::TokenStream;
 
 /// Instruments a function: a span, call/error/duration/in-flight metrics and an
-/// end-of-call JSON log event. See `obs_runtime::observe` for the arguments.
+/// end-of-call JSON log event. The arguments are listed in the `obs_runtime`
+/// crate documentation, section "`#[observe]` arguments".
 #[proc_macro_attribute]
 pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::observe::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
@@ -20,14 +21,16 @@ pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
 
 /// Makes each call of an `async fn` a workflow run: a run id, a span that its
 /// nodes' spans nest under, run metrics and lifecycle events, and budgets.
-/// See `obs_runtime::workflow` for the arguments.
+/// The arguments are listed in the `obs_runtime` crate documentation, section
+/// "Workflows".
 #[proc_macro_attribute]
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::workflow::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Makes an `async fn` a step of the workflow it runs in: a span per attempt,
-/// node metrics and events, retries and a timeout. See `obs_runtime::node`.
+/// node metrics and events, retries and a timeout. The arguments are listed in
+/// the `obs_runtime` crate documentation, section "Workflows".
 #[proc_macro_attribute]
 pub fn node(attr: TokenStream, item: TokenStream) -> TokenStream {
     expand::node::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()

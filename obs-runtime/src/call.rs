@@ -293,7 +293,12 @@ fn event_name(kind: Kind, status: Status) -> &'static str {
 
 fn hint_missing_init(site: &'static CallSite) {
     static HINTED: AtomicBool = AtomicBool::new(false);
-    if cfg!(debug_assertions) && site.records_metrics() && !metrics::active() && !HINTED.swap(true, Ordering::Relaxed) {
+    if cfg!(debug_assertions)
+        && site.records_metrics()
+        && !metrics::active()
+        && !HINTED.load(Ordering::Relaxed)
+        && !HINTED.swap(true, Ordering::Relaxed)
+    {
         eprintln!(
             "obs: `{}` ran before obs_runtime::init(); its metrics are not recorded (this hint shows once, in debug builds)",
             site.span_name()

@@ -62,7 +62,9 @@ impl std::error::Error for InitError {
 
 /// Configures what [`init`](crate::init) sets up. Environment variables win
 /// over code where the OpenTelemetry conventions say so (`OTEL_SERVICE_NAME`,
-/// `RUST_LOG`, `OBS_HTTP_ADDR`).
+/// `RUST_LOG`, the `OTEL_EXPORTER_OTLP_*` settings); `OBS_HTTP_ADDR` applies
+/// only when the code does not call [`http_addr`](Self::http_addr) or
+/// [`without_http`](Self::without_http).
 ///
 /// ```no_run
 /// let _guard = obs_runtime::builder()

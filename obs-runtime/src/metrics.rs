@@ -73,8 +73,7 @@ pub(crate) struct HealthNames {
 
 impl Names {
     fn new(namespace: &str) -> Names {
-        let name =
-            |suffix: &str| if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") };
+        let name = |suffix: &str| prefixed(namespace, suffix);
         Names {
             calls: name("function_calls_total"),
             duration: name("function_duration_seconds"),
@@ -146,8 +145,12 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
 
 /// `suffix` under the configured namespace, once metrics are active.
 pub(crate) fn metric_name(suffix: &str) -> Option<String> {
-    let state = STATE.get()?;
-    Some(if state.namespace.is_empty() { suffix.to_owned() } else { format!("{}_{suffix}", state.namespace) })
+    STATE.get().map(|state| prefixed(&state.namespace, suffix))
+}
+
+/// `namespace_suffix`, or `suffix` alone when the namespace is empty.
+fn prefixed(namespace: &str, suffix: &str) -> String {
+    if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") }
 }
 
 /// A call site's resolved metric handles.
@@ -263,8 +266,7 @@ pub(crate) fn health_names() -> Option<&'static HealthNames> {
 /// `obs_exporter_dropped_spans_total`); the default namespace before `init`.
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn name(suffix: &str) -> String {
-    let namespace = STATE.get().map_or("obs", |s| s.namespace.as_str());
-    if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") }
+    prefixed(STATE.get().map_or("obs", |s| s.namespace.as_str()), suffix)
 }
 
 /// Whether metrics have been activated by `init`.

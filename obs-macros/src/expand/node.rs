@@ -14,11 +14,13 @@ use crate::item::{Function, is_result};
 const KEYS: &[&str] = &["retries", "backoff", "max_backoff", "retry_if", "timeout"];
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let mut function = Function::parse(item.clone(), "node")?;
     let mut errors = Errors::default();
     let schema: Vec<&str> = COMMON_KEYS.iter().chain(KEYS).copied().collect();
     let raw = parse_raw(attr, &schema, &mut errors);
     let args = CommonArgs::from_raw(&raw, &mut errors);
+    let Some(mut function) = errors.take(Function::parse(item.clone(), "node")) else {
+        return Ok(errors.or_item(TokenStream::new(), item));
+    };
     let rt = runtime_path(args.krate.as_ref());
     let private = quote!(#rt::__private);
 

@@ -11,11 +11,13 @@ use crate::item::{Function, is_result};
 const KEYS: &[&str] = &["deadline", "max_hops", "max_tokens"];
 
 pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> {
-    let function = Function::parse(item.clone(), "workflow")?;
     let mut errors = Errors::default();
     let schema: Vec<&str> = COMMON_KEYS.iter().chain(KEYS).copied().collect();
     let raw = parse_raw(attr, &schema, &mut errors);
     let args = CommonArgs::from_raw(&raw, &mut errors);
+    let Some(function) = errors.take(Function::parse(item.clone(), "workflow")) else {
+        return Ok(errors.or_item(TokenStream::new(), item));
+    };
     let rt = runtime_path(args.krate.as_ref());
     let private = quote!(#rt::__private);
 

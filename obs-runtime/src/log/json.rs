@@ -102,14 +102,9 @@ where
         thread_local! {
             static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
         }
-        BUFFER.with(|buffer| {
-            // A re-entrant event (logged while formatting this one) gets a fresh buffer.
-            let mut fresh = String::new();
-            let mut borrowed = buffer.try_borrow_mut();
-            let line = match borrowed.as_deref_mut() {
-                Ok(line) => line,
-                Err(_) => &mut fresh,
-            };
+        // The reused buffer; a fresh one when it is taken (an event logged while this one
+        // is formatted) or already gone (an event logged while the thread exits).
+        let write = |line: &mut String| {
             line.clear();
             #[cfg(feature = "otlp")]
             if let Some(span) = ctx.event_span(event)
@@ -120,7 +115,17 @@ where
             self.format(event, &ctx, line);
             let mut writer = self.make_writer.make_writer_for(event.metadata());
             let _ = writer.write_all(line.as_bytes());
+        };
+        let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
+            Ok(mut line) => {
+                write(&mut line);
+                true
+            }
+            Err(_) => false,
         });
+        if reused != Ok(true) {
+            write(&mut String::new());
+        }
     }
 }
 

@@ -201,24 +201,25 @@ thread_local! {
 
 /// The current run, when called from inside a workflow's task.
 pub(crate) fn current() -> Option<Arc<Run>> {
-    CURRENT.with(|c| c.borrow().as_ref().map(|ctx| ctx.run.clone()))
+    // `try_with`: nothing is current while the thread's locals are being destroyed.
+    CURRENT.try_with(|c| c.borrow().as_ref().map(|ctx| ctx.run.clone())).ok().flatten()
 }
 
 pub(crate) fn current_ctx() -> Option<Ctx> {
-    CURRENT.with(|c| c.borrow().clone())
+    CURRENT.try_with(|c| c.borrow().clone()).ok().flatten()
 }
 
 /// Makes `ctx` current until dropped; restores the previous one.
 pub(crate) struct Entered(Option<Ctx>);
 
 pub(crate) fn enter(ctx: Ctx) -> Entered {
-    Entered(CURRENT.with(|c| c.borrow_mut().replace(ctx)))
+    Entered(CURRENT.try_with(|c| c.borrow_mut().replace(ctx)).ok().flatten())
 }
 
 impl Drop for Entered {
     fn drop(&mut self) {
         let previous = self.0.take();
-        CURRENT.with(|c| *c.borrow_mut() = previous);
+        let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
     }
 }
 
