@@ -95,6 +95,12 @@ struct State {
 
 static STATE: OnceLock<State> = OnceLock::new();
 
+impl State {
+    fn overflow_counter(&self) -> Counter {
+        metrics::counter!(self.names.overflow.clone(), "metric" => self.names.errors.clone())
+    }
+}
+
 /// Turns metric recording on: from now on call sites resolve their handles,
 /// against obs's own store when `own_buckets` is given (obs renders those
 /// families itself), else against the installed `metrics` recorder. Describes
@@ -157,7 +163,8 @@ fn prefixed(namespace: &str, suffix: &str) -> String {
 pub(crate) struct Handles {
     meter: Meter,
     site: &'static CallSite,
-    errors: Mutex<Vec<ErrorSeries>>,
+    errors: ErrorKinds,
+    adding: Mutex<()>,
 }
 
 /// Where calls, durations and in-flight counts go.
@@ -185,7 +192,7 @@ impl Handles {
                 }
             }
         };
-        Handles { meter, site, errors: Mutex::new(Vec::new()) }
+        Handles { meter, site, errors: ErrorKinds::new(), adding: Mutex::new(()) }
     }
 
     #[inline]
@@ -214,32 +221,76 @@ impl Handles {
     /// `__overflow__`, and every folded error is counted in `obs_overflow_total`.
     pub(crate) fn error(&self, kind: &'static str) {
         let Some(state) = STATE.get() else { return };
-        let n = &state.names;
-        let mut known = self.errors.lock().unwrap_or_else(|e| e.into_inner());
-        let index = match known.iter().position(|e| e.kind == kind) {
-            Some(index) => index,
+        // Seen kinds are read without a lock; the lock only serialises adding a new one.
+        let found = match self.errors.find(kind) {
+            Some(series) => Some(series),
             None => {
-                let fits = state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
-                let label = if fits { kind } else { OVERFLOW };
-                let (function, module) = (self.site.name(), self.site.module());
-                let counter =
-                    metrics::counter!(n.errors.clone(), "function" => function, "module" => module, "error" => label);
-                known.push(ErrorSeries { kind, counter, overflowed: !fits });
-                known.len() - 1
+                let _adding = self.adding.lock().unwrap_or_else(|e| e.into_inner());
+                match self.errors.find(kind) {
+                    Some(series) => Some(series),
+                    None => {
+                        // The last slot is kept for `__overflow__`, which later kinds then share.
+                        let fits = self.errors.has_room()
+                            && state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
+                        let label = if fits { kind } else { OVERFLOW };
+                        let (function, module) = (self.site.name(), self.site.module());
+                        let counter = metrics::counter!(state.names.errors.clone(), "function" => function, "module" => module, "error" => label);
+                        let overflow = (!fits).then(|| state.overflow_counter());
+                        self.errors.push(ErrorSeries { kind, counter, overflow })
+                    }
+                }
             }
         };
-        let series = &known[index];
+        let Some(series) = found else { return };
         series.counter.increment(1);
-        if series.overflowed {
-            metrics::counter!(n.overflow.clone(), "metric" => n.errors.clone()).increment(1);
+        if let Some(overflow) = &series.overflow {
+            overflow.increment(1);
         }
+    }
+}
+
+/// The error kinds one call site has seen, in an append-only list that is read
+/// without locking: slots are filled once and never change.
+struct ErrorKinds {
+    slots: Box<[OnceLock<ErrorSeries>]>,
+    len: AtomicUsize,
+}
+
+impl ErrorKinds {
+    /// Kinds one call site keeps apart; past that they count as `__overflow__`.
+    const SLOTS: usize = 32;
+
+    fn new() -> ErrorKinds {
+        ErrorKinds { slots: (0..Self::SLOTS).map(|_| OnceLock::new()).collect(), len: AtomicUsize::new(0) }
+    }
+
+    fn has_room(&self) -> bool {
+        self.len.load(Ordering::Acquire) < Self::SLOTS - 1
+    }
+
+    fn find(&self, kind: &str) -> Option<&ErrorSeries> {
+        let len = self.len.load(Ordering::Acquire);
+        self.slots[..len].iter().filter_map(OnceLock::get).find(|series| series.kind == kind)
+    }
+
+    /// Adds a series; callers hold the call site's `adding` lock. When the slots
+    /// are full the last one is reused, so the error is still counted.
+    fn push(&self, series: ErrorSeries) -> Option<&ErrorSeries> {
+        let len = self.len.load(Ordering::Acquire);
+        if len == Self::SLOTS {
+            return self.slots[len - 1].get();
+        }
+        let stored = self.slots[len].get_or_init(|| series);
+        self.len.store(len + 1, Ordering::Release);
+        Some(stored)
     }
 }
 
 struct ErrorSeries {
     kind: &'static str,
     counter: Counter,
-    overflowed: bool,
+    /// `obs_overflow_total{metric="…errors_total"}`, for kinds folded into `__overflow__`.
+    overflow: Option<Counter>,
 }
 
 /// The call site's handles, resolved on first use once metrics are active;
