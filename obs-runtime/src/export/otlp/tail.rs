@@ -13,12 +13,13 @@
 //! sample does not get its own spans back. Traces whose caller explicitly did
 //! not sample (`traceparent` flag 0) are respected and not recorded. Memory
 //! is capped: at most `MAX_TRACES` traces and `MAX_SPANS_PER_TRACE` spans each
-//! are held; spans beyond that are dropped and counted in
-//! `obs_exporter_tail_buffer_overflow_spans_total`.
+//! are held; when the buffer is full the trace held longest is given up to make
+//! room (a root that never ends cannot hold its place forever). Spans dropped
+//! either way are counted in `obs_exporter_tail_buffer_overflow_spans_total`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use metrics::Counter;
 use opentelemetry::trace::{Link, SpanId, SpanKind, Status, TraceContextExt, TraceId};
@@ -91,7 +92,8 @@ impl ShouldSample for RecordDropped {
 /// Unsampled spans waiting for their local root to end.
 pub(crate) struct TailBuffer {
     rule: KeepRule,
-    held: Mutex<HashMap<TraceId, Vec<SpanData>>>,
+    /// Spans per trace, with when the trace was first held.
+    held: Mutex<HashMap<TraceId, (Instant, Vec<SpanData>)>>,
     overflow: Counter,
 }
 
@@ -113,15 +115,21 @@ impl TailBuffer {
         let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         if !local_root {
-            let full = held.len() >= MAX_TRACES && !held.contains_key(&trace_id);
-            let spans = if full { None } else { Some(held.entry(trace_id).or_default()) };
-            match spans {
-                Some(spans) if spans.len() < MAX_SPANS_PER_TRACE => spans.push(span),
-                _ => self.overflow.increment(1),
+            if held.len() >= MAX_TRACES && !held.contains_key(&trace_id) {
+                let oldest = held.iter().min_by_key(|(_, (since, _))| *since).map(|(id, _)| *id);
+                if let Some((_, (_, given_up))) = oldest.and_then(|id| held.remove_entry(&id)) {
+                    self.overflow.increment(given_up.len() as u64);
+                }
+            }
+            let (_, spans) = held.entry(trace_id).or_insert_with(|| (Instant::now(), Vec::new()));
+            if spans.len() < MAX_SPANS_PER_TRACE {
+                spans.push(span);
+            } else {
+                self.overflow.increment(1);
             }
             return Vec::new();
         }
-        let mut trace = held.remove(&trace_id).unwrap_or_default();
+        let mut trace = held.remove(&trace_id).map(|(_, spans)| spans).unwrap_or_default();
         drop(held);
         if !self.rule.keeps(&span) {
             return Vec::new();
@@ -269,6 +277,24 @@ mod tests {
             server.record("otel.status_code", "ERROR");
         });
         assert!(exported.is_empty(), "{exported:?}");
+    }
+
+    #[test]
+    fn roots_that_never_end_do_not_keep_later_traces_out() {
+        let keep = KeepRule { errors: true, slower_than: None };
+        let (exported, _) = run(keep, || {
+            // Fill every slot with a trace whose root is still open.
+            let stuck: Vec<tracing::Span> = (0..MAX_TRACES)
+                .map(|_| {
+                    let root = tracing::info_span!("stuck");
+                    root.in_scope(|| drop(tracing::info_span!("stuck_child").entered()));
+                    root
+                })
+                .collect();
+            job("late", true);
+            drop(stuck);
+        });
+        assert_eq!(exported, [("child".to_owned(), true), ("root".to_owned(), true)], "the late trace is kept whole");
     }
 
     #[test]
