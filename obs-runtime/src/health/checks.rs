@@ -103,15 +103,36 @@ impl Check for HttpCheck {
     }
 }
 
-/// Used fraction thresholds: degraded above `warn`, unhealthy above `critical`.
-fn classify(used: f64, warn: f64, critical: f64, what: &str) -> CheckResult {
-    let percent = (used * 1000.0).round() / 10.0;
-    if used > critical {
-        CheckResult::unhealthy(format!("{what} {percent}% used, above the critical level of {}%", critical * 100.0))
-    } else if used > warn {
-        CheckResult::degraded(format!("{what} {percent}% used, above the warning level of {}%", warn * 100.0))
-    } else {
-        CheckResult::healthy()
+/// Used-fraction thresholds shared by the disk and memory checks: degraded
+/// above `warn`, unhealthy above `critical`.
+#[derive(Debug, Clone, Copy)]
+struct Levels {
+    warn: f64,
+    critical: f64,
+}
+
+impl Levels {
+    const DEFAULT: Levels = Levels { warn: 0.90, critical: 0.95 };
+
+    /// Judges `total` against `available` bytes of `what`, with both and the
+    /// used percentage as details.
+    fn judge(&self, total: u64, available: u64, what: &str) -> CheckResult {
+        let used = if total == 0 { 0.0 } else { 1.0 - available as f64 / total as f64 };
+        let percent = (used * 1000.0).round() / 10.0;
+        let result = if used > self.critical {
+            CheckResult::unhealthy(format!(
+                "{what} {percent}% used, above the critical level of {}%",
+                self.critical * 100.0
+            ))
+        } else if used > self.warn {
+            CheckResult::degraded(format!("{what} {percent}% used, above the warning level of {}%", self.warn * 100.0))
+        } else {
+            CheckResult::healthy()
+        };
+        result
+            .with_detail("total_bytes", total)
+            .with_detail("available_bytes", available)
+            .with_detail("used_percent", percent)
     }
 }
 
@@ -124,25 +145,24 @@ fn classify(used: f64, warn: f64, critical: f64, what: &str) -> CheckResult {
 #[derive(Debug, Clone)]
 pub struct DiskSpaceCheck {
     path: PathBuf,
-    warn: f64,
-    critical: f64,
+    levels: Levels,
 }
 
 impl DiskSpaceCheck {
     /// Checks the file system that holds `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        DiskSpaceCheck { path: path.into(), warn: 0.90, critical: 0.95 }
+        DiskSpaceCheck { path: path.into(), levels: Levels::DEFAULT }
     }
 
     /// Used fraction (0 to 1) above which the check is degraded.
     pub fn warn_above(mut self, fraction: f64) -> Self {
-        self.warn = fraction;
+        self.levels.warn = fraction;
         self
     }
 
     /// Used fraction (0 to 1) above which the check is unhealthy.
     pub fn critical_above(mut self, fraction: f64) -> Self {
-        self.critical = fraction;
+        self.levels.critical = fraction;
         self
     }
 }
@@ -150,14 +170,10 @@ impl DiskSpaceCheck {
 impl Check for DiskSpaceCheck {
     async fn check(&self) -> CheckResult {
         match disk_usage(&self.path) {
-            Ok((total, available)) => {
-                let used = if total == 0 { 0.0 } else { 1.0 - available as f64 / total as f64 };
-                classify(used, self.warn, self.critical, &format!("disk at {}", self.path.display()))
-                    .with_detail("path", self.path.display().to_string())
-                    .with_detail("total_bytes", total)
-                    .with_detail("available_bytes", available)
-                    .with_detail("used_percent", (used * 1000.0).round() / 10.0)
-            }
+            Ok((total, available)) => self
+                .levels
+                .judge(total, available, &format!("disk at {}", self.path.display()))
+                .with_detail("path", self.path.display().to_string()),
             Err(err) => CheckResult::unhealthy(format!("cannot read disk usage of {}: {err}", self.path.display())),
         }
     }
@@ -189,13 +205,12 @@ fn disk_usage(_: &std::path::Path) -> std::io::Result<(u64, u64)> {
 /// unhealthy above 95 % by default. Reports the process's resident size too.
 #[derive(Debug, Clone)]
 pub struct MemoryCheck {
-    warn: f64,
-    critical: f64,
+    levels: Levels,
 }
 
 impl Default for MemoryCheck {
     fn default() -> Self {
-        MemoryCheck { warn: 0.90, critical: 0.95 }
+        MemoryCheck { levels: Levels::DEFAULT }
     }
 }
 
@@ -207,13 +222,13 @@ impl MemoryCheck {
 
     /// Used fraction (0 to 1) above which the check is degraded.
     pub fn warn_above(mut self, fraction: f64) -> Self {
-        self.warn = fraction;
+        self.levels.warn = fraction;
         self
     }
 
     /// Used fraction (0 to 1) above which the check is unhealthy.
     pub fn critical_above(mut self, fraction: f64) -> Self {
-        self.critical = fraction;
+        self.levels.critical = fraction;
         self
     }
 }
@@ -224,19 +239,11 @@ impl Check for MemoryCheck {
             Ok(text) => text,
             Err(err) => return CheckResult::unhealthy(format!("cannot read /proc/meminfo: {err}")),
         };
-        let field = |name: &str| {
-            meminfo.lines().find_map(|l| {
-                l.strip_prefix(name)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok()
-            })
-        };
-        let (Some(total), Some(available)) = (field("MemTotal"), field("MemAvailable")) else {
+        let (Some(total), Some(available)) = (kb_field(&meminfo, "MemTotal"), kb_field(&meminfo, "MemAvailable"))
+        else {
             return CheckResult::unhealthy("cannot find MemTotal and MemAvailable in /proc/meminfo");
         };
-        let used = if total == 0 { 0.0 } else { 1.0 - available as f64 / total as f64 };
-        let mut result = classify(used, self.warn, self.critical, "memory")
-            .with_detail("total_bytes", total * 1024)
-            .with_detail("available_bytes", available * 1024)
-            .with_detail("used_percent", (used * 1000.0).round() / 10.0);
+        let mut result = self.levels.judge(total * 1024, available * 1024, "memory");
         if let Some(rss) = process_rss() {
             result = result.with_detail("process_rss_bytes", rss);
         }
@@ -246,9 +253,12 @@ impl Check for MemoryCheck {
 
 fn process_rss() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let kb =
-        status.lines().find_map(|l| l.strip_prefix("VmRSS:")?.trim().strip_suffix("kB")?.trim().parse::<u64>().ok())?;
-    Some(kb * 1024)
+    Some(kb_field(&status, "VmRSS")? * 1024)
+}
+
+/// The value of a `Name:   1234 kB` line of a `/proc` file, in kB.
+fn kb_field(text: &str, name: &str) -> Option<u64> {
+    text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':')?.trim().strip_suffix("kB")?.trim().parse().ok())
 }
 
 /// A check from an async closure; see [`from_fn`].
