@@ -2,6 +2,8 @@
 //! real requests, `obs_health_status` in the scrape, `health.changed` log lines.
 //! `init` runs once for this binary; tests take turns through `lock()`.
 
+mod support;
+
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -13,36 +15,24 @@ use obs_runtime::health::{
     Check, CheckResult, DiskSpaceCheck, HealthStatus, HttpCheck, MemoryCheck, ShowDetails, TcpCheck, from_fn,
 };
 use serde_json::Value;
+use support::LogBuffer;
 
 const TOKEN: &str = "s3cret";
 const CACHE: Duration = Duration::from_millis(100);
 
 struct Shared {
     guard: obs_runtime::ObsGuard,
-    logs: Arc<Mutex<Vec<u8>>>,
-}
-
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    logs: LogBuffer,
 }
 
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let logs = Arc::new(Mutex::new(Vec::new()));
-        let sink = logs.clone();
+        let logs = LogBuffer::default();
         let guard = obs_runtime::builder()
             .service_name("health-test")
             .http_addr("127.0.0.1:0".parse().unwrap())
-            .log_writer(move || Capture(sink.clone()))
+            .log_writer(logs.clone())
             .log_filter("info")
             .health_token(TOKEN)
             .health_details(ShowDetails::WhenAuthorized)
@@ -316,8 +306,9 @@ fn gauge(check: &str) -> Option<String> {
 }
 
 fn change_events(check: &str) -> Vec<Value> {
-    let logs = shared().logs.lock().unwrap();
-    String::from_utf8_lossy(&logs)
+    shared()
+        .logs
+        .text()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
         .filter(|v| v["event"] == "health.changed" && v["check"] == check)

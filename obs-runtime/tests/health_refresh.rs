@@ -1,12 +1,14 @@
 //! With nobody probing, the background refresh keeps `obs_health_status`
 //! current and logs each change once. Its own binary: it needs its own `init`.
 
+mod support;
+
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use obs_runtime::HealthCheck;
 use obs_runtime::health::{Check, CheckResult};
+use support::LogBuffer;
 
 static UP: AtomicBool = AtomicBool::new(true);
 
@@ -23,18 +25,6 @@ struct AppHealth {
     queue: Flag,
 }
 
-struct Capture(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Capture {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(5);
     while !condition() {
@@ -45,11 +35,10 @@ fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
 
 #[test]
 fn background_refresh_updates_the_gauge_without_probes() {
-    let logs = Arc::new(Mutex::new(Vec::new()));
-    let sink = logs.clone();
+    let logs = LogBuffer::default();
     let guard = obs_runtime::builder()
         .without_http()
-        .log_writer(move || Capture(sink.clone()))
+        .log_writer(logs.clone())
         .health(AppHealth { queue: Flag })
         .health_cache(Duration::ZERO)
         .health_refresh(Duration::from_millis(50))
@@ -64,6 +53,6 @@ fn background_refresh_updates_the_gauge_without_probes() {
     wait_for("obs_health_status 0", || gauge().as_deref() == Some("0"));
     // Several more refreshes while it stays down: still one change event.
     std::thread::sleep(Duration::from_millis(300));
-    let changes = String::from_utf8_lossy(&logs.lock().unwrap()).matches("\"event\":\"health.changed\"").count();
-    assert_eq!(changes, 1, "{}", String::from_utf8_lossy(&logs.lock().unwrap()));
+    let changes = logs.text().matches("\"event\":\"health.changed\"").count();
+    assert_eq!(changes, 1, "{}", logs.text());
 }

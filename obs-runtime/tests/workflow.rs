@@ -1,8 +1,9 @@
 //! `#[workflow]` and `#[node]` as a user observes them: the metric text a
 //! scrape returns, the JSON log lines, the span tree, and the live views.
 
+mod support;
+
 use std::collections::HashMap;
-use std::io::Write;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -10,31 +11,12 @@ use std::time::Duration;
 use obs_runtime::budget::{self, BudgetExceeded};
 use obs_runtime::{ObsGuard, TimeoutError, node, workflow};
 use serde_json::Value;
+use support::LogBuffer;
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
 
 // ---------- harness: one telemetry install per test binary ----------
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Buffer {
-    type Writer = Buffer;
-    fn make_writer(&'a self) -> Buffer {
-        self.clone()
-    }
-}
 
 /// One recorded span: its name, parent and the `attempt` / `run_id` fields.
 #[derive(Debug, Clone, Default)]
@@ -72,14 +54,14 @@ impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'
 
 struct Harness {
     guard: ObsGuard,
-    logs: Buffer,
+    logs: LogBuffer,
     spans: Spans,
 }
 
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        let logs = Buffer::default();
+        let logs = LogBuffer::default();
         let spans = Spans::default();
         let guard = obs_runtime::builder().without_http().install_subscriber(false).init().expect("init");
         tracing_subscriber::registry()
@@ -92,9 +74,9 @@ fn harness() -> &'static Harness {
 
 /// JSON log lines whose `span` or message mentions `needle`.
 fn events(needle: &str) -> Vec<Value> {
-    let bytes = harness().logs.0.lock().unwrap().clone();
-    String::from_utf8(bytes)
-        .unwrap()
+    harness()
+        .logs
+        .text()
         .lines()
         .filter(|line| line.contains(needle))
         .map(|line| serde_json::from_str(line).expect("every line is JSON"))
