@@ -2,7 +2,6 @@
 
 use std::cell::Cell;
 use std::collections::hash_map::RandomState;
-use std::fmt;
 use std::hash::{BuildHasher, Hasher};
 
 /// The ids of one span.
@@ -18,15 +17,6 @@ impl SpanIds {
     /// Ids for a new span: the parent's trace id, or a new trace when there is none.
     pub fn new_child_of(trace_id: Option<u128>) -> SpanIds {
         SpanIds { trace_id: trace_id.unwrap_or_else(random_trace_id), span_id: random_nonzero_u64() }
-    }
-}
-
-/// Formats a trace id as 32 lowercase hex digits.
-pub struct TraceId(pub u128);
-
-impl fmt::Display for TraceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:032x}", self.0)
     }
 }
 

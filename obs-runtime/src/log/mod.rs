@@ -10,7 +10,7 @@ pub(crate) mod format;
 mod ids;
 mod json;
 
-pub use ids::{SpanIds, TraceId};
+pub use ids::SpanIds;
 pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
 pub(crate) use json::with_log_ids;
