@@ -49,3 +49,12 @@ if [ ! -x "$OBS_VENV/bin/mlflow" ] || ! "$OBS_VENV/bin/python" -c "import import
     "$PYTHON" -m venv "$OBS_VENV"
     "$OBS_VENV/bin/pip" install --quiet --disable-pip-version-check "mlflow==$MLFLOW_VERSION"
 fi
+
+# --- Rotel (a real OpenTelemetry collector: OTLP gRPC and HTTP receivers) ----
+# For tests/otlp_collector.rs: gRPC span export and OTLP log export. The
+# wheel ships the `rotel-agent` binary; the tests find it in the same venv.
+ROTEL_VERSION="0.0.1a15"
+if ! "$OBS_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('rotel') != '$ROTEL_VERSION')" 2>/dev/null; then
+    echo "installing rotel==$ROTEL_VERSION into $OBS_VENV"
+    "$OBS_VENV/bin/pip" install --quiet --disable-pip-version-check "rotel==$ROTEL_VERSION"
+fi

@@ -8,6 +8,8 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub mod collector;
+
 /// `GET path` over a fresh connection; returns the status code and body.
 pub fn http_get(addr: SocketAddr, path: &str) -> std::io::Result<(u16, String)> {
     http_get_with(addr, path, &[])

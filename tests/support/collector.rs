@@ -1,0 +1,314 @@
+//! A real OpenTelemetry collector for the tests: Rotel (`rotel-agent`, from the
+//! `rotel` wheel that scripts/install-test-deps.sh puts into the test venv),
+//! listening for OTLP over gRPC and HTTP on free ports of 127.0.0.1. It prints
+//! everything it receives (its detailed debug log) and drops it afterwards;
+//! [`Collector::spans`] and [`Collector::logs`] read that print-out back.
+
+use std::io::{BufRead, BufReader};
+use std::net::{SocketAddr, TcpStream};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{ProcessGroupGuard, free_port};
+
+/// A span as the collector received it.
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedSpan {
+    pub trace_id: String,
+    pub parent_id: String,
+    pub span_id: String,
+    pub name: String,
+    pub status_code: String,
+    pub status_message: String,
+    /// `key` → the collector's rendering of the value, e.g. `Str(x)`, `Int(3)`.
+    pub attributes: Vec<(String, String)>,
+    pub events: Vec<String>,
+    pub resource: Vec<(String, String)>,
+}
+
+/// A log record as the collector received it.
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedLog {
+    pub severity_text: String,
+    pub severity_number: String,
+    pub body: String,
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: Vec<(String, String)>,
+    pub resource: Vec<(String, String)>,
+}
+
+fn lookup<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+}
+
+impl ReceivedSpan {
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        lookup(&self.attributes, key)
+    }
+    pub fn resource_attr(&self, key: &str) -> Option<&str> {
+        lookup(&self.resource, key)
+    }
+}
+
+impl ReceivedLog {
+    pub fn attr(&self, key: &str) -> Option<&str> {
+        lookup(&self.attributes, key)
+    }
+    pub fn resource_attr(&self, key: &str) -> Option<&str> {
+        lookup(&self.resource, key)
+    }
+}
+
+/// The running collector; stopped (with its process group) on drop.
+pub struct Collector {
+    pub grpc: SocketAddr,
+    pub http: SocketAddr,
+    output: Arc<Mutex<String>>,
+    _process: ProcessGroupGuard,
+}
+
+/// `rotel-agent` in the test venv (`$OBS_VENV`, default `/opt/obs-venv`).
+fn rotel_agent() -> PathBuf {
+    let venv = std::env::var_os("OBS_VENV").map(PathBuf::from).unwrap_or_else(|| "/opt/obs-venv".into());
+    let python = venv.join("bin/python");
+    let found = Command::new(&python)
+        .args(["-c", "import rotel, pathlib; print(pathlib.Path(rotel.__file__).parent / 'rotel-agent')"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| PathBuf::from(String::from_utf8_lossy(&o.stdout).trim()))
+        .filter(|p| p.is_file());
+    found.unwrap_or_else(|| {
+        panic!(
+            "the Rotel collector is not installed in {}; run scripts/install-test-deps.sh \
+             (it installs rotel into that virtual environment)",
+            venv.display()
+        )
+    })
+}
+
+/// The directory holding the venv Python's `libpython3.x.so`, which `rotel-agent` links.
+fn python_libdir() -> Option<String> {
+    let venv = std::env::var_os("OBS_VENV").map(PathBuf::from).unwrap_or_else(|| "/opt/obs-venv".into());
+    let out = Command::new(venv.join("bin/python"))
+        .args(["-c", "import sysconfig; print(sysconfig.get_config_var('LIBDIR') or '')"])
+        .output()
+        .ok()?;
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (!dir.is_empty()).then_some(dir)
+}
+
+impl Collector {
+    /// Starts the collector and waits until both receivers accept connections.
+    pub fn start() -> Collector {
+        let agent = rotel_agent();
+        let grpc: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let http: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+        let dir = std::env::temp_dir().join(format!("obs-rotel-{}-{}", std::process::id(), grpc.port()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let mut command = Command::new(agent);
+        command
+            .arg("start")
+            .args(["--otlp-grpc-endpoint", &grpc.to_string(), "--otlp-http-endpoint", &http.to_string()])
+            .args(["--exporter", "blackhole", "--debug-log", "traces", "--debug-log", "logs"])
+            .args(["--debug-log-verbosity", "detailed", "--batch-timeout", "50ms"])
+            .arg("--log-file")
+            .arg(dir.join("agent.log"))
+            .arg("--pid-file")
+            .arg(dir.join("agent.pid"))
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        if let Some(libdir) = python_libdir() {
+            let existing = std::env::var("LD_LIBRARY_PATH").unwrap_or_default();
+            command.env("LD_LIBRARY_PATH", format!("{libdir}:{existing}"));
+        }
+        let mut process = ProcessGroupGuard::spawn(command).expect("start rotel-agent");
+        let stdout = process.0.stdout.take().expect("piped stdout");
+        let output = Arc::new(Mutex::new(String::new()));
+        let sink = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                let mut out = sink.lock().unwrap();
+                out.push_str(&strip_ansi(&line));
+                out.push('\n');
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(20);
+        for addr in [grpc, http] {
+            while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+                if let Ok(Some(status)) = process.0.try_wait() {
+                    panic!("rotel-agent exited with {status} before listening on {addr}");
+                }
+                assert!(Instant::now() < deadline, "rotel-agent did not listen on {addr} within 20 s");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        Collector { grpc, http, output, _process: process }
+    }
+
+    /// Everything the collector printed so far.
+    pub fn output(&self) -> String {
+        self.output.lock().unwrap().clone()
+    }
+
+    /// Waits until `ready` holds for what was received, or fails the test after `limit`.
+    pub fn wait_until<T>(&self, limit: Duration, what: &str, mut ready: impl FnMut(&Collector) -> Option<T>) -> T {
+        let deadline = Instant::now() + limit;
+        loop {
+            if let Some(found) = ready(self) {
+                return found;
+            }
+            assert!(Instant::now() < deadline, "the collector did not receive {what} within {limit:?}:\n{}", self.output());
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The spans received so far.
+    pub fn spans(&self) -> Vec<ReceivedSpan> {
+        parse_spans(&self.output())
+    }
+
+    /// The log records received so far.
+    pub fn logs(&self) -> Vec<ReceivedLog> {
+        parse_logs(&self.output())
+    }
+}
+
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// `-> key: Value(...)` → (`key`, `Value(...)`).
+fn arrow_pair(line: &str) -> Option<(String, String)> {
+    let rest = line.trim_start().strip_prefix("-> ")?;
+    let (key, value) = rest.split_once(": ")?;
+    Some((key.to_owned(), value.to_owned()))
+}
+
+/// `Name   : value` → `value`.
+fn labelled<'a>(line: &'a str, label: &str) -> Option<&'a str> {
+    let rest = line.trim_start().strip_prefix(label)?;
+    let rest = rest.trim_start();
+    Some(rest.strip_prefix(':').map(str::trim).unwrap_or(rest.trim()))
+}
+
+#[derive(PartialEq)]
+enum Section {
+    Other,
+    Resource,
+    Attributes,
+    Events,
+}
+
+fn parse_spans(text: &str) -> Vec<ReceivedSpan> {
+    let mut spans = Vec::new();
+    let mut resource = Vec::new();
+    let mut section = Section::Other;
+    let mut current: Option<ReceivedSpan> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("ResourceSpans #") || trimmed.starts_with("ResourceLog") {
+            spans.extend(current.take());
+            resource.clear();
+            section = Section::Other;
+        } else if trimmed == "Resource attributes:" {
+            section = Section::Resource;
+        } else if trimmed.starts_with("Span #") {
+            spans.extend(current.take());
+            current = Some(ReceivedSpan { resource: resource.clone(), ..Default::default() });
+            section = Section::Other;
+        } else if trimmed.starts_with("Attributes") {
+            section = Section::Attributes;
+        } else if trimmed.starts_with("Events") {
+            section = Section::Events;
+        } else if let Some((key, value)) = arrow_pair(line) {
+            match (&section, current.as_mut()) {
+                (Section::Resource, _) => resource.push((key, value)),
+                (Section::Attributes, Some(span)) => span.attributes.push((key, value)),
+                (Section::Events, Some(span)) => span.events.push(format!("{key}: {value}")),
+                _ => {}
+            }
+        } else if let Some(span) = current.as_mut() {
+            if let Some(v) = labelled(line, "Trace ID") {
+                span.trace_id = v.to_owned();
+            } else if let Some(v) = labelled(line, "Parent ID") {
+                span.parent_id = v.to_owned();
+            } else if let Some(v) = labelled(line, "ID") {
+                span.span_id = v.to_owned();
+            } else if let Some(v) = labelled(line, "Name") {
+                if section == Section::Events {
+                    span.events.push(format!("Name: {v}"));
+                } else {
+                    span.name = v.to_owned();
+                }
+            } else if let Some(v) = labelled(line, "Status code") {
+                span.status_code = v.to_owned();
+            } else if let Some(v) = labelled(line, "Status message") {
+                span.status_message = v.to_owned();
+            }
+        }
+    }
+    spans.extend(current);
+    spans
+}
+
+fn parse_logs(text: &str) -> Vec<ReceivedLog> {
+    let mut logs = Vec::new();
+    let mut resource = Vec::new();
+    let mut section = Section::Other;
+    let mut current: Option<ReceivedLog> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("ResourceLog #") || trimmed.starts_with("ResourceSpans #") {
+            logs.extend(current.take());
+            resource.clear();
+            section = Section::Other;
+        } else if trimmed == "Resource attributes:" {
+            section = Section::Resource;
+        } else if trimmed.starts_with("LogRecord #") {
+            logs.extend(current.take());
+            current = Some(ReceivedLog { resource: resource.clone(), ..Default::default() });
+            section = Section::Other;
+        } else if trimmed.starts_with("Attributes") {
+            section = Section::Attributes;
+        } else if let Some((key, value)) = arrow_pair(line) {
+            match (&section, current.as_mut()) {
+                (Section::Resource, _) => resource.push((key, value)),
+                (Section::Attributes, Some(log)) => log.attributes.push((key, value)),
+                _ => {}
+            }
+        } else if let Some(log) = current.as_mut() {
+            if let Some(v) = labelled(line, "SeverityText") {
+                log.severity_text = v.to_owned();
+            } else if let Some(v) = labelled(line, "SeverityNumber") {
+                log.severity_number = v.to_owned();
+            } else if let Some(v) = labelled(line, "Body") {
+                log.body = v.to_owned();
+            } else if let Some(v) = labelled(line, "Trace ID") {
+                log.trace_id = v.to_owned();
+            } else if let Some(v) = labelled(line, "Span ID") {
+                log.span_id = v.to_owned();
+            }
+        }
+    }
+    logs.extend(current);
+    logs
+}
