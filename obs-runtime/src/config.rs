@@ -11,6 +11,12 @@ use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::log::{JsonLayer, LogFormat};
 
+/// Where log events go besides the log lines: OTLP log export, when on.
+#[cfg(feature = "otlp")]
+pub(crate) type LogExport = Option<crate::export::otlp::LogSink>;
+#[cfg(not(feature = "otlp"))]
+pub(crate) type LogExport = ();
+
 /// Default histogram bucket bounds, in seconds: 1 ms to 10 s.
 pub const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Default address of the HTTP endpoints.
@@ -290,6 +296,28 @@ impl Builder {
         self
     }
 
+    /// The OTLP wire protocol (default `http/protobuf`); `OTEL_EXPORTER_OTLP_PROTOCOL`
+    /// (and `..._TRACES_PROTOCOL`, `..._LOGS_PROTOCOL`) win when set.
+    /// [`OtlpProtocol::Grpc`](crate::export::otlp::OtlpProtocol::Grpc) needs the
+    /// `otlp-grpc` feature; without it `init` says so.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_protocol(mut self, protocol: crate::export::otlp::OtlpProtocol) -> Self {
+        self.otlp.protocol = protocol;
+        self
+    }
+
+    /// Export the log events as OTLP log records too (default off), to the same
+    /// collector as spans (`{endpoint}/v1/logs`, or
+    /// `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`), each carrying the trace and span
+    /// id of its span. `OTEL_LOGS_EXPORTER=otlp` or `none` wins when set.
+    /// Works with every [`LogFormat`], [`LogFormat::Off`] included (records
+    /// only to the collector, nothing on stdout).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_logs(mut self, export: bool) -> Self {
+        self.otlp.logs = export;
+        self
+    }
+
     /// Head sampling of new traces (default: follow the parent, else sample all);
     /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` win when set.
     #[cfg(feature = "otlp")]
@@ -378,20 +406,51 @@ impl Builder {
 
     /// Installs the global subscriber: the filter, `spans` (the OpenTelemetry
     /// layer when exporting; it must come before the log layer, which reads the
-    /// ids it assigns) and the chosen log layer.
-    pub(crate) fn install_tracing<L>(&mut self, service: &str, spans: L) -> Result<(), InitError>
+    /// ids it assigns) and the chosen log layer, which also feeds OTLP log
+    /// export when `logs` is on (a line-less [`JsonLayer`] does that for the
+    /// other formats).
+    pub(crate) fn install_tracing<L>(&mut self, service: &str, spans: L, logs: LogExport) -> Result<(), InitError>
     where
         L: Layer<Layered<EnvFilter, Registry>> + Send + Sync + 'static,
     {
         let filter = self.filter()?;
         let writer = self.log_writer.take().unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
         let registry = tracing_subscriber::registry().with(filter).with(spans);
+        // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.
+        #[cfg(feature = "otlp")]
+        let (with_lines, export_only) = match logs {
+            Some(sink) if self.log_format == LogFormat::Json => (Some(sink), None),
+            Some(sink) => (None, Some(JsonLayer::new(service, std::io::sink as fn() -> _).with_otlp_logs(sink, false))),
+            None => (None, None),
+        };
+        #[cfg(not(feature = "otlp"))]
+        let export_only = {
+            let () = logs;
+            None::<JsonLayer<fn() -> std::io::Sink>>
+        };
         let result = match self.log_format {
-            LogFormat::Json => tracing::subscriber::set_global_default(registry.with(JsonLayer::new(service, writer))),
-            LogFormat::Pretty => tracing::subscriber::set_global_default(
-                registry.with(tracing_subscriber::fmt::layer().pretty().with_writer(writer)),
-            ),
-            LogFormat::Off => tracing::subscriber::set_global_default(registry),
+            LogFormat::Json => {
+                let layer = JsonLayer::new(service, writer);
+                #[cfg(feature = "otlp")]
+                let layer = match with_lines {
+                    Some(sink) => layer.with_otlp_logs(sink, true),
+                    None => layer,
+                };
+                tracing::subscriber::set_global_default(registry.with(layer))
+            }
+            // Not `.with(Option<JsonLayer>)`: an `Option` layer does not pass on
+            // `on_register_dispatch`, which the layer needs to find OpenTelemetry ids.
+            LogFormat::Pretty => {
+                let registry = registry.with(tracing_subscriber::fmt::layer().pretty().with_writer(writer));
+                match export_only {
+                    Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
+                    None => tracing::subscriber::set_global_default(registry),
+                }
+            }
+            LogFormat::Off => match export_only {
+                Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
+                None => tracing::subscriber::set_global_default(registry),
+            },
         };
         result.map_err(|_| InitError::SubscriberAlreadySet)
     }

@@ -114,19 +114,20 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         }
     }
 
-    // Export needs the OpenTelemetry layer in the subscriber obs installs.
+    // Export needs the OpenTelemetry layer (and the log layer's sink) in the subscriber obs installs.
     #[cfg(feature = "otlp")]
-    let (otlp, spans) = match otlp_settings.filter(|_| builder.install_subscriber) {
+    let (otlp, spans, logs) = match otlp_settings.filter(|_| builder.install_subscriber) {
         Some(settings) => {
-            let (exporter, tracer) = crate::export::otlp::Exporter::start(settings)?;
-            (Some(exporter), Some(tracing_opentelemetry::layer().with_tracer(tracer)))
+            let started = crate::export::otlp::Exporter::start(settings)?;
+            let spans = started.tracer.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+            (Some(started.exporter), spans, started.logs)
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     #[cfg(not(feature = "otlp"))]
-    let spans = tracing_subscriber::layer::Identity::new();
+    let (spans, logs) = (tracing_subscriber::layer::Identity::new(), ());
     if builder.install_subscriber {
-        builder.install_tracing(&service, spans)?;
+        builder.install_tracing(&service, spans, logs)?;
     }
 
     #[cfg(feature = "http")]

@@ -50,6 +50,11 @@ pub struct JsonLayer<W> {
     /// the no-op dispatcher whenever a scoped dispatcher exists anywhere.
     #[cfg(feature = "otlp")]
     dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
+    /// Whether lines are written (not when the layer only feeds OTLP log export).
+    lines: bool,
+    /// OTLP log export, when on.
+    #[cfg(feature = "otlp")]
+    logs: Option<crate::export::otlp::LogSink>,
 }
 
 impl<W> JsonLayer<W>
@@ -63,7 +68,18 @@ where
             service: service.into(),
             #[cfg(feature = "otlp")]
             dispatch: std::sync::OnceLock::new(),
+            lines: true,
+            #[cfg(feature = "otlp")]
+            logs: None,
         }
+    }
+
+    /// Also sends every event as an OTLP log record; with `lines` false, only that.
+    #[cfg(feature = "otlp")]
+    pub(crate) fn with_otlp_logs(mut self, sink: crate::export::otlp::LogSink, lines: bool) -> Self {
+        self.logs = Some(sink);
+        self.lines = lines;
+        self
     }
 }
 
@@ -102,31 +118,57 @@ where
         thread_local! {
             static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
         }
-        // The reused buffer; a fresh one when it is taken (an event logged while this one
-        // is formatted) or already gone (an event logged while the thread exits).
-        let write = |line: &mut String| {
-            line.clear();
-            #[cfg(feature = "otlp")]
-            if let Some(span) = ctx.event_span(event)
-                && let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade())
-            {
-                adopt_otel_ids(&span, &dispatch);
+        #[cfg(feature = "otlp")]
+        if let Some(span) = ctx.event_span(event)
+            && let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade())
+        {
+            adopt_otel_ids(&span, &dispatch);
+        }
+        if self.lines {
+            // The reused buffer; a fresh one when it is taken (an event logged while this one
+            // is formatted) or already gone (an event logged while the thread exits).
+            let write = |line: &mut String| {
+                line.clear();
+                self.format(event, &ctx, line);
+                let mut writer = self.make_writer.make_writer_for(event.metadata());
+                let _ = writer.write_all(line.as_bytes());
+            };
+            let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
+                Ok(mut line) => {
+                    write(&mut line);
+                    true
+                }
+                Err(_) => false,
+            });
+            if reused != Ok(true) {
+                write(&mut String::new());
             }
-            self.format(event, &ctx, line);
-            let mut writer = self.make_writer.make_writer_for(event.metadata());
-            let _ = writer.write_all(line.as_bytes());
-        };
-        let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
-            Ok(mut line) => {
-                write(&mut line);
-                true
-            }
-            Err(_) => false,
-        });
-        if reused != Ok(true) {
-            write(&mut String::new());
+        }
+        #[cfg(feature = "otlp")]
+        if let Some(logs) = &self.logs {
+            export_log(logs, event, &ctx);
         }
     }
+}
+
+/// Hands `event` to OTLP log export with the ids and fields its JSON line would carry.
+#[cfg(feature = "otlp")]
+fn export_log<S>(logs: &crate::export::otlp::LogSink, event: &Event<'_>, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(span) = ctx.event_span(event) else {
+        logs.emit(event, None, std::iter::empty());
+        return;
+    };
+    let scope: Vec<_> = span.scope().collect();
+    let extensions: Vec<_> = scope.iter().map(|s| s.extensions()).collect();
+    let ids = extensions.first().and_then(|e| e.get::<SpanData>()).map(|d| d.ids);
+    let fields = extensions
+        .iter()
+        .filter_map(|e| e.get::<SpanData>())
+        .flat_map(|d| d.fields.iter().map(|(k, v)| (*k, v.as_str())));
+    logs.emit(event, ids.map(|ids| (span.name(), ids)), fields);
 }
 
 impl<W> JsonLayer<W> {

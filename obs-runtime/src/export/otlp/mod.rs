@@ -1,37 +1,47 @@
-//! OTLP span export: every `tracing` span (those of `#[observe]` included)
-//! becomes an OpenTelemetry span, sent over OTLP/HTTP (protobuf) to
+//! OTLP export: every `tracing` span (those of `#[observe]` included) becomes
+//! an OpenTelemetry span, sent over OTLP/HTTP (protobuf) to
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces`, or to
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, or to the endpoint given with
-//! [`Builder::otlp_endpoint`](crate::Builder::otlp_endpoint).
+//! [`Builder::otlp_endpoint`](crate::Builder::otlp_endpoint); over gRPC with
+//! the `otlp-grpc` feature and `OTEL_EXPORTER_OTLP_PROTOCOL=grpc` (or
+//! [`Builder::otlp_protocol`](crate::Builder::otlp_protocol)). On request
+//! ([`Builder::otlp_logs`](crate::Builder::otlp_logs) or
+//! `OTEL_LOGS_EXPORTER=otlp`) the log events go along as OTLP log records,
+//! each with the trace and span id its JSON line shows.
 //!
 //! | variable | effect |
 //! |---|---|
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT`, `..._TRACES_ENDPOINT` | where spans go (export is off without an endpoint) |
-//! | `OTEL_EXPORTER_OTLP_HEADERS`, `..._TRACES_HEADERS` | extra request headers, `k=v,k2=v2`, percent-encoded |
-//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `..._TRACES_TIMEOUT` | one export request's time limit, in ms (default 10000) |
-//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `..._TRACES_PROTOCOL` | must be `http/protobuf` (the only one compiled in) |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT`, `..._TRACES_ENDPOINT`, `..._LOGS_ENDPOINT` | where data goes (export is off without an endpoint); over HTTP the general one gets `/v1/traces` or `/v1/logs` appended, over gRPC it is used as it is |
+//! | `OTEL_EXPORTER_OTLP_HEADERS`, `..._TRACES_HEADERS`, `..._LOGS_HEADERS` | extra request headers (gRPC metadata), `k=v,k2=v2`, percent-encoded |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT`, `..._TRACES_TIMEOUT`, `..._LOGS_TIMEOUT` | one export request's time limit, in ms (default 10000) |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL`, `..._TRACES_PROTOCOL`, `..._LOGS_PROTOCOL` | `http/protobuf` (default) or `grpc` (feature `otlp-grpc`) |
+//! | `OTEL_TRACES_EXPORTER`, `OTEL_LOGS_EXPORTER` | `otlp` or `none`; spans are exported by default, log events only when asked |
 //! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | head sampling (default `parentbased_always_on`) |
-//! | `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME` | resource attributes of every span |
+//! | `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME` | resource attributes of every span and log record |
 //! | `OTEL_SDK_DISABLED=true` | no export |
 //!
 //! A bad value of any of them makes [`init`](crate::init) fail with
-//! [`InitError::Config`].
+//! [`InitError::Config`], as does asking for gRPC in a build without the
+//! `otlp-grpc` feature, or an `https://` endpoint: export over TLS is not
+//! built in yet, so send to a collector on `http://` that forwards over TLS.
 //!
-//! Spans wait in a bounded queue (2048 by default) for a dedicated export
-//! thread; when the backend is down or slow the queue fills and further spans
-//! are dropped, never waited for, and counted in
-//! `obs_exporter_dropped_spans_total{signal="traces"}`. Failed exports are
-//! counted in `obs_exporter_failed_spans_total` and logged at most once a
-//! minute. Dropping the [`ObsGuard`](crate::ObsGuard) flushes the queue,
-//! waiting at most the shutdown timeout (5 s by default).
+//! Spans (and log records) wait in a bounded queue (2048 by default) for a
+//! dedicated export thread; when the backend is down or slow the queue fills
+//! and further items are dropped, never waited for, and counted in
+//! `obs_exporter_dropped_spans_total{signal="traces"}` (`signal="logs"` for
+//! log records). Failed exports are counted in
+//! `obs_exporter_failed_spans_total` and logged at most once a minute.
+//! Dropping the [`ObsGuard`](crate::ObsGuard) flushes the queues, waiting at
+//! most the shutdown timeout (5 s by default) for each.
 //!
-//! Sampling decides which traces are exported; metrics and log lines are
-//! recorded for every call whatever the decision, and log lines carry the
-//! trace id of their span in both cases. Traces the head sampler dropped can
-//! still be kept when they end in error or are slow; see
+//! Sampling decides which traces are exported; metrics and log lines (and
+//! exported log records) are kept for every call whatever the decision, and
+//! carry the trace id of their span in both cases. Traces the head sampler
+//! dropped can still be kept when they end in error or are slow; see
 //! [`Builder::keep_error_traces`](crate::Builder::keep_error_traces) for how
 //! and at what cost.
 
+mod logs;
 mod processor;
 mod settings;
 mod tail;
@@ -39,67 +49,158 @@ mod tail;
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
+use opentelemetry::logs::LoggerProvider as _;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
+use opentelemetry_sdk::logs::{LogExporter, SdkLoggerProvider};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
 
-pub use settings::TraceSampler;
+pub(crate) use logs::LogSink;
 pub(crate) use settings::{OtlpOptions, Settings};
+pub use settings::{OtlpProtocol, TraceSampler};
 
 use crate::config::InitError;
 use crate::log::SpanIds;
+use processor::{Executor, LogQueue, Logs, Pipeline, QueueConfig, SpanQueue, Spans};
+use settings::{Endpoint, Signal};
 
-/// The running export pipeline; shut down by the guard.
+/// The running export pipelines; shut down by the guard.
 pub(crate) struct Exporter {
-    provider: SdkTracerProvider,
+    traces: Option<SdkTracerProvider>,
+    logs: Option<SdkLoggerProvider>,
     shutdown_timeout: Duration,
 }
 
+/// What the subscriber needs from a started [`Exporter`].
+pub(crate) struct Started {
+    pub exporter: Exporter,
+    /// The tracer behind the OpenTelemetry layer, when spans are exported.
+    pub tracer: Option<SdkTracer>,
+    /// Where the JSON layer sends log events, when they are exported.
+    pub logs: Option<LogSink>,
+}
+
 impl Exporter {
-    /// Builds the exporter, the queue and the tracer. Nothing global changes here.
-    pub(crate) fn start(settings: Settings) -> Result<(Exporter, SdkTracer), InitError> {
-        let exporter = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_endpoint(settings.traces_url.clone())
-            .with_timeout(settings.timeout)
-            .with_headers(settings.headers.iter().cloned().collect())
-            .build()
-            .map_err(|e| InitError::Config(format!("OTLP exporter for {}: {e}", settings.traces_url)))?;
+    /// Builds the exporters, their queues and threads. Nothing global changes here.
+    pub(crate) fn start(settings: Settings) -> Result<Started, InitError> {
         let options = &settings.options;
-        let processor = processor::QueueProcessor::start(
-            exporter,
-            processor::QueueConfig {
-                queue_size: options.queue_size,
-                batch_size: options.batch_size,
-                batch_delay: options.batch_delay,
-                shutdown_timeout: options.shutdown_timeout,
-                error_log_interval: options.error_log_interval,
-                keep: options.keep,
-            },
-            processor::PipelineMetrics::traces(),
-        )
-        .map_err(|e| InitError::Config(format!("OTLP export thread: {e}")))?;
+        let config = QueueConfig {
+            queue_size: options.queue_size,
+            batch_size: options.batch_size,
+            batch_delay: options.batch_delay,
+            shutdown_timeout: options.shutdown_timeout,
+            error_log_interval: options.error_log_interval,
+        };
         let resource = Resource::builder_empty()
             .with_attributes(settings.resource.iter().map(|(k, v)| KeyValue::new(k.clone(), v.clone())))
             .build();
-        let head = settings.sampler.to_sdk();
-        let provider = SdkTracerProvider::builder().with_span_processor(processor);
-        let provider = if options.keep.active() {
-            provider.with_sampler(tail::RecordDropped(head))
-        } else {
-            provider.with_sampler(head)
+        let thread_error = |e: std::io::Error| InitError::Config(format!("OTLP export thread: {e}"));
+
+        let traces = match &settings.traces {
+            Some(endpoint) => {
+                let (mut exporter, executor) = build(endpoint, span_exporter)?;
+                exporter.set_resource(&resource);
+                let pipeline =
+                    Pipeline::start(Signal::Traces, Spans(exporter), executor, &config).map_err(thread_error)?;
+                let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
+                let head = settings.sampler.to_sdk();
+                let provider = SdkTracerProvider::builder().with_span_processor(SpanQueue { pipeline, tail });
+                let provider = if options.keep.active() {
+                    provider.with_sampler(tail::RecordDropped(head))
+                } else {
+                    provider.with_sampler(head)
+                };
+                Some(provider.with_resource(resource.clone()).build())
+            }
+            None => None,
         };
-        let provider = provider.with_resource(resource).build();
-        let tracer = provider.tracer("obs");
-        Ok((Exporter { provider, shutdown_timeout: options.shutdown_timeout }, tracer))
+        let logs = match &settings.logs {
+            Some(endpoint) => {
+                let (mut exporter, executor) = build(endpoint, log_exporter)?;
+                exporter.set_resource(&resource);
+                let pipeline =
+                    Pipeline::start(Signal::Logs, Logs(exporter), executor, &config).map_err(thread_error)?;
+                Some(
+                    SdkLoggerProvider::builder().with_log_processor(LogQueue(pipeline)).with_resource(resource).build(),
+                )
+            }
+            None => None,
+        };
+        Ok(Started {
+            tracer: traces.as_ref().map(|p| p.tracer("obs")),
+            logs: logs.as_ref().map(|p| LogSink::new(p.logger("obs"))),
+            exporter: Exporter { traces, logs, shutdown_timeout: options.shutdown_timeout },
+        })
     }
 
-    /// Exports what is queued, waiting at most the shutdown timeout.
+    /// Exports what is queued, waiting at most the shutdown timeout per signal.
     pub(crate) fn shutdown(self) {
-        let _ = self.provider.shutdown_with_timeout(self.shutdown_timeout);
+        if let Some(provider) = self.traces {
+            let _ = provider.shutdown_with_timeout(self.shutdown_timeout);
+        }
+        if let Some(provider) = self.logs {
+            let _ = provider.shutdown_with_timeout(self.shutdown_timeout);
+        }
     }
 }
+
+/// Builds one exporter with the executor its protocol needs (a gRPC channel is
+/// made inside the runtime that will drive it).
+fn build<E>(
+    endpoint: &Endpoint,
+    make: fn(&Endpoint) -> Result<E, opentelemetry_otlp::ExporterBuildError>,
+) -> Result<(E, Executor), InitError> {
+    let executor = match endpoint.protocol {
+        OtlpProtocol::HttpProtobuf => Executor::Plain,
+        #[cfg(feature = "otlp-grpc")]
+        OtlpProtocol::Grpc => Executor::Tokio(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| InitError::Config(format!("OTLP gRPC runtime: {e}")))?,
+        ),
+        #[cfg(not(feature = "otlp-grpc"))]
+        OtlpProtocol::Grpc => unreachable!("rejected by Settings::resolve without the otlp-grpc feature"),
+    };
+    let exporter = executor
+        .enter(|| make(endpoint))
+        .map_err(|e| InitError::Config(format!("OTLP exporter for {}: {e}", endpoint.url)))?;
+    Ok((exporter, executor))
+}
+
+/// Exporter builders of both signals share one shape; this writes it once per protocol.
+macro_rules! exporter_for {
+    ($name:ident, $exporter:ty) => {
+        fn $name(endpoint: &Endpoint) -> Result<$exporter, opentelemetry_otlp::ExporterBuildError> {
+            match endpoint.protocol {
+                #[cfg(feature = "otlp-grpc")]
+                OtlpProtocol::Grpc => {
+                    use opentelemetry_otlp::WithTonicConfig;
+                    let headers: http::HeaderMap = endpoint
+                        .headers
+                        .iter()
+                        .filter_map(|(k, v)| Some((k.parse::<http::HeaderName>().ok()?, v.parse().ok()?)))
+                        .collect();
+                    <$exporter>::builder()
+                        .with_tonic()
+                        .with_endpoint(endpoint.url.clone())
+                        .with_timeout(endpoint.timeout)
+                        .with_metadata(opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers))
+                        .build()
+                }
+                _ => <$exporter>::builder()
+                    .with_http()
+                    .with_endpoint(endpoint.url.clone())
+                    .with_timeout(endpoint.timeout)
+                    .with_headers(endpoint.headers.iter().cloned().collect())
+                    .build(),
+            }
+        }
+    };
+}
+exporter_for!(span_exporter, opentelemetry_otlp::SpanExporter);
+exporter_for!(log_exporter, opentelemetry_otlp::LogExporter);
 
 /// The OpenTelemetry ids of a `tracing` span, when an OpenTelemetry layer of
 /// `dispatch` tracks it. Must be called without holding the span's extensions.

@@ -1,35 +1,38 @@
-//! The span pipeline between the application and the OTLP exporter: a
-//! bounded queue that never blocks the caller, and one dedicated thread that
-//! batches and exports.
+//! The pipeline between the application and an OTLP exporter: a bounded
+//! queue that never blocks the caller, and one dedicated thread that batches
+//! and exports. Spans and log records each get one.
 //!
-//! Why not the SDK's `BatchSpanProcessor`: its drop count is private, so
+//! Why not the SDK's batch processors: their drop counts are private, so
 //! `obs_exporter_dropped_spans_total` could not be kept; and running the
-//! exporter on a plain thread with the blocking HTTP client means export works
-//! the same in tokio and non-tokio applications (an async client outside a
-//! reactor loses spans).
+//! exporter on a plain thread (the blocking HTTP client, or a current-thread
+//! tokio runtime of its own for gRPC) means export works the same in tokio and
+//! non-tokio applications (an async client outside a reactor loses spans).
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use metrics::Counter;
 use opentelemetry::trace::Status;
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
+use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
-/// Counters of the pipeline, exposed through the `metrics` facade.
-pub(crate) struct PipelineMetrics {
-    pub dropped: Counter,
-    pub exported: Counter,
-    pub failed: Counter,
+use super::settings::Signal;
+
+/// Counters of one pipeline, exposed through the `metrics` facade.
+struct PipelineMetrics {
+    dropped: Counter,
+    exported: Counter,
+    failed: Counter,
 }
 
 impl PipelineMetrics {
-    /// Describes and resolves `obs_exporter_*{signal="traces"}` (under the configured namespace).
-    pub(crate) fn traces() -> PipelineMetrics {
+    /// Describes and resolves `obs_exporter_*{signal}` (under the configured namespace).
+    /// For logs the counts are of log records.
+    fn new(signal: Signal) -> PipelineMetrics {
         let name = crate::metrics::name;
         let (dropped, exported, failed) = (
             name("exporter_dropped_spans_total"),
@@ -39,19 +42,97 @@ impl PipelineMetrics {
         metrics::describe_counter!(
             dropped.clone(),
             metrics::Unit::Count,
-            "Spans dropped before export because the export queue was full."
+            "Spans (log records for signal=\"logs\") dropped before export because the export queue was full."
         );
-        metrics::describe_counter!(exported.clone(), metrics::Unit::Count, "Spans the backend accepted.");
+        metrics::describe_counter!(
+            exported.clone(),
+            metrics::Unit::Count,
+            "Spans or log records the backend accepted."
+        );
         metrics::describe_counter!(
             failed.clone(),
             metrics::Unit::Count,
-            "Spans lost because their export failed (backend down, slow or refusing)."
+            "Spans or log records lost because their export failed (backend down, slow or refusing)."
         );
+        let signal = signal.name();
         PipelineMetrics {
-            dropped: metrics::counter!(dropped, "signal" => "traces"),
-            exported: metrics::counter!(exported, "signal" => "traces"),
-            failed: metrics::counter!(failed, "signal" => "traces"),
+            dropped: metrics::counter!(dropped, "signal" => signal),
+            exported: metrics::counter!(exported, "signal" => signal),
+            failed: metrics::counter!(failed, "signal" => signal),
         }
+    }
+}
+
+/// Runs the exporter's futures on the export thread: a plain executor for the
+/// blocking HTTP client, the pipeline's own current-thread tokio runtime for gRPC.
+pub(crate) enum Executor {
+    Plain,
+    #[cfg(feature = "otlp-grpc")]
+    Tokio(tokio::runtime::Runtime),
+}
+
+impl Executor {
+    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        match self {
+            Executor::Plain => futures_executor::block_on(future),
+            #[cfg(feature = "otlp-grpc")]
+            Executor::Tokio(runtime) => runtime.block_on(future),
+        }
+    }
+
+    /// Runs `f` where the exporter may reach its runtime (a gRPC channel spawns a task when built).
+    pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
+        match self {
+            Executor::Plain => f(),
+            #[cfg(feature = "otlp-grpc")]
+            Executor::Tokio(runtime) => {
+                let _entered = runtime.enter();
+                f()
+            }
+        }
+    }
+}
+
+/// What the export thread does with a batch of one signal.
+pub(crate) trait Sink: Send + 'static {
+    type Item: Send + 'static;
+    fn export(&mut self, batch: Vec<Self::Item>, executor: &Executor) -> OTelSdkResult;
+    fn shutdown(&mut self);
+}
+
+/// Spans to a `SpanExporter`.
+pub(crate) struct Spans<E>(pub E);
+
+impl<E: SpanExporter + 'static> Sink for Spans<E> {
+    type Item = SpanData;
+
+    fn export(&mut self, mut batch: Vec<SpanData>, executor: &Executor) -> OTelSdkResult {
+        batch.iter_mut().for_each(add_exception_event);
+        executor.block_on(self.0.export(batch))
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.0.shutdown();
+    }
+}
+
+/// A log record and the scope it was emitted in.
+pub(crate) type LogItem = Box<(SdkLogRecord, InstrumentationScope)>;
+
+/// Log records to a `LogExporter`.
+pub(crate) struct Logs<E>(pub E);
+
+impl<E: LogExporter + 'static> Sink for Logs<E> {
+    type Item = LogItem;
+
+    fn export(&mut self, batch: Vec<LogItem>, executor: &Executor) -> OTelSdkResult {
+        let records: Vec<(&SdkLogRecord, &InstrumentationScope)> =
+            batch.iter().map(|item| (&item.0, &item.1)).collect();
+        executor.block_on(self.0.export(LogBatch::new(&records)))
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.0.shutdown();
     }
 }
 
@@ -60,70 +141,90 @@ enum Control {
     Shutdown(mpsc::Sender<()>),
 }
 
-enum Item {
-    Span(Box<SpanData>),
+enum Item<T> {
+    Data(T),
     /// Wakes the worker to read the control channel.
     Wake,
 }
 
-/// Tuning of the pipeline.
+/// Tuning of a pipeline.
 pub(crate) struct QueueConfig {
     pub queue_size: usize,
     pub batch_size: usize,
     pub batch_delay: Duration,
     pub shutdown_timeout: Duration,
     pub error_log_interval: Duration,
-    pub keep: super::tail::KeepRule,
 }
 
-/// A `SpanProcessor` with a bounded queue and a dedicated export thread.
-pub(crate) struct QueueProcessor {
-    queue: SyncSender<Item>,
+/// The application's side of a pipeline: a bounded queue in front of a dedicated export thread.
+pub(crate) struct Pipeline<T> {
+    signal: Signal,
+    queue: SyncSender<Item<T>>,
     control: Mutex<mpsc::Sender<Control>>,
     worker: Mutex<Option<JoinHandle<()>>>,
     dropped: Counter,
-    dropped_total: Arc<AtomicU64>,
     shutdown_timeout: Duration,
-    tail: Option<super::tail::TailBuffer>,
 }
 
-impl std::fmt::Debug for QueueProcessor {
+impl<T> std::fmt::Debug for Pipeline<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueueProcessor").field("dropped", &self.dropped_total.load(Ordering::Relaxed)).finish()
+        f.debug_struct("Pipeline").field("signal", &self.signal).finish_non_exhaustive()
     }
 }
 
-impl QueueProcessor {
-    pub(crate) fn start<E>(exporter: E, config: QueueConfig, metrics: PipelineMetrics) -> std::io::Result<Self>
+impl<T: Send + 'static> Pipeline<T> {
+    pub(crate) fn start<S>(signal: Signal, sink: S, executor: Executor, config: &QueueConfig) -> std::io::Result<Self>
     where
-        E: SpanExporter + 'static,
+        S: Sink<Item = T>,
     {
         let (queue, items) = mpsc::sync_channel(config.queue_size.max(1));
         let (control, controls) = mpsc::channel();
+        let metrics = PipelineMetrics::new(signal);
+        let dropped = metrics.dropped.clone();
         let worker = Worker {
-            exporter,
+            sink,
+            executor,
             items,
             controls,
             batch: Vec::with_capacity(config.batch_size),
             batch_size: config.batch_size.max(1),
             batch_delay: config.batch_delay,
-            metrics: PipelineMetrics {
-                dropped: metrics.dropped.clone(),
-                exported: metrics.exported,
-                failed: metrics.failed,
-            },
-            errors: ErrorLog { interval: config.error_log_interval, last: None, suppressed: 0 },
+            metrics,
+            errors: ErrorLog { signal, interval: config.error_log_interval, last: None, suppressed: 0 },
         };
-        let handle = std::thread::Builder::new().name("obs-otlp-export".into()).spawn(move || worker.run())?;
-        Ok(QueueProcessor {
+        let name = format!("obs-otlp-{}", signal.name());
+        let handle = std::thread::Builder::new().name(name).spawn(move || worker.run())?;
+        Ok(Pipeline {
+            signal,
             queue,
             control: Mutex::new(control),
             worker: Mutex::new(Some(handle)),
-            dropped: metrics.dropped,
-            dropped_total: Arc::new(AtomicU64::new(0)),
+            dropped,
             shutdown_timeout: config.shutdown_timeout,
-            tail: config.keep.active().then(|| super::tail::TailBuffer::new(config.keep)),
         })
+    }
+
+    /// Queues an item for export, or drops and counts it when the queue is full.
+    pub(crate) fn enqueue(&self, item: T) {
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(Item::Data(item)) {
+            self.dropped.increment(1);
+        }
+    }
+
+    pub(crate) fn flush(&self) -> OTelSdkResult {
+        self.command(Control::Flush, self.shutdown_timeout)
+    }
+
+    pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
+        let result = self.command(Control::Shutdown, timeout.min(self.shutdown_timeout));
+        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(worker) = worker
+            && result.is_ok()
+        {
+            let _ = worker.join();
+        }
+        // On timeout the worker is left to finish (or die with the process): shutdown stays bounded.
+        result
     }
 
     /// Sends a control message and waits at most `limit` for the worker to act on it.
@@ -143,58 +244,69 @@ impl QueueProcessor {
     }
 }
 
-impl SpanProcessor for QueueProcessor {
+/// The span pipeline as the SDK's tracer provider sees it, with the buffer of
+/// traces that may still be kept after the head sampler said no.
+pub(crate) struct SpanQueue {
+    pub pipeline: Pipeline<SpanData>,
+    pub tail: Option<super::tail::TailBuffer>,
+}
+
+impl std::fmt::Debug for SpanQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanQueue").field("pipeline", &self.pipeline).field("keeps", &self.tail.is_some()).finish()
+    }
+}
+
+impl SpanProcessor for SpanQueue {
     fn on_start(&self, _span: &mut Span, _cx: &Context) {}
 
     fn on_end(&self, span: SpanData) {
         if span.span_context.is_sampled() {
-            self.enqueue(span);
+            self.pipeline.enqueue(span);
         } else if let Some(tail) = &self.tail {
             for span in tail.on_end(span) {
-                self.enqueue(span);
+                self.pipeline.enqueue(span);
             }
         }
     }
 
     fn force_flush(&self) -> OTelSdkResult {
-        self.command(Control::Flush, self.shutdown_timeout)
+        self.pipeline.flush()
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
-        let result = self.command(Control::Shutdown, timeout.min(self.shutdown_timeout));
-        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(worker) = worker
-            && result.is_ok()
-        {
-            let _ = worker.join();
-        }
-        // On timeout the worker is left to finish (or die with the process): shutdown stays bounded.
-        result
+        self.pipeline.shutdown(timeout)
     }
 }
 
-impl QueueProcessor {
-    /// Queues a span for export, or drops and counts it when the queue is full.
-    fn enqueue(&self, span: SpanData) {
-        match self.queue.try_send(Item::Span(Box::new(span))) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.dropped.increment(1);
-                self.dropped_total.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+/// The log pipeline as the SDK's logger provider sees it.
+#[derive(Debug)]
+pub(crate) struct LogQueue(pub Pipeline<LogItem>);
+
+impl LogProcessor for LogQueue {
+    fn emit(&self, record: &mut SdkLogRecord, scope: &InstrumentationScope) {
+        self.0.enqueue(Box::new((record.clone(), scope.clone())));
+    }
+
+    fn force_flush(&self) -> OTelSdkResult {
+        self.0.flush()
+    }
+
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.0.shutdown(timeout)
     }
 }
 
 /// Logs export failures at most once per interval, saying how many were not logged.
 struct ErrorLog {
+    signal: Signal,
     interval: Duration,
     last: Option<Instant>,
     suppressed: u64,
 }
 
 impl ErrorLog {
-    fn failed(&mut self, spans: usize, error: &OTelSdkError) {
+    fn failed(&mut self, items: usize, error: &OTelSdkError) {
         let now = Instant::now();
         if self.last.is_some_and(|last| now.duration_since(last) < self.interval) {
             self.suppressed += 1;
@@ -205,11 +317,12 @@ impl ErrorLog {
         tracing::warn!(
             target: "obs_runtime::export::otlp",
             event = "exporter.error",
-            signal = "traces",
-            spans,
+            signal = self.signal.name(),
+            items,
             suppressed_errors = suppressed,
             error = %error,
-            "OTLP span export failed; spans are dropped until the backend answers (logged at most once per {:?})",
+            "OTLP export of {} failed; they are dropped until the backend answers (logged at most once per {:?})",
+            self.signal.name(),
             self.interval
         );
     }
@@ -219,32 +332,34 @@ impl ErrorLog {
             tracing::info!(
                 target: "obs_runtime::export::otlp",
                 event = "exporter.recovered",
-                signal = "traces",
-                "OTLP span export works again"
+                signal = self.signal.name(),
+                "OTLP export of {} works again",
+                self.signal.name()
             );
         }
         self.suppressed = 0;
     }
 }
 
-struct Worker<E> {
-    exporter: E,
-    items: Receiver<Item>,
+struct Worker<S: Sink> {
+    sink: S,
+    executor: Executor,
+    items: Receiver<Item<S::Item>>,
     controls: mpsc::Receiver<Control>,
-    batch: Vec<SpanData>,
+    batch: Vec<S::Item>,
     batch_size: usize,
     batch_delay: Duration,
     metrics: PipelineMetrics,
     errors: ErrorLog,
 }
 
-impl<E: SpanExporter> Worker<E> {
+impl<S: Sink> Worker<S> {
     fn run(mut self) {
         let mut deadline = Instant::now() + self.batch_delay;
         loop {
             match self.items.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(Item::Span(span)) => {
-                    self.batch.push(*span);
+                Ok(Item::Data(item)) => {
+                    self.batch.push(item);
                     if self.batch.len() >= self.batch_size {
                         self.export();
                         deadline = Instant::now() + self.batch_delay;
@@ -257,7 +372,7 @@ impl<E: SpanExporter> Worker<E> {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     self.drain();
-                    let _ = self.exporter.shutdown();
+                    self.shut_down();
                     return;
                 }
             }
@@ -269,7 +384,7 @@ impl<E: SpanExporter> Worker<E> {
                     }
                     Control::Shutdown(done) => {
                         self.drain();
-                        let _ = self.exporter.shutdown();
+                        self.shut_down();
                         let _ = done.send(());
                         return;
                     }
@@ -278,11 +393,16 @@ impl<E: SpanExporter> Worker<E> {
         }
     }
 
+    fn shut_down(&mut self) {
+        let sink = &mut self.sink;
+        self.executor.enter(|| sink.shutdown());
+    }
+
     /// Exports everything queued now.
     fn drain(&mut self) {
         while let Ok(item) = self.items.try_recv() {
-            if let Item::Span(span) = item {
-                self.batch.push(*span);
+            if let Item::Data(item) = item {
+                self.batch.push(item);
                 if self.batch.len() >= self.batch_size {
                     self.export();
                 }
@@ -295,15 +415,13 @@ impl<E: SpanExporter> Worker<E> {
         if self.batch.is_empty() {
             return;
         }
-        let mut batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
-        batch.iter_mut().for_each(add_exception_event);
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
         let count = batch.len();
         // No scoped `NoSubscriber` around this: a scoped dispatcher anywhere in the
         // process takes every thread's `tracing` calls off their fast path (and
-        // makes dispatcher look-ups inside layers fail). The HTTP stack used here
-        // emits no spans.
-        let result = futures_executor::block_on(self.exporter.export(batch));
-        match result {
+        // makes dispatcher look-ups inside layers fail). The HTTP and gRPC stacks
+        // used here emit no spans.
+        match self.sink.export(batch, &self.executor) {
             Ok(()) => {
                 self.metrics.exported.increment(count as u64);
                 self.errors.recovered();

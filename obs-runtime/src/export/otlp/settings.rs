@@ -23,6 +23,9 @@ pub(crate) struct OtlpOptions {
     pub service_version: Option<String>,
     pub error_log_interval: Duration,
     pub keep: super::tail::KeepRule,
+    pub protocol: OtlpProtocol,
+    /// Export log events too.
+    pub logs: bool,
 }
 
 impl Default for OtlpOptions {
@@ -39,6 +42,8 @@ impl Default for OtlpOptions {
             service_version: None,
             error_log_interval: Duration::from_secs(60),
             keep: Default::default(),
+            protocol: OtlpProtocol::HttpProtobuf,
+            logs: false,
         }
     }
 }
@@ -83,13 +88,80 @@ impl TraceSampler {
     }
 }
 
-/// Everything span export needs, resolved.
+/// The wire protocol of OTLP export, as in `OTEL_EXPORTER_OTLP_PROTOCOL`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// `http/protobuf`: protobuf over HTTP `POST` to `/v1/traces` and `/v1/logs` (the default).
+    #[default]
+    HttpProtobuf,
+    /// `grpc`: the OTLP gRPC service (cargo feature `otlp-grpc`).
+    Grpc,
+}
+
+impl OtlpProtocol {
+    fn parse(name: &str, text: &str) -> Result<Self, InitError> {
+        match text.trim() {
+            "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
+            "grpc" => Ok(OtlpProtocol::Grpc),
+            "http/json" => Err(InitError::Config(format!(
+                "{name}={text:?}: obs exports OTLP as http/protobuf or grpc, not http/json"
+            ))),
+            _ => Err(InitError::Config(format!(
+                "{name}={text:?} is not an OTLP protocol (http/protobuf, http/json or grpc)"
+            ))),
+        }
+    }
+
+    fn check_compiled_in(self, source: &str) -> Result<Self, InitError> {
+        if self == OtlpProtocol::Grpc && !cfg!(feature = "otlp-grpc") {
+            return Err(InitError::Config(format!(
+                "{source} asks for OTLP over gRPC, which needs the `otlp-grpc` feature of obs-runtime"
+            )));
+        }
+        Ok(self)
+    }
+}
+
+/// The two signals obs exports, with the names the `OTEL_*` variables use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Signal {
+    Traces,
+    Logs,
+}
+
+impl Signal {
+    /// `traces` / `logs`: the URL path segment and the `signal` label.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Signal::Traces => "traces",
+            Signal::Logs => "logs",
+        }
+    }
+
+    /// `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and the like.
+    fn var(self, suffix: &str) -> String {
+        format!("OTEL_EXPORTER_OTLP_{}_{suffix}", self.name().to_ascii_uppercase())
+    }
+}
+
+/// Where and how one signal is sent, resolved.
 #[derive(Debug, Clone)]
-pub(crate) struct Settings {
-    /// The full URL spans are POSTed to (`.../v1/traces`).
-    pub traces_url: String,
+pub(crate) struct Endpoint {
+    /// The full URL (`.../v1/traces` over HTTP; the collector's address over gRPC).
+    pub url: String,
+    pub protocol: OtlpProtocol,
     pub headers: Vec<(String, String)>,
     pub timeout: Duration,
+}
+
+/// Everything export needs, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Span export, when on.
+    pub traces: Option<Endpoint>,
+    /// Log export, when asked for (`OTEL_LOGS_EXPORTER=otlp` or [`Builder::otlp_logs`](crate::Builder::otlp_logs)).
+    pub logs: Option<Endpoint>,
     pub sampler: TraceSampler,
     pub resource: Vec<(String, String)>,
     pub options: OtlpOptions,
@@ -101,12 +173,24 @@ fn var(name: &str) -> Option<String> {
 }
 
 /// The first of the signal-specific and the general variable that is set, with its name.
-fn var_either(traces: &'static str, general: &'static str) -> Option<(&'static str, String)> {
-    var(traces).map(|v| (traces, v)).or_else(|| var(general).map(|v| (general, v)))
+fn var_either(signal: Signal, suffix: &str) -> Option<(String, String)> {
+    let specific = signal.var(suffix);
+    let general = format!("OTEL_EXPORTER_OTLP_{suffix}");
+    var(&specific).map(|v| (specific, v)).or_else(|| var(&general).map(|v| (general, v)))
+}
+
+/// `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER`: `Some(true)` for `otlp`, `Some(false)` for `none`.
+fn exporter_choice(name: &str) -> Result<Option<bool>, InitError> {
+    match var(name) {
+        None => Ok(None),
+        Some(v) if v.trim() == "otlp" => Ok(Some(true)),
+        Some(v) if v.trim() == "none" => Ok(Some(false)),
+        Some(v) => Err(InitError::Config(format!("{name}={v:?}: obs exports with `otlp` or not at all (`none`)"))),
+    }
 }
 
 impl Settings {
-    /// `Ok(None)` when export is off: no endpoint anywhere, or `OTEL_SDK_DISABLED=true`.
+    /// `Ok(None)` when nothing is exported: no endpoint anywhere, or `OTEL_SDK_DISABLED=true`.
     /// Environment variables win over the builder, as for `OTEL_SERVICE_NAME`.
     pub(crate) fn resolve(options: &OtlpOptions, service: &str) -> Result<Option<Settings>, InitError> {
         let disabled = match var("OTEL_SDK_DISABLED") {
@@ -115,39 +199,51 @@ impl Settings {
             Some(v) if v.trim().eq_ignore_ascii_case("false") => false,
             Some(v) => return Err(InitError::Config(format!("OTEL_SDK_DISABLED={v:?} is neither true nor false"))),
         };
-        // The sampler and protocol are checked even when export is off, so a typo
-        // shows up on the developer's machine and not first in production.
+        // Everything is checked even when export is off, so a typo shows up on
+        // the developer's machine and not first in production.
         let sampler = match var("OTEL_TRACES_SAMPLER") {
             Some(name) => parse_sampler(&name, var("OTEL_TRACES_SAMPLER_ARG").as_deref())?,
             None => options.sampler.unwrap_or(TraceSampler::ParentBasedAlwaysOn).check()?,
         };
-        if let Some((name, protocol)) = var_either("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_EXPORTER_OTLP_PROTOCOL")
-        {
-            match protocol.trim() {
-                "http/protobuf" => {}
-                "grpc" | "http/json" => {
-                    return Err(InitError::Config(format!(
-                        "{name}={protocol:?}: this build of obs exports OTLP over http/protobuf only"
-                    )));
-                }
-                _ => {
-                    return Err(InitError::Config(format!(
-                        "{name}={protocol:?} is not an OTLP protocol (http/protobuf, http/json or grpc)"
-                    )));
-                }
-            }
+        let traces_on = exporter_choice("OTEL_TRACES_EXPORTER")?.unwrap_or(true);
+        let logs_on = exporter_choice("OTEL_LOGS_EXPORTER")?.unwrap_or(options.logs);
+        let traces = Endpoint::resolve(Signal::Traces, options)?;
+        let logs = Endpoint::resolve(Signal::Logs, options)?;
+        let resource = resource_attributes(options, service)?;
+        if logs_on && logs.is_none() {
+            return Err(InitError::Config(
+                "OTLP log export is on but no endpoint is set (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, \
+                 OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint)"
+                    .into(),
+            ));
         }
+        let traces = traces.filter(|_| traces_on);
+        let logs = logs.filter(|_| logs_on);
+        if disabled || (traces.is_none() && logs.is_none()) {
+            return Ok(None);
+        }
+        Ok(Some(Settings { traces, logs, sampler, resource, options: options.clone() }))
+    }
+}
+
+impl Endpoint {
+    /// `Ok(None)` when no endpoint is configured for `signal`.
+    fn resolve(signal: Signal, options: &OtlpOptions) -> Result<Option<Endpoint>, InitError> {
+        let protocol = match var_either(signal, "PROTOCOL") {
+            Some((name, text)) => OtlpProtocol::parse(&name, &text)?.check_compiled_in(&name)?,
+            None => options.protocol.check_compiled_in("Builder::otlp_protocol")?,
+        };
         let timeout =
-            match var_either("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT") {
+            match var_either(signal, "TIMEOUT") {
                 Some((name, text)) => Duration::from_millis(text.trim().parse::<u64>().map_err(|_| {
                     InitError::Config(format!("{name}={text:?} is not a whole number of milliseconds"))
                 })?),
                 None => options.timeout.unwrap_or(Duration::from_secs(10)),
             };
         let mut headers = options.headers.clone();
-        for name in ["OTEL_EXPORTER_OTLP_HEADERS", "OTEL_EXPORTER_OTLP_TRACES_HEADERS"] {
-            if let Some(text) = var(name) {
-                for (key, value) in parse_key_values(name, &text)? {
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS".to_owned(), signal.var("HEADERS")] {
+            if let Some(text) = var(&name) {
+                for (key, value) in parse_key_values(&name, &text)? {
                     headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
                     headers.push((key, value));
                 }
@@ -158,35 +254,37 @@ impl Settings {
                 return Err(InitError::Config(format!("OTLP header {key:?}: not a valid HTTP header")));
             }
         }
-        let resource = resource_attributes(options, service)?;
-
-        let traces_url = if let Some(url) = var("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") {
-            check_url("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url.trim())?
+        // The spec's rule: a signal-specific URL is used as it is; the general one gets
+        // `/v1/<signal>` over HTTP. gRPC has no per-signal paths.
+        let with_path = |base: String| match protocol {
+            OtlpProtocol::HttpProtobuf => format!("{}/v1/{}", base.trim_end_matches('/'), signal.name()),
+            OtlpProtocol::Grpc => base,
+        };
+        let specific = signal.var("ENDPOINT");
+        let url = if let Some(url) = var(&specific) {
+            check_url(&specific, url.trim())?
         } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            append_traces_path(&check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base.trim())?)
+            with_path(check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base.trim())?)
         } else if let Some(base) = &options.endpoint {
-            append_traces_path(&check_url("Builder::otlp_endpoint", base.trim())?)
+            with_path(check_url("Builder::otlp_endpoint", base.trim())?)
         } else {
             return Ok(None);
         };
-        if disabled {
-            return Ok(None);
-        }
-        Ok(Some(Settings { traces_url, headers, timeout, sampler, resource, options: options.clone() }))
+        Ok(Some(Endpoint { url, protocol, headers, timeout }))
     }
 }
 
 fn check_url(source: &str, url: &str) -> Result<String, InitError> {
     let uri: http::Uri = url.parse().map_err(|e| InitError::Config(format!("{source}={url:?} is not a URL: {e}")))?;
     match uri.scheme_str() {
-        Some("http" | "https") if uri.host().is_some() => Ok(url.to_owned()),
-        _ => Err(InitError::Config(format!("{source}={url:?} must be an http:// or https:// URL"))),
+        Some("http") if uri.host().is_some() => Ok(url.to_owned()),
+        // Refused here rather than failing every export later.
+        Some("https") => Err(InitError::Config(format!(
+            "{source}={url:?}: obs does not export over TLS yet; send to a collector on http:// \
+             (typically a local OpenTelemetry Collector or agent that forwards over TLS)"
+        ))),
+        _ => Err(InitError::Config(format!("{source}={url:?} must be an http:// URL"))),
     }
-}
-
-/// `http://collector:4318` → `http://collector:4318/v1/traces` (the spec's rule for the general endpoint).
-fn append_traces_path(base: &str) -> String {
-    format!("{}/v1/traces", base.trim_end_matches('/'))
 }
 
 /// `OTEL_TRACES_SAMPLER` and its argument, as the OpenTelemetry SDK spec defines them.
@@ -330,10 +428,51 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_get_the_traces_path() {
-        assert_eq!(append_traces_path("http://127.0.0.1:4318/"), "http://127.0.0.1:4318/v1/traces");
+    fn urls_are_checked() {
         assert!(check_url("X", "localhost:4318").is_err());
         assert!(check_url("X", "ftp://a/b").is_err());
-        assert!(check_url("X", "https://a:1/x").is_ok());
+        assert!(check_url("X", "http://a:1/x").is_ok());
+        let err = check_url("X", "https://a:1/x").unwrap_err().to_string();
+        assert!(err.contains("TLS"), "{err}");
+    }
+
+    /// Builder settings only (these unit tests do not touch the process environment).
+    fn endpoint(signal: Signal, protocol: OtlpProtocol) -> Result<Option<Endpoint>, InitError> {
+        let options = OtlpOptions { endpoint: Some("http://collector:4318/".into()), protocol, ..Default::default() };
+        Endpoint::resolve(signal, &options)
+    }
+
+    #[test]
+    fn the_general_endpoint_gets_the_signal_path_over_http_only() {
+        let url = |signal| endpoint(signal, OtlpProtocol::HttpProtobuf).unwrap().unwrap().url;
+        assert_eq!(url(Signal::Traces), "http://collector:4318/v1/traces");
+        assert_eq!(url(Signal::Logs), "http://collector:4318/v1/logs");
+        let grpc = endpoint(Signal::Traces, OtlpProtocol::Grpc);
+        if cfg!(feature = "otlp-grpc") {
+            assert_eq!(grpc.unwrap().unwrap().url, "http://collector:4318/");
+        } else {
+            let err = grpc.unwrap_err().to_string();
+            assert!(err.contains("`otlp-grpc` feature"), "{err}");
+        }
+        assert!(Endpoint::resolve(Signal::Logs, &OtlpOptions::default()).unwrap().is_none());
+    }
+
+    #[test]
+    fn log_export_without_an_endpoint_is_an_error() {
+        let options = OtlpOptions { logs: true, ..Default::default() };
+        let err = Settings::resolve(&options, "svc").unwrap_err().to_string();
+        assert!(err.contains("no endpoint"), "{err}");
+        let options = OtlpOptions { logs: true, endpoint: Some("http://c:4318".into()), ..Default::default() };
+        let settings = Settings::resolve(&options, "svc").unwrap().unwrap();
+        assert_eq!(settings.logs.unwrap().url, "http://c:4318/v1/logs");
+        assert_eq!(settings.traces.unwrap().url, "http://c:4318/v1/traces");
+    }
+
+    #[test]
+    fn protocols_parse_as_the_spec_names_them() {
+        assert_eq!(OtlpProtocol::parse("X", "grpc").unwrap(), OtlpProtocol::Grpc);
+        assert_eq!(OtlpProtocol::parse("X", " http/protobuf ").unwrap(), OtlpProtocol::HttpProtobuf);
+        assert!(OtlpProtocol::parse("X", "http/json").unwrap_err().to_string().contains("not http/json"));
+        assert!(OtlpProtocol::parse("X", "thrift").is_err());
     }
 }

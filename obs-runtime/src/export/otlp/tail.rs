@@ -159,7 +159,8 @@ mod tests {
     use opentelemetry_sdk::trace::{SdkTracerProvider, SpanExporter};
     use tracing_subscriber::layer::SubscriberExt;
 
-    use super::super::processor::{PipelineMetrics, QueueConfig, QueueProcessor};
+    use super::super::processor::{Executor, Pipeline, QueueConfig, SpanQueue, Spans};
+    use super::super::settings::Signal;
     use super::*;
     use crate::export::otlp::TraceSampler;
     use crate::propagation::TraceContext;
@@ -190,20 +191,15 @@ mod tests {
     /// exported spans' names and the log lines.
     fn run(keep: KeepRule, f: impl FnOnce()) -> (Vec<(String, bool)>, Vec<serde_json::Value>) {
         let exported = Collect::default();
-        let metrics = PipelineMetrics {
-            dropped: metrics::Counter::noop(),
-            exported: metrics::Counter::noop(),
-            failed: metrics::Counter::noop(),
-        };
         let config = QueueConfig {
             queue_size: 1024,
             batch_size: 64,
             batch_delay: Duration::from_millis(10),
             shutdown_timeout: Duration::from_secs(5),
             error_log_interval: Duration::from_secs(60),
-            keep,
         };
-        let processor = QueueProcessor::start(exported.clone(), config, metrics).unwrap();
+        let pipeline = Pipeline::start(Signal::Traces, Spans(exported.clone()), Executor::Plain, &config).unwrap();
+        let processor = SpanQueue { pipeline, tail: keep.active().then(|| TailBuffer::new(keep)) };
         let head = TraceSampler::ParentBasedRatio(0.0).to_sdk();
         let builder = SdkTracerProvider::builder().with_span_processor(processor);
         let provider =
