@@ -163,7 +163,11 @@ impl Collector {
             if let Some(found) = ready(self) {
                 return found;
             }
-            assert!(Instant::now() < deadline, "the collector did not receive {what} within {limit:?}:\n{}", self.output());
+            assert!(
+                Instant::now() < deadline,
+                "the collector did not receive {what} within {limit:?}:\n{}",
+                self.output()
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
     }
