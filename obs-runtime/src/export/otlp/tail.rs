@@ -12,10 +12,11 @@
 //! trace is kept only as far as this process saw it: a caller that did not
 //! sample does not get its own spans back. Traces whose caller explicitly did
 //! not sample (`traceparent` flag 0) are respected and not recorded. Memory
-//! is capped: at most `MAX_TRACES` traces and `MAX_SPANS_PER_TRACE` spans each
-//! are held; when the buffer is full the trace held longest is given up to make
-//! room (a root that never ends cannot hold its place forever). Spans dropped
-//! either way are counted in `obs_exporter_tail_buffer_overflow_spans_total`.
+//! is capped: at most `MAX_TRACES` traces, `MAX_SPANS_PER_TRACE` spans each and
+//! `MAX_SPANS` spans in all are held; when the buffer is full the trace held
+//! longest is given up to make room (a root that never ends cannot hold its
+//! place forever). Spans dropped either way are counted in
+//! `obs_exporter_tail_buffer_overflow_spans_total`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -30,6 +31,10 @@ use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, Should
 pub(crate) const MAX_TRACES: usize = 1024;
 /// Held spans of one trace at most.
 pub(crate) const MAX_SPANS_PER_TRACE: usize = 256;
+/// Held spans of all traces at most (about 24 MB of `#[observe]` spans). A held
+/// span costs 1 to 1.5 KB, so the two limits above alone would let the buffer
+/// grow to 250 MB and more.
+pub(crate) const MAX_SPANS: usize = 16 * 1024;
 
 /// What makes an unsampled trace worth exporting after all.
 #[derive(Debug, Clone, Copy, Default)]
@@ -92,9 +97,28 @@ impl ShouldSample for RecordDropped {
 /// Unsampled spans waiting for their local root to end.
 pub(crate) struct TailBuffer {
     rule: KeepRule,
-    /// Spans per trace, with when the trace was first held.
-    held: Mutex<HashMap<TraceId, (Instant, Vec<SpanData>)>>,
+    held: Mutex<Held>,
     overflow: Counter,
+}
+
+#[derive(Default)]
+struct Held {
+    /// Spans per trace, with when the trace was first held.
+    traces: HashMap<TraceId, (Instant, Vec<SpanData>)>,
+    /// Spans of all traces.
+    spans: usize,
+}
+
+impl Held {
+    /// Gives up the trace held longest other than `keep`; false when there is none.
+    fn give_up_oldest(&mut self, keep: TraceId, overflow: &Counter) -> bool {
+        let oldest =
+            self.traces.iter().filter(|(id, _)| **id != keep).min_by_key(|(_, (since, _))| *since).map(|(id, _)| *id);
+        let Some((_, given_up)) = oldest.and_then(|id| self.traces.remove(&id)) else { return false };
+        self.spans -= given_up.len();
+        overflow.increment(given_up.len() as u64);
+        true
+    }
 }
 
 impl TailBuffer {
@@ -105,7 +129,7 @@ impl TailBuffer {
             metrics::Unit::Count,
             "Unsampled spans not held for error/latency-based keeping because the buffer was full."
         );
-        TailBuffer { rule, held: Mutex::new(HashMap::new()), overflow: metrics::counter!(name, "signal" => "traces") }
+        TailBuffer { rule, held: Mutex::default(), overflow: metrics::counter!(name, "signal" => "traces") }
     }
 
     /// Takes an ended unsampled span; returns the spans to export now (the whole
@@ -115,21 +139,26 @@ impl TailBuffer {
         let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         if !local_root {
-            if held.len() >= MAX_TRACES && !held.contains_key(&trace_id) {
-                let oldest = held.iter().min_by_key(|(_, (since, _))| *since).map(|(id, _)| *id);
-                if let Some((_, (_, given_up))) = oldest.and_then(|id| held.remove_entry(&id)) {
-                    self.overflow.increment(given_up.len() as u64);
+            let held_here = held.traces.get(&trace_id).map(|(_, spans)| spans.len());
+            if held_here.is_some_and(|n| n >= MAX_SPANS_PER_TRACE) {
+                self.overflow.increment(1);
+                return Vec::new();
+            }
+            while (held_here.is_none() && held.traces.len() >= MAX_TRACES) || held.spans >= MAX_SPANS {
+                if !held.give_up_oldest(trace_id, &self.overflow) {
+                    break;
                 }
             }
-            let (_, spans) = held.entry(trace_id).or_insert_with(|| (Instant::now(), Vec::new()));
-            if spans.len() < MAX_SPANS_PER_TRACE {
-                spans.push(span);
-            } else {
+            if held.spans >= MAX_SPANS {
                 self.overflow.increment(1);
+                return Vec::new();
             }
+            held.spans += 1;
+            held.traces.entry(trace_id).or_insert_with(|| (Instant::now(), Vec::new())).1.push(span);
             return Vec::new();
         }
-        let mut trace = held.remove(&trace_id).map(|(_, spans)| spans).unwrap_or_default();
+        let mut trace = held.traces.remove(&trace_id).map(|(_, spans)| spans).unwrap_or_default();
+        held.spans -= trace.len();
         drop(held);
         if !self.rule.keeps(&span) {
             return Vec::new();
@@ -192,7 +221,7 @@ mod tests {
     fn run(keep: KeepRule, f: impl FnOnce()) -> (Vec<(String, bool)>, Vec<serde_json::Value>) {
         let exported = Collect::default();
         let config = QueueConfig {
-            queue_size: 1024,
+            queue_size: 2 * MAX_SPANS,
             batch_size: 64,
             batch_delay: Duration::from_millis(10),
             shutdown_timeout: Duration::from_secs(5),
@@ -305,5 +334,28 @@ mod tests {
             root.record("otel.status_code", "ERROR");
         });
         assert_eq!(exported.len(), MAX_SPANS_PER_TRACE + 1);
+    }
+
+    #[test]
+    fn the_buffer_of_all_traces_together_is_capped() {
+        let keep = KeepRule { errors: true, slower_than: None };
+        let traces = MAX_SPANS / MAX_SPANS_PER_TRACE + 4;
+        let (exported, _) = run(keep, || {
+            let roots: Vec<tracing::Span> = (0..traces)
+                .map(|_| {
+                    let root = tracing::info_span!("root", otel.status_code = tracing::field::Empty);
+                    root.in_scope(|| {
+                        (0..MAX_SPANS_PER_TRACE).for_each(|_| drop(tracing::info_span!("child").entered()))
+                    });
+                    root
+                })
+                .collect();
+            for root in roots {
+                root.record("otel.status_code", "ERROR");
+            }
+        });
+        let children = exported.iter().filter(|(name, _)| name == "child").count();
+        assert_eq!(children, MAX_SPANS, "the traces held longest were given up");
+        assert_eq!(exported.len() - children, traces, "every failed root is exported");
     }
 }
