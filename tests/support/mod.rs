@@ -154,7 +154,14 @@ impl ProcessGroupGuard {
 impl Drop for ProcessGroupGuard {
     fn drop(&mut self) {
         let group = format!("-{}", self.0.id());
-        let _ = std::process::Command::new("kill").args(["-TERM", "--", &group]).status();
+        let kill = |signal: &str| {
+            // The group may be gone already; that is fine and not worth a line on stderr.
+            let _ = std::process::Command::new("kill")
+                .args([signal, "--", &group])
+                .stderr(std::process::Stdio::null())
+                .status();
+        };
+        kill("-TERM");
         let deadline = std::time::Instant::now() + Duration::from_secs(5);
         while std::time::Instant::now() < deadline {
             if let Ok(Some(_)) = self.0.try_wait() {
@@ -163,7 +170,7 @@ impl Drop for ProcessGroupGuard {
             std::thread::sleep(Duration::from_millis(50));
         }
         // The workers may outlive their parent: always finish the group off.
-        let _ = std::process::Command::new("kill").args(["-KILL", "--", &group]).status();
+        kill("-KILL");
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
