@@ -32,7 +32,7 @@
 //! log records). Failed exports are counted in
 //! `obs_exporter_failed_spans_total` and logged at most once a minute.
 //! Dropping the [`ObsGuard`](crate::ObsGuard) flushes the queues, waiting at
-//! most the shutdown timeout (5 s by default) for each.
+//! most the shutdown timeout (5 s by default) in all.
 //!
 //! Sampling decides which traces are exported; metrics and log lines (and
 //! exported log records) are kept for every call whatever the decision, and
@@ -134,13 +134,15 @@ impl Exporter {
         })
     }
 
-    /// Exports what is queued, waiting at most the shutdown timeout per signal.
+    /// Exports what is queued, waiting at most the shutdown timeout in all.
     pub(crate) fn shutdown(self) {
+        let deadline = std::time::Instant::now() + self.shutdown_timeout;
+        let left = || deadline.saturating_duration_since(std::time::Instant::now()).max(Duration::from_millis(1));
         if let Some(provider) = self.traces {
-            let _ = provider.shutdown_with_timeout(self.shutdown_timeout);
+            let _ = provider.shutdown_with_timeout(left());
         }
         if let Some(provider) = self.logs {
-            let _ = provider.shutdown_with_timeout(self.shutdown_timeout);
+            let _ = provider.shutdown_with_timeout(left());
         }
     }
 }
