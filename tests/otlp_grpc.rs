@@ -49,6 +49,20 @@ async fn lookup(sku: &str) -> usize {
     sku.len()
 }
 
+#[observe]
+async fn explode(code: i64) -> i64 {
+    if code > 0 {
+        panic!("boom {code}");
+    }
+    code
+}
+
+#[observe]
+async fn wait_forever(ticket: i64) -> i64 {
+    std::future::pending::<()>().await;
+    ticket
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn spans_and_log_records_reach_a_collector_over_grpc() {
     let collector = Collector::start();
@@ -70,6 +84,8 @@ async fn spans_and_log_records_reach_a_collector_over_grpc() {
     assert_eq!(fulfil(7).await.unwrap(), 71);
     assert!(fulfil(90).await.is_err());
     assert_eq!(lookup("abc").await, 3);
+    assert!(tokio::spawn(explode(3)).await.is_err(), "the panic reaches the JoinHandle");
+    assert!(tokio::time::timeout(Duration::from_millis(20), wait_forever(11)).await.is_err());
 
     let lines = logs.lines();
     let trace_of = |order: u64| {
@@ -105,6 +121,19 @@ async fn spans_and_log_records_reach_a_collector_over_grpc() {
     assert!(ship.events.iter().any(|e| e.contains("exception")), "an exception event: {ship:#?}");
     assert_eq!(root.status_code, "STATUS_CODE_ERROR");
     assert_eq!(pack.status_code, "STATUS_CODE_UNSET");
+
+    // A panic is an error with `error.type=panic`; a cancelled call is not an error.
+    let (panicked, cancelled) = collector.wait_until(Duration::from_secs(30), "the panic and the cancel", |c| {
+        let spans = c.spans();
+        let find = |name: &str| spans.iter().find(|s| s.name == name).cloned();
+        find("otlp_grpc::explode").zip(find("otlp_grpc::wait_forever"))
+    });
+    assert_eq!(panicked.status_code, "STATUS_CODE_ERROR", "{panicked:#?}");
+    assert_eq!(panicked.attr("error.type"), Some("Str(panic)"));
+    assert_eq!(panicked.attr("obs.outcome"), Some("Str(panic)"));
+    assert_eq!(cancelled.attr("obs.outcome"), Some("Str(cancelled)"), "{cancelled:#?}");
+    assert_eq!(cancelled.status_code, "STATUS_CODE_UNSET");
+    assert_eq!(cancelled.attr("ticket"), Some("Int(11)"));
 
     // The resource: detected attributes, the builder's, and OTEL_RESOURCE_ATTRIBUTES.
     assert_eq!(root.resource_attr("service.name"), Some("Str(fulfilment)"));
