@@ -11,7 +11,8 @@ mod support;
 use std::time::Duration;
 
 use obs_runtime::export::otlp::OtlpProtocol;
-use obs_runtime::{ErrorKind, node, observe, workflow};
+use obs_runtime::health::MemoryCheck;
+use obs_runtime::{ErrorKind, HealthCheck, node, observe, workflow};
 use support::Captured;
 use support::collector::Collector;
 
@@ -26,6 +27,12 @@ impl std::fmt::Display for ShipError {
     }
 }
 impl std::error::Error for ShipError {}
+
+#[derive(HealthCheck)]
+struct Dependencies {
+    #[health(non_critical)]
+    memory: MemoryCheck,
+}
 
 #[node]
 async fn pack(order: u64) -> Result<u64, ShipError> {
@@ -78,6 +85,7 @@ async fn spans_and_log_records_reach_a_collector_over_grpc() {
         .otlp_protocol(OtlpProtocol::Grpc)
         .otlp_logs(true)
         .otlp_batch_delay(Duration::from_millis(50))
+        .health(Dependencies { memory: MemoryCheck::new() })
         .init()
         .expect("init");
 
@@ -170,6 +178,11 @@ async fn spans_and_log_records_reach_a_collector_over_grpc() {
 
     // Every exported span and record is counted; nothing was dropped.
     let text = guard.render_metrics().expect("prometheus");
+    // The health check ran (at init, before everything above was exported) but started no trace.
+    let checks = support::sample(&text, "obs_health_check_duration_seconds_count", &[("check", "memory")]);
+    assert!(checks.unwrap_or(0.0) >= 1.0, "the check ran: {text}");
+    let health_spans: Vec<_> = collector.spans().into_iter().filter(|s| s.name.starts_with("health")).collect();
+    assert!(health_spans.is_empty(), "{health_spans:#?}");
     let count = |name: &str, signal: &str| support::sample(&text, name, &[("signal", signal)]).unwrap_or(0.0);
     assert!(count("obs_exporter_exported_spans_total", "traces") >= 7.0, "{text}");
     assert!(count("obs_exporter_exported_spans_total", "logs") >= 1.0, "{text}");

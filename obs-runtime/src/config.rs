@@ -318,6 +318,15 @@ impl Builder {
         self
     }
 
+    /// Export the spans of health evaluations too (default off: the background
+    /// refresh and every probe would each add a one-span trace to the backend;
+    /// their metrics and log events are recorded either way).
+    #[cfg(all(feature = "otlp", feature = "health"))]
+    pub fn trace_health_checks(mut self, trace: bool) -> Self {
+        self.otlp.trace_health = trace;
+        self
+    }
+
     /// Head sampling of new traces (default: follow the parent, else sample all);
     /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` win when set.
     #[cfg(feature = "otlp")]

@@ -34,10 +34,12 @@ pub(crate) fn evaluate<'a>(
     })
 }
 
+/// The span of one check's evaluation.
+pub(crate) const CHECK_SPAN: &str = "health.check";
+
 async fn run(component: Component<'_>, path: String, scope: Scope) -> ComponentReport {
     let timeout = component.timeout.unwrap_or(DEFAULT_TIMEOUT);
-    let span =
-        tracing::info_span!(target: "obs::health", "health.check", check = %path, status = tracing::field::Empty);
+    let span = tracing::info_span!(target: "obs::health", CHECK_SPAN, check = %path, status = tracing::field::Empty);
     let started = Instant::now();
     let work = async {
         match component.check.group() {

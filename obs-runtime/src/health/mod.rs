@@ -48,6 +48,9 @@ mod refresh;
 mod registry;
 mod report;
 
+#[cfg(feature = "otlp")]
+pub(crate) use eval::CHECK_SPAN;
+
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;

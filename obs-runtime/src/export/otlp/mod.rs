@@ -34,7 +34,9 @@
 //! Dropping the [`ObsGuard`](crate::ObsGuard) flushes the queues, waiting at
 //! most the shutdown timeout (5 s by default) in all.
 //!
-//! Sampling decides which traces are exported; metrics and log lines (and
+//! Health evaluations start no trace unless
+//! [`Builder::trace_health_checks`](crate::Builder::trace_health_checks) asks
+//! for them. Sampling decides which traces are exported; metrics and log lines (and
 //! exported log records) are kept for every call whatever the decision, and
 //! carry the trace id of their span in both cases. Traces the head sampler
 //! dropped can still be kept when they end in error or are slow; see
@@ -54,7 +56,7 @@ use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::logs::{LogExporter, SdkLoggerProvider};
-use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanExporter};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, ShouldSample, SpanExporter};
 
 pub(crate) use logs::LogSink;
 pub(crate) use settings::{OtlpOptions, Settings};
@@ -105,13 +107,16 @@ impl Exporter {
                     Pipeline::start(Signal::Traces, Spans(exporter), executor, &config).map_err(thread_error)?;
                 let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
                 let head = settings.sampler.to_sdk();
-                let provider = SdkTracerProvider::builder().with_span_processor(SpanQueue { pipeline, tail });
-                let provider = if options.keep.active() {
-                    provider.with_sampler(tail::RecordDropped(head))
-                } else {
-                    provider.with_sampler(head)
-                };
-                Some(provider.with_resource(resource.clone()).build())
+                let sampler: Box<dyn ShouldSample> =
+                    if options.keep.active() { Box::new(tail::RecordDropped(head)) } else { Box::new(head) };
+                #[cfg(feature = "health")]
+                let sampler: Box<dyn ShouldSample> =
+                    if options.trace_health { sampler } else { Box::new(HealthUntraced(sampler)) };
+                let provider = SdkTracerProvider::builder()
+                    .with_span_processor(SpanQueue { pipeline, tail })
+                    .with_sampler(sampler)
+                    .with_resource(resource.clone());
+                Some(provider.build())
             }
             None => None,
         };
@@ -144,6 +149,44 @@ impl Exporter {
         if let Some(provider) = self.logs {
             let _ = provider.shutdown_with_timeout(left());
         }
+    }
+}
+
+/// Health evaluations (the background refresh and every probe) start no trace:
+/// a liveness probe every few seconds would otherwise fill the trace backend
+/// with one-span traces. Their metrics and log events are kept;
+/// [`Builder::trace_health_checks`](crate::Builder::trace_health_checks) exports them too.
+#[cfg(feature = "health")]
+#[derive(Debug)]
+struct HealthUntraced(Box<dyn ShouldSample>);
+
+#[cfg(feature = "health")]
+impl Clone for HealthUntraced {
+    fn clone(&self) -> Self {
+        HealthUntraced(self.0.box_clone())
+    }
+}
+
+#[cfg(feature = "health")]
+impl ShouldSample for HealthUntraced {
+    fn should_sample(
+        &self,
+        parent: Option<&opentelemetry::Context>,
+        trace_id: opentelemetry::trace::TraceId,
+        name: &str,
+        kind: &opentelemetry::trace::SpanKind,
+        attributes: &[KeyValue],
+        links: &[opentelemetry::trace::Link],
+    ) -> opentelemetry_sdk::trace::SamplingResult {
+        let root = !parent.is_some_and(|cx| cx.has_active_span());
+        if root && name == crate::health::CHECK_SPAN {
+            return opentelemetry_sdk::trace::SamplingResult {
+                decision: opentelemetry_sdk::trace::SamplingDecision::Drop,
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            };
+        }
+        self.0.should_sample(parent, trace_id, name, kind, attributes, links)
     }
 }
 

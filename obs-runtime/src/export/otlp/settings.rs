@@ -26,6 +26,9 @@ pub(crate) struct OtlpOptions {
     pub protocol: OtlpProtocol,
     /// Export log events too.
     pub logs: bool,
+    /// Export the spans of health evaluations (off: they start no trace).
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
+    pub trace_health: bool,
 }
 
 impl Default for OtlpOptions {
@@ -44,6 +47,7 @@ impl Default for OtlpOptions {
             keep: Default::default(),
             protocol: OtlpProtocol::HttpProtobuf,
             logs: false,
+            trace_health: false,
         }
     }
 }
