@@ -22,10 +22,20 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     let otel = cx.span();
     let sc = otel.span_context();
     if !sc.is_valid() {
-        // No OpenTelemetry layer (no export configured): the ids of the log lines.
-        return crate::log::with_log_ids(span, |ids| {
+        // No OpenTelemetry layer (no export configured): the ids of the log lines,
+        // with the caller's flags and trace state when the trace came from one.
+        let mut ctx = crate::log::with_log_ids(span, |ids| {
             TraceContext::new(ids.trace_id.to_be_bytes(), ids.span_id.to_be_bytes(), TraceContext::FLAG_SAMPLED)
-        });
+        })?;
+        if let Some(caller) = with_registry_span(span, |span| {
+            span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned())
+        })
+        .flatten()
+        {
+            ctx.flags = caller.flags;
+            ctx.trace_state = caller.trace_state;
+        }
+        return Some(ctx);
     }
     let mut ctx = TraceContext::new(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8());
     let header = sc.trace_state().header();
@@ -69,9 +79,38 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     );
     let otel = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)).is_ok();
     // Without an OpenTelemetry layer the caller's trace id still reaches the log
-    // lines of this span and of the spans opened inside it.
+    // lines of this span and of the spans opened inside it, and its flags and
+    // trace state reach the next hop.
     let logs = crate::log::with_log_ids(span, |ids| ids.trace_id = u128::from_be_bytes(parent.trace_id)).is_some();
+    if logs {
+        let caller = RemoteCaller { flags: parent.flags, trace_state: parent.trace_state.clone() };
+        with_registry_span(span, |span| span.extensions_mut().replace(caller));
+    }
     otel || logs
+}
+
+/// What the log ids cannot hold of a remote parent set without OpenTelemetry:
+/// its flags (its sampling decision stands) and its `tracestate`, which the
+/// spec requires to be passed on. Kept on the span given to [`set_parent`] and
+/// found by its descendants.
+#[derive(Clone)]
+struct RemoteCaller {
+    flags: u8,
+    trace_state: TraceState,
+}
+
+/// Runs `f` on `span`'s data in tracing-subscriber's registry, when the
+/// subscriber is built on it.
+fn with_registry_span<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>) -> R,
+) -> Option<R> {
+    use tracing_subscriber::registry::LookupSpan as _;
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        registry.span(id).map(f)
+    })
+    .flatten()
 }
 
 /// Propagates the current trace on outgoing `reqwest` requests.
@@ -183,6 +222,36 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(line["trace_id"], expected.trace_id_hex());
         assert_eq!(line["span_id"], expected.span_id_hex());
+    }
+
+    #[test]
+    fn without_opentelemetry_the_callers_flags_and_tracestate_reach_the_next_hop() {
+        let subscriber = tracing_subscriber::registry().with(crate::log::JsonLayer::new("svc", std::io::sink));
+        tracing::subscriber::with_default(subscriber, || {
+            let server = tracing::info_span!("server");
+            let mut caller =
+                TraceContext::from_traceparent("00-12345678901234567890123456789012-1234567890123456-00").unwrap();
+            caller.trace_state = TraceState::parse("foo=1,bar=2").unwrap();
+            assert!(set_parent(&server, &caller));
+            let _entered = server.enter();
+            let child = tracing::info_span!("child");
+            let _child = child.enter();
+            let mut headers = HeaderMap::new();
+            assert!(inject_current(&mut headers));
+            let traceparent = headers["traceparent"].to_str().unwrap();
+            assert!(traceparent.starts_with("00-12345678901234567890123456789012-"), "{traceparent}");
+            assert!(traceparent.ends_with("-00"), "not sampled by the caller, so not by us: {traceparent}");
+            assert_ne!(&traceparent[36..52], "1234567890123456", "our own span id is sent on");
+            assert_eq!(headers["tracestate"], "foo=1,bar=2");
+        });
+        // A trace started here has no caller to take them from.
+        let subscriber = tracing_subscriber::registry().with(crate::log::JsonLayer::new("svc", std::io::sink));
+        tracing::subscriber::with_default(subscriber, || {
+            let _entered = tracing::info_span!("root").entered();
+            let ctx = current_context().unwrap();
+            assert_eq!(ctx.flags, TraceContext::FLAG_SAMPLED);
+            assert!(ctx.trace_state.is_empty());
+        });
     }
 
     #[test]
