@@ -18,6 +18,9 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     if span.is_disabled() {
         return None;
     }
+    let caller =
+        with_registry_span(span, |span| span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned()))
+            .flatten();
     let cx = span.context();
     let otel = cx.span();
     let sc = otel.span_context();
@@ -27,21 +30,19 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
         let mut ctx = crate::log::with_log_ids(span, |ids| {
             TraceContext::new(ids.trace_id.to_be_bytes(), ids.span_id.to_be_bytes(), TraceContext::FLAG_SAMPLED)
         })?;
-        if let Some(caller) = with_registry_span(span, |span| {
-            span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned())
-        })
-        .flatten()
-        {
+        if let Some(caller) = caller {
             ctx.flags = caller.flags;
             ctx.trace_state = caller.trace_state;
         }
         return Some(ctx);
     }
     let mut ctx = TraceContext::new(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8());
-    let header = sc.trace_state().header();
-    if !header.is_empty() {
-        ctx.trace_state = TraceState::parse(&header).unwrap_or_default();
-    }
+    ctx.trace_state = match caller {
+        // OpenTelemetry's TraceState refuses keys the spec allows (a system id of
+        // 14 characters) and then holds nothing: send on the caller's as parsed.
+        Some(caller) => caller.trace_state,
+        None => TraceState::parse(&sc.trace_state().header()).unwrap_or_default(),
+    };
     Some(ctx)
 }
 
@@ -79,20 +80,18 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     );
     let otel = span.set_parent(opentelemetry::Context::new().with_remote_span_context(remote)).is_ok();
     // Without an OpenTelemetry layer the caller's trace id still reaches the log
-    // lines of this span and of the spans opened inside it, and its flags and
-    // trace state reach the next hop.
+    // lines of this span and of the spans opened inside it.
     let logs = crate::log::with_log_ids(span, |ids| ids.trace_id = u128::from_be_bytes(parent.trace_id)).is_some();
-    if logs {
-        let caller = RemoteCaller { flags: parent.flags, trace_state: parent.trace_state.clone() };
-        with_registry_span(span, |span| span.extensions_mut().replace(caller));
-    }
+    let caller = RemoteCaller { flags: parent.flags, trace_state: parent.trace_state.clone() };
+    with_registry_span(span, |span| span.extensions_mut().replace(caller));
     otel || logs
 }
 
-/// What the log ids cannot hold of a remote parent set without OpenTelemetry:
-/// its flags (its sampling decision stands) and its `tracestate`, which the
-/// spec requires to be passed on. Kept on the span given to [`set_parent`] and
-/// found by its descendants.
+/// What neither the log ids nor OpenTelemetry's context keep faithfully of a
+/// remote parent: its flags (the log ids have none; its sampling decision
+/// stands) and its `tracestate`, which the spec requires to be passed on
+/// unchanged. Kept on the span given to [`set_parent`] and found by its
+/// descendants.
 #[derive(Clone)]
 struct RemoteCaller {
     flags: u8,
@@ -222,6 +221,26 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(line["trace_id"], expected.trace_id_hex());
         assert_eq!(line["span_id"], expected.span_id_hex());
+    }
+
+    #[test]
+    fn a_tracestate_opentelemetry_refuses_is_still_sent_on() {
+        with_otel(|| {
+            let server = tracing::info_span!("server");
+            let mut caller = TraceContext::from_traceparent(CALLER).unwrap();
+            // A 241-character tenant id and a 14-character system id: the longest the spec allows.
+            let longest = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+            caller.trace_state = TraceState::parse(&format!("foo=1,{longest}=1")).unwrap();
+            assert!(OtelTraceState::from_key_value(caller.trace_state.iter()).is_err(), "OpenTelemetry refuses it");
+            assert!(set_parent(&server, &caller));
+            let _entered = server.enter();
+            let child = tracing::info_span!("child");
+            let _child = child.enter();
+            let mut headers = HeaderMap::new();
+            assert!(inject_current(&mut headers));
+            assert!(headers["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+            assert_eq!(headers["tracestate"], format!("foo=1,{longest}=1").as_str());
+        });
     }
 
     #[test]
