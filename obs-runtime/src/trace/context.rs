@@ -37,12 +37,18 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
         return Some(ctx);
     }
     let mut ctx = TraceContext::new(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8());
-    ctx.trace_state = match caller {
-        // OpenTelemetry's TraceState refuses keys the spec allows (a system id of
-        // 14 characters) and then holds nothing: send on the caller's as parsed.
-        Some(caller) => caller.trace_state,
-        None => TraceState::parse(&sc.trace_state().header()).unwrap_or_default(),
-    };
+    match caller {
+        Some(caller) => {
+            // The sampler decides `sampled`; the other bits (Level 2's
+            // `random-trace-id`, reserved ones) are the caller's, which
+            // OpenTelemetry clears on a span it does not sample.
+            ctx.flags = (caller.flags & !TraceContext::FLAG_SAMPLED) | (ctx.flags & TraceContext::FLAG_SAMPLED);
+            // OpenTelemetry's TraceState refuses keys the spec allows (a system id
+            // of 14 characters) and then holds nothing: send on the caller's as parsed.
+            ctx.trace_state = caller.trace_state;
+        }
+        None => ctx.trace_state = TraceState::parse(&sc.trace_state().header()).unwrap_or_default(),
+    }
     Some(ctx)
 }
 
@@ -221,6 +227,22 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(line["trace_id"], expected.trace_id_hex());
         assert_eq!(line["span_id"], expected.span_id_hex());
+    }
+
+    #[test]
+    fn with_opentelemetry_the_callers_flags_are_kept_but_sampled() {
+        for (received, sent) in [("00", "00"), ("01", "01"), ("02", "02"), ("03", "03"), ("08", "08"), ("09", "09")] {
+            with_otel(|| {
+                let server = tracing::info_span!("server");
+                let caller = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}");
+                assert!(set_parent(&server, &TraceContext::from_traceparent(&caller).unwrap()));
+                let _entered = server.enter();
+                let mut headers = HeaderMap::new();
+                assert!(inject_current(&mut headers));
+                let traceparent = headers["traceparent"].to_str().unwrap();
+                assert!(traceparent.ends_with(&format!("-{sent}")), "{caller} sent on as {traceparent}");
+            });
+        }
     }
 
     #[test]
