@@ -18,19 +18,36 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     if span.is_disabled() {
         return None;
     }
+    let caller =
+        with_registry_span(span, |span| span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned()))
+            .flatten();
     let cx = span.context();
     let otel = cx.span();
     let sc = otel.span_context();
     if !sc.is_valid() {
-        // No OpenTelemetry layer (no export configured): the ids of the log lines.
-        return crate::log::with_log_ids(span, |ids| {
+        // No OpenTelemetry layer (no export configured): the ids of the log lines,
+        // with the caller's flags and trace state when the trace came from one.
+        let mut ctx = crate::log::with_log_ids(span, |ids| {
             TraceContext::new(ids.trace_id.to_be_bytes(), ids.span_id.to_be_bytes(), TraceContext::FLAG_SAMPLED)
-        });
+        })?;
+        if let Some(caller) = caller {
+            ctx.flags = caller.flags;
+            ctx.trace_state = caller.trace_state;
+        }
+        return Some(ctx);
     }
     let mut ctx = TraceContext::new(sc.trace_id().to_bytes(), sc.span_id().to_bytes(), sc.trace_flags().to_u8());
-    let header = sc.trace_state().header();
-    if !header.is_empty() {
-        ctx.trace_state = TraceState::parse(&header).unwrap_or_default();
+    match caller {
+        Some(caller) => {
+            // The sampler decides `sampled`; the other bits (Level 2's
+            // `random-trace-id`, reserved ones) are the caller's, which
+            // OpenTelemetry clears on a span it does not sample.
+            ctx.flags = (caller.flags & !TraceContext::FLAG_SAMPLED) | (ctx.flags & TraceContext::FLAG_SAMPLED);
+            // OpenTelemetry's TraceState refuses keys the spec allows (a system id
+            // of 14 characters) and then holds nothing: send on the caller's as parsed.
+            ctx.trace_state = caller.trace_state;
+        }
+        None => ctx.trace_state = TraceState::parse(&sc.trace_state().header()).unwrap_or_default(),
     }
     Some(ctx)
 }
@@ -71,7 +88,34 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     // Without an OpenTelemetry layer the caller's trace id still reaches the log
     // lines of this span and of the spans opened inside it.
     let logs = crate::log::with_log_ids(span, |ids| ids.trace_id = u128::from_be_bytes(parent.trace_id)).is_some();
+    let caller = RemoteCaller { flags: parent.flags, trace_state: parent.trace_state.clone() };
+    with_registry_span(span, |span| span.extensions_mut().replace(caller));
     otel || logs
+}
+
+/// What neither the log ids nor OpenTelemetry's context keep faithfully of a
+/// remote parent: its flags (the log ids have none; its sampling decision
+/// stands) and its `tracestate`, which the spec requires to be passed on
+/// unchanged. Kept on the span given to [`set_parent`] and found by its
+/// descendants.
+#[derive(Clone)]
+struct RemoteCaller {
+    flags: u8,
+    trace_state: TraceState,
+}
+
+/// Runs `f` on `span`'s data in tracing-subscriber's registry, when the
+/// subscriber is built on it.
+fn with_registry_span<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>) -> R,
+) -> Option<R> {
+    use tracing_subscriber::registry::LookupSpan as _;
+    span.with_subscriber(|(id, dispatch)| {
+        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
+        registry.span(id).map(f)
+    })
+    .flatten()
 }
 
 /// Propagates the current trace on outgoing `reqwest` requests.
@@ -183,6 +227,72 @@ mod tests {
         let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(line["trace_id"], expected.trace_id_hex());
         assert_eq!(line["span_id"], expected.span_id_hex());
+    }
+
+    #[test]
+    fn with_opentelemetry_the_callers_flags_are_kept_but_sampled() {
+        for (received, sent) in [("00", "00"), ("01", "01"), ("02", "02"), ("03", "03"), ("08", "08"), ("09", "09")] {
+            with_otel(|| {
+                let server = tracing::info_span!("server");
+                let caller = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}");
+                assert!(set_parent(&server, &TraceContext::from_traceparent(&caller).unwrap()));
+                let _entered = server.enter();
+                let mut headers = HeaderMap::new();
+                assert!(inject_current(&mut headers));
+                let traceparent = headers["traceparent"].to_str().unwrap();
+                assert!(traceparent.ends_with(&format!("-{sent}")), "{caller} sent on as {traceparent}");
+            });
+        }
+    }
+
+    #[test]
+    fn a_tracestate_opentelemetry_refuses_is_still_sent_on() {
+        with_otel(|| {
+            let server = tracing::info_span!("server");
+            let mut caller = TraceContext::from_traceparent(CALLER).unwrap();
+            // A 241-character tenant id and a 14-character system id: the longest the spec allows.
+            let longest = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+            caller.trace_state = TraceState::parse(&format!("foo=1,{longest}=1")).unwrap();
+            assert!(OtelTraceState::from_key_value(caller.trace_state.iter()).is_err(), "OpenTelemetry refuses it");
+            assert!(set_parent(&server, &caller));
+            let _entered = server.enter();
+            let child = tracing::info_span!("child");
+            let _child = child.enter();
+            let mut headers = HeaderMap::new();
+            assert!(inject_current(&mut headers));
+            assert!(headers["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+            assert_eq!(headers["tracestate"], format!("foo=1,{longest}=1").as_str());
+        });
+    }
+
+    #[test]
+    fn without_opentelemetry_the_callers_flags_and_tracestate_reach_the_next_hop() {
+        let subscriber = tracing_subscriber::registry().with(crate::log::JsonLayer::new("svc", std::io::sink));
+        tracing::subscriber::with_default(subscriber, || {
+            let server = tracing::info_span!("server");
+            let mut caller =
+                TraceContext::from_traceparent("00-12345678901234567890123456789012-1234567890123456-00").unwrap();
+            caller.trace_state = TraceState::parse("foo=1,bar=2").unwrap();
+            assert!(set_parent(&server, &caller));
+            let _entered = server.enter();
+            let child = tracing::info_span!("child");
+            let _child = child.enter();
+            let mut headers = HeaderMap::new();
+            assert!(inject_current(&mut headers));
+            let traceparent = headers["traceparent"].to_str().unwrap();
+            assert!(traceparent.starts_with("00-12345678901234567890123456789012-"), "{traceparent}");
+            assert!(traceparent.ends_with("-00"), "not sampled by the caller, so not by us: {traceparent}");
+            assert_ne!(&traceparent[36..52], "1234567890123456", "our own span id is sent on");
+            assert_eq!(headers["tracestate"], "foo=1,bar=2");
+        });
+        // A trace started here has no caller to take them from.
+        let subscriber = tracing_subscriber::registry().with(crate::log::JsonLayer::new("svc", std::io::sink));
+        tracing::subscriber::with_default(subscriber, || {
+            let _entered = tracing::info_span!("root").entered();
+            let ctx = current_context().unwrap();
+            assert_eq!(ctx.flags, TraceContext::FLAG_SAMPLED);
+            assert!(ctx.trace_state.is_empty());
+        });
     }
 
     #[test]
