@@ -251,11 +251,19 @@ where
 /// is installed (propagation without export).
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn with_log_ids<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanIds) -> R) -> Option<R> {
+    with_registry_span(span, |span| span.extensions_mut().get_mut::<SpanData>().map(|data| f(&mut data.ids))).flatten()
+}
+
+/// Runs `f` on `span`'s data in tracing-subscriber's registry, when the
+/// subscriber is built on it.
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn with_registry_span<R>(
+    span: &tracing::Span,
+    f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>) -> R,
+) -> Option<R> {
     span.with_subscriber(|(id, dispatch)| {
         let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        let span = registry.span(id)?;
-        let mut extensions = span.extensions_mut();
-        extensions.get_mut::<SpanData>().map(|data| f(&mut data.ids))
+        registry.span(id).map(f)
     })
     .flatten()
 }

@@ -13,7 +13,7 @@ mod json;
 pub use ids::SpanIds;
 pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
-pub(crate) use json::with_log_ids;
+pub(crate) use json::{with_log_ids, with_registry_span};
 
 #[cfg(feature = "http")]
 pub(crate) use format::write_rfc3339;

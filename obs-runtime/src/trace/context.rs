@@ -18,9 +18,10 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     if span.is_disabled() {
         return None;
     }
-    let caller =
-        with_registry_span(span, |span| span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned()))
-            .flatten();
+    let caller = crate::log::with_registry_span(span, |span| {
+        span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned())
+    })
+    .flatten();
     let cx = span.context();
     let otel = cx.span();
     let sc = otel.span_context();
@@ -89,7 +90,7 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     // lines of this span and of the spans opened inside it.
     let logs = crate::log::with_log_ids(span, |ids| ids.trace_id = u128::from_be_bytes(parent.trace_id)).is_some();
     let caller = RemoteCaller { flags: parent.flags, trace_state: parent.trace_state.clone() };
-    with_registry_span(span, |span| span.extensions_mut().replace(caller));
+    crate::log::with_registry_span(span, |span| span.extensions_mut().replace(caller));
     otel || logs
 }
 
@@ -102,20 +103,6 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
 struct RemoteCaller {
     flags: u8,
     trace_state: TraceState,
-}
-
-/// Runs `f` on `span`'s data in tracing-subscriber's registry, when the
-/// subscriber is built on it.
-fn with_registry_span<R>(
-    span: &tracing::Span,
-    f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>) -> R,
-) -> Option<R> {
-    use tracing_subscriber::registry::LookupSpan as _;
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        registry.span(id).map(f)
-    })
-    .flatten()
 }
 
 /// Propagates the current trace on outgoing `reqwest` requests.
