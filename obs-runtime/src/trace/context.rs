@@ -31,9 +31,13 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
         let mut ctx = crate::log::with_log_ids(span, |ids| {
             TraceContext::new(ids.trace_id.to_be_bytes(), ids.span_id.to_be_bytes(), TraceContext::FLAG_SAMPLED)
         })?;
-        if let Some(caller) = caller {
-            ctx.flags = caller.flags;
-            ctx.trace_state = caller.trace_state;
+        match caller {
+            Some(caller) => {
+                ctx.flags = caller.flags;
+                ctx.trace_state = caller.trace_state;
+            }
+            // Started here, with a random id (Trace Context Level 2's flag says so).
+            None => ctx.flags |= TraceContext::FLAG_RANDOM,
         }
         return Some(ctx);
     }
@@ -48,7 +52,11 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
             // of 14 characters) and then holds nothing: send on the caller's as parsed.
             ctx.trace_state = caller.trace_state;
         }
-        None => ctx.trace_state = TraceState::parse(&sc.trace_state().header()).unwrap_or_default(),
+        None => {
+            // Started here: OpenTelemetry's id generator draws trace ids at random.
+            ctx.flags |= TraceContext::FLAG_RANDOM;
+            ctx.trace_state = TraceState::parse(&sc.trace_state().header()).unwrap_or_default();
+        }
     }
     Some(ctx)
 }
@@ -233,6 +241,17 @@ mod tests {
     }
 
     #[test]
+    fn a_trace_started_here_says_its_id_is_random() {
+        with_otel(|| {
+            let _root = tracing::info_span!("root").entered();
+            let mut headers = HeaderMap::new();
+            assert!(inject_current(&mut headers));
+            let traceparent = headers["traceparent"].to_str().unwrap();
+            assert!(traceparent.ends_with("-03"), "sampled and random: {traceparent}");
+        });
+    }
+
+    #[test]
     fn a_tracestate_opentelemetry_refuses_is_still_sent_on() {
         with_otel(|| {
             let server = tracing::info_span!("server");
@@ -277,7 +296,7 @@ mod tests {
         tracing::subscriber::with_default(subscriber, || {
             let _entered = tracing::info_span!("root").entered();
             let ctx = current_context().unwrap();
-            assert_eq!(ctx.flags, TraceContext::FLAG_SAMPLED);
+            assert_eq!(ctx.flags, TraceContext::FLAG_SAMPLED | TraceContext::FLAG_RANDOM, "a random id of our own");
             assert!(ctx.trace_state.is_empty());
         });
     }
