@@ -4,7 +4,9 @@
 //! their attributes and the error status, from a plain thread and from a
 //! tokio runtime. Log lines carry the same trace and span ids as the spans.
 //! Two axum services on loopback (A calls B with the reqwest helper) export
-//! spans that form one trace.
+//! spans that form one trace. A `#[workflow]` run is one trace too: the run's
+//! span at the root, a child span per node attempt (retries included), the
+//! run id and attempt numbers as attributes, and the error of a failed run.
 //!
 //! Needs `mlflow` (scripts/install-test-deps.sh installs it into a venv).
 
@@ -12,13 +14,14 @@ mod support;
 
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
-use obs_runtime::{ErrorKind, observe};
+use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
 use serde_json::Value;
 use support::{Captured, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
 
@@ -112,6 +115,70 @@ async fn start_services() -> SocketAddr {
     let a_addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, a).await.unwrap() });
     a_addr
+}
+
+// ---- a workflow: ingest = load → enrich (fails transiently, retried) → store (timeout) ----
+
+#[derive(Debug, ErrorKind)]
+enum IngestError {
+    Unavailable,
+    Timeout(TimeoutError),
+}
+
+impl std::fmt::Display for IngestError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IngestError::Unavailable => f.write_str("enrichment unavailable"),
+            IngestError::Timeout(e) => e.fmt(f),
+        }
+    }
+}
+impl std::error::Error for IngestError {}
+
+impl From<TimeoutError> for IngestError {
+    fn from(e: TimeoutError) -> Self {
+        IngestError::Timeout(e)
+    }
+}
+
+fn is_transient(error: &IngestError) -> bool {
+    matches!(error, IngestError::Unavailable)
+}
+
+/// How many more calls of `enrich` fail before it succeeds.
+static ENRICH_FAILURES_LEFT: AtomicU32 = AtomicU32::new(2);
+
+#[node]
+async fn load(doc: u32) -> Result<u32, IngestError> {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    Ok(doc * 10)
+}
+
+#[node(retries = 3, backoff = "5ms", retry_if = is_transient)]
+async fn enrich(doc: u32, words: u32) -> Result<u32, IngestError> {
+    tokio::task::yield_now().await;
+    if ENRICH_FAILURES_LEFT.fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| n.checked_sub(1)).is_ok() {
+        return Err(IngestError::Unavailable);
+    }
+    Ok(words + doc)
+}
+
+#[node(timeout = "50ms")]
+async fn store(doc: u32, total: u32) -> Result<(), IngestError> {
+    // Document 2's store hangs past the node's timeout.
+    if doc == 2 {
+        tokio::time::sleep(Duration::from_secs(5)).await;
+    }
+    let _ = total;
+    Ok(())
+}
+
+#[workflow]
+async fn ingest(doc: u32) -> Result<u32, IngestError> {
+    let words = load(doc).await?;
+    let total = enrich(doc, words).await?;
+    store(doc, total).await?;
+    Ok(total)
 }
 
 struct Mlflow {
@@ -281,6 +348,7 @@ fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
     assert_eq!(trace["trace"]["trace_info"]["state"], "OK");
 
     two_services_form_one_trace(&runtime, &mlflow, &experiment, &logs);
+    a_workflow_run_is_one_trace(&runtime, &mlflow, &experiment, &logs);
 
     // HTTP server metrics by route template, and the exporter's own counters, described.
     let text = guard.render_metrics().expect("prometheus");
@@ -292,6 +360,8 @@ fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
     assert_eq!(orders, Some(2.0), "{text}");
     assert!(!text.contains("/orders/7"), "raw paths never become labels");
     assert!(text.contains("# HELP obs_exporter_dropped_spans_total"), "{text}");
+    let retries = support::sample(&text, "obs_node_retries_total", &[("workflow", "ingest"), ("node", "enrich")]);
+    assert_eq!(retries, Some(2.0), "as many retries as failed attempt spans");
     assert!(
         support::sample(&text, "obs_exporter_exported_spans_total", &[("signal", "traces")]).unwrap_or(0.0) >= 12.0
     );
@@ -381,4 +451,199 @@ fn two_services_form_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflo
     assert_eq!(attr(b_server, "http.route").as_deref(), Some("/stock/{item}"));
     assert_eq!(attr(b_server, "http.response.status_code").as_deref(), Some("200"));
     assert_eq!(attr(b_server, "url.path").as_deref(), Some("/stock/7"));
+}
+
+/// Runs `ingest` twice on the test's tokio runtime: document 1 succeeds after
+/// `enrich` failed transiently twice and was retried, document 2 fails when
+/// `store` runs over its timeout. Each run is one trace in MLflow.
+fn a_workflow_run_is_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflow, experiment: &str, logs: &Captured) {
+    assert_eq!(runtime.block_on(ingest(1)).unwrap(), 11);
+    let failed = runtime.block_on(ingest(2));
+    assert!(matches!(failed, Err(IngestError::Timeout(_))), "{failed:?}");
+
+    let lines = logs.lines();
+    let run_lines =
+        |doc: u64| -> Vec<&Value> { lines.iter().filter(|l| l["workflow"] == "ingest" && l["doc"] == doc).collect() };
+    let events = |lines: &[&Value]| -> Vec<String> {
+        lines.iter().map(|l| l["event"].as_str().unwrap_or_default().to_owned()).collect()
+    };
+
+    // ---- the run that succeeds after two retries ----
+    let ok_lines = run_lines(1);
+    assert_eq!(
+        events(&ok_lines),
+        [
+            "workflow.start",
+            "node.start",
+            "node.success",
+            "node.start",
+            "node.retry",
+            "node.start",
+            "node.retry",
+            "node.start",
+            "node.success",
+            "node.start",
+            "node.success",
+            "workflow.success"
+        ],
+        "{ok_lines:#?}"
+    );
+    let ok_trace = ok_lines[0]["trace_id"].as_str().unwrap();
+    let trace = wait_for_trace(mlflow, experiment, ok_trace, 6);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap_or_default()).collect();
+    assert_eq!(spans.len(), 6, "ingest, load, enrich (3 attempts), store: {names:?}");
+    assert_eq!(trace["trace"]["trace_info"]["state"], "OK", "retried failures do not fail the run");
+    let root = span_named(&spans, "otlp_mlflow::ingest");
+    assert_one_run_tree(root, &spans, ok_trace);
+    assert_eq!(attr(root, "workflow").as_deref(), Some("ingest"));
+    assert_eq!(attr(root, "run_id").as_deref(), ok_lines[0]["run_id"].as_str());
+    assert_eq!(attr(root, "doc").as_deref(), Some("1"));
+    assert_eq!(attr(root, "code.function.name").as_deref(), Some("ingest"));
+    assert!(root["status"]["code"].as_str().is_none_or(|c| c == "STATUS_CODE_UNSET"), "{root:#}");
+    assert_eq!(attr(root, "error.type"), None);
+    assert!(events_named(root, "workflow.success").len() == 1, "{root:#}");
+
+    let load = span_named(&spans, "otlp_mlflow::load");
+    assert_eq!(attr(load, "node").as_deref(), Some("load"));
+    assert_eq!(attr(load, "attempt").as_deref(), Some("1"));
+    let store = span_named(&spans, "otlp_mlflow::store");
+    assert_eq!(attr(store, "node").as_deref(), Some("store"));
+    assert_eq!(attr(store, "total").as_deref(), Some("11"));
+
+    // Each attempt of `enrich` is its own span, a sibling of the others under the run.
+    let mut attempts: Vec<&Value> = spans.iter().filter(|s| s["name"] == "otlp_mlflow::enrich").collect();
+    attempts.sort_by_key(|s| attr(s, "attempt"));
+    let numbers: Vec<_> = attempts.iter().map(|s| attr(s, "attempt").unwrap_or_default()).collect();
+    assert_eq!(numbers, ["1", "2", "3"]);
+    for (n, attempt) in attempts.iter().enumerate() {
+        assert_eq!(attr(attempt, "node").as_deref(), Some("enrich"));
+        assert_eq!(attr(attempt, "words").as_deref(), Some("10"), "each attempt records its (cloned) arguments");
+        let started = events_named(attempt, "node.start");
+        assert_eq!(started.len(), 1, "{attempt:#}");
+        assert_eq!(attr(started[0], "attempt"), Some((n + 1).to_string()));
+    }
+    for (n, failed) in attempts[..2].iter().enumerate() {
+        assert_eq!(failed["status"]["code"], "STATUS_CODE_ERROR", "{failed:#}");
+        assert_eq!(attr(failed, "error.type").as_deref(), Some("unavailable"));
+        assert_eq!(attr(failed, "error.message").as_deref(), Some("enrichment unavailable"));
+        let retry = events_named(failed, "node.retry");
+        assert_eq!(retry.len(), 1, "one node.retry event on a failed attempt: {failed:#}");
+        assert_eq!(attr(retry[0], "attempt"), Some((n + 1).to_string()));
+        assert_eq!(attr(retry[0], "error.kind").as_deref(), Some("unavailable"));
+        assert!(attr(retry[0], "backoff_ms").is_some(), "{failed:#}");
+        assert_exception_event(failed, "unavailable", "enrichment unavailable");
+    }
+    let succeeded = attempts[2];
+    assert!(succeeded["status"]["code"].as_str().is_none_or(|c| c == "STATUS_CODE_UNSET"), "{succeeded:#}");
+    assert_eq!(attr(succeeded, "error.type"), None);
+    assert_eq!(events_named(succeeded, "node.success").len(), 1, "{succeeded:#}");
+    // The attempts follow each other, the backoff between them.
+    for pair in attempts.windows(2) {
+        let backoff_ms: f64 = attr(events_named(pair[0], "node.retry")[0], "backoff_ms").unwrap().parse().unwrap();
+        let gap_ns = nanos(pair[1], "start_time_unix_nano").saturating_sub(nanos(pair[0], "end_time_unix_nano"));
+        assert!(nanos(pair[1], "start_time_unix_nano") > nanos(pair[0], "end_time_unix_nano"), "{pair:#?}");
+        assert!(gap_ns as f64 >= (backoff_ms - 1.0) * 1e6, "{gap_ns} ns between attempts, backoff {backoff_ms} ms");
+    }
+    assert_lines_match_spans(&ok_lines, &spans, ok_trace, root);
+
+    // ---- the run that fails: `store` runs over its 50 ms timeout ----
+    let failed_lines = run_lines(2);
+    assert_eq!(
+        events(&failed_lines),
+        [
+            "workflow.start",
+            "node.start",
+            "node.success",
+            "node.start",
+            "node.success",
+            "node.start",
+            "node.timeout",
+            "workflow.error"
+        ],
+        "{failed_lines:#?}"
+    );
+    let failed_trace = failed_lines[0]["trace_id"].as_str().unwrap();
+    assert_ne!(failed_trace, ok_trace, "one trace per run");
+    let trace = wait_for_trace(mlflow, experiment, failed_trace, 4);
+    let spans = trace["trace"]["spans"].as_array().unwrap().clone();
+    let names: Vec<_> = spans.iter().map(|s| s["name"].as_str().unwrap_or_default()).collect();
+    assert_eq!(spans.len(), 4, "ingest, load, enrich, store: {names:?}");
+    assert_eq!(trace["trace"]["trace_info"]["state"], "ERROR");
+    let root = span_named(&spans, "otlp_mlflow::ingest");
+    assert_one_run_tree(root, &spans, failed_trace);
+    assert_eq!(attr(root, "run_id").as_deref(), failed_lines[0]["run_id"].as_str());
+    assert_ne!(attr(root, "run_id").as_deref(), ok_lines[0]["run_id"].as_str());
+    assert_eq!(root["status"]["code"], "STATUS_CODE_ERROR", "{root:#}");
+    assert_eq!(attr(root, "error.type").as_deref(), Some("timeout"));
+    assert_eq!(attr(root, "error.message").as_deref(), Some("node timed out after 50ms"));
+    assert_eq!(attr(root, "obs.outcome"), None, "the run itself ended in a plain error");
+    assert_eq!(events_named(root, "workflow.error").len(), 1, "{root:#}");
+    assert_exception_event(root, "timeout", "node timed out after 50ms");
+    for name in ["otlp_mlflow::load", "otlp_mlflow::enrich"] {
+        let node = span_named(&spans, name);
+        assert!(node["status"]["code"].as_str().is_none_or(|c| c == "STATUS_CODE_UNSET"), "{node:#}");
+        assert_eq!(attr(node, "attempt").as_deref(), Some("1"));
+    }
+    let store = span_named(&spans, "otlp_mlflow::store");
+    assert_eq!(attr(store, "node").as_deref(), Some("store"));
+    assert_eq!(attr(store, "attempt").as_deref(), Some("1"));
+    assert_eq!(store["status"]["code"], "STATUS_CODE_ERROR", "{store:#}");
+    assert_eq!(attr(store, "error.type").as_deref(), Some("timeout"));
+    assert_eq!(attr(store, "error.message").as_deref(), Some("node timed out after 50ms"));
+    assert_eq!(attr(store, "obs.outcome").as_deref(), Some("timeout"));
+    assert_eq!(events_named(store, "node.timeout").len(), 1, "{store:#}");
+    assert_exception_event(store, "timeout", "node timed out after 50ms");
+    let store_ms = (nanos(store, "end_time_unix_nano") - nanos(store, "start_time_unix_nano")) / 1_000_000;
+    assert!((50..5000).contains(&store_ms), "the attempt was cut off at its timeout: {store_ms} ms");
+    assert_lines_match_spans(&failed_lines, &spans, failed_trace, root);
+}
+
+/// Every span is in `trace_hex`; `root` has no parent and every other span is its child.
+fn assert_one_run_tree(root: &Value, spans: &[Value], trace_hex: &str) {
+    assert_eq!(id_hex(root["trace_id"].as_str().unwrap()), trace_hex);
+    assert!(root["parent_span_id"].as_str().is_none_or(str::is_empty), "the workflow span is the root: {root:#}");
+    for span in spans {
+        assert_eq!(span["trace_id"], root["trace_id"], "one trace id: {span:#}");
+        if span["span_id"] != root["span_id"] {
+            assert_eq!(span["parent_span_id"], root["span_id"], "a node span is a child of the run: {span:#}");
+        }
+    }
+}
+
+/// The run's log lines carry its trace id, its run id (the root's `run_id`), and
+/// the span id of the span they were logged in: the node attempt with their
+/// `attempt` number, or the root.
+fn assert_lines_match_spans(lines: &[&Value], spans: &[Value], trace_hex: &str, root: &Value) {
+    for line in lines {
+        assert_eq!(line["trace_id"], trace_hex, "{line}");
+        assert_eq!(line["run_id"].as_str(), attr(root, "run_id").as_deref(), "{line}");
+        let matching: Vec<&Value> = spans
+            .iter()
+            .filter(|s| s["name"] == line["span"])
+            .filter(|s| line.get("attempt").is_none_or(|a| attr(s, "attempt") == Some(a.to_string())))
+            .collect();
+        assert_eq!(matching.len(), 1, "one span for {line}");
+        assert_eq!(line["span_id"].as_str().unwrap(), id_hex(matching[0]["span_id"].as_str().unwrap()), "{line}");
+    }
+}
+
+/// A span's events whose `event` attribute (the obs event name) is `event`.
+fn events_named<'a>(span: &'a Value, event: &str) -> Vec<&'a Value> {
+    let all = span["events"].as_array().into_iter().flatten();
+    all.filter(|e| attr(e, "event").as_deref() == Some(event)).collect()
+}
+
+/// The OpenTelemetry `exception` event the exporter adds to a failed span.
+fn assert_exception_event(span: &Value, kind: &str, message: &str) {
+    let exception = span["events"].as_array().into_iter().flatten().find(|e| e["name"] == "exception");
+    let exception = exception.unwrap_or_else(|| panic!("no exception event: {span:#}"));
+    assert_eq!(attr(exception, "exception.type").as_deref(), Some(kind), "{span:#}");
+    assert_eq!(attr(exception, "exception.message").as_deref(), Some(message), "{span:#}");
+    assert_eq!(span["status"]["message"], message, "{span:#}");
+}
+
+fn nanos(span: &Value, key: &str) -> u64 {
+    let value = &span[key];
+    value.as_u64().or_else(|| value.as_str()?.parse().ok()).unwrap_or_else(|| panic!("no {key}: {span:#}"))
 }

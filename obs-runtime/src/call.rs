@@ -349,9 +349,10 @@ impl<'a> Completion<'a> {
         match self.target {
             Target::End(call) => call.end(self.span, End::Error(kind, message)),
             Target::Retry { site, attempt, backoff } => {
+                // `error.message` recorded once: an exporter reading the first value
+                // must not find an empty one.
                 if !self.span.is_disabled() {
-                    record_outcome(self.span, Status::Error, &End::Error(kind, ErrorMessage::None));
-                    self.span.record("error.message", tracing::field::display(&message));
+                    record_outcome(self.span, Status::Error, &End::Error(kind, message));
                 }
                 let display = tracing::field::display(&message);
                 let error: Option<&dyn Value> = match &message {

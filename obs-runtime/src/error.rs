@@ -36,6 +36,7 @@ pub fn short_type_name<T: ?Sized>() -> &'static str {
 
 /// How an error's message is rendered.
 #[doc(hidden)]
+#[derive(Clone, Copy)]
 pub enum ErrorMessage<'a> {
     /// A `std::error::Error`: its `Display` and its `source()` chain.
     Error(&'a (dyn Error + 'static)),
