@@ -9,6 +9,8 @@
 pub(crate) mod format;
 mod ids;
 mod json;
+#[cfg(all(test, feature = "otlp"))]
+pub(crate) mod testing;
 
 pub use ids::SpanIds;
 pub use json::JsonLayer;

@@ -179,26 +179,13 @@ mod tests {
         });
     }
 
-    #[derive(Clone, Default)]
-    struct Lines(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn log_lines_carry_the_opentelemetry_ids_even_under_a_scoped_dispatcher() {
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let lines = Lines::default();
-        let writer = lines.clone();
+        let lines = crate::log::testing::Lines::default();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-            .with(crate::log::JsonLayer::new("svc", move || writer.clone()));
+            .with(crate::log::JsonLayer::new("svc", lines.clone()));
         let expected = tracing::subscriber::with_default(subscriber, || {
             let server = tracing::info_span!("server");
             set_parent(&server, &TraceContext::from_traceparent(CALLER).unwrap());
@@ -218,8 +205,7 @@ mod tests {
             other.join().unwrap();
             current_context().unwrap()
         });
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        let line: serde_json::Value = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        let line = &lines.json()[0];
         assert_eq!(line["trace_id"], expected.trace_id_hex());
         assert_eq!(line["span_id"], expected.span_id_hex());
     }

@@ -204,18 +204,6 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     /// Runs `f` under OTel + JSON layers with a ratio-0 head sampler; returns the
     /// exported spans' names and the log lines.
     fn run(keep: KeepRule, f: impl FnOnce()) -> (Vec<(String, bool)>, Vec<serde_json::Value>) {
@@ -233,17 +221,15 @@ mod tests {
         let builder = SdkTracerProvider::builder().with_span_processor(processor);
         let provider =
             if keep.active() { builder.with_sampler(RecordDropped(head)) } else { builder.with_sampler(head) }.build();
-        let lines = Lines::default();
-        let writer = lines.clone();
+        let lines = crate::log::testing::Lines::default();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
-            .with(crate::log::JsonLayer::new("svc", move || writer.clone()));
+            .with(crate::log::JsonLayer::new("svc", lines.clone()));
         tracing::subscriber::with_default(subscriber, f);
         provider.force_flush().unwrap();
         let names =
             exported.0.lock().unwrap().iter().map(|s| (s.name.to_string(), s.span_context.is_sampled())).collect();
-        let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
-        (names, text.lines().map(|l| serde_json::from_str(l).unwrap()).collect())
+        (names, lines.json())
     }
 
     fn job(name: &'static str, fail: bool) {
