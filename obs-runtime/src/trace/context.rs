@@ -160,6 +160,17 @@ mod tests {
         tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), f);
     }
 
+    /// The headers a call made inside a child of a server span continuing `caller` sends on.
+    fn sent_on_from_a_child_of(caller: &TraceContext) -> HeaderMap {
+        let server = tracing::info_span!("server");
+        assert!(set_parent(&server, caller));
+        let _entered = server.enter();
+        let _child = tracing::info_span!("child").entered();
+        let mut headers = HeaderMap::new();
+        assert!(inject_current(&mut headers));
+        headers
+    }
+
     #[test]
     fn a_remote_parent_is_continued_by_children() {
         with_otel(|| {
@@ -214,12 +225,8 @@ mod tests {
     fn with_opentelemetry_the_callers_flags_are_kept_but_sampled() {
         for (received, sent) in [("00", "00"), ("01", "01"), ("02", "02"), ("03", "03"), ("08", "08"), ("09", "09")] {
             with_otel(|| {
-                let server = tracing::info_span!("server");
                 let caller = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}");
-                assert!(set_parent(&server, &TraceContext::from_traceparent(&caller).unwrap()));
-                let _entered = server.enter();
-                let mut headers = HeaderMap::new();
-                assert!(inject_current(&mut headers));
+                let headers = sent_on_from_a_child_of(&TraceContext::from_traceparent(&caller).unwrap());
                 let traceparent = headers["traceparent"].to_str().unwrap();
                 assert!(traceparent.ends_with(&format!("-{sent}")), "{caller} sent on as {traceparent}");
             });
@@ -240,18 +247,12 @@ mod tests {
     #[test]
     fn a_tracestate_opentelemetry_refuses_is_still_sent_on() {
         with_otel(|| {
-            let server = tracing::info_span!("server");
             let mut caller = TraceContext::from_traceparent(CALLER).unwrap();
             // A 241-character tenant id and a 14-character system id: the longest the spec allows.
             let longest = format!("{}@{}", "t".repeat(241), "v".repeat(14));
             caller.trace_state = TraceState::parse(&format!("foo=1,{longest}=1")).unwrap();
             assert!(OtelTraceState::from_key_value(caller.trace_state.iter()).is_err(), "OpenTelemetry refuses it");
-            assert!(set_parent(&server, &caller));
-            let _entered = server.enter();
-            let child = tracing::info_span!("child");
-            let _child = child.enter();
-            let mut headers = HeaderMap::new();
-            assert!(inject_current(&mut headers));
+            let headers = sent_on_from_a_child_of(&caller);
             assert!(headers["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
             assert_eq!(headers["tracestate"], format!("foo=1,{longest}=1").as_str());
         });
@@ -261,16 +262,10 @@ mod tests {
     fn without_opentelemetry_the_callers_flags_and_tracestate_reach_the_next_hop() {
         let subscriber = tracing_subscriber::registry().with(crate::log::JsonLayer::new("svc", std::io::sink));
         tracing::subscriber::with_default(subscriber, || {
-            let server = tracing::info_span!("server");
             let mut caller =
                 TraceContext::from_traceparent("00-12345678901234567890123456789012-1234567890123456-00").unwrap();
             caller.trace_state = TraceState::parse("foo=1,bar=2").unwrap();
-            assert!(set_parent(&server, &caller));
-            let _entered = server.enter();
-            let child = tracing::info_span!("child");
-            let _child = child.enter();
-            let mut headers = HeaderMap::new();
-            assert!(inject_current(&mut headers));
+            let headers = sent_on_from_a_child_of(&caller);
             let traceparent = headers["traceparent"].to_str().unwrap();
             assert!(traceparent.starts_with("00-12345678901234567890123456789012-"), "{traceparent}");
             assert!(traceparent.ends_with("-00"), "not sampled by the caller, so not by us: {traceparent}");
