@@ -207,11 +207,25 @@ fn arrow_pair(line: &str) -> Option<(String, String)> {
     Some((key.to_owned(), value.to_owned()))
 }
 
-/// `Name   : value` → `value`.
-fn labelled<'a>(line: &'a str, label: &str) -> Option<&'a str> {
-    let rest = line.trim_start().strip_prefix(label)?;
-    let rest = rest.trim_start();
-    Some(rest.strip_prefix(':').map(str::trim).unwrap_or(rest.trim()))
+/// `Trace ID       : value` or `Body: value` → (`Trace ID`, `value`).
+fn labelled(line: &str) -> Option<(String, String)> {
+    let (label, value) = line.split_once(':')?;
+    Some((label.trim().to_owned(), value.trim().to_owned()))
+}
+
+/// One `Span #n` or `LogRecord #n` block of the print-out.
+#[derive(Default)]
+struct Block {
+    labels: Vec<(String, String)>,
+    attributes: Vec<(String, String)>,
+    events: Vec<String>,
+    resource: Vec<(String, String)>,
+}
+
+impl Block {
+    fn label(&self, name: &str) -> String {
+        lookup(&self.labels, name).unwrap_or_default().to_owned()
+    }
 }
 
 #[derive(PartialEq)]
@@ -222,22 +236,24 @@ enum Section {
     Events,
 }
 
-fn parse_spans(text: &str) -> Vec<ReceivedSpan> {
-    let mut spans = Vec::new();
+/// The blocks that start with `header` (`Span #` or `LogRecord #`), each with
+/// the resource attributes of the batch it came in.
+fn parse_blocks(text: &str, header: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
     let mut resource = Vec::new();
     let mut section = Section::Other;
-    let mut current: Option<ReceivedSpan> = None;
+    let mut current: Option<Block> = None;
     for line in text.lines() {
         let trimmed = line.trim();
-        if trimmed.starts_with("ResourceSpans #") || trimmed.starts_with("ResourceLog") {
-            spans.extend(current.take());
+        if trimmed.starts_with("ResourceSpans #") || trimmed.starts_with("ResourceLog #") {
+            blocks.extend(current.take());
             resource.clear();
             section = Section::Other;
         } else if trimmed == "Resource attributes:" {
             section = Section::Resource;
-        } else if trimmed.starts_with("Span #") {
-            spans.extend(current.take());
-            current = Some(ReceivedSpan { resource: resource.clone(), ..Default::default() });
+        } else if trimmed.starts_with("Span #") || trimmed.starts_with("LogRecord #") {
+            blocks.extend(current.take());
+            current = trimmed.starts_with(header).then(|| Block { resource: resource.clone(), ..Default::default() });
             section = Section::Other;
         } else if trimmed.starts_with("Attributes") {
             section = Section::Attributes;
@@ -246,73 +262,50 @@ fn parse_spans(text: &str) -> Vec<ReceivedSpan> {
         } else if let Some((key, value)) = arrow_pair(line) {
             match (&section, current.as_mut()) {
                 (Section::Resource, _) => resource.push((key, value)),
-                (Section::Attributes, Some(span)) => span.attributes.push((key, value)),
-                (Section::Events, Some(span)) => span.events.push(format!("{key}: {value}")),
+                (Section::Attributes, Some(block)) => block.attributes.push((key, value)),
+                (Section::Events, Some(block)) => block.events.push(format!("{key}: {value}")),
                 _ => {}
             }
-        } else if let Some(span) = current.as_mut() {
-            if let Some(v) = labelled(line, "Trace ID") {
-                span.trace_id = v.to_owned();
-            } else if let Some(v) = labelled(line, "Parent ID") {
-                span.parent_id = v.to_owned();
-            } else if let Some(v) = labelled(line, "ID") {
-                span.span_id = v.to_owned();
-            } else if let Some(v) = labelled(line, "Name") {
-                if section == Section::Events {
-                    span.events.push(format!("Name: {v}"));
-                } else {
-                    span.name = v.to_owned();
-                }
-            } else if let Some(v) = labelled(line, "Status code") {
-                span.status_code = v.to_owned();
-            } else if let Some(v) = labelled(line, "Status message") {
-                span.status_message = v.to_owned();
+        } else if let (Some(block), Some((label, value))) = (current.as_mut(), labelled(line)) {
+            if section == Section::Events {
+                block.events.push(format!("{label}: {value}"));
+            } else {
+                block.labels.push((label, value));
             }
         }
     }
-    spans.extend(current);
-    spans
+    blocks.extend(current);
+    blocks
+}
+
+fn parse_spans(text: &str) -> Vec<ReceivedSpan> {
+    parse_blocks(text, "Span #")
+        .into_iter()
+        .map(|b| ReceivedSpan {
+            trace_id: b.label("Trace ID"),
+            parent_id: b.label("Parent ID"),
+            span_id: b.label("ID"),
+            name: b.label("Name"),
+            status_code: b.label("Status code"),
+            status_message: b.label("Status message"),
+            attributes: b.attributes,
+            events: b.events,
+            resource: b.resource,
+        })
+        .collect()
 }
 
 fn parse_logs(text: &str) -> Vec<ReceivedLog> {
-    let mut logs = Vec::new();
-    let mut resource = Vec::new();
-    let mut section = Section::Other;
-    let mut current: Option<ReceivedLog> = None;
-    for line in text.lines() {
-        let trimmed = line.trim();
-        if trimmed.starts_with("ResourceLog #") || trimmed.starts_with("ResourceSpans #") {
-            logs.extend(current.take());
-            resource.clear();
-            section = Section::Other;
-        } else if trimmed == "Resource attributes:" {
-            section = Section::Resource;
-        } else if trimmed.starts_with("LogRecord #") {
-            logs.extend(current.take());
-            current = Some(ReceivedLog { resource: resource.clone(), ..Default::default() });
-            section = Section::Other;
-        } else if trimmed.starts_with("Attributes") {
-            section = Section::Attributes;
-        } else if let Some((key, value)) = arrow_pair(line) {
-            match (&section, current.as_mut()) {
-                (Section::Resource, _) => resource.push((key, value)),
-                (Section::Attributes, Some(log)) => log.attributes.push((key, value)),
-                _ => {}
-            }
-        } else if let Some(log) = current.as_mut() {
-            if let Some(v) = labelled(line, "SeverityText") {
-                log.severity_text = v.to_owned();
-            } else if let Some(v) = labelled(line, "SeverityNumber") {
-                log.severity_number = v.to_owned();
-            } else if let Some(v) = labelled(line, "Body") {
-                log.body = v.to_owned();
-            } else if let Some(v) = labelled(line, "Trace ID") {
-                log.trace_id = v.to_owned();
-            } else if let Some(v) = labelled(line, "Span ID") {
-                log.span_id = v.to_owned();
-            }
-        }
-    }
-    logs.extend(current);
-    logs
+    parse_blocks(text, "LogRecord #")
+        .into_iter()
+        .map(|b| ReceivedLog {
+            severity_text: b.label("SeverityText"),
+            severity_number: b.label("SeverityNumber"),
+            body: b.label("Body"),
+            trace_id: b.label("Trace ID"),
+            span_id: b.label("Span ID"),
+            attributes: b.attributes,
+            resource: b.resource,
+        })
+        .collect()
 }
