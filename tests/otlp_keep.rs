@@ -15,7 +15,7 @@ use obs_runtime::export::otlp::TraceSampler;
 use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
 use serde_json::Value;
 use support::collector::{Collector, ReceivedSpan};
-use support::{Captured, sample};
+use support::{Captured, PaymentError, sample};
 
 /// Traces whose root took at least this long are kept.
 const SLOW: Duration = Duration::from_secs(1);
@@ -57,18 +57,6 @@ async fn ingest(doc: u64) -> Result<u64, JobError> {
     let raw = fetch_doc(doc).await?;
     enrich_doc(raw).await
 }
-
-#[derive(Debug, ErrorKind)]
-enum PaymentError {
-    Declined,
-}
-
-impl std::fmt::Display for PaymentError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("card declined")
-    }
-}
-impl std::error::Error for PaymentError {}
 
 #[observe]
 fn validate_card(order: u32) -> u32 {

@@ -23,19 +23,7 @@ use axum::routing::{get, post};
 use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
 use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
 use serde_json::Value;
-use support::{Captured, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
-
-#[derive(Debug, ErrorKind)]
-enum PaymentError {
-    Declined,
-}
-
-impl std::fmt::Display for PaymentError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("card declined")
-    }
-}
-impl std::error::Error for PaymentError {}
+use support::{Captured, PaymentError, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
 
 #[observe]
 fn reserve_stock(order: u32) -> u32 {

@@ -193,3 +193,17 @@ pub fn require_mlflow() -> std::path::PathBuf {
         )
     })
 }
+
+/// The error of the payment step several tests fail on purpose: kind `declined`,
+/// message "card declined".
+#[derive(Debug, obs_runtime::ErrorKind)]
+pub enum PaymentError {
+    Declined,
+}
+
+impl std::fmt::Display for PaymentError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("card declined")
+    }
+}
+impl std::error::Error for PaymentError {}
