@@ -1,9 +1,8 @@
 //! What the generated code calls. Hidden and unstable: only the macros of
 //! this version may use it.
 
-pub use crate::budget::BudgetExceeded;
-pub use crate::call::{Completion, Guard, Observed};
-pub use crate::callsite::{CATALOG, CallSite, Info, Kind, NodeOptions, WorkflowOptions};
+pub use crate::call::{Completion, End, Guard, Observed, Outcome};
+pub use crate::callsite::{CATALOG, CallSite, Info, Kind};
 pub use crate::error::{ErrorMessage, ErrorProbe};
 
 /// The autoref probes that pick an error's kind and message. The generated
@@ -15,7 +14,10 @@ pub mod probe {
         KindViaErrorKind, KindViaTypeName, MessageViaDebug, MessageViaDisplay, MessageViaError, MessageViaNothing,
     };
 }
-pub use crate::workflow::{NodeCall, Once, Repeat, TimeoutError, WorkflowRun};
+pub use crate::workflow::budget::BudgetExceeded;
+pub use crate::workflow::{
+    FlowCompletion, FlowSite, NodeCall, NodeOptions, Once, Repeat, TimeoutError, WorkflowOptions, WorkflowRun,
+};
 pub use linkme;
 
 /// What `#[derive(HealthCheck)]` expands to.

@@ -1,11 +1,14 @@
 //! One measured call: [`Observed`] wraps a future, [`Guard`] a synchronous
 //! body. Both end the call exactly once: with the outcome the generated
 //! classifier gives, or as cancelled or panicked when dropped before that.
+//!
+//! The call path knows only what every instrumented function has. What a
+//! `#[workflow]` or `#[node]` adds (its run, attempts, budgets, extra events and
+//! metrics) reaches a call through a [`Hook`], implemented in `workflow/`.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
@@ -17,48 +20,103 @@ use tracing::span::Entered;
 use tracing_core::Event;
 use tracing_core::field::Value;
 
-use crate::budget::BudgetExceeded;
-use crate::callsite::{CallSite, Kind, Site};
+use crate::callsite::{CallSite, Site, hint_missing_init};
 use crate::error::ErrorMessage;
-use crate::metrics::{self, Handles, Status};
-use crate::workflow::FlowCall;
+use crate::metrics::{Handles, Status};
 
-/// A call in progress: when it started and where its metrics go. Workflow and
-/// node calls carry their run, attempt and metrics in `flow`.
-pub struct Call {
+/// What a kind of call adds to the plain function call: `()` for
+/// `#[observe]`, the run and attempt for workflows and nodes.
+pub(crate) trait Hook {
+    /// The status the call ends with, given how its body ended (an error after a
+    /// timeout is a `timeout`).
+    fn status(&self, ended: Status) -> Status;
+    /// Records the end beyond the function's own metrics.
+    fn end(&self, status: Status, elapsed: Duration);
+    /// The event site for statuses a plain function cannot end with.
+    fn event_site(&self, status: Status) -> Option<&'static Site>;
+    /// The `event` field for `status` (`function.success`, `node.timeout`, ...).
+    fn event_name(&self, status: Status) -> &'static str;
+    /// The `attempt` field of end events.
+    fn attempt(&self) -> Option<u32>;
+    /// The `budget` field of an end event with `status`.
+    fn budget(&self, status: Status) -> Option<&'static str>;
+}
+
+impl Hook for () {
+    #[inline]
+    fn status(&self, ended: Status) -> Status {
+        ended
+    }
+    #[inline]
+    fn end(&self, _: Status, _: Duration) {}
+    fn event_site(&self, _: Status) -> Option<&'static Site> {
+        None
+    }
+    fn event_name(&self, status: Status) -> &'static str {
+        match status {
+            Status::Ok => "function.success",
+            Status::Error => "function.error",
+            Status::Panic => "function.panic",
+            Status::Cancelled => "function.cancelled",
+            Status::Timeout => "function.timeout",
+            Status::BudgetExceeded => "function.budget_exceeded",
+        }
+    }
+    fn attempt(&self) -> Option<u32> {
+        None
+    }
+    fn budget(&self, _: Status) -> Option<&'static str> {
+        None
+    }
+}
+
+/// A call in progress: when it started, where its metrics go, and what its
+/// kind adds (`hook`).
+pub(crate) struct Call<H: Hook = ()> {
     site: &'static CallSite,
     /// `None` when nothing could use the duration (no metrics, no subscriber):
     /// the clock is then not read at all.
     start: Option<Instant>,
     handles: Option<&'static Handles>,
-    flow: Option<FlowCall>,
+    hook: H,
 }
 
 /// An optional event field value.
 type Field<'a> = Option<&'a dyn Value>;
 
-enum End<'a> {
+/// How a call ended, as the generated code or a driver reports it.
+#[doc(hidden)]
+pub enum End<'a> {
+    /// Returned normally; the value when `ret` asks for it.
     Ok(Option<&'a dyn Value>),
+    /// Returned an error of this kind.
     Error(&'static str, ErrorMessage<'a>),
+    /// Unwound from a panic.
     Panic,
+    /// Dropped before it completed.
     Cancelled,
-    Budget(BudgetExceeded),
 }
 
 /// The optional fields of a lifecycle event.
 #[derive(Default)]
-struct Extra<'a> {
-    duration_ms: Option<f64>,
-    kind: Option<&'a dyn Value>,
-    error: Option<&'a dyn Value>,
-    ret: Option<&'a dyn Value>,
-    attempt: Option<u32>,
-    backoff_ms: Option<f64>,
-    budget: Option<&'static str>,
+pub(crate) struct Extra<'a> {
+    pub duration_ms: Option<f64>,
+    pub kind: Option<&'a dyn Value>,
+    pub error: Option<&'a dyn Value>,
+    pub ret: Option<&'a dyn Value>,
+    pub attempt: Option<u32>,
+    pub backoff_ms: Option<f64>,
+    pub budget: Option<&'static str>,
 }
 
 /// Dispatches one lifecycle event of `call_site` on `site`.
-fn emit(call_site: &'static CallSite, site: &'static Site, verb: &'static str, event: &'static str, extra: Extra<'_>) {
+pub(crate) fn emit(
+    call_site: &'static CallSite,
+    site: &'static Site,
+    verb: &'static str,
+    event: &'static str,
+    extra: Extra<'_>,
+) {
     if !call_site.logs() || !site.enabled() {
         return;
     }
@@ -84,57 +142,29 @@ impl Call {
     // hot path free of a call (about 15 ns per call when it was not inlined).
     #[inline]
     fn start(site: &'static CallSite) -> Call {
-        let handles = metrics::handles(site);
+        let handles = site.handles();
         match handles {
             Some(handles) => handles.start(),
             None => hint_missing_init(site),
         }
         // `LevelFilter::current()` is `OFF` until some subscriber exists anywhere.
         let timed = handles.is_some() || (site.logs() && LevelFilter::current() != LevelFilter::OFF);
-        Call { site, start: timed.then(Instant::now), handles, flow: None }
+        Call { site, start: timed.then(Instant::now), handles, hook: () }
+    }
+}
+
+impl<H: Hook> Call<H> {
+    /// A call whose kind adds `hook`; always timed, since its hook measures it.
+    pub(crate) fn with_hook(site: &'static CallSite, hook: H) -> Call<H> {
+        Call { site, start: Some(Instant::now()), handles: None, hook }
     }
 
-    /// Starts a workflow or node call and logs its `*.start` event in `span`.
-    pub(crate) fn start_flow(site: &'static CallSite, span: &Span, flow: FlowCall) -> Call {
-        let call = Call::start_flow_quiet(site, flow);
-        call.announce(span);
-        call
+    pub(crate) fn hook(&self) -> &H {
+        &self.hook
     }
 
-    /// Starts a workflow or node call without a start event.
-    pub(crate) fn start_flow_quiet(site: &'static CallSite, flow: FlowCall) -> Call {
-        match flow.meter {
-            Some(meter) => meter.start(),
-            None => hint_missing_init(site),
-        }
-        Call { site, start: Some(Instant::now()), handles: None, flow: Some(flow) }
-    }
-
-    pub(crate) fn flow_mut(&mut self) -> Option<&mut FlowCall> {
-        self.flow.as_mut()
-    }
-
-    /// Records the attempt number on the (entered) span and logs `*.start`.
-    pub(crate) fn announce(&self, span: &Span) {
-        let attempt = self.flow.as_ref().filter(|f| f.is_node()).map(|f| f.attempt);
-        if !span.is_disabled() {
-            span.record("node", self.site.name());
-            if let Some(attempt) = attempt {
-                span.record("attempt", attempt);
-            }
-        }
-        let event = match self.site.kind() {
-            Kind::Node(_) => "node.start",
-            _ => "workflow.start",
-        };
-        emit(self.site, &self.site.start, "started", event, Extra { attempt, ..Extra::default() });
-    }
-
-    /// One attempt of a node failed and will be retried.
-    pub(crate) fn retried(&self) {
-        if let Some(crate::workflow::metrics::FlowMeter::Node(handles)) = self.flow.as_ref().and_then(|f| f.meter) {
-            handles.retried();
-        }
+    pub(crate) fn hook_mut(&mut self) -> &mut H {
+        &mut self.hook
     }
 
     /// The call was dropped before it completed: cancelled, or unwinding from a panic.
@@ -142,24 +172,16 @@ impl Call {
         self.end(span, if panicked { End::Panic } else { End::Cancelled });
     }
 
-    /// The node did not run because its run is out of hops.
-    pub(crate) fn end_budget(self, span: &Span, exceeded: BudgetExceeded) {
-        self.end(span, End::Budget(exceeded));
-    }
-
-    fn end(self, span: &Span, end: End<'_>) {
+    pub(crate) fn end(self, span: &Span, end: End<'_>) {
         let elapsed = self.start.map(|start| start.elapsed());
-        let mut status = match end {
+        let ended = match end {
             End::Ok(_) => Status::Ok,
             End::Error(..) => Status::Error,
             End::Panic => Status::Panic,
             End::Cancelled => Status::Cancelled,
-            End::Budget(_) => Status::BudgetExceeded,
         };
-        if let Some(flow) = &self.flow {
-            status = flow.status(status);
-            flow.end(status, elapsed.unwrap_or_default().as_secs_f64());
-        }
+        let status = self.hook.status(ended);
+        self.hook.end(status, elapsed.unwrap_or_default());
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
             handles.end(status, elapsed.unwrap_or_default());
@@ -178,20 +200,18 @@ impl Call {
     }
 
     fn log(&self, status: Status, elapsed: Duration, end: &End<'_>) {
-        let site: &'static Site = match status {
-            Status::Ok => &self.site.ok,
-            Status::Error => &self.site.error,
-            Status::Panic => &self.site.panicked,
-            Status::Cancelled => &self.site.cancelled,
-            Status::Timeout => &self.site.timeout,
-            Status::BudgetExceeded => &self.site.budget,
+        let site: &'static Site = match (self.hook.event_site(status), status) {
+            (Some(site), _) => site,
+            (None, Status::Ok) => &self.site.ok,
+            (None, Status::Cancelled) => &self.site.cancelled,
+            (None, Status::Panic) => &self.site.panicked,
+            (None, _) => &self.site.error,
         };
         if !site.enabled() {
             return;
         }
         let duration_ms = elapsed.as_micros() as f64 / 1000.0;
         let error_display;
-        let budget_display;
         let (kind, error, ret): (Field<'_>, Field<'_>, Field<'_>) = match end {
             End::Ok(ret) => (None, None, *ret),
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
@@ -202,29 +222,24 @@ impl Call {
             }
             End::Panic => (Some(&"panic"), None, None),
             End::Cancelled => (None, None, None),
-            End::Budget(exceeded) => {
-                budget_display = exceeded as &(dyn std::error::Error + 'static);
-                (Some(&"budget_exceeded"), Some(&budget_display as &dyn Value), None)
-            }
         };
-        let flow = self.flow.as_ref();
         let extra = Extra {
             duration_ms: Some(duration_ms),
             kind,
             error,
             ret,
-            attempt: flow.filter(|f| f.is_node()).map(|f| f.attempt),
+            attempt: self.hook.attempt(),
             backoff_ms: None,
-            budget: (status == Status::BudgetExceeded)
-                .then(|| flow.and_then(|f| f.budget()))
-                .flatten()
-                .map(|b| b.as_str()),
+            budget: self.hook.budget(status),
         };
-        emit(self.site, site, verb(status), event_name(self.site.kind(), status), extra);
+        emit(self.site, site, verb(status), self.hook.event_name(status), extra);
     }
 }
 
-fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
+/// Records how the call ended on its span: error type and message and the
+/// OpenTelemetry status for failures, `obs.outcome` for the statuses that are
+/// not plain errors.
+pub(crate) fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
     match end {
         End::Ok(_) => {}
         End::Error(kind, message) => {
@@ -234,12 +249,6 @@ fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
             if status != Status::Error {
                 span.record("obs.outcome", status.as_str());
             }
-        }
-        End::Budget(exceeded) => {
-            span.record("error.type", "budget_exceeded");
-            span.record("error.message", tracing::field::display(exceeded));
-            span.record("otel.status_code", "ERROR");
-            span.record("obs.outcome", "budget_exceeded");
         }
         End::Panic => {
             span.record("error.type", "panic");
@@ -274,102 +283,45 @@ fn verb(status: Status) -> &'static str {
     }
 }
 
-/// `function.success`, `workflow.budget_exceeded`, `node.timeout`, ... for the `event` field.
-fn event_name(kind: Kind, status: Status) -> &'static str {
-    let word = |function, workflow, node| match kind {
-        Kind::Function => function,
-        Kind::Workflow(_) => workflow,
-        Kind::Node(_) => node,
-    };
-    match status {
-        Status::Ok => word("function.success", "workflow.success", "node.success"),
-        Status::Error => word("function.error", "workflow.error", "node.error"),
-        Status::Panic => word("function.panic", "workflow.panic", "node.panic"),
-        Status::Cancelled => word("function.cancelled", "workflow.cancelled", "node.cancelled"),
-        Status::Timeout => word("function.timeout", "workflow.timeout", "node.timeout"),
-        Status::BudgetExceeded => word("function.budget_exceeded", "workflow.budget_exceeded", "node.budget_exceeded"),
-    }
-}
-
-fn hint_missing_init(site: &'static CallSite) {
-    static HINTED: AtomicBool = AtomicBool::new(false);
-    if cfg!(debug_assertions)
-        && site.records_metrics()
-        && !metrics::active()
-        && !HINTED.load(Ordering::Relaxed)
-        && !HINTED.swap(true, Ordering::Relaxed)
-    {
-        eprintln!(
-            "obs: `{}` ran before obs_runtime::init(); its metrics are not recorded (this hint shows once, in debug builds)",
-            site.span_name()
-        );
-    }
-}
-
-/// Handed to the generated classifier when the call returns; it ends the call
-/// with the outcome read from the return value.
-///
-/// For a node attempt that will be retried, it logs `node.retry` instead.
+/// How the generated code ends a call: the same three outcomes on
+/// [`Completion`], [`Guard`] and a workflow's or node's completion, each of
+/// which only says what ending means for it.
 #[doc(hidden)]
-pub struct Completion<'a> {
-    target: Target,
-    span: &'a Span,
-}
-
-enum Target {
-    End(Call),
-    Retry { site: &'static CallSite, attempt: u32, backoff: Duration },
-}
-
-impl<'a> Completion<'a> {
-    pub(crate) fn end(call: Call, span: &'a Span) -> Self {
-        Completion { target: Target::End(call), span }
-    }
-
-    pub(crate) fn retry(site: &'static CallSite, attempt: u32, backoff: Duration, span: &'a Span) -> Self {
-        Completion { target: Target::Retry { site, attempt, backoff }, span }
-    }
+pub trait Outcome: Sized {
+    /// Ends the call.
+    fn finish(self, end: End<'_>);
 
     /// The call succeeded.
-    pub fn ok(self) {
-        if let Target::End(call) = self.target {
-            call.end(self.span, End::Ok(None));
-        }
+    #[inline]
+    fn ok(self) {
+        self.finish(End::Ok(None));
     }
 
     /// The call succeeded; `ret` is recorded on the end event (`ret` argument).
-    pub fn ok_ret(self, ret: &dyn Value) {
-        if let Target::End(call) = self.target {
-            call.end(self.span, End::Ok(Some(ret)));
-        }
+    #[inline]
+    fn ok_ret(self, ret: &dyn Value) {
+        self.finish(End::Ok(Some(ret)));
     }
 
     /// The call returned an error of `kind`.
-    pub fn error(self, kind: &'static str, message: ErrorMessage<'_>) {
-        match self.target {
-            Target::End(call) => call.end(self.span, End::Error(kind, message)),
-            Target::Retry { site, attempt, backoff } => {
-                // `error.message` recorded once: an exporter reading the first value
-                // must not find an empty one.
-                if !self.span.is_disabled() {
-                    record_outcome(self.span, Status::Error, &End::Error(kind, message));
-                }
-                let display = tracing::field::display(&message);
-                let error: Option<&dyn Value> = match &message {
-                    ErrorMessage::Error(e) => Some(e as &dyn Value),
-                    ErrorMessage::None => None,
-                    _ => Some(&display),
-                };
-                let extra = Extra {
-                    kind: Some(&kind),
-                    error,
-                    attempt: Some(attempt),
-                    backoff_ms: Some(backoff.as_micros() as f64 / 1000.0),
-                    ..Extra::default()
-                };
-                emit(site, &site.retry, "failed, retrying", "node.retry", extra);
-            }
-        }
+    #[inline]
+    fn error(self, kind: &'static str, message: ErrorMessage<'_>) {
+        self.finish(End::Error(kind, message));
+    }
+}
+
+/// Handed to the generated classifier when an `#[observe]` future completes;
+/// it ends the call with the outcome read from the return value.
+#[doc(hidden)]
+pub struct Completion<'a> {
+    call: Call,
+    span: &'a Span,
+}
+
+impl Outcome for Completion<'_> {
+    #[inline]
+    fn finish(self, end: End<'_>) {
+        self.call.end(self.span, end);
     }
 }
 
@@ -462,7 +414,7 @@ impl Progress {
     #[inline]
     fn complete<'s>(&mut self, span: &'s Span) -> Option<Completion<'s>> {
         self.done = true;
-        self.call.take().map(|call| Completion::end(call, span))
+        self.call.take().map(|call| Completion { call, span })
     }
 }
 
@@ -493,28 +445,13 @@ impl<'a> Guard<'a> {
         let entered = span.enter();
         Guard { call: Some(Call::start(site)), span, _entered: entered }
     }
+}
 
-    /// The call succeeded.
+impl Outcome for Guard<'_> {
     #[inline]
-    pub fn ok(mut self) {
+    fn finish(mut self, end: End<'_>) {
         if let Some(call) = self.call.take() {
-            call.end(self.span, End::Ok(None));
-        }
-    }
-
-    /// The call succeeded; `ret` is recorded on the end event (`ret` argument).
-    #[inline]
-    pub fn ok_ret(mut self, ret: &dyn Value) {
-        if let Some(call) = self.call.take() {
-            call.end(self.span, End::Ok(Some(ret)));
-        }
-    }
-
-    /// The call returned an error of `kind`.
-    #[inline]
-    pub fn error(mut self, kind: &'static str, message: ErrorMessage<'_>) {
-        if let Some(call) = self.call.take() {
-            call.end(self.span, End::Error(kind, message));
+            call.end(self.span, end);
         }
     }
 }

@@ -3,15 +3,14 @@
 //! handles. Every call site is registered at link time in [`CATALOG`].
 
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tracing::Span;
 use tracing_core::callsite::{DefaultCallsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
-use crate::metrics::Handles;
-use crate::workflow::metrics::FlowHandles;
+use crate::metrics::{self, Handles};
 
 /// The most fields a span can carry (tracing's own limit), including the four
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
@@ -25,9 +24,9 @@ pub enum Kind {
     /// `#[observe]`.
     Function,
     /// `#[workflow]`: each call is a run with its own run id and budgets.
-    Workflow(WorkflowOptions),
+    Workflow,
     /// `#[node]`: a step of a workflow, with retries and a timeout per attempt.
-    Node(NodeOptions),
+    Node,
 }
 
 impl Kind {
@@ -35,54 +34,15 @@ impl Kind {
     pub fn as_str(self) -> &'static str {
         match self {
             Kind::Function => "function",
-            Kind::Workflow(_) => "workflow",
-            Kind::Node(_) => "node",
+            Kind::Workflow => "workflow",
+            Kind::Node => "node",
         }
-    }
-}
-
-/// The budgets of a `#[workflow]`, enforced on every run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct WorkflowOptions {
-    /// `deadline = "30s"`: the run fails with a budget error when it takes longer.
-    pub deadline: Option<Duration>,
-    /// `max_hops = N`: the N+1-th node execution of a run fails before running.
-    pub max_hops: Option<u64>,
-    /// `max_tokens = N`: what [`consume_tokens`](crate::budget::consume_tokens) may draw in one run.
-    pub max_tokens: Option<u64>,
-}
-
-/// The retry and timeout policy of a `#[node]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NodeOptions {
-    /// `retries = N`: attempts after the first one.
-    pub retries: u32,
-    /// `backoff = "100ms"`: the delay before the first retry, doubled for each later one.
-    pub backoff: Duration,
-    /// `max_backoff = "10s"`: the cap of the doubled delay.
-    pub max_backoff: Duration,
-    /// `timeout = "2s"`: an attempt running longer is cancelled and fails with a timeout error.
-    pub timeout: Option<Duration>,
-}
-
-impl NodeOptions {
-    /// No retries, no timeout.
-    pub const DEFAULT: NodeOptions = NodeOptions {
-        retries: 0,
-        backoff: Duration::from_millis(100),
-        max_backoff: Duration::from_secs(10),
-        timeout: None,
-    };
-}
-
-impl Default for NodeOptions {
-    fn default() -> Self {
-        NodeOptions::DEFAULT
     }
 }
 
 /// What the macro knows about a call site at compile time.
 #[doc(hidden)]
+#[derive(Clone, Copy)]
 pub struct Info {
     pub name: &'static str,
     pub span_name: &'static str,
@@ -128,6 +88,11 @@ impl Site {
         }
     }
 
+    /// A lifecycle event of the function described by `info`.
+    pub(crate) const fn event(me: &'static Site, level: Level, info: &Info) -> Site {
+        Site::new(me, info.span_name, level, EVENT_FIELDS, info, TracingKind::EVENT)
+    }
+
     pub(crate) fn metadata(&'static self) -> &'static Metadata<'static> {
         &self.meta
     }
@@ -149,47 +114,30 @@ impl Site {
 pub(crate) const EVENT_FIELDS: &[&str] =
     &["message", "event", "duration_ms", "error.kind", "error", "return", "attempt", "backoff_ms", "budget"];
 
-/// The static identity of one instrumented function.
+/// The static identity of one instrumented function: the span and the four
+/// end events every call can have. `#[workflow]` and `#[node]` sites add their
+/// own events and options in a separate static (`workflow::FlowSite`).
 pub struct CallSite {
-    info: Info,
+    pub(crate) info: Info,
     span: Site,
     pub(crate) ok: Site,
     pub(crate) error: Site,
     pub(crate) cancelled: Site,
     pub(crate) panicked: Site,
-    pub(crate) start: Site,
-    pub(crate) retry: Site,
-    pub(crate) timeout: Site,
-    pub(crate) budget: Site,
-    pub(crate) handles: OnceLock<Handles>,
-    pub(crate) flow: FlowHandles,
+    handles: OnceLock<Handles>,
 }
 
 impl CallSite {
     #[doc(hidden)]
     pub const fn new(me: &'static CallSite, info: Info) -> CallSite {
-        let span = Site::new(&me.span, info.span_name, info.level, info.fields, &info, TracingKind::SPAN);
-        let ok = Site::new(&me.ok, info.span_name, info.ok_level, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let error = Site::new(&me.error, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let cancelled = Site::new(&me.cancelled, info.span_name, Level::WARN, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let panicked = Site::new(&me.panicked, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let start = Site::new(&me.start, info.span_name, info.ok_level, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let retry = Site::new(&me.retry, info.span_name, Level::WARN, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let timeout = Site::new(&me.timeout, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
-        let budget = Site::new(&me.budget, info.span_name, Level::ERROR, EVENT_FIELDS, &info, TracingKind::EVENT);
         CallSite {
             info,
-            span,
-            ok,
-            error,
-            cancelled,
-            panicked,
-            start,
-            retry,
-            timeout,
-            budget,
+            span: Site::new(&me.span, info.span_name, info.level, info.fields, &info, TracingKind::SPAN),
+            ok: Site::event(&me.ok, info.ok_level, &info),
+            error: Site::event(&me.error, Level::ERROR, &info),
+            cancelled: Site::event(&me.cancelled, Level::WARN, &info),
+            panicked: Site::event(&me.panicked, Level::ERROR, &info),
             handles: OnceLock::new(),
-            flow: FlowHandles::new(),
         }
     }
 
@@ -225,6 +173,21 @@ impl CallSite {
 
     pub(crate) fn logs(&self) -> bool {
         self.info.log
+    }
+
+    /// The function metric handles, resolved on first use once metrics are
+    /// active; `None` before `init`, with `metrics = false`, and for workflows
+    /// and nodes (which have metrics of their own).
+    #[inline]
+    pub(crate) fn handles(&'static self) -> Option<&'static Handles> {
+        if let Some(handles) = self.handles.get() {
+            return Some(handles);
+        }
+        if !self.records_metrics() || self.kind() != Kind::Function {
+            return None;
+        }
+        let resolved = Handles::resolve(self.name(), self.module())?;
+        Some(self.handles.get_or_init(|| resolved))
     }
 
     /// Opens the call's span with the argument values the macro collected, or
@@ -283,4 +246,28 @@ pub static CATALOG: [&'static CallSite];
 /// ```
 pub fn catalog() -> &'static [&'static CallSite] {
     &CATALOG
+}
+
+/// Registers every catalogued function's series at zero, so that they show in
+/// `/metrics` before the first call.
+pub(crate) fn preregister() {
+    for site in catalog() {
+        let _ = site.handles();
+    }
+}
+
+/// Says once, in debug builds, that an instrumented function ran before `init`.
+pub(crate) fn hint_missing_init(site: &'static CallSite) {
+    static HINTED: AtomicBool = AtomicBool::new(false);
+    if cfg!(debug_assertions)
+        && site.records_metrics()
+        && !metrics::active()
+        && !HINTED.load(Ordering::Relaxed)
+        && !HINTED.swap(true, Ordering::Relaxed)
+    {
+        eprintln!(
+            "obs: `{}` ran before obs_runtime::init(); its metrics are not recorded (this hint shows once, in debug builds)",
+            site.span_name()
+        );
+    }
 }

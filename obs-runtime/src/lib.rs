@@ -81,7 +81,6 @@
 //! runtime with timers; a node running in a task spawned inside a workflow does
 //! not see the run (it is labelled `workflow="none"`).
 
-pub mod budget;
 mod call;
 mod callsite;
 mod config;
@@ -102,7 +101,7 @@ mod workflow;
 #[doc(hidden)]
 pub mod __private;
 
-pub use callsite::{CallSite, Kind, NodeOptions, WorkflowOptions, catalog};
+pub use callsite::{CallSite, Kind, catalog};
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
 pub use error::{ErrorKind, short_type_name};
 #[cfg(feature = "health")]
@@ -113,7 +112,8 @@ pub use runtime::ObsGuard;
 #[cfg(feature = "otlp")]
 pub use trace::spawn;
 pub use workflow::{
-    ActiveRun, Edge, EdgeKind, NodeShape, RunId, TimeoutError, WorkflowShape, active_runs, current_run_id, workflows,
+    ActiveRun, Edge, EdgeKind, NodeOptions, NodeShape, RunId, TimeoutError, WorkflowOptions, WorkflowShape,
+    active_runs, budget, current_run_id, workflows,
 };
 
 /// Installs telemetry with defaults: the Prometheus recorder, JSON logs on

@@ -13,8 +13,6 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
 
-use crate::callsite::{CallSite, catalog};
-
 /// How a call ended; the `status` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Status {
@@ -143,10 +141,6 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
     metrics::describe_gauge!(n.health.status.clone(), "Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.");
     metrics::describe_histogram!(n.health.duration.clone(), Unit::Seconds, "Run time of each health check.");
     crate::workflow::metrics::describe();
-    for site in catalog() {
-        let _ = handles(site);
-        crate::workflow::metrics::preregister(site);
-    }
 }
 
 /// `suffix` under the configured namespace, once metrics are active.
@@ -162,7 +156,8 @@ fn prefixed(namespace: &str, suffix: &str) -> String {
 /// A call site's resolved metric handles.
 pub(crate) struct Handles {
     meter: Meter,
-    site: &'static CallSite,
+    function: &'static str,
+    module: &'static str,
     errors: ErrorKinds,
     adding: Mutex<()>,
 }
@@ -176,8 +171,9 @@ enum Meter {
 }
 
 impl Handles {
-    fn resolve(site: &'static CallSite, state: &State) -> Handles {
-        let (function, module) = (site.name(), site.module());
+    /// The handles of `function` in `module`, once metrics are active.
+    pub(crate) fn resolve(function: &'static str, module: &'static str) -> Option<Handles> {
+        let state = STATE.get()?;
         let meter = match store::series(function, module) {
             Some(series) => Meter::Own(series),
             None => {
@@ -192,7 +188,7 @@ impl Handles {
                 }
             }
         };
-        Handles { meter, site, errors: ErrorKinds::new(), adding: Mutex::new(()) }
+        Some(Handles { meter, function, module, errors: ErrorKinds::new(), adding: Mutex::new(()) })
     }
 
     #[inline]
@@ -233,7 +229,7 @@ impl Handles {
                         let fits = self.errors.has_room()
                             && state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
                         let label = if fits { kind } else { OVERFLOW };
-                        let (function, module) = (self.site.name(), self.site.module());
+                        let (function, module) = (self.function, self.module);
                         let counter = metrics::counter!(state.names.errors.clone(), "function" => function, "module" => module, "error" => label);
                         let overflow = (!fits).then(|| state.overflow_counter());
                         self.errors.push(ErrorSeries { kind, counter, overflow })
@@ -291,20 +287,6 @@ struct ErrorSeries {
     counter: Counter,
     /// `obs_overflow_total{metric="…errors_total"}`, for kinds folded into `__overflow__`.
     overflow: Option<Counter>,
-}
-
-/// The call site's handles, resolved on first use once metrics are active;
-/// `None` before `init` or when the call site has `metrics = false`.
-#[inline]
-pub(crate) fn handles(site: &'static CallSite) -> Option<&'static Handles> {
-    if let Some(handles) = site.handles.get() {
-        return Some(handles);
-    }
-    if !site.records_metrics() || site.kind() != crate::Kind::Function {
-        return None;
-    }
-    let state = STATE.get()?;
-    Some(site.handles.get_or_init(|| Handles::resolve(site, state)))
 }
 
 /// The health metric names, once metrics are active.

@@ -101,6 +101,8 @@ pub(crate) fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(not(feature = "prometheus"))]
     let own_buckets = None;
     crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
+    crate::callsite::preregister();
+    crate::workflow::metrics::preregister();
 
     #[cfg(feature = "health")]
     {

@@ -56,6 +56,15 @@ pub struct Parts<'a> {
     pub classify: &'a TokenStream,
 }
 
+/// The `__OBS_FLOW` static a workflow or node adds beside its call site:
+/// `FlowSite::workflow(..)` or `FlowSite::node(..)` with its options. Only
+/// `#[workflow]` and `#[node]` emit it, so `#[observe]` sites stay small.
+pub fn flow_site(private: &TokenStream, site: &Ident, constructor: TokenStream, options: &TokenStream) -> TokenStream {
+    quote! {
+        static __OBS_FLOW: #private::FlowSite = #private::FlowSite::#constructor(&__OBS_FLOW, &#site, #options);
+    }
+}
+
 /// `::obs_runtime`, or the path given with `crate = ...`.
 pub fn runtime_path(krate: Option<&Path>) -> TokenStream {
     match krate {
@@ -305,17 +314,20 @@ impl Instrumented<'_> {
         };
         let completion = Ident::new("__obs_c", Span::call_site());
         let outcome = self.outcome(private, &quote!(__obs_r), &completion);
-        quote!(|__obs_r #input, #completion: #private::Completion<'_>| #outcome)
+        // Workflows and nodes end through their own completion, which also knows retries.
+        let completion_type =
+            if self.driver.is_some() { quote!(#private::FlowCompletion<'_>) } else { quote!(#private::Completion<'_>) };
+        quote!(|__obs_r #input, #completion: #completion_type| #outcome)
     }
 
-    /// Ends the call through `target` (a `Completion` or a `Guard`, which have
-    /// the same methods) with the outcome read from `value`, a reference to the
+    /// Ends the call through `target` (anything implementing `Outcome`: a
+    /// `Completion`, a `FlowCompletion` or a `Guard`) with the outcome read from `value`, a reference to the
     /// output: a `match` on the concrete type, so that the error probes resolve.
     fn outcome(&self, private: &TokenStream, value: &TokenStream, target: &Ident) -> TokenStream {
         let ok = |v: TokenStream| match self.args.ret {
-            Some(Format::Display) => quote!(#target.ok_ret(&#private::display(#v))),
-            Some(_) => quote!(#target.ok_ret(&#private::debug(#v))),
-            None => quote!(#target.ok()),
+            Some(Format::Display) => quote!(#private::Outcome::ok_ret(#target, &#private::display(#v))),
+            Some(_) => quote!(#private::Outcome::ok_ret(#target, &#private::debug(#v))),
+            None => quote!(#private::Outcome::ok(#target)),
         };
         let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);
         if !returns_result {
@@ -334,7 +346,7 @@ impl Instrumented<'_> {
                 ::core::result::Result::Err(__obs_e) => {
                     #[allow(unused_imports)]
                     use #private::probe::*;
-                    #target.error((&#private::ErrorProbe(__obs_e)).obs_kind(), #message)
+                    #private::Outcome::error(#target, (&#private::ErrorProbe(__obs_e)).obs_kind(), #message)
                 }
             }
         }

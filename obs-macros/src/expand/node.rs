@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat};
 
-use super::{Instrumented, Parts, respan, runtime_path};
+use super::{Instrumented, Parts, flow_site, respan, runtime_path};
 use crate::args::{COMMON_KEYS, CommonArgs, duration, parse_raw};
 use crate::errors::Errors;
 use crate::item::{Function, is_result};
@@ -25,8 +25,8 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let private = quote!(#rt::__private);
 
     let mut retries: Option<(Span, u32)> = None;
-    let mut backoff = quote!(#private::NodeOptions::DEFAULT.backoff);
-    let mut max_backoff = quote!(#private::NodeOptions::DEFAULT.max_backoff);
+    // `NodeOptions::DEFAULT.with_retries(..)...`, one call per setting given.
+    let mut options = quote!(#private::NodeOptions::DEFAULT);
     let mut timeout: Option<(Span, u64)> = None;
     let mut retry_if: Option<(Span, syn::Path)> = None;
     for arg in &raw {
@@ -40,12 +40,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
             "backoff" => {
                 if let Some(n) = errors.take(duration(arg)) {
-                    backoff = quote!(#private::Duration::from_nanos(#n));
+                    options.extend(quote!(.with_backoff(#private::Duration::from_nanos(#n))));
                 }
             }
             "max_backoff" => {
                 if let Some(n) = errors.take(duration(arg)) {
-                    max_backoff = quote!(#private::Duration::from_nanos(#n));
+                    options.extend(quote!(.with_max_backoff(#private::Duration::from_nanos(#n))));
                 }
             }
             "timeout" => timeout = errors.take(duration(arg)).map(|n| (span, n)),
@@ -96,11 +96,12 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
         }
     }
 
-    let retries_value = retries.map_or(0, |r| r.1);
-    let timeout_value = match timeout {
-        Some((_, n)) => quote!(::core::option::Option::Some(#private::Duration::from_nanos(#n))),
-        None => quote!(::core::option::Option::None),
-    };
+    if let Some((_, n)) = retries {
+        options.extend(quote!(.with_retries(#n)));
+    }
+    if let Some((_, n)) = timeout {
+        options.extend(quote!(.with_timeout(#private::Duration::from_nanos(#n))));
+    }
     let retry_if_tokens = match (&retry_if, retrying) {
         (Some((_, path)), true) => {
             let call = quote_spanned!(path.span()=> #path(__obs_e));
@@ -124,6 +125,7 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
 
     let driver = |parts: &Parts<'_>| {
         let Parts { private, site, span, block, classify } = parts;
+        let flow = flow_site(private, site, quote!(node), &options);
         let attempts = if retrying {
             quote! {
                 #private::Repeat(move || {
@@ -141,21 +143,15 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
             }
         };
         quote! {
+            #flow
             let __obs_attempts = #attempts;
-            #private::NodeCall::new(&#site, __obs_attempts, #classify, #retry_if_tokens, #on_timeout).await
+            #private::NodeCall::new(&__OBS_FLOW, __obs_attempts, #classify, #retry_if_tokens, #on_timeout).await
         }
     };
     let expanded = Instrumented {
         function: &function,
         args: &args,
-        kind: quote! {
-            #private::Kind::Node(#private::NodeOptions {
-                retries: #retries_value,
-                backoff: #backoff,
-                max_backoff: #max_backoff,
-                timeout: #timeout_value,
-            })
-        },
+        kind: quote!(#private::Kind::Node),
         default_span_level: "INFO",
         default_ok_level: "INFO",
         extra_fields: &["node", "attempt"],

@@ -3,7 +3,7 @@
 use proc_macro2::{Span, TokenStream};
 use quote::quote;
 
-use super::{Instrumented, Parts, respan, runtime_path};
+use super::{Instrumented, Parts, flow_site, respan, runtime_path};
 use crate::args::{COMMON_KEYS, CommonArgs, duration, parse_raw};
 use crate::errors::Errors;
 use crate::item::{Function, is_result};
@@ -21,23 +21,21 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     let rt = runtime_path(args.krate.as_ref());
     let private = quote!(#rt::__private);
 
-    let none = quote!(::core::option::Option::None);
-    let (mut deadline, mut max_hops, mut max_tokens) = (none.clone(), none.clone(), none.clone());
+    // `WorkflowOptions::DEFAULT.with_deadline(..).with_max_hops(..)`, one call per budget given.
+    let mut options = quote!(#private::WorkflowOptions::DEFAULT);
     // The first budget key, where a missing `From<BudgetExceeded>` is reported.
     let mut budget_key: Option<Span> = None;
     for arg in &raw {
-        let slot = match arg.name().as_str() {
+        let setting = match arg.name().as_str() {
             "deadline" => {
-                errors.take(duration(arg)).map(|n| (&mut deadline, quote!(#private::Duration::from_nanos(#n))))
+                errors.take(duration(arg)).map(|n| quote!(.with_deadline(#private::Duration::from_nanos(#n))))
             }
-            "max_hops" => errors.take(arg.u64()).map(|n| (&mut max_hops, quote!(#n))),
-            "max_tokens" => errors.take(arg.u64()).map(|n| (&mut max_tokens, quote!(#n))),
+            "max_hops" => errors.take(arg.u64()).map(|n| quote!(.with_max_hops(#n))),
+            "max_tokens" => errors.take(arg.u64()).map(|n| quote!(.with_max_tokens(#n))),
             _ => continue,
         };
         budget_key.get_or_insert(arg.key.span());
-        if let Some((slot, value)) = slot {
-            *slot = quote!(::core::option::Option::Some(#value));
-        }
+        options.extend(setting);
     }
     if let Some(span) = budget_key
         && !function.output_type().is_some_and(is_result)
@@ -54,19 +52,19 @@ pub fn expand(attr: TokenStream, item: TokenStream) -> syn::Result<TokenStream> 
     };
     let driver = |parts: &Parts<'_>| {
         let Parts { private, site, span, block, classify } = parts;
+        let flow = flow_site(private, site, quote!(workflow), &options);
         // The span is opened in its own statement so that the borrowed argument
         // values are not held across the await (the future stays `Send`).
         quote! {
+            #flow
             let __obs_span = #span;
-            #private::WorkflowRun::new(&#site, __obs_span, async move #block, #classify, #on_budget).await
+            #private::WorkflowRun::new(&__OBS_FLOW, __obs_span, async move #block, #classify, #on_budget).await
         }
     };
     let expanded = Instrumented {
         function: &function,
         args: &args,
-        kind: quote! {
-            #private::Kind::Workflow(#private::WorkflowOptions { deadline: #deadline, max_hops: #max_hops, max_tokens: #max_tokens })
-        },
+        kind: quote!(#private::Kind::Workflow),
         default_span_level: "INFO",
         default_ok_level: "INFO",
         extra_fields: &["workflow", "run_id"],

@@ -148,7 +148,7 @@ pub(crate) fn record_run(workflow: &'static str, failed: bool) {
 pub fn workflows() -> Vec<WorkflowShape> {
     let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner()).clone();
     for site in catalog() {
-        if matches!(site.kind(), Kind::Workflow(_)) {
+        if site.kind() == Kind::Workflow {
             shapes.entry(site.name()).or_insert_with(|| WorkflowShape::new(site.name()));
         }
     }

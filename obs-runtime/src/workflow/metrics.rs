@@ -5,8 +5,7 @@ use std::sync::{Mutex, OnceLock};
 
 use metrics::{Counter, Gauge, Histogram, Unit};
 
-use crate::budget::Budget;
-use crate::callsite::{CallSite, Kind};
+use super::limits::Budget;
 use crate::metrics::{Status, metric_name};
 
 /// The `workflow` label of a node that runs outside any workflow.
@@ -35,13 +34,18 @@ pub(crate) fn describe() {
     metrics::describe_counter!(name(NODE_RETRIES), Unit::Count, "Node attempts that failed and were retried.");
 }
 
-/// Registers a workflow's series at zero so dashboards show them before the first run.
-/// Nodes learn their workflow label when they run, so they register then.
-pub(crate) fn preregister(site: &'static CallSite) {
-    let _ = workflow_handles(site);
+/// Registers every catalogued workflow's series at zero so dashboards show them
+/// before the first run. Nodes learn their workflow label when they run, so
+/// they register then.
+pub(crate) fn preregister() {
+    for site in crate::callsite::catalog() {
+        if site.kind() == crate::callsite::Kind::Workflow && site.records_metrics() {
+            let _ = WorkflowHandles::resolve(site.name());
+        }
+    }
 }
 
-/// Per call site storage: a workflow's handles, or a node's handles per workflow label.
+/// Per flow site storage: a workflow's handles, or a node's handles per workflow label.
 pub(crate) struct FlowHandles {
     workflow: OnceLock<WorkflowHandles>,
     /// The node's handles under the first workflow it runs in: the common case, lock-free.
@@ -69,61 +73,62 @@ pub(crate) struct NodeHandles {
     retries: Counter,
 }
 
-/// The handles of a workflow call site; `None` before `init` or with `metrics = false`.
-pub(crate) fn workflow_handles(site: &'static CallSite) -> Option<&'static WorkflowHandles> {
-    if let Some(handles) = site.flow.workflow.get() {
-        return Some(handles);
+impl FlowHandles {
+    /// The handles of workflow `name`; `None` before `init`.
+    pub(crate) fn workflow(&'static self, name: &'static str) -> Option<&'static WorkflowHandles> {
+        if let Some(handles) = self.workflow.get() {
+            return Some(handles);
+        }
+        let resolved = WorkflowHandles::resolve(name)?;
+        Some(self.workflow.get_or_init(|| resolved))
     }
-    if !site.records_metrics() || !matches!(site.kind(), Kind::Workflow(_)) {
-        return None;
+
+    /// The handles of node `node` under `workflow`; `None` before `init`.
+    pub(crate) fn node(&'static self, node: &'static str, workflow: &'static str) -> Option<&'static NodeHandles> {
+        if let Some((first, handles)) = self.node.get()
+            && std::ptr::eq(*first, workflow)
+        {
+            return Some(handles);
+        }
+        let _ = metric_name(NODE_RUNS)?;
+        let (first, handles) = self.node.get_or_init(|| (workflow, NodeHandles::resolve(node, workflow)));
+        if *first == workflow {
+            return Some(handles);
+        }
+        let mut others = self.other_nodes.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, handles)) = others.iter().find(|(w, _)| *w == workflow) {
+            return Some(handles);
+        }
+        // Bounded by the number of workflow call sites in the binary.
+        let handles: &'static NodeHandles = Box::leak(Box::new(NodeHandles::resolve(node, workflow)));
+        others.push((workflow, handles));
+        Some(handles)
     }
-    let runs = metric_name(RUNS)?;
-    let workflow = site.name();
-    Some(site.flow.workflow.get_or_init(|| WorkflowHandles {
-        runs: Status::ALL.map(|status| {
-            if status == Status::Timeout {
-                // A run never times out as a whole: its deadline is a budget.
-                Counter::noop()
-            } else {
-                metrics::counter!(runs.clone(), "workflow" => workflow, "status" => status.as_str())
-            }
-        }),
-        duration: metrics::histogram!(metric_name(DURATION).unwrap_or_default(), "workflow" => workflow),
-        active: metrics::gauge!(metric_name(ACTIVE).unwrap_or_default(), "workflow" => workflow),
-        budget: Budget::ALL.map(|budget| {
-            metrics::counter!(metric_name(BUDGET).unwrap_or_default(), "workflow" => workflow, "budget" => budget.as_str())
-        }),
-    }))
 }
 
-/// The handles of a node call site under `workflow`.
-pub(crate) fn node_handles(site: &'static CallSite, workflow: &'static str) -> Option<&'static NodeHandles> {
-    if let Some((first, handles)) = site.flow.node.get()
-        && std::ptr::eq(*first, workflow)
-    {
-        return Some(handles);
+impl WorkflowHandles {
+    fn resolve(workflow: &'static str) -> Option<WorkflowHandles> {
+        let runs = metric_name(RUNS)?;
+        Some(WorkflowHandles {
+            runs: Status::ALL.map(|status| {
+                if status == Status::Timeout {
+                    // A run never times out as a whole: its deadline is a budget.
+                    Counter::noop()
+                } else {
+                    metrics::counter!(runs.clone(), "workflow" => workflow, "status" => status.as_str())
+                }
+            }),
+            duration: metrics::histogram!(metric_name(DURATION).unwrap_or_default(), "workflow" => workflow),
+            active: metrics::gauge!(metric_name(ACTIVE).unwrap_or_default(), "workflow" => workflow),
+            budget: Budget::ALL.map(|budget| {
+                metrics::counter!(metric_name(BUDGET).unwrap_or_default(), "workflow" => workflow, "budget" => budget.as_str())
+            }),
+        })
     }
-    if !site.records_metrics() {
-        return None;
-    }
-    let _ = metric_name(NODE_RUNS)?;
-    let (first, handles) = site.flow.node.get_or_init(|| (workflow, NodeHandles::resolve(site, workflow)));
-    if *first == workflow {
-        return Some(handles);
-    }
-    let mut others = site.flow.other_nodes.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some((_, handles)) = others.iter().find(|(w, _)| *w == workflow) {
-        return Some(handles);
-    }
-    // Bounded by the number of workflow call sites in the binary.
-    let handles: &'static NodeHandles = Box::leak(Box::new(NodeHandles::resolve(site, workflow)));
-    others.push((workflow, handles));
-    Some(handles)
 }
 
 impl NodeHandles {
-    fn resolve(site: &'static CallSite, workflow: &'static str) -> NodeHandles {
-        let node = site.name();
+    fn resolve(node: &'static str, workflow: &'static str) -> NodeHandles {
         let runs = metric_name(NODE_RUNS).unwrap_or_default();
         NodeHandles {
             runs: Status::ALL

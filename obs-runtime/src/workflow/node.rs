@@ -9,10 +9,12 @@ use std::time::Duration;
 use pin_project::{pin_project, pinned_drop};
 use tracing::Span;
 
-use super::run::{self, Ctx};
-use super::{FlowCall, TimeoutError};
-use crate::call::{Call, Completion};
-use crate::callsite::{CallSite, Kind, NodeOptions};
+use super::context::{self, Ctx};
+use super::flow::{FlowCall, FlowCompletion};
+use super::limits::{NodeOptions, TimeoutError};
+use super::site::FlowSite;
+use crate::call::{Call, End};
+use crate::error::ErrorMessage;
 
 /// Makes the attempts of a node call: the attempt's span and its future.
 #[doc(hidden)]
@@ -64,7 +66,7 @@ enum Phase {
 #[doc(hidden)]
 #[pin_project(PinnedDrop)]
 pub struct NodeCall<A: Attempts, C, R, T> {
-    site: &'static CallSite,
+    site: &'static FlowSite,
     options: NodeOptions,
     attempts: A,
     classify: C,
@@ -73,7 +75,7 @@ pub struct NodeCall<A: Attempts, C, R, T> {
     #[pin]
     current: Option<A::Fut>,
     span: Span,
-    call: Option<Call>,
+    call: Option<Call<FlowCall>>,
     ctx: Option<Ctx>,
     timer: Option<Pin<Box<tokio::time::Sleep>>>,
     phase: Phase,
@@ -83,16 +85,13 @@ pub struct NodeCall<A: Attempts, C, R, T> {
 impl<A, C, R, T> NodeCall<A, C, R, T>
 where
     A: Attempts,
-    C: Fn(&<A::Fut as Future>::Output, Completion<'_>),
+    C: Fn(&<A::Fut as Future>::Output, FlowCompletion<'_>),
     R: Fn(&<A::Fut as Future>::Output) -> bool,
     T: Fn(TimeoutError) -> <A::Fut as Future>::Output,
 {
     #[inline]
-    pub fn new(site: &'static CallSite, attempts: A, classify: C, retry_if: Option<R>, on_timeout: Option<T>) -> Self {
-        let options = match site.kind() {
-            Kind::Node(options) => options,
-            _ => NodeOptions::DEFAULT,
-        };
+    pub fn new(site: &'static FlowSite, attempts: A, classify: C, retry_if: Option<R>, on_timeout: Option<T>) -> Self {
+        let options = site.node_options();
         NodeCall {
             site,
             options,
@@ -114,7 +113,7 @@ where
 impl<A, C, R, T> Future for NodeCall<A, C, R, T>
 where
     A: Attempts,
-    C: Fn(&<A::Fut as Future>::Output, Completion<'_>),
+    C: Fn(&<A::Fut as Future>::Output, FlowCompletion<'_>),
     R: Fn(&<A::Fut as Future>::Output) -> bool,
     T: Fn(TimeoutError) -> <A::Fut as Future>::Output,
 {
@@ -125,7 +124,7 @@ where
         loop {
             match *this.phase {
                 Phase::Start => {
-                    let outer = run::current_ctx();
+                    let outer = context::current_ctx();
                     let Some((span, fut)) = this.attempts.next_attempt() else { return Poll::Pending };
                     *this.span = span;
                     let hop = outer.as_ref().map_or(Ok(()), |ctx| ctx.run.hop());
@@ -134,19 +133,20 @@ where
                     if let Err(exceeded) = hop {
                         // Over the hop budget: the node does not run, and its run stops.
                         drop(fut);
-                        Call::start_flow_quiet(this.site, flow).end_budget(this.span, exceeded);
+                        let end = End::Error("budget_exceeded", ErrorMessage::Error(&exceeded));
+                        flow.start(this.span, false).end(this.span, end);
                         *this.phase = Phase::Done;
                         return Poll::Pending;
                     }
                     *this.ctx = outer.map(|ctx| Ctx { run: ctx.run, node: Some(this.site.name()) });
                     this.current.set(Some(fut));
-                    *this.call = Some(Call::start_flow(this.site, this.span, flow));
-                    *this.timer = this.options.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+                    *this.call = Some(flow.start(this.span, true));
+                    *this.timer = this.options.timeout().map(|t| Box::pin(tokio::time::sleep(t)));
                     *this.phase = Phase::Running;
                 }
                 Phase::Running => {
                     let _entered = this.span.enter();
-                    let _ctx = this.ctx.clone().map(run::enter);
+                    let _ctx = this.ctx.clone().map(context::enter);
                     let Some(current) = this.current.as_mut().as_pin_mut() else { return Poll::Pending };
                     *this.polling = true;
                     let poll = current.poll(cx);
@@ -155,7 +155,7 @@ where
                         Poll::Ready(output) => (output, false),
                         Poll::Pending => {
                             let expired = this.timer.as_mut().is_some_and(|t| t.as_mut().poll(cx).is_ready());
-                            match (expired, this.on_timeout.as_ref(), this.options.timeout) {
+                            match (expired, this.on_timeout.as_ref(), this.options.timeout()) {
                                 (true, Some(on_timeout), Some(after)) => (on_timeout(TimeoutError { after }), true),
                                 _ => return Poll::Pending,
                             }
@@ -165,23 +165,23 @@ where
                     this.current.set(None);
                     *this.timer = None;
                     let Some(call) = this.call.as_mut() else { return Poll::Ready(output) };
-                    let Some(flow) = call.flow_mut() else { return Poll::Ready(output) };
+                    let flow = call.hook_mut();
                     flow.timed_out = timed_out;
                     let attempt = flow.attempt;
                     let aborted = flow.run.as_ref().is_some_and(|run| run.aborted());
-                    let retry = attempt <= this.options.retries
+                    let retry = attempt <= this.options.retries()
                         && !aborted
                         && this.retry_if.as_ref().is_some_and(|retry_if| retry_if(&output));
                     if !retry {
                         if let Some(call) = this.call.take() {
-                            (this.classify)(&output, Completion::end(call, this.span));
+                            (this.classify)(&output, FlowCompletion::end(call, this.span));
                         }
                         *this.phase = Phase::Done;
                         return Poll::Ready(output);
                     }
                     let backoff = backoff(this.options, attempt);
-                    (this.classify)(&output, Completion::retry(this.site, attempt, backoff, this.span));
-                    call.retried();
+                    (this.classify)(&output, FlowCompletion::retry(this.site, attempt, backoff, this.span));
+                    call.hook().retried();
                     drop(output);
                     *this.timer = (!backoff.is_zero()).then(|| Box::pin(tokio::time::sleep(backoff)));
                     *this.phase = Phase::Backoff;
@@ -195,13 +195,11 @@ where
                     let Some((span, fut)) = this.attempts.next_attempt() else { return Poll::Pending };
                     *this.span = span;
                     this.current.set(Some(fut));
-                    *this.timer = this.options.timeout.map(|t| Box::pin(tokio::time::sleep(t)));
+                    *this.timer = this.options.timeout().map(|t| Box::pin(tokio::time::sleep(t)));
                     if let Some(call) = this.call.as_mut() {
-                        if let Some(flow) = call.flow_mut() {
-                            flow.attempt += 1;
-                        }
+                        call.hook_mut().attempt += 1;
                         let _entered = this.span.enter();
-                        call.announce(this.span);
+                        call.hook().announce(this.span);
                     }
                     *this.phase = Phase::Running;
                 }
@@ -214,8 +212,8 @@ where
 /// Exponential backoff with equal jitter: half the doubled delay, plus a random
 /// part of the other half, capped by `max_backoff`.
 fn backoff(options: &NodeOptions, attempt: u32) -> Duration {
-    let doubled = options.backoff.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
-    let capped = doubled.min(options.max_backoff);
+    let doubled = options.backoff().saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
+    let capped = doubled.min(options.max_backoff());
     let half = capped / 2;
     let jitter = (crate::log::random_u64() % 1_000_001) as f64 / 1_000_000.0;
     half + half.mul_f64(jitter)
@@ -229,7 +227,7 @@ impl<A: Attempts, C, R, T> PinnedDrop for NodeCall<A, C, R, T> {
             let _entered = this.span.enter();
             let panicked = *this.polling || std::thread::panicking();
             {
-                let _ctx = this.ctx.clone().map(run::enter);
+                let _ctx = this.ctx.clone().map(context::enter);
                 this.current.set(None);
             }
             call.end_dropped(this.span, panicked);
@@ -243,12 +241,10 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_stays_under_the_cap() {
-        let options = NodeOptions {
-            retries: 5,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(300),
-            timeout: None,
-        };
+        let options = NodeOptions::DEFAULT
+            .with_retries(5)
+            .with_backoff(Duration::from_millis(100))
+            .with_max_backoff(Duration::from_millis(300));
         for _ in 0..100 {
             let first = backoff(&options, 1);
             assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
