@@ -1,12 +1,57 @@
 //! `#[derive(ErrorKind)]`: the variant name of an error enum, in snake_case, as
-//! the bounded `error` label of `obs_function_errors_total`.
+//! the bounded `error` label of `obs_function_errors_total`. The one container
+//! attribute, `#[error_kind(crate = path)]`, says where `obs_runtime` is when
+//! another crate re-exports it.
 
 use proc_macro2::TokenStream;
 use quote::quote;
-use syn::{Data, DeriveInput, Fields};
+use syn::{Data, DeriveInput, Fields, Path};
 
-pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
+use crate::args::{self, Key};
+use crate::errors::Errors;
+
+#[derive(Default)]
+struct ContainerAttrs {
+    krate: Option<Path>,
+}
+
+fn keys() -> [Key<ContainerAttrs>; 1] {
+    [Key::new("crate", |arg, a| {
+        a.krate = Some(arg.path()?);
+        Ok(())
+    })]
+}
+
+pub fn derive(input: TokenStream) -> syn::Result<TokenStream> {
     let input: DeriveInput = syn::parse2(input)?;
+    let mut errors = Errors::default();
+    let attrs = container_attrs(&input, &mut errors);
+    let expanded = errors.take(expand(&input, attrs.krate.as_ref())).unwrap_or_default();
+    let mut out = errors.into_compile_error();
+    out.extend(expanded);
+    Ok(out)
+}
+
+/// Every `#[error_kind(...)]` of the type, read as one argument list.
+fn container_attrs(input: &DeriveInput, errors: &mut Errors) -> ContainerAttrs {
+    let keys = keys();
+    let mut given = Vec::new();
+    for attr in input.attrs.iter().filter(|a| a.path().is_ident("error_kind")) {
+        match attr.meta.require_list() {
+            Ok(list) => given.extend(args::parse_list(list.tokens.clone(), errors)),
+            Err(_) => errors.push(syn::Error::new_spanned(
+                attr.path(),
+                format!("expected arguments, as in `#[error_kind(crate = path)]`; known: {}", args::key_names(&keys)),
+            )),
+        }
+    }
+    let mut out = ContainerAttrs::default();
+    args::apply(given, &keys, &mut out, errors);
+    out
+}
+
+fn expand(input: &DeriveInput, krate: Option<&Path>) -> syn::Result<TokenStream> {
+    let rt = crate::expand::runtime_path(krate);
     let ident = &input.ident;
     let (impl_generics, ty_generics, where_clause) = input.generics.split_for_impl();
     let body = match &input.data {
@@ -35,7 +80,7 @@ pub fn expand(input: TokenStream) -> syn::Result<TokenStream> {
         }
     };
     Ok(quote! {
-        impl #impl_generics ::obs_runtime::ErrorKind for #ident #ty_generics #where_clause {
+        impl #impl_generics #rt::ErrorKind for #ident #ty_generics #where_clause {
             fn kind(&self) -> &'static str {
                 #body
             }

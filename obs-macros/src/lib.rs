@@ -8,15 +8,21 @@ mod errors;
 mod expand;
 mod health;
 mod item;
+mod pipeline;
+mod validate;
 
 use proc_macro::TokenStream;
+
+use args::{NodeArgs, ObserveArgs, WorkflowArgs};
 
 /// Instruments a function: a span, call/error/duration/in-flight metrics and an
 /// end-of-call JSON log event. The arguments are listed in the `obs_runtime`
 /// crate documentation, section "`#[observe]` arguments".
 #[proc_macro_attribute]
 pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::observe::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    pipeline::attribute::<ObserveArgs>(attr.into(), item.into(), validate::observe, expand::observe::expand)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Makes each call of an `async fn` a workflow run: a run id, a span that its
@@ -25,7 +31,9 @@ pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// "Workflows".
 #[proc_macro_attribute]
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::workflow::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    pipeline::attribute::<WorkflowArgs>(attr.into(), item.into(), validate::workflow, expand::workflow::expand)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
 /// Makes an `async fn` a step of the workflow it runs in: a span per attempt,
@@ -33,17 +41,32 @@ pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// the `obs_runtime` crate documentation, section "Workflows".
 #[proc_macro_attribute]
 pub fn node(attr: TokenStream, item: TokenStream) -> TokenStream {
-    expand::node::expand(attr.into(), item.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    pipeline::attribute::<NodeArgs>(attr.into(), item.into(), validate::node, expand::node::expand)
+        .unwrap_or_else(syn::Error::into_compile_error)
+        .into()
 }
 
-/// Gives an error type a bounded kind: the variant name in snake_case.
-#[proc_macro_derive(ErrorKind)]
+/// Gives an error type a bounded kind: the variant name in snake_case (the
+/// type's name for a struct).
+///
+/// When `obs_runtime` is reached through another crate's re-export, say where
+/// with `#[error_kind(crate = path)]`:
+///
+/// ```ignore
+/// #[derive(Debug, ErrorKind)]
+/// #[error_kind(crate = my_platform::obs)]
+/// enum FetchError { NotFound, Timeout }
+/// ```
+#[proc_macro_derive(ErrorKind, attributes(error_kind))]
 pub fn derive_error_kind(input: TokenStream) -> TokenStream {
-    error_kind::expand(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+    error_kind::derive(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Makes a struct whose fields are health checks the application's health,
 /// with `#[health(...)]` field attributes. See `obs_runtime::health`.
+///
+/// When `obs_runtime` is reached through another crate's re-export, say where
+/// with `#[health(crate = path)]` on the struct, its only struct-level argument.
 #[proc_macro_derive(HealthCheck, attributes(health))]
 pub fn derive_health_check(input: TokenStream) -> TokenStream {
     health::derive(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()

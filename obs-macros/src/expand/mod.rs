@@ -1,6 +1,7 @@
 //! Expansion shared by every instrumenting attribute: the static call site, the
 //! span with the function's arguments, and the wrapper that measures the call.
-//! Each attribute only decides the call site's kind and options.
+//! Each attribute only decides the call site's kind and options. Nothing here
+//! checks its input: `crate::validate` has.
 
 pub mod node;
 pub mod observe;
@@ -12,14 +13,8 @@ use syn::spanned::Spanned;
 use syn::{Ident, Path};
 
 use crate::args::{CommonArgs, Format};
-use crate::errors::Errors;
 use crate::item::{Flavor, Function, is_result};
-
-/// Span fields the runtime fills itself, before and after the arguments.
-const LEADING_FIELDS: &[&str] = &["code.function.name", "code.namespace", "code.filepath", "code.lineno"];
-const TRAILING_FIELDS: &[&str] = &["error.type", "error.message", "otel.status_code", "obs.outcome"];
-/// Keep in step with `obs_runtime::callsite::MAX_FIELDS`.
-const MAX_FIELDS: usize = 32;
+use crate::validate::{LEADING_FIELDS, TRAILING_FIELDS};
 
 /// Parameter names that look like credentials are recorded as `[redacted]`.
 const CREDENTIAL_WORDS: &[&str] = &["password", "passwd", "secret", "token", "api_key", "apikey", "authorization"];
@@ -38,8 +33,6 @@ pub struct Instrumented<'a> {
     /// How the attribute drives an `async fn` body, when it is not `#[observe]`'s
     /// `Observed` future. Attributes with a driver accept only `async fn`.
     pub driver: Option<&'a dyn Fn(&Parts<'_>) -> TokenStream>,
-    /// The attribute's name, for error messages.
-    pub attr_name: &'static str,
 }
 
 /// What a driver builds the body from.
@@ -65,7 +58,8 @@ pub fn flow_site(private: &TokenStream, site: &Ident, constructor: TokenStream, 
     }
 }
 
-/// `::obs_runtime`, or the path given with `crate = ...`.
+/// `::obs_runtime`, or the path given with `crate = ...`: the one place that
+/// spells the runtime's path, for every macro and derive.
 pub fn runtime_path(krate: Option<&Path>) -> TokenStream {
     match krate {
         Some(path) => quote!(#path),
@@ -73,46 +67,18 @@ pub fn runtime_path(krate: Option<&Path>) -> TokenStream {
     }
 }
 
+/// `<runtime>::__private`.
+pub fn private_path(krate: Option<&Path>) -> TokenStream {
+    let rt = runtime_path(krate);
+    quote!(#rt::__private)
+}
+
 impl Instrumented<'_> {
-    pub fn expand(&self, errors: &mut Errors) -> TokenStream {
+    pub fn expand(&self) -> TokenStream {
         let f = self.function;
-        let rt = runtime_path(self.args.krate.as_ref());
-        let private = quote!(#rt::__private);
+        let private = private_path(self.args.krate.as_ref());
         let ident = &f.sig.ident;
-
-        if let Some(constness) = &f.sig.constness {
-            errors.push(syn::Error::new(
-                constness.span,
-                format!(
-                    "#[{}] cannot instrument a `const fn`: a measured call is not a constant expression",
-                    self.attr_name
-                ),
-            ));
-        }
-        if self.driver.is_some() && f.sig.asyncness.is_none() {
-            errors.push(syn::Error::new(
-                f.sig.fn_token.span,
-                format!("#[{}] needs an `async fn`: its calls are driven as futures", self.attr_name),
-            ));
-        }
-
-        let (field_names, field_values) = self.fields(&private, errors);
-        let total = LEADING_FIELDS.len() + field_names.len() + self.extra_fields.len() + TRAILING_FIELDS.len();
-        if total > MAX_FIELDS {
-            errors.push(syn::Error::new(
-                ident.span(),
-                format!(
-                    "too many recorded fields ({}, at most {}); use `skip(...)` or `skip_all`",
-                    total - LEADING_FIELDS.len() - self.extra_fields.len() - TRAILING_FIELDS.len(),
-                    MAX_FIELDS - LEADING_FIELDS.len() - self.extra_fields.len() - TRAILING_FIELDS.len()
-                ),
-            ));
-        }
-        if let Some((span, _)) = self.args.err
-            && !f.output_type().is_some_and(is_result)
-        {
-            errors.push(syn::Error::new(span, "`err` needs a function that returns `Result`"));
-        }
+        let (field_names, field_values) = self.fields(&private);
 
         let name = match &self.args.name {
             Some(name) => quote!(#name),
@@ -267,31 +233,23 @@ impl Instrumented<'_> {
     }
 
     /// The recorded fields: arguments (unless skipped) then `fields(...)`.
-    fn fields(&self, private: &TokenStream, errors: &mut Errors) -> (Vec<String>, Vec<TokenStream>) {
+    fn fields(&self, private: &TokenStream) -> (Vec<String>, Vec<TokenStream>) {
         let params = self.function.params();
-        for skipped in self.args.skip.iter().chain(&self.args.reveal) {
-            if !params.iter().any(|p| p.ident == *skipped) {
-                errors
-                    .push(syn::Error::new(skipped.span(), format!("`{skipped}` is not a parameter of this function")));
-            }
-        }
         let mut names = Vec::new();
         let mut values = Vec::new();
-        if !self.args.skip_all {
-            for param in params.iter().filter(|p| !self.args.skip.contains(&p.ident)) {
-                let ident = &param.ident;
-                let text = ident.to_string();
-                let lower = text.to_ascii_lowercase();
-                let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(ident);
-                values.push(if secret {
-                    quote!(&#private::REDACTED as &dyn #private::Value)
-                } else if param.plain {
-                    quote_spanned!(ident.span()=> &#ident as &dyn #private::Value)
-                } else {
-                    quote_spanned!(ident.span()=> &#private::arg(&#ident) as &dyn #private::Value)
-                });
-                names.push(text);
-            }
+        for param in self.args.recorded(&params) {
+            let ident = &param.ident;
+            let text = ident.to_string();
+            let lower = text.to_ascii_lowercase();
+            let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(ident);
+            values.push(if secret {
+                quote!(&#private::REDACTED as &dyn #private::Value)
+            } else if param.plain {
+                quote_spanned!(ident.span()=> &#ident as &dyn #private::Value)
+            } else {
+                quote_spanned!(ident.span()=> &#private::arg(&#ident) as &dyn #private::Value)
+            });
+            names.push(text);
         }
         for field in &self.args.fields {
             let value = &field.value;
@@ -321,8 +279,9 @@ impl Instrumented<'_> {
     }
 
     /// Ends the call through `target` (anything implementing `Outcome`: a
-    /// `Completion`, a `FlowCompletion` or a `Guard`) with the outcome read from `value`, a reference to the
-    /// output: a `match` on the concrete type, so that the error probes resolve.
+    /// `Completion`, a `FlowCompletion` or a `Guard`) with the outcome read
+    /// from `value`, a reference to the output: a `match` on the concrete type,
+    /// so that the error probes resolve.
     fn outcome(&self, private: &TokenStream, value: &TokenStream, target: &Ident) -> TokenStream {
         let ok = |v: TokenStream| match self.args.ret {
             Some(Format::Display) => quote!(#private::Outcome::ok_ret(#target, &#private::display(#v))),

@@ -1,6 +1,6 @@
-//! The struct being derived, read into a typed model.
+//! The struct being derived, read into a typed model (its own `#[health]`
+//! attributes are read by `attr::parse_container`, which the fallback needs too).
 
-use syn::spanned::Spanned;
 use syn::{Data, DeriveInput, Fields, Generics, Ident, Type};
 
 use super::attr::{self, FieldAttrs};
@@ -23,12 +23,6 @@ const EXPECTED: &str = "#[derive(HealthCheck)] expects a struct with named field
 impl<'a> Input<'a> {
     /// The model, or `None` (with errors recorded) when the item cannot be one.
     pub fn from_syn(input: &'a DeriveInput, errors: &mut Errors) -> Option<Input<'a>> {
-        for attr in input.attrs.iter().filter(|a| a.path().is_ident("health")) {
-            errors.push(syn::Error::new(
-                attr.path().span(),
-                "`#[health(...)]` goes on the fields of a #[derive(HealthCheck)] struct, not on the struct",
-            ));
-        }
         let data = match &input.data {
             Data::Struct(data) => data,
             Data::Enum(data) => {
@@ -60,7 +54,9 @@ impl<'a> Input<'a> {
         let fields = named
             .named
             .iter()
-            .filter_map(|f| Some(Field { ident: f.ident.as_ref()?, ty: &f.ty, attrs: attr::parse(&f.attrs, errors) }))
+            .filter_map(|f| {
+                Some(Field { ident: f.ident.as_ref()?, ty: &f.ty, attrs: attr::parse_field(&f.attrs, errors) })
+            })
             .collect();
         Some(Input { ident: &input.ident, generics: &input.generics, fields })
     }

@@ -1,16 +1,15 @@
-//! `#[health(...)]` on a field, read through the generic argument parser.
+//! `#[health(...)]` on a field, and `#[health(crate = path)]` on the struct,
+//! each read through a table of keys and the generic argument parser.
 
-use proc_macro2::TokenStream;
+use proc_macro2::{Span, TokenStream};
 use quote::ToTokens;
 use syn::spanned::Spanned;
-use syn::{Attribute, Ident, LitStr, Meta};
+use syn::{Attribute, Ident, LitStr, Meta, Path};
 
-use crate::args::parse_raw;
+use crate::args::{self, Key, RawArg};
 use crate::errors::Errors;
 
-const KEYS: &[&str] = &["name", "critical", "non_critical", "timeout", "liveness", "readiness", "skip"];
-
-/// The arguments as written, each with the token it came from.
+/// The arguments of a field as written, each with the token it came from.
 #[derive(Default)]
 pub struct FieldAttrs {
     pub name: Option<LitStr>,
@@ -22,9 +21,32 @@ pub struct FieldAttrs {
     pub skip: Option<Ident>,
 }
 
+fn field_keys() -> [Key<FieldAttrs>; 7] {
+    fn flag(arg: &RawArg, slot: &mut Option<Ident>) -> syn::Result<()> {
+        *slot = Some(arg.flag()?);
+        Ok(())
+    }
+    [
+        Key::new("name", |arg, a| {
+            a.name = Some(arg.str()?);
+            Ok(())
+        }),
+        Key::new("critical", |arg, a| flag(arg, &mut a.critical)),
+        Key::new("non_critical", |arg, a| flag(arg, &mut a.non_critical)),
+        // Read as text here; `validate` decides whether it is a usable timeout.
+        Key::new("timeout", |arg, a| {
+            a.timeout = Some(arg.str()?);
+            Ok(())
+        }),
+        Key::new("liveness", |arg, a| flag(arg, &mut a.liveness)),
+        Key::new("readiness", |arg, a| flag(arg, &mut a.readiness)),
+        Key::new("skip", |arg, a| flag(arg, &mut a.skip)),
+    ]
+}
+
 impl FieldAttrs {
     /// Every argument given, as (key, its token), for checks that concern all of them.
-    pub fn given(&self) -> Vec<(&'static str, proc_macro2::Span)> {
+    pub fn given(&self) -> Vec<(&'static str, Span)> {
         let flags = [
             ("critical", &self.critical),
             ("non_critical", &self.non_critical),
@@ -40,7 +62,8 @@ impl FieldAttrs {
 
 /// Reads every `#[health(...)]` of a field as one argument list, so that a key
 /// repeated across two attributes is a duplicate too.
-pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
+pub fn parse_field(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
+    let keys = field_keys();
     let mut tokens = TokenStream::new();
     for attr in attrs.iter().filter(|a| a.path().is_ident("health")) {
         match &attr.meta {
@@ -54,25 +77,49 @@ pub fn parse(attrs: &[Attribute], errors: &mut Errors) -> FieldAttrs {
                 other.span(),
                 format!(
                     "expected arguments, as in `#[health(name = \"db\", timeout = \"1s\")]`; known: {}",
-                    KEYS.join(", ")
+                    args::key_names(&keys)
                 ),
             )),
         }
     }
-    let mut out = FieldAttrs::default();
-    for arg in parse_raw(tokens, KEYS, errors) {
-        let flag = |arg: &crate::args::RawArg| arg.flag().map(|()| Some(arg.key.clone()));
-        let result = match arg.name().as_str() {
-            "name" => arg.str().map(|v| out.name = Some(v)),
-            "timeout" => arg.str().map(|v| out.timeout = Some(v)),
-            "critical" => flag(&arg).map(|v| out.critical = v),
-            "non_critical" => flag(&arg).map(|v| out.non_critical = v),
-            "liveness" => flag(&arg).map(|v| out.liveness = v),
-            "readiness" => flag(&arg).map(|v| out.readiness = v),
-            "skip" => flag(&arg).map(|v| out.skip = v),
-            _ => Ok(()),
+    args::parse(tokens, &keys, errors)
+}
+
+/// The arguments of the struct: where the runtime is.
+#[derive(Default)]
+pub struct ContainerAttrs {
+    /// `crate = path`, when `obs_runtime` is re-exported by another crate.
+    pub krate: Option<Path>,
+}
+
+fn container_keys() -> [Key<ContainerAttrs>; 1] {
+    [Key::new("crate", |arg, a| {
+        a.krate = Some(arg.path()?);
+        Ok(())
+    })]
+}
+
+const ON_FIELDS: &str = "`#[health(...)]` goes on the fields of a #[derive(HealthCheck)] struct, not on the struct";
+
+/// Reads the `#[health(...)]` attributes of the struct. A field's key there is
+/// most likely a misplaced field attribute, and is reported as one.
+pub fn parse_container(attrs: &[Attribute], errors: &mut Errors) -> ContainerAttrs {
+    let field_keys = field_keys();
+    let mut given = Vec::new();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("health")) {
+        let Meta::List(list) = &attr.meta else {
+            errors.push(syn::Error::new(attr.path().span(), ON_FIELDS));
+            continue;
         };
-        errors.take(result);
+        let (misplaced, rest): (Vec<RawArg>, Vec<RawArg>) = args::parse_list(list.tokens.clone(), errors)
+            .into_iter()
+            .partition(|arg| field_keys.iter().any(|k| k.name == arg.name()));
+        if !misplaced.is_empty() {
+            errors.push(syn::Error::new(attr.path().span(), ON_FIELDS));
+        }
+        given.extend(rest);
     }
+    let mut out = ContainerAttrs::default();
+    args::apply(given, &container_keys(), &mut out, errors);
     out
 }

@@ -4,13 +4,13 @@
 use proc_macro2::{TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::spanned::Spanned;
-use syn::{DeriveInput, Generics, Ident};
+use syn::{DeriveInput, Generics, Ident, Path};
 
 use super::ast::Input;
 use super::validate::CheckField;
 
-pub fn expand(input: &Input, checks: &[CheckField]) -> TokenStream {
-    let health = private_health();
+pub fn expand(input: &Input, checks: &[CheckField], krate: Option<&Path>) -> TokenStream {
+    let health = private_health(krate);
     let mut generics = input.generics.clone();
     let where_clause = generics.make_where_clause();
     // Generic field types need the bound; concrete ones are checked by the
@@ -28,13 +28,14 @@ pub fn expand(input: &Input, checks: &[CheckField]) -> TokenStream {
             #health::Component::new(#name, &self.#ident).critical(#critical).probes(#liveness, #readiness) #timeout
         }
     });
-    impls(input.ident, &generics, quote!(::std::vec![#(#components),*]))
+    impls(input.ident, &generics, &health, quote!(::std::vec![#(#components),*]))
 }
 
-/// `::obs_runtime::__private::health`, through the one place that spells the runtime's path.
-fn private_health() -> TokenStream {
-    let rt = crate::expand::runtime_path(None);
-    quote!(#rt::__private::health)
+/// `::obs_runtime::__private::health` (or under `crate = path`), through the
+/// one place that spells the runtime's path.
+fn private_health(krate: Option<&Path>) -> TokenStream {
+    let private = crate::expand::private_path(krate);
+    quote!(#private::health)
 }
 
 fn mentions_any(tokens: TokenStream, params: &[&Ident]) -> bool {
@@ -46,12 +47,11 @@ fn mentions_any(tokens: TokenStream, params: &[&Ident]) -> bool {
 }
 
 /// What is emitted when the input has errors: the impls with no components.
-pub fn fallback(input: &DeriveInput) -> TokenStream {
-    impls(&input.ident, &input.generics, quote!(::std::vec::Vec::new()))
+pub fn fallback(input: &DeriveInput, krate: Option<&Path>) -> TokenStream {
+    impls(&input.ident, &input.generics, &private_health(krate), quote!(::std::vec::Vec::new()))
 }
 
-fn impls(ident: &Ident, generics: &Generics, components: TokenStream) -> TokenStream {
-    let health = private_health();
+fn impls(ident: &Ident, generics: &Generics, health: &TokenStream, components: TokenStream) -> TokenStream {
     let (impl_generics, ty_generics, where_clause) = generics.split_for_impl();
     quote! {
         impl #impl_generics #health::HealthCheck for #ident #ty_generics #where_clause {

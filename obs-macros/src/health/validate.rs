@@ -3,6 +3,7 @@
 use syn::{Ident, LitStr, Type};
 
 use super::ast::Input;
+use crate::args::duration;
 use crate::errors::Errors;
 
 /// A field that is a check, with its settings decided.
@@ -57,7 +58,7 @@ pub fn validate<'a>(input: &Input<'a>, errors: &mut Errors) -> Vec<CheckField<'a
                 ),
             ));
         }
-        let timeout_nanos = attrs.timeout.as_ref().and_then(|lit| match parse_duration(&lit.value()) {
+        let timeout_nanos = attrs.timeout.as_ref().and_then(|lit| match timeout_nanos(&lit.value()) {
             Ok(nanos) => Some(nanos),
             Err(message) => {
                 errors.push(syn::Error::new(lit.span(), message));
@@ -100,44 +101,43 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `"500ms"`, `"1s"`, `"1.5s"`, `"2m"` to nanoseconds.
-fn parse_duration(text: &str) -> Result<u64, String> {
-    let invalid = || {
-        format!(
-            "invalid duration \"{text}\", expected a number followed by `ms`, `s` or `m`, as in \"500ms\" or \"2s\""
-        )
-    };
-    let split = text.find(|c: char| !(c.is_ascii_digit() || c == '.')).ok_or_else(invalid)?;
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number.parse().map_err(|_| invalid())?;
-    let scale = match unit {
-        "ms" => 1e6,
-        "s" => 1e9,
-        "m" => 60e9,
-        _ => return Err(invalid()),
-    };
-    let nanos = value * scale;
-    if nanos < 1e6 {
+/// What an invalid timeout's message suggests: the units that fit the accepted range.
+const TIMEOUT_UNITS: &str = "expected a number followed by `ms`, `s` or `m`, as in \"500ms\" or \"2s\"";
+
+/// A check's timeout in nanoseconds: any duration of the one grammar, between
+/// 1ms (a check cannot answer sooner) and 60m (a probe that waits longer is no probe).
+fn timeout_nanos(text: &str) -> Result<u64, String> {
+    let nanos = duration::nanos(text).ok_or_else(|| duration::invalid(text, TIMEOUT_UNITS))?;
+    if nanos < 1_000_000 {
         return Err(format!("timeout \"{text}\" is too short, expected at least 1ms"));
     }
-    if nanos > 3600e9 {
+    if nanos > 3_600_000_000_000 {
         return Err(format!("timeout \"{text}\" is too long, expected at most 60m"));
     }
-    Ok(nanos as u64)
+    Ok(nanos)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::parse_duration;
+    use super::timeout_nanos;
 
     #[test]
     fn durations_read_like_humans_write_them() {
-        assert_eq!(parse_duration("1s"), Ok(1_000_000_000));
-        assert_eq!(parse_duration("500ms"), Ok(500_000_000));
-        assert_eq!(parse_duration("1.5s"), Ok(1_500_000_000));
-        assert_eq!(parse_duration("2m"), Ok(120_000_000_000));
-        assert!(parse_duration("1 sec").is_err());
-        assert!(parse_duration("s").is_err());
-        assert!(parse_duration("0s").is_err());
+        assert_eq!(timeout_nanos("1s"), Ok(1_000_000_000));
+        assert_eq!(timeout_nanos("500ms"), Ok(500_000_000));
+        assert_eq!(timeout_nanos("1.5s"), Ok(1_500_000_000));
+        assert_eq!(timeout_nanos("2m"), Ok(120_000_000_000));
+        assert!(timeout_nanos("1 sec").is_err());
+        assert!(timeout_nanos("s").is_err());
+        assert!(timeout_nanos("0s").is_err());
+    }
+
+    #[test]
+    fn timeouts_share_the_duration_grammar_of_the_attributes() {
+        assert_eq!(timeout_nanos("1500us"), Ok(1_500_000));
+        assert_eq!(timeout_nanos("1h"), Ok(3_600_000_000_000));
+        assert_eq!(timeout_nanos("0.5m"), Ok(30_000_000_000));
+        assert!(timeout_nanos("250us").unwrap_err().contains("too short"));
+        assert!(timeout_nanos("2h").unwrap_err().contains("too long"));
     }
 }

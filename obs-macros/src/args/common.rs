@@ -1,0 +1,211 @@
+//! The arguments every instrumenting attribute shares with `#[observe]`.
+
+use proc_macro2::Span;
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::{Expr, Ident, LitStr, Path, Token};
+
+use super::{AttrArgs, Key, RawArg};
+use crate::item::Param;
+
+/// Typed form of the arguments shared by `#[observe]`, `#[workflow]` and `#[node]`.
+pub struct CommonArgs {
+    pub name: Option<LitStr>,
+    pub level: Option<Ident>,
+    pub skip: Vec<Ident>,
+    pub skip_all: bool,
+    pub fields: Vec<Field>,
+    pub err: Option<(Span, Format)>,
+    pub ret: Option<Format>,
+    pub metrics: bool,
+    pub log: bool,
+    pub krate: Option<Path>,
+    pub reveal: Vec<Ident>,
+}
+
+impl Default for CommonArgs {
+    fn default() -> Self {
+        CommonArgs {
+            name: None,
+            level: None,
+            skip: Vec::new(),
+            skip_all: false,
+            fields: Vec::new(),
+            err: None,
+            ret: None,
+            metrics: true,
+            log: true,
+            krate: None,
+            reveal: Vec::new(),
+        }
+    }
+}
+
+impl CommonArgs {
+    /// The parameters recorded on the span, in order: all of them but the skipped ones.
+    pub fn recorded<'p>(&self, params: &'p [Param]) -> impl Iterator<Item = &'p Param> {
+        params.iter().filter(move |p| !self.skip_all && !self.skip.contains(&p.ident))
+    }
+}
+
+/// The common keys, for an attribute whose arguments hold [`CommonArgs`].
+pub fn common_keys<T: AttrArgs>() -> Vec<Key<T>> {
+    fn set<T: AttrArgs>(args: &mut T) -> &mut CommonArgs {
+        args.common_mut()
+    }
+    vec![
+        Key::new("name", |arg, a: &mut T| {
+            set(a).name = Some(arg.str()?);
+            Ok(())
+        }),
+        Key::new("level", |arg, a: &mut T| {
+            set(a).level = Some(level(arg)?);
+            Ok(())
+        }),
+        Key::new("skip", |arg, a: &mut T| {
+            set(a).skip = arg.ident_list()?;
+            Ok(())
+        }),
+        Key::new("skip_all", |arg, a: &mut T| {
+            arg.flag()?;
+            set(a).skip_all = true;
+            Ok(())
+        }),
+        Key::new("fields", |arg, a: &mut T| {
+            let list = arg
+                .list::<FieldList>("a list of `key = value` fields")?
+                .ok_or_else(|| arg.expected("a list, as in `fields(key = value)`"))?;
+            set(a).fields = list.0;
+            Ok(())
+        }),
+        Key::new("err", |arg, a: &mut T| {
+            let format = arg.list::<Format>("`err`, `err(Debug)` or `err(Display)`")?;
+            set(a).err = Some((arg.key.span(), format.unwrap_or(Format::Auto)));
+            Ok(())
+        }),
+        Key::new("ret", |arg, a: &mut T| {
+            let format = arg.list::<Format>("`ret`, `ret(Debug)` or `ret(Display)`")?;
+            set(a).ret = Some(format.unwrap_or(Format::Debug));
+            Ok(())
+        }),
+        Key::new("metrics", |arg, a: &mut T| {
+            set(a).metrics = arg.bool()?;
+            Ok(())
+        }),
+        Key::new("log", |arg, a: &mut T| {
+            set(a).log = arg.bool()?;
+            Ok(())
+        }),
+        Key::new("crate", |arg, a: &mut T| {
+            set(a).krate = Some(arg.path()?);
+            Ok(())
+        }),
+        Key::new("reveal", |arg, a: &mut T| {
+            set(a).reveal = arg.ident_list()?;
+            Ok(())
+        }),
+    ]
+}
+
+/// `#[observe]`: the common arguments only.
+#[derive(Default)]
+pub struct ObserveArgs(pub CommonArgs);
+
+impl AttrArgs for ObserveArgs {
+    const NAME: &'static str = "observe";
+    const EXTRA_FIELDS: &'static [&'static str] = &[];
+    const DRIVEN: bool = false;
+
+    fn keys() -> Vec<Key<Self>> {
+        common_keys()
+    }
+
+    fn common(&self) -> &CommonArgs {
+        &self.0
+    }
+
+    fn common_mut(&mut self) -> &mut CommonArgs {
+        &mut self.0
+    }
+}
+
+/// `fields(key = expr, dotted.key = expr, "quoted key" = expr)`.
+pub struct Field {
+    pub name: LitStr,
+    pub value: Expr,
+}
+
+pub struct FieldList(pub Vec<Field>);
+
+impl Parse for FieldList {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let list = Punctuated::<Field, Token![,]>::parse_terminated(input)?;
+        Ok(FieldList(list.into_iter().collect()))
+    }
+}
+
+impl Parse for Field {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name = if input.peek(LitStr) {
+            input.parse()?
+        } else {
+            let first = Ident::parse_any(input)?;
+            let span = first.span();
+            let mut text = first.unraw().to_string();
+            while input.peek(Token![.]) {
+                input.parse::<Token![.]>()?;
+                text.push('.');
+                text.push_str(&Ident::parse_any(input)?.unraw().to_string());
+            }
+            LitStr::new(&text, span)
+        };
+        if !input.peek(Token![=]) {
+            // On the name: at the end of the list `input.error` would span the whole attribute.
+            return Err(syn::Error::new(
+                name.span(),
+                format!("expected `= value` after the field name `{}`", name.value()),
+            ));
+        }
+        input.parse::<Token![=]>()?;
+        Ok(Field { name, value: input.parse()? })
+    }
+}
+
+/// The format asked for by `err(Debug)`, `err(Display)`, `ret(Debug)`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Auto,
+    Debug,
+    Display,
+}
+
+impl Parse for Format {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let ident: Ident = input.parse()?;
+        match ident.to_string().as_str() {
+            "Debug" => Ok(Format::Debug),
+            "Display" => Ok(Format::Display),
+            _ => Err(syn::Error::new(ident.span(), "expected `Debug` or `Display`")),
+        }
+    }
+}
+
+/// A tracing level given as a string: `level = "debug"`.
+fn level(arg: &RawArg) -> syn::Result<Ident> {
+    let lit = arg.str()?;
+    let name = match lit.value().to_ascii_lowercase().as_str() {
+        "trace" => "TRACE",
+        "debug" => "DEBUG",
+        "info" => "INFO",
+        "warn" | "warning" => "WARN",
+        "error" => "ERROR",
+        _ => {
+            return Err(syn::Error::new(
+                lit.span(),
+                "unknown level, expected one of: \"trace\", \"debug\", \"info\", \"warn\", \"error\"",
+            ));
+        }
+    };
+    Ok(Ident::new(name, lit.span()))
+}

@@ -1,0 +1,217 @@
+//! Attribute arguments. Each attribute declares its keys once, in a table of
+//! [`Key`]s that pairs every key with the parser writing its value into the
+//! attribute's typed arguments; [`parse`] reads a token stream against such a
+//! table and is the one place where unknown and duplicate keys are found.
+
+mod common;
+pub mod duration;
+mod node;
+mod workflow;
+
+pub use common::{CommonArgs, Format, ObserveArgs};
+pub use node::NodeArgs;
+pub use workflow::WorkflowArgs;
+
+use proc_macro2::{Span, TokenStream};
+use syn::ext::IdentExt;
+use syn::parse::{Parse, ParseStream, Parser};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Expr, Ident, LitStr, Path, Token};
+
+use crate::errors::Errors;
+
+/// The typed arguments of one instrumenting attribute (`#[observe]`,
+/// `#[workflow]`, `#[node]`), with what the later stages need to know about it.
+pub trait AttrArgs: Default {
+    /// The attribute's name, for error messages.
+    const NAME: &'static str;
+    /// Span fields the runtime records after the span opens (`run_id`, `attempt`, ...).
+    const EXTRA_FIELDS: &'static [&'static str];
+    /// Whether the attribute drives the body as a future itself, and so accepts only `async fn`.
+    const DRIVEN: bool;
+    /// Every key the attribute accepts, each with its parser.
+    fn keys() -> Vec<Key<Self>>;
+    fn common(&self) -> &CommonArgs;
+    fn common_mut(&mut self) -> &mut CommonArgs;
+}
+
+/// One accepted key and the parser that reads its value into `T`.
+pub struct Key<T> {
+    pub name: &'static str,
+    pub parse: fn(&RawArg, &mut T) -> syn::Result<()>,
+}
+
+impl<T> Key<T> {
+    pub const fn new(name: &'static str, parse: fn(&RawArg, &mut T) -> syn::Result<()>) -> Key<T> {
+        Key { name, parse }
+    }
+}
+
+/// The names of `keys`, as listed in "expected one of" messages.
+pub fn key_names<T>(keys: &[Key<T>]) -> String {
+    keys.iter().map(|k| k.name).collect::<Vec<_>>().join(", ")
+}
+
+/// Reads an attribute's arguments into `T` through its key table. Unknown and
+/// duplicated keys are reported first, then the errors of the values.
+pub fn parse<T: Default>(tokens: TokenStream, keys: &[Key<T>], errors: &mut Errors) -> T {
+    let mut out = T::default();
+    apply(parse_list(tokens, errors), keys, &mut out, errors);
+    out
+}
+
+/// `key, key = value, key(...)`, not yet interpreted.
+pub fn parse_list(tokens: TokenStream, errors: &mut Errors) -> Vec<RawArg> {
+    match Punctuated::<RawArg, Token![,]>::parse_terminated.parse2(tokens) {
+        Ok(parsed) => parsed.into_iter().collect(),
+        Err(err) => {
+            errors.push(err);
+            Vec::new()
+        }
+    }
+}
+
+/// Runs the parser of each argument's key, after checking every key against the table.
+pub fn apply<T>(args: Vec<RawArg>, keys: &[Key<T>], out: &mut T, errors: &mut Errors) {
+    let mut seen: Vec<String> = Vec::new();
+    let mut known = Vec::new();
+    for arg in args {
+        let name = arg.name();
+        match keys.iter().find(|k| k.name == name) {
+            None => errors.push(syn::Error::new(
+                arg.key.span(),
+                format!("unknown argument `{name}`, expected one of: {}", key_names(keys)),
+            )),
+            Some(_) if seen.contains(&name) => {
+                errors.push(syn::Error::new(arg.key.span(), format!("duplicate argument `{name}`")));
+            }
+            Some(key) => {
+                seen.push(name);
+                known.push((key, arg));
+            }
+        }
+    }
+    for (key, arg) in known {
+        errors.take((key.parse)(&arg, out));
+    }
+}
+
+/// One `key`, `key = value` or `key(...)` argument, not yet interpreted.
+pub struct RawArg {
+    pub key: Ident,
+    pub value: RawValue,
+}
+
+pub enum RawValue {
+    Flag,
+    Assign(Expr),
+    List(Span, TokenStream),
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        // `crate` is a keyword but a valid argument name here.
+        let key = Ident::parse_any(input)?;
+        let value = if input.peek(Token![=]) {
+            let eq = input.parse::<Token![=]>()?;
+            if input.is_empty() || input.peek(Token![,]) {
+                // Otherwise syn reports "unexpected end of input" on the whole attribute.
+                return Err(syn::Error::new(eq.span, format!("expected a value after `{key} =`")));
+            }
+            RawValue::Assign(input.parse()?)
+        } else if input.peek(syn::token::Paren) {
+            let content;
+            let parens = syn::parenthesized!(content in input);
+            RawValue::List(parens.span.join(), content.parse()?)
+        } else {
+            RawValue::Flag
+        };
+        Ok(RawArg { key, value })
+    }
+}
+
+impl RawArg {
+    pub fn name(&self) -> String {
+        self.key.unraw().to_string()
+    }
+
+    pub fn expected(&self, what: &str) -> syn::Error {
+        let span = match &self.value {
+            RawValue::Flag => self.key.span(),
+            RawValue::Assign(expr) => expr.span(),
+            RawValue::List(span, _) => *span,
+        };
+        syn::Error::new(span, format!("`{}` expects {what}", self.name()))
+    }
+
+    /// `key = "text"`.
+    pub fn str(&self) -> syn::Result<LitStr> {
+        match &self.value {
+            RawValue::Assign(Expr::Lit(syn::ExprLit { lit: syn::Lit::Str(s), .. })) => Ok(s.clone()),
+            _ => Err(self.expected("a string literal, as in `key = \"...\"`")),
+        }
+    }
+
+    /// `key = true|false`, or a bare `key` meaning true.
+    pub fn bool(&self) -> syn::Result<bool> {
+        match &self.value {
+            RawValue::Flag => Ok(true),
+            RawValue::Assign(Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(b), .. })) => Ok(b.value),
+            _ => Err(self.expected("`true` or `false`")),
+        }
+    }
+
+    /// A bare `key` with no value; the key itself, to point later errors at.
+    pub fn flag(&self) -> syn::Result<Ident> {
+        match &self.value {
+            RawValue::Flag => Ok(self.key.clone()),
+            _ => Err(self.expected("no value")),
+        }
+    }
+
+    /// `key = some::path`.
+    pub fn path(&self) -> syn::Result<Path> {
+        match &self.value {
+            RawValue::Assign(Expr::Path(p)) if p.qself.is_none() => Ok(p.path.clone()),
+            _ => Err(self.expected("a path, as in `key = some::path`")),
+        }
+    }
+
+    /// `key = 3`.
+    pub fn u64(&self) -> syn::Result<u64> {
+        match &self.value {
+            RawValue::Assign(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) => i.base10_parse(),
+            _ => Err(self.expected("an integer literal")),
+        }
+    }
+
+    /// `key = "250ms"`, as whole nanoseconds, in the one duration grammar.
+    pub fn duration(&self) -> syn::Result<u64> {
+        duration::parse(&self.str()?, duration::EXPECTED)
+    }
+
+    /// `key(a, b, c)`: a list of identifiers, `self` included.
+    pub fn ident_list(&self) -> syn::Result<Vec<Ident>> {
+        match &self.value {
+            RawValue::List(_, tokens) => {
+                let idents =
+                    |input: ParseStream| Punctuated::<Ident, Token![,]>::parse_terminated_with(input, Ident::parse_any);
+                let list = idents.parse2(tokens.clone()).map_err(|e| {
+                    syn::Error::new(e.span(), format!("`{}` expects a list of parameter names", self.name()))
+                })?;
+                Ok(list.into_iter().collect())
+            }
+            _ => Err(self.expected("a list of parameter names, as in `key(a, b)`")),
+        }
+    }
+
+    /// `key(...)` parsed as `T`; `None` for a bare `key`.
+    pub fn list<T: Parse>(&self, what: &str) -> syn::Result<Option<T>> {
+        match &self.value {
+            RawValue::Flag => Ok(None),
+            RawValue::List(_, tokens) => syn::parse2(tokens.clone()).map(Some),
+            RawValue::Assign(_) => Err(self.expected(what)),
+        }
+    }
+}

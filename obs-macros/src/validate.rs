@@ -1,0 +1,104 @@
+//! Every check of an attribute against the function it is placed on, run
+//! before anything is generated; each error on its own token, all collected.
+
+use syn::spanned::Spanned;
+use syn::{FnArg, Pat};
+
+use crate::args::{AttrArgs, NodeArgs, ObserveArgs, WorkflowArgs};
+use crate::errors::Errors;
+use crate::item::{Function, is_result};
+
+/// Span fields the runtime fills itself, before and after the arguments.
+pub const LEADING_FIELDS: &[&str] = &["code.function.name", "code.namespace", "code.filepath", "code.lineno"];
+pub const TRAILING_FIELDS: &[&str] = &["error.type", "error.message", "otel.status_code", "obs.outcome"];
+/// Keep in step with `obs_runtime::callsite::MAX_FIELDS`.
+const MAX_FIELDS: usize = 32;
+
+pub fn observe(function: &Function, args: &ObserveArgs, errors: &mut Errors) {
+    common(function, args, errors);
+}
+
+pub fn workflow(function: &Function, args: &WorkflowArgs, errors: &mut Errors) {
+    if let Some(span) = args.budget_key
+        && !function.output_type().is_some_and(is_result)
+    {
+        errors.push(syn::Error::new(span, "workflow budgets need a function that returns `Result<_, E>` with `E: From<obs_runtime::budget::BudgetExceeded>`"));
+    }
+    common(function, args, errors);
+}
+
+pub fn node(function: &Function, args: &NodeArgs, errors: &mut Errors) {
+    let returns_result = function.output_type().is_some_and(is_result);
+    for (span, what) in [(args.retries.map(|r| r.0), "`retries`"), (args.timeout.map(|t| t.0), "`timeout`")] {
+        if let Some(span) = span
+            && !returns_result
+        {
+            errors.push(syn::Error::new(span, format!("{what} needs a function that returns `Result`")));
+        }
+    }
+    if let Some((span, _)) = &args.retry_if
+        && !args.retrying()
+    {
+        errors.push(syn::Error::new(*span, "`retry_if` needs `retries = N` with N > 0"));
+    }
+    // Each retry runs on clones of the arguments, which must be named to be cloned.
+    if args.retrying() {
+        for input in &function.sig.inputs {
+            match input {
+                FnArg::Receiver(r) if r.reference.is_none() || r.mutability.is_some() => errors.push(syn::Error::new(
+                    r.self_token.span,
+                    "a node with `retries` cannot take `self` by value or `&mut self`: take `&self`",
+                )),
+                FnArg::Receiver(_) => {}
+                FnArg::Typed(typed) => match &*typed.pat {
+                    Pat::Ident(p) if p.by_ref.is_none() && p.subpat.is_none() => {}
+                    other => errors.push(syn::Error::new(
+                        other.span(),
+                        "a node with `retries` needs plain parameter names so that it can clone them for each attempt",
+                    )),
+                },
+            }
+        }
+    }
+    common(function, args, errors);
+}
+
+/// The checks every instrumenting attribute shares.
+fn common<A: AttrArgs>(function: &Function, args: &A, errors: &mut Errors) {
+    let sig = &function.sig;
+    let common = args.common();
+    if let Some(constness) = &sig.constness {
+        errors.push(syn::Error::new(
+            constness.span,
+            format!("#[{}] cannot instrument a `const fn`: a measured call is not a constant expression", A::NAME),
+        ));
+    }
+    if A::DRIVEN && sig.asyncness.is_none() {
+        errors.push(syn::Error::new(
+            sig.fn_token.span,
+            format!("#[{}] needs an `async fn`: its calls are driven as futures", A::NAME),
+        ));
+    }
+    let params = function.params();
+    for named in common.skip.iter().chain(&common.reveal) {
+        if !params.iter().any(|p| p.ident == *named) {
+            errors.push(syn::Error::new(named.span(), format!("`{named}` is not a parameter of this function")));
+        }
+    }
+    let recorded = common.recorded(&params).count() + common.fields.len();
+    let fixed = LEADING_FIELDS.len() + A::EXTRA_FIELDS.len() + TRAILING_FIELDS.len();
+    if recorded + fixed > MAX_FIELDS {
+        errors.push(syn::Error::new(
+            sig.ident.span(),
+            format!(
+                "too many recorded fields ({recorded}, at most {}); use `skip(...)` or `skip_all`",
+                MAX_FIELDS - fixed
+            ),
+        ));
+    }
+    if let Some((span, _)) = common.err
+        && !function.output_type().is_some_and(is_result)
+    {
+        errors.push(syn::Error::new(span, "`err` needs a function that returns `Result`"));
+    }
+}
