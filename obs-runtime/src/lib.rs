@@ -92,7 +92,7 @@ pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
-mod metrics;
+pub mod metrics;
 pub mod propagation;
 mod runtime;
 #[cfg(feature = "otlp")]

@@ -123,12 +123,7 @@ impl Held {
 
 impl TailBuffer {
     pub(crate) fn new(rule: KeepRule) -> TailBuffer {
-        let name = crate::metrics::name("exporter_tail_buffer_overflow_spans_total");
-        metrics::describe_counter!(
-            name.clone(),
-            metrics::Unit::Count,
-            "Unsampled spans not held for error/latency-based keeping because the buffer was full."
-        );
+        let name = crate::metrics::EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL.name();
         TailBuffer { rule, held: Mutex::default(), overflow: metrics::counter!(name, "signal" => "traces") }
     }
 
