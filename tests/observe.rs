@@ -140,10 +140,8 @@ async fn a_dropped_future_is_cancelled_and_a_panicking_task_is_a_panic() {
     assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "slow_lookup")]), Some(0.0));
     assert_eq!(calls(&text, "async_explode", "panic"), 1.0);
     assert_eq!(calls(&text, "async_explode", "cancelled"), 0.0);
-    let cancelled = for_span(logs, "observe::slow_lookup")
-        .into_iter()
-        .find(|l| l["event"] == "function.cancelled")
-        .expect("event");
+    let cancelled =
+        for_span(logs, "observe::slow_lookup").into_iter().find(|l| l["event"] == "function.cancelled").expect("event");
     assert_eq!(cancelled["level"], "WARN");
     assert!(cancelled["duration_ms"].as_f64().unwrap() >= 20.0);
 }
