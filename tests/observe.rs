@@ -7,12 +7,12 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use obs_runtime::{ErrorKind, ObsGuard, observe};
-use support::{Captured, http_get, sample};
+use support::{MemoryWriter, for_span, http_get, sample};
 
-fn telemetry() -> &'static (ObsGuard, Captured) {
-    static TELEMETRY: OnceLock<(ObsGuard, Captured)> = OnceLock::new();
+fn telemetry() -> &'static (ObsGuard, MemoryWriter) {
+    static TELEMETRY: OnceLock<(ObsGuard, MemoryWriter)> = OnceLock::new();
     TELEMETRY.get_or_init(|| {
-        let logs = Captured::default();
+        let logs = MemoryWriter::default();
         let guard = obs_runtime::builder()
             .service_name("observe-tests")
             .log_filter("debug")
@@ -73,7 +73,7 @@ fn ok_and_error_calls_are_counted_and_logged() {
     );
     assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "divide")]), Some(0.0));
 
-    let lines = logs.for_span("observe::divide");
+    let lines = for_span(logs, "observe::divide");
     let error = lines.iter().find(|l| l["event"] == "function.error").expect("error event");
     assert_eq!(error["level"], "ERROR");
     assert_eq!(error["service"], "observe-tests");
@@ -110,7 +110,7 @@ fn a_panic_is_recorded_and_keeps_unwinding() {
     assert_eq!(calls(&text, "explode", "ok"), 0.0);
     assert_eq!(sample(&text, "obs_function_in_flight", &[("function", "explode")]), Some(0.0));
     let event =
-        logs.for_span("observe::explode").into_iter().find(|l| l["event"] == "function.panic").expect("panic event");
+        for_span(logs, "observe::explode").into_iter().find(|l| l["event"] == "function.panic").expect("panic event");
     assert_eq!(event["level"], "ERROR");
 }
 
@@ -141,7 +141,7 @@ async fn a_dropped_future_is_cancelled_and_a_panicking_task_is_a_panic() {
     assert_eq!(calls(&text, "async_explode", "panic"), 1.0);
     assert_eq!(calls(&text, "async_explode", "cancelled"), 0.0);
     let cancelled =
-        logs.for_span("observe::slow_lookup").into_iter().find(|l| l["event"] == "function.cancelled").expect("event");
+        for_span(logs, "observe::slow_lookup").into_iter().find(|l| l["event"] == "function.cancelled").expect("event");
     assert_eq!(cancelled["level"], "WARN");
     assert!(cancelled["duration_ms"].as_f64().unwrap() >= 20.0);
 }
@@ -218,7 +218,7 @@ fn errors_without_a_kind_use_the_type_name_and_log_their_source_chain() {
         sample(&text, "obs_function_errors_total", &[("function", "load_config"), ("error", "ConfigError")]),
         Some(1.0)
     );
-    let event = logs.for_span("observe::load_config").into_iter().find(|l| l["event"] == "function.error").unwrap();
+    let event = for_span(logs, "observe::load_config").into_iter().find(|l| l["event"] == "function.error").unwrap();
     assert_eq!(event["error"]["kind"], "ConfigError");
     assert_eq!(event["error"]["message"], "cannot load config");
     assert_eq!(event["error"]["chain"][0], "app.toml is missing");
@@ -239,8 +239,8 @@ async fn outer_job(x: u32) -> u32 {
 async fn nested_calls_share_a_trace_and_log_lines_carry_it() {
     let logs = &telemetry().1;
     assert_eq!(outer_job(1).await, 4);
-    let outer = logs.for_span("observe::outer_job").pop().expect("outer event");
-    let inner = logs.for_span("observe::inner_step").pop().expect("inner event");
+    let outer = for_span(logs, "observe::outer_job").pop().expect("outer event");
+    let inner = for_span(logs, "observe::inner_step").pop().expect("inner event");
     assert_eq!(inner["trace_id"], outer["trace_id"]);
     assert_ne!(inner["span_id"], outer["span_id"]);
     // The inner line also carries the outer span's fields.
@@ -262,12 +262,12 @@ fn credentials_are_redacted_unless_revealed() {
     let logs = &telemetry().1;
     assert!(login("ann", "hunter2", "abc"));
     assert_eq!(resume("tok-1"), 5);
-    let line = logs.for_span("observe::login").pop().unwrap();
+    let line = for_span(logs, "observe::login").pop().unwrap();
     assert_eq!(line["password"], "[redacted]");
     assert_eq!(line["api_token"], "[redacted]");
     assert!(line.get("user").is_none(), "skipped arguments are not recorded");
     assert!(!serde_json::to_string(&logs.lines()).unwrap().contains("hunter2"));
-    let line = logs.for_span("observe::resume").pop().unwrap();
+    let line = for_span(logs, "observe::resume").pop().unwrap();
     assert_eq!(line["session_token"], "tok-1");
     assert_eq!(line["attempt"], 3);
     assert_eq!(line["level"], "INFO");

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use obs_runtime::observe;
-use support::{Captured, sample};
+use support::{MemoryWriter, sample};
 use tracing_subscriber::layer::SubscriberExt;
 
 #[observe]
@@ -130,7 +130,7 @@ fn a_dead_or_stalled_backend_neither_slows_the_app_nor_grows_memory() {
     // A port with nothing listening on it.
     let addr: SocketAddr = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     bad_settings_are_init_errors(&format!("http://{addr}"));
-    let logs = Captured::default();
+    let logs = MemoryWriter::default();
     let guard = obs_runtime::builder()
         .service_name("backend-down")
         .log_writer(logs.clone())

@@ -13,7 +13,7 @@ use std::time::Duration;
 use obs_runtime::export::otlp::OtlpProtocol;
 use obs_runtime::health::MemoryCheck;
 use obs_runtime::{ErrorKind, HealthCheck, node, observe, workflow};
-use support::Captured;
+use support::MemoryWriter;
 use support::collector::Collector;
 
 #[derive(Debug, ErrorKind)]
@@ -75,7 +75,7 @@ async fn spans_and_log_records_reach_a_collector_over_grpc() {
     let collector = Collector::start();
     // SAFETY: set before `init` reads it, while this test is the only thread of the process doing anything.
     unsafe { std::env::set_var("OTEL_RESOURCE_ATTRIBUTES", "deployment.environment.name=test,team=logistics") };
-    let logs = Captured::default();
+    let logs = MemoryWriter::default();
     let guard = obs_runtime::builder()
         .service_name("fulfilment")
         .service_version("4.5.6")

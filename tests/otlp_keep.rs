@@ -15,7 +15,7 @@ use obs_runtime::export::otlp::TraceSampler;
 use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
 use serde_json::Value;
 use support::collector::{Collector, ReceivedSpan};
-use support::{Captured, PaymentError, sample};
+use support::{MemoryWriter, PaymentError, for_span, sample};
 
 /// Traces whose root took at least this long are kept.
 const SLOW: Duration = Duration::from_secs(1);
@@ -81,7 +81,7 @@ fn fast_lookup(id: u32) -> u32 {
 }
 
 /// The `trace_id` of the first log line with this `event` and `span`.
-fn trace_of(logs: &Captured, event: &str, span: &str) -> String {
+fn trace_of(logs: &MemoryWriter, event: &str, span: &str) -> String {
     let lines = logs.lines();
     let line = lines
         .iter()
@@ -115,7 +115,7 @@ fn is_root(span: &ReceivedSpan) -> bool {
 #[test]
 fn failed_timed_out_and_slow_traces_are_kept_and_fast_ones_are_not() {
     let collector = Collector::start();
-    let logs = Captured::default();
+    let logs = MemoryWriter::default();
     let guard = obs_runtime::builder()
         .service_name("keep-test")
         .log_filter("info,otlp_keep=debug")
@@ -234,7 +234,7 @@ fn failed_timed_out_and_slow_traces_are_kept_and_fast_ones_are_not() {
     );
     let overflow = sample(&text, "obs_exporter_tail_buffer_overflow_spans_total", &[("signal", "traces")]);
     assert!(overflow.unwrap_or(0.0) == 0.0, "{text}");
-    let fast_line: Vec<Value> = logs.for_span("otlp_keep::fast_lookup");
+    let fast_line: Vec<Value> = for_span(&logs, "otlp_keep::fast_lookup");
     assert_eq!(fast_line.len(), 1, "{fast_line:#?}");
     assert_eq!(fast_line[0]["event"], "function.success");
     assert!(fast_line[0]["duration_ms"].is_number(), "{}", fast_line[0]);

@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
 use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
 use serde_json::Value;
-use support::{Captured, PaymentError, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
+use support::{MemoryWriter, PaymentError, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
 
 #[observe]
 fn reserve_stock(order: u32) -> u32 {
@@ -264,7 +264,7 @@ fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
     assert_eq!(status, 200, "create experiment: {body}");
     let experiment = serde_json::from_str::<Value>(&body).unwrap()["experiment_id"].as_str().unwrap().to_owned();
 
-    let logs = Captured::default();
+    let logs = MemoryWriter::default();
     let guard = obs_runtime::builder()
         .service_name("checkout-service")
         .service_version("1.2.3")
@@ -384,7 +384,12 @@ fn base64_decode(text: &str) -> Vec<u8> {
     out
 }
 
-fn two_services_form_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflow, experiment: &str, logs: &Captured) {
+fn two_services_form_one_trace(
+    runtime: &tokio::runtime::Runtime,
+    mlflow: &Mlflow,
+    experiment: &str,
+    logs: &MemoryWriter,
+) {
     const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
     let (fresh, continued) = runtime.block_on(async {
         let a = start_services().await;
@@ -444,7 +449,12 @@ fn two_services_form_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflo
 /// Runs `ingest` twice on the test's tokio runtime: document 1 succeeds after
 /// `enrich` failed transiently twice and was retried, document 2 fails when
 /// `store` runs over its timeout. Each run is one trace in MLflow.
-fn a_workflow_run_is_one_trace(runtime: &tokio::runtime::Runtime, mlflow: &Mlflow, experiment: &str, logs: &Captured) {
+fn a_workflow_run_is_one_trace(
+    runtime: &tokio::runtime::Runtime,
+    mlflow: &Mlflow,
+    experiment: &str,
+    logs: &MemoryWriter,
+) {
     assert_eq!(runtime.block_on(ingest(1)).unwrap(), 11);
     let failed = runtime.block_on(ingest(2));
     assert!(matches!(failed, Err(IngestError::Timeout(_))), "{failed:?}");

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::routing::get;
 use obs_runtime::observe;
 use obs_runtime::trace::HttpLayer;
-use support::{Captured, http_get_with};
+use support::{MemoryWriter, for_span, http_get_with};
 
 const CALLER_TRACE: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 
@@ -29,7 +29,7 @@ async fn handler() -> String {
 async fn an_incoming_trace_reaches_log_lines_and_the_next_hop_without_export() {
     // SAFETY: set before any thread of this test binary reads the environment.
     unsafe { std::env::remove_var("OTEL_EXPORTER_OTLP_ENDPOINT") };
-    let logs = Captured::default();
+    let logs = MemoryWriter::default();
     let _guard =
         obs_runtime::builder().log_filter("debug").log_writer(logs.clone()).without_http().init().expect("init");
 
@@ -50,7 +50,7 @@ async fn an_incoming_trace_reaches_log_lines_and_the_next_hop_without_export() {
     assert!(sent_on.starts_with(&format!("00-{CALLER_TRACE}-")), "the next hop continues the trace: {sent_on}");
     assert!(!sent_on.contains("00f067aa0ba902b7"), "with our own span id as parent: {sent_on}");
 
-    let line = logs.for_span("propagation::lookup_stock").pop().expect("end-of-call line");
+    let line = for_span(&logs, "propagation::lookup_stock").pop().expect("end-of-call line");
     assert_eq!(line["trace_id"], CALLER_TRACE);
 
     // A malformed header starts a new trace instead.

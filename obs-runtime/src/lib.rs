@@ -3,7 +3,9 @@
 //! Put [`#[observe]`](observe) on a function and call [`init`] once in `main`:
 //! every call gets a `tracing` span, Prometheus metrics (calls by outcome,
 //! errors by kind, a duration histogram, an in-flight gauge) and a JSON log
-//! line carrying the trace id, all correlated.
+//! line carrying the trace id, all correlated. Every metric family obs can
+//! emit, with its type, unit, help text and labels, is listed by
+//! [`metrics::families()`].
 //!
 //! ```no_run
 //! use obs_runtime::observe;
@@ -91,7 +93,7 @@ pub mod health;
 #[cfg(feature = "http")]
 mod http;
 pub mod log;
-mod metrics;
+pub mod metrics;
 pub mod propagation;
 mod runtime;
 #[cfg(feature = "otlp")]

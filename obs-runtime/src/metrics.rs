@@ -1,17 +1,31 @@
-//! Function metrics: names, descriptions, and the handles each call site
-//! resolves once and keeps, so that a call never hashes labels or allocates.
-//! With obs's own Prometheus exporter, calls, durations and in-flight counts
-//! are kept in obs's sharded [`store`] and rendered by obs; otherwise they go
-//! through the `metrics` facade to whatever recorder the application installed.
-//! Errors and overflow always go through the facade.
+//! The metric families obs emits: one table ([`families()`]) declaring each
+//! family's name, type, unit, help text and labels, read by `/metrics`, the
+//! README checks and the generated operations artifacts.
+//!
+//! Inside the crate this module also keeps the handles each call site resolves
+//! once, so that a call never hashes labels or allocates. With obs's own
+//! Prometheus exporter, calls, durations and in-flight counts are kept in obs's
+//! sharded `store` and rendered by obs; otherwise they go through the `metrics`
+//! facade to whatever recorder the application installed. Errors and overflow
+//! always go through the facade.
 
+mod families;
 pub(crate) mod store;
+
+pub use families::{
+    DEFAULT_NAMESPACE, EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL,
+    EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_ERRORS_TOTAL,
+    FUNCTION_IN_FLIGHT, Family, HEALTH_CHECK_DURATION_SECONDS, HEALTH_STATUS, HTTP_SERVER_ACTIVE_REQUESTS,
+    HTTP_SERVER_REQUEST_DURATION_SECONDS, MetricType, MetricUnit, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL,
+    NODE_RUNS_TOTAL, OVERFLOW_TOTAL, WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS,
+    WORKFLOW_RUNS_TOTAL, families, find,
+};
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics::{Counter, Gauge, Histogram};
 
 /// How a call ended; the `status` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,40 +67,8 @@ impl Status {
 /// The label value an over-limit label folds into.
 pub const OVERFLOW: &str = "__overflow__";
 
-/// Metric names under the configured namespace.
-pub(crate) struct Names {
-    pub calls: String,
-    pub duration: String,
-    pub errors: String,
-    pub in_flight: String,
-    pub overflow: String,
-    pub health: HealthNames,
-}
-
-/// Names of the health metrics.
-pub(crate) struct HealthNames {
-    pub status: String,
-    pub duration: String,
-}
-
-impl Names {
-    fn new(namespace: &str) -> Names {
-        let name = |suffix: &str| prefixed(namespace, suffix);
-        Names {
-            calls: name("function_calls_total"),
-            duration: name("function_duration_seconds"),
-            errors: name("function_errors_total"),
-            in_flight: name("function_in_flight"),
-            overflow: name("overflow_total"),
-            health: HealthNames { status: name("health_status"), duration: name("health_check_duration_seconds") },
-        }
-    }
-}
-
 struct State {
-    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     namespace: String,
-    names: Names,
     max_series: usize,
     error_series: AtomicUsize,
 }
@@ -95,62 +77,39 @@ static STATE: OnceLock<State> = OnceLock::new();
 
 impl State {
     fn overflow_counter(&self) -> Counter {
-        metrics::counter!(self.names.overflow.clone(), "metric" => self.names.errors.clone())
+        let folded_in = FUNCTION_ERRORS_TOTAL.name_in(&self.namespace);
+        metrics::counter!(OVERFLOW_TOTAL.name_in(&self.namespace), "metric" => folded_in)
     }
 }
 
 /// Turns metric recording on: from now on call sites resolve their handles,
 /// against obs's own store when `own_buckets` is given (obs renders those
 /// families itself), else against the installed `metrics` recorder. Describes
-/// every metric that goes through the facade and registers every catalogued
-/// call site at zero.
+/// every metric that goes through the facade (start-up then registers the
+/// catalogued call sites at zero).
 pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&[f64]>) {
-    let names = Names::new(namespace);
     // The store is in place before `STATE` is, so no call site racing `init`
     // resolves facade handles for the families obs renders itself.
     if let Some(bounds) = own_buckets {
         store::install(store::Families {
-            calls: names.calls.clone(),
-            duration: names.duration.clone(),
-            in_flight: names.in_flight.clone(),
+            calls: FUNCTION_CALLS_TOTAL.name_in(namespace),
+            duration: FUNCTION_DURATION_SECONDS.name_in(namespace),
+            in_flight: FUNCTION_IN_FLIGHT.name_in(namespace),
             bounds: bounds.to_vec(),
         });
     }
-    let state = STATE.get_or_init(|| State {
-        names,
-        namespace: namespace.to_owned(),
-        max_series,
-        error_series: AtomicUsize::new(0),
-    });
-    let n = &state.names;
-    if own_buckets.is_none() {
-        metrics::describe_counter!(n.calls.clone(), Unit::Count, store::CALLS_HELP);
-        metrics::describe_histogram!(n.duration.clone(), Unit::Seconds, store::DURATION_HELP);
-        metrics::describe_gauge!(n.in_flight.clone(), Unit::Count, store::IN_FLIGHT_HELP);
+    STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
+    for family in families() {
+        if own_buckets.is_none() || !store::renders(family) {
+            family.describe();
+        }
     }
-    metrics::describe_counter!(
-        n.errors.clone(),
-        Unit::Count,
-        "Errors returned by instrumented functions, by error kind."
-    );
-    metrics::describe_counter!(
-        n.overflow.clone(),
-        Unit::Count,
-        "Label values folded into __overflow__ because a metric reached its series limit."
-    );
-    metrics::describe_gauge!(n.health.status.clone(), "Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.");
-    metrics::describe_histogram!(n.health.duration.clone(), Unit::Seconds, "Run time of each health check.");
-    crate::workflow::metrics::describe();
 }
 
-/// `suffix` under the configured namespace, once metrics are active.
-pub(crate) fn metric_name(suffix: &str) -> Option<String> {
-    STATE.get().map(|state| prefixed(&state.namespace, suffix))
-}
-
-/// `namespace_suffix`, or `suffix` alone when the namespace is empty.
-fn prefixed(namespace: &str, suffix: &str) -> String {
-    if namespace.is_empty() { suffix.to_owned() } else { format!("{namespace}_{suffix}") }
+/// The namespace metric names carry: the configured one once metrics are
+/// active, [`DEFAULT_NAMESPACE`] before.
+pub(crate) fn namespace() -> &'static str {
+    STATE.get().map_or(DEFAULT_NAMESPACE, |state| state.namespace.as_str())
 }
 
 /// A call site's resolved metric handles.
@@ -177,14 +136,14 @@ impl Handles {
         let meter = match store::series(function, module) {
             Some(series) => Meter::Own(series),
             None => {
-                let n = &state.names;
+                let ns = state.namespace.as_str();
                 let calls = Status::FUNCTION.map(|status| {
-                    metrics::counter!(n.calls.clone(), "function" => function, "module" => module, "status" => status.as_str())
+                    metrics::counter!(FUNCTION_CALLS_TOTAL.name_in(ns), "function" => function, "module" => module, "status" => status.as_str())
                 });
                 Meter::Facade {
                     calls,
-                    duration: metrics::histogram!(n.duration.clone(), "function" => function, "module" => module),
-                    in_flight: metrics::gauge!(n.in_flight.clone(), "function" => function, "module" => module),
+                    duration: metrics::histogram!(FUNCTION_DURATION_SECONDS.name_in(ns), "function" => function, "module" => module),
+                    in_flight: metrics::gauge!(FUNCTION_IN_FLIGHT.name_in(ns), "function" => function, "module" => module),
                 }
             }
         };
@@ -230,7 +189,7 @@ impl Handles {
                             && state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
                         let label = if fits { kind } else { OVERFLOW };
                         let (function, module) = (self.function, self.module);
-                        let counter = metrics::counter!(state.names.errors.clone(), "function" => function, "module" => module, "error" => label);
+                        let counter = metrics::counter!(FUNCTION_ERRORS_TOTAL.name_in(&state.namespace), "function" => function, "module" => module, "error" => label);
                         let overflow = (!fits).then(|| state.overflow_counter());
                         self.errors.push(ErrorSeries { kind, counter, overflow })
                     }
@@ -287,19 +246,6 @@ struct ErrorSeries {
     counter: Counter,
     /// `obs_overflow_total{metric="…errors_total"}`, for kinds folded into `__overflow__`.
     overflow: Option<Counter>,
-}
-
-/// The health metric names, once metrics are active.
-#[cfg_attr(not(feature = "health"), allow(dead_code))]
-pub(crate) fn health_names() -> Option<&'static HealthNames> {
-    STATE.get().map(|s| &s.names.health)
-}
-
-/// A metric name under the configured namespace (`exporter_dropped_spans_total` →
-/// `obs_exporter_dropped_spans_total`); the default namespace before `init`.
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
-pub(crate) fn name(suffix: &str) -> String {
-    prefixed(STATE.get().map_or("obs", |s| s.namespace.as_str()), suffix)
 }
 
 /// Whether metrics have been activated by `init`.

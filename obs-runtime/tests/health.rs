@@ -2,8 +2,6 @@
 //! real requests, `obs_health_status` in the scrape, `health.changed` log lines.
 //! `init` runs once for this binary; tests take turns through `lock()`.
 
-mod support;
-
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -14,21 +12,21 @@ use obs_runtime::HealthCheck;
 use obs_runtime::health::{
     Check, CheckResult, DiskSpaceCheck, HealthStatus, HttpCheck, MemoryCheck, ShowDetails, TcpCheck, from_fn,
 };
+use obs_runtime::log::MemoryWriter;
 use serde_json::Value;
-use support::LogBuffer;
 
 const TOKEN: &str = "s3cret";
 const CACHE: Duration = Duration::from_millis(100);
 
 struct Shared {
     guard: obs_runtime::ObsGuard,
-    logs: LogBuffer,
+    logs: MemoryWriter,
 }
 
 fn shared() -> &'static Shared {
     static SHARED: OnceLock<Shared> = OnceLock::new();
     SHARED.get_or_init(|| {
-        let logs = LogBuffer::default();
+        let logs = MemoryWriter::default();
         let guard = obs_runtime::builder()
             .service_name("health-test")
             .http_addr("127.0.0.1:0".parse().unwrap())

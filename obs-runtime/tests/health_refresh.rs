@@ -1,14 +1,12 @@
 //! With nobody probing, the background refresh keeps `obs_health_status`
 //! current and logs each change once. Its own binary: it needs its own `init`.
 
-mod support;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use obs_runtime::HealthCheck;
 use obs_runtime::health::{Check, CheckResult};
-use support::LogBuffer;
+use obs_runtime::log::MemoryWriter;
 
 static UP: AtomicBool = AtomicBool::new(true);
 
@@ -35,7 +33,7 @@ fn wait_for(what: &str, mut condition: impl FnMut() -> bool) {
 
 #[test]
 fn background_refresh_updates_the_gauge_without_probes() {
-    let logs = LogBuffer::default();
+    let logs = MemoryWriter::default();
     let guard = obs_runtime::builder()
         .without_http()
         .log_writer(logs.clone())

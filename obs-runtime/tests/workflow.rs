@@ -1,17 +1,15 @@
 //! `#[workflow]` and `#[node]` as a user observes them: the metric text a
 //! scrape returns, the JSON log lines, the span tree, and the live views.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use obs_runtime::budget::{self, BudgetExceeded};
+use obs_runtime::log::MemoryWriter;
 use obs_runtime::{ObsGuard, TimeoutError, node, workflow};
 use serde_json::Value;
-use support::LogBuffer;
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
 use tracing_subscriber::util::SubscriberInitExt;
@@ -54,14 +52,14 @@ impl<S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'
 
 struct Harness {
     guard: ObsGuard,
-    logs: LogBuffer,
+    logs: MemoryWriter,
     spans: Spans,
 }
 
 fn harness() -> &'static Harness {
     static HARNESS: OnceLock<Harness> = OnceLock::new();
     HARNESS.get_or_init(|| {
-        let logs = LogBuffer::default();
+        let logs = MemoryWriter::default();
         let spans = Spans::default();
         let guard = obs_runtime::builder().without_http().install_subscriber(false).init().expect("init");
         tracing_subscriber::registry()

@@ -1,11 +1,10 @@
 //! Helpers shared by the integration tests: a plain HTTP client, a Prometheus
-//! text reader, a captured log writer, and process guards.
+//! text reader, captured log lines, and process guards.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub mod collector;
@@ -65,42 +64,11 @@ pub fn sample(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     })
 }
 
-/// A `MakeWriter` target that keeps every log line in memory.
-#[derive(Clone, Default)]
-pub struct Captured(Arc<Mutex<Vec<u8>>>);
+pub use obs_runtime::log::MemoryWriter;
 
-impl Captured {
-    /// Every JSON line written so far, parsed.
-    pub fn lines(&self) -> Vec<serde_json::Value> {
-        let bytes = self.0.lock().unwrap().clone();
-        String::from_utf8(bytes)
-            .expect("log output is UTF-8")
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a JSON line ({e}): {l}")))
-            .collect()
-    }
-
-    /// The lines whose `span` is `span_name`.
-    pub fn for_span(&self, span_name: &str) -> Vec<serde_json::Value> {
-        self.lines().into_iter().filter(|l| l["span"] == span_name).collect()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
+/// The captured log lines whose `span` is `span_name`.
+pub fn for_span(logs: &MemoryWriter, span_name: &str) -> Vec<serde_json::Value> {
+    logs.lines().into_iter().filter(|l| l["span"] == span_name).collect()
 }
 
 /// Finds an executable on PATH, or fails the test saying how to get it.

@@ -7,8 +7,8 @@ use std::fmt::Write;
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::InitError;
-use crate::metrics::Status;
-use crate::metrics::store::{self, CALLS_HELP, DURATION_HELP, Families, IN_FLIGHT_HELP, Totals};
+use crate::metrics::store::{self, Families, Totals};
+use crate::metrics::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
 
 /// Builds the Prometheus recorder with real histograms (the given bucket
 /// bounds) and installs it as the global `metrics` recorder.
@@ -45,13 +45,13 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
         escape_label_value(out, totals.module);
         out.push('"');
     };
-    let header = |out: &mut String, name: &str, help: &str, kind: &str| {
+    let header = |out: &mut String, name: &str, family: &Family| {
         let name = sanitize_metric_name(name);
-        let _ = write!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n");
+        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
         name
     };
 
-    let name = header(out, &families.calls, CALLS_HELP, "counter");
+    let name = header(out, &families.calls, &FUNCTION_CALLS_TOTAL);
     for totals in series {
         for (status, count) in Status::FUNCTION.iter().zip(totals.calls) {
             out.push_str(&name);
@@ -61,7 +61,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     }
     out.push('\n');
 
-    let name = header(out, &families.duration, DURATION_HELP, "histogram");
+    let name = header(out, &families.duration, &FUNCTION_DURATION_SECONDS);
     for totals in series {
         let mut cumulative = 0;
         let les = families.bounds.iter().map(Some).chain([None]);
@@ -87,7 +87,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     }
     out.push('\n');
 
-    let name = header(out, &families.in_flight, IN_FLIGHT_HELP, "gauge");
+    let name = header(out, &families.in_flight, &FUNCTION_IN_FLIGHT);
     for totals in series {
         out.push_str(&name);
         labels(out, totals);

@@ -116,9 +116,11 @@ fn last_seen() -> &'static Mutex<HashMap<String, HealthStatus>> {
 }
 
 fn record(path: &str, result: &CheckResult, elapsed: Duration) {
-    if let Some(names) = crate::metrics::health_names() {
-        metrics::gauge!(names.status.clone(), "check" => path.to_owned()).set(result.status.gauge_value());
-        metrics::histogram!(names.duration.clone(), "check" => path.to_owned()).record(elapsed.as_secs_f64());
+    if crate::metrics::active() {
+        use crate::metrics::{HEALTH_CHECK_DURATION_SECONDS, HEALTH_STATUS};
+        metrics::gauge!(HEALTH_STATUS.name(), "check" => path.to_owned()).set(result.status.gauge_value());
+        metrics::histogram!(HEALTH_CHECK_DURATION_SECONDS.name(), "check" => path.to_owned())
+            .record(elapsed.as_secs_f64());
     }
     let previous = {
         let mut last = last_seen().lock().unwrap_or_else(|e| e.into_inner());

@@ -9,13 +9,13 @@
 pub(crate) mod format;
 mod ids;
 mod json;
-#[cfg(all(test, feature = "otlp"))]
-pub(crate) mod testing;
+mod memory;
 
 pub use ids::SpanIds;
 pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
 pub(crate) use json::{with_log_ids, with_registry_span};
+pub use memory::MemoryWriter;
 
 #[cfg(feature = "http")]
 pub(crate) use format::write_rfc3339;

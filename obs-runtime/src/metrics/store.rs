@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use super::Status;
+use super::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
 
 /// Shards per series: enough that a handful of busy threads rarely share one.
 const SHARDS: usize = 8;
@@ -131,7 +131,7 @@ pub(crate) struct Totals {
     pub in_flight: u64,
 }
 
-/// The names, descriptions and bucket bounds of the families obs renders itself.
+/// The names (under the configured namespace) and bucket bounds of the families obs renders itself.
 // Read by the Prometheus rendering only.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) struct Families {
@@ -142,9 +142,14 @@ pub(crate) struct Families {
     pub bounds: Vec<f64>,
 }
 
-pub(crate) const CALLS_HELP: &str = "Calls of instrumented functions, by outcome status.";
-pub(crate) const DURATION_HELP: &str = "Wall time of instrumented function calls.";
-pub(crate) const IN_FLIGHT_HELP: &str = "Calls of instrumented functions currently running.";
+/// The families obs keeps in this store and renders itself (with its own
+/// Prometheus exporter), in the order it renders them; help and type come from the table.
+pub(crate) const RENDERED: [&Family; 3] = [&FUNCTION_CALLS_TOTAL, &FUNCTION_DURATION_SECONDS, &FUNCTION_IN_FLIGHT];
+
+/// Whether `family` is one this store keeps (so it is not described through the facade).
+pub(crate) fn renders(family: &Family) -> bool {
+    RENDERED.contains(&family)
+}
 
 struct Store {
     families: Families,

@@ -193,7 +193,7 @@ mod tests {
     #[test]
     fn log_lines_carry_the_opentelemetry_ids_even_under_a_scoped_dispatcher() {
         let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder().build();
-        let lines = crate::log::testing::Lines::default();
+        let lines = crate::log::MemoryWriter::new();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(crate::log::JsonLayer::new("svc", lines.clone()));
@@ -216,7 +216,7 @@ mod tests {
             other.join().unwrap();
             current_context().unwrap()
         });
-        let line = &lines.json()[0];
+        let line = &lines.lines()[0];
         assert_eq!(line["trace_id"], expected.trace_id_hex());
         assert_eq!(line["span_id"], expected.span_id_hex());
     }

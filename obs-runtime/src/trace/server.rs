@@ -134,7 +134,7 @@ impl ServerMetrics {
     fn new(method: &'static str, route: String) -> Self {
         describe();
         let active = metrics::gauge!(
-            crate::metrics::name("http_server_active_requests"),
+            crate::metrics::HTTP_SERVER_ACTIVE_REQUESTS.name(),
             "http_request_method" => method,
             "http_route" => route.clone()
         );
@@ -145,7 +145,7 @@ impl ServerMetrics {
         self.active.decrement(1.0);
         let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
         metrics::histogram!(
-            crate::metrics::name("http_server_request_duration_seconds"),
+            crate::metrics::HTTP_SERVER_REQUEST_DURATION_SECONDS.name(),
             "http_request_method" => self.method,
             "http_route" => self.route,
             "http_response_status_code" => status
@@ -154,19 +154,13 @@ impl ServerMetrics {
     }
 }
 
+/// `init` describes every family, but `HttpLayer` also works in applications
+/// that never call it, recording to their own recorder: describe on first use too.
 fn describe() {
     static DESCRIBED: std::sync::Once = std::sync::Once::new();
     DESCRIBED.call_once(|| {
-        metrics::describe_histogram!(
-            crate::metrics::name("http_server_request_duration_seconds"),
-            metrics::Unit::Seconds,
-            "Duration of HTTP server requests, by method, route template and status code."
-        );
-        metrics::describe_gauge!(
-            crate::metrics::name("http_server_active_requests"),
-            metrics::Unit::Count,
-            "HTTP server requests in progress."
-        );
+        crate::metrics::HTTP_SERVER_REQUEST_DURATION_SECONDS.describe();
+        crate::metrics::HTTP_SERVER_ACTIVE_REQUESTS.describe();
     });
 }
 

@@ -29,7 +29,7 @@ impl WorkflowOptions {
         self
     }
 
-    /// `max_tokens = N`: what [`consume_tokens`](crate::budget::consume_tokens) may draw in one run.
+    /// `max_tokens = N`: what [`consume_tokens`](super::budget::consume_tokens) may draw in one run.
     pub const fn with_max_tokens(mut self, tokens: u64) -> Self {
         self.max_tokens = Some(tokens);
         self

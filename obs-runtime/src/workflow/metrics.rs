@@ -3,36 +3,16 @@
 
 use std::sync::{Mutex, OnceLock};
 
-use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics::{Counter, Gauge, Histogram};
 
 use super::limits::Budget;
-use crate::metrics::{Status, metric_name};
+use crate::metrics::{
+    NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, Status, WORKFLOW_ACTIVE,
+    WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, active,
+};
 
 /// The `workflow` label of a node that runs outside any workflow.
 pub const NO_WORKFLOW: &str = "none";
-
-const RUNS: &str = "workflow_runs_total";
-const DURATION: &str = "workflow_duration_seconds";
-const ACTIVE: &str = "workflow_active";
-const BUDGET: &str = "workflow_budget_exceeded_total";
-const NODE_RUNS: &str = "node_runs_total";
-const NODE_DURATION: &str = "node_duration_seconds";
-const NODE_RETRIES: &str = "node_retries_total";
-
-pub(crate) fn describe() {
-    let name = |suffix| metric_name(suffix).unwrap_or_default();
-    metrics::describe_counter!(name(RUNS), Unit::Count, "Workflow runs, by outcome status.");
-    metrics::describe_histogram!(name(DURATION), Unit::Seconds, "Wall time of workflow runs.");
-    metrics::describe_gauge!(name(ACTIVE), Unit::Count, "Workflow runs currently running.");
-    metrics::describe_counter!(name(BUDGET), Unit::Count, "Workflow runs that exceeded a budget, by budget.");
-    metrics::describe_counter!(
-        name(NODE_RUNS),
-        Unit::Count,
-        "Node executions (all attempts of one call), by outcome status."
-    );
-    metrics::describe_histogram!(name(NODE_DURATION), Unit::Seconds, "Wall time of node executions, retries included.");
-    metrics::describe_counter!(name(NODE_RETRIES), Unit::Count, "Node attempts that failed and were retried.");
-}
 
 /// Registers every catalogued workflow's series at zero so dashboards show them
 /// before the first run. Nodes learn their workflow label when they run, so
@@ -90,7 +70,9 @@ impl FlowHandles {
         {
             return Some(handles);
         }
-        let _ = metric_name(NODE_RUNS)?;
+        if !active() {
+            return None;
+        }
         let (first, handles) = self.node.get_or_init(|| (workflow, NodeHandles::resolve(node, workflow)));
         if *first == workflow {
             return Some(handles);
@@ -108,7 +90,10 @@ impl FlowHandles {
 
 impl WorkflowHandles {
     fn resolve(workflow: &'static str) -> Option<WorkflowHandles> {
-        let runs = metric_name(RUNS)?;
+        if !active() {
+            return None;
+        }
+        let runs = WORKFLOW_RUNS_TOTAL.name();
         Some(WorkflowHandles {
             runs: Status::ALL.map(|status| {
                 if status == Status::Timeout {
@@ -118,10 +103,10 @@ impl WorkflowHandles {
                     metrics::counter!(runs.clone(), "workflow" => workflow, "status" => status.as_str())
                 }
             }),
-            duration: metrics::histogram!(metric_name(DURATION).unwrap_or_default(), "workflow" => workflow),
-            active: metrics::gauge!(metric_name(ACTIVE).unwrap_or_default(), "workflow" => workflow),
+            duration: metrics::histogram!(WORKFLOW_DURATION_SECONDS.name(), "workflow" => workflow),
+            active: metrics::gauge!(WORKFLOW_ACTIVE.name(), "workflow" => workflow),
             budget: Budget::ALL.map(|budget| {
-                metrics::counter!(metric_name(BUDGET).unwrap_or_default(), "workflow" => workflow, "budget" => budget.as_str())
+                metrics::counter!(WORKFLOW_BUDGET_EXCEEDED_TOTAL.name(), "workflow" => workflow, "budget" => budget.as_str())
             }),
         })
     }
@@ -129,12 +114,12 @@ impl WorkflowHandles {
 
 impl NodeHandles {
     fn resolve(node: &'static str, workflow: &'static str) -> NodeHandles {
-        let runs = metric_name(NODE_RUNS).unwrap_or_default();
+        let runs = NODE_RUNS_TOTAL.name();
         NodeHandles {
             runs: Status::ALL
                 .map(|status| metrics::counter!(runs.clone(), "workflow" => workflow, "node" => node, "status" => status.as_str())),
-            duration: metrics::histogram!(metric_name(NODE_DURATION).unwrap_or_default(), "workflow" => workflow, "node" => node),
-            retries: metrics::counter!(metric_name(NODE_RETRIES).unwrap_or_default(), "workflow" => workflow, "node" => node),
+            duration: metrics::histogram!(NODE_DURATION_SECONDS.name(), "workflow" => workflow, "node" => node),
+            retries: metrics::counter!(NODE_RETRIES_TOTAL.name(), "workflow" => workflow, "node" => node),
         }
     }
 

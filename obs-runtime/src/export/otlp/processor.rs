@@ -21,6 +21,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord}
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::settings::Signal;
+use crate::metrics::{EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL};
 
 /// Counters of one pipeline, exposed through the `metrics` facade.
 struct PipelineMetrics {
@@ -30,35 +31,14 @@ struct PipelineMetrics {
 }
 
 impl PipelineMetrics {
-    /// Describes and resolves `obs_exporter_*{signal}` (under the configured namespace).
+    /// Resolves `obs_exporter_*{signal}` (under the configured namespace; `init` described them).
     /// For logs the counts are of log records.
     fn new(signal: Signal) -> PipelineMetrics {
-        let name = crate::metrics::name;
-        let (dropped, exported, failed) = (
-            name("exporter_dropped_spans_total"),
-            name("exporter_exported_spans_total"),
-            name("exporter_failed_spans_total"),
-        );
-        metrics::describe_counter!(
-            dropped.clone(),
-            metrics::Unit::Count,
-            "Spans (log records for signal=\"logs\") dropped before export because the export queue was full."
-        );
-        metrics::describe_counter!(
-            exported.clone(),
-            metrics::Unit::Count,
-            "Spans or log records the backend accepted."
-        );
-        metrics::describe_counter!(
-            failed.clone(),
-            metrics::Unit::Count,
-            "Spans or log records lost because their export failed (backend down, slow or refusing)."
-        );
         let signal = signal.name();
         PipelineMetrics {
-            dropped: metrics::counter!(dropped, "signal" => signal),
-            exported: metrics::counter!(exported, "signal" => signal),
-            failed: metrics::counter!(failed, "signal" => signal),
+            dropped: metrics::counter!(EXPORTER_DROPPED_SPANS_TOTAL.name(), "signal" => signal),
+            exported: metrics::counter!(EXPORTER_EXPORTED_SPANS_TOTAL.name(), "signal" => signal),
+            failed: metrics::counter!(EXPORTER_FAILED_SPANS_TOTAL.name(), "signal" => signal),
         }
     }
 }

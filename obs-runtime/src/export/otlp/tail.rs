@@ -123,12 +123,7 @@ impl Held {
 
 impl TailBuffer {
     pub(crate) fn new(rule: KeepRule) -> TailBuffer {
-        let name = crate::metrics::name("exporter_tail_buffer_overflow_spans_total");
-        metrics::describe_counter!(
-            name.clone(),
-            metrics::Unit::Count,
-            "Unsampled spans not held for error/latency-based keeping because the buffer was full."
-        );
+        let name = crate::metrics::EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL.name();
         TailBuffer { rule, held: Mutex::default(), overflow: metrics::counter!(name, "signal" => "traces") }
     }
 
@@ -221,7 +216,7 @@ mod tests {
         let builder = SdkTracerProvider::builder().with_span_processor(processor);
         let provider =
             if keep.active() { builder.with_sampler(RecordDropped(head)) } else { builder.with_sampler(head) }.build();
-        let lines = crate::log::testing::Lines::default();
+        let lines = crate::log::MemoryWriter::new();
         let subscriber = tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")))
             .with(crate::log::JsonLayer::new("svc", lines.clone()));
@@ -229,7 +224,7 @@ mod tests {
         provider.force_flush().unwrap();
         let names =
             exported.0.lock().unwrap().iter().map(|s| (s.name.to_string(), s.span_context.is_sampled())).collect();
-        (names, lines.json())
+        (names, lines.lines())
     }
 
     fn job(name: &'static str, fail: bool) {

@@ -1,0 +1,378 @@
+//! Every metric family obs can emit, declared once: name (without the
+//! namespace), type, unit, help text and label names.
+//!
+//! `/metrics` (the `# HELP`/`# TYPE` lines, whether a family goes through the
+//! `metrics` facade or obs's own store), every place that records a metric,
+//! the README and the generated rules and dashboards read this table, so a
+//! name is spelled in exactly one place. Record against [`Family::name`]; add a
+//! new family here and to `FAMILIES`, and the tests check that the README
+//! lists it.
+
+use std::fmt;
+
+use MetricType::{Counter, Gauge, Histogram};
+use MetricUnit::{Count, Seconds};
+
+/// What kind of series a family holds: the `# TYPE` word in the Prometheus text format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetricType {
+    /// Only goes up (resets on restart); names end in `_total`.
+    Counter,
+    /// Goes up and down.
+    Gauge,
+    /// Observations in cumulative buckets, with `_bucket`, `_sum` and `_count` series.
+    Histogram,
+}
+
+impl MetricType {
+    /// The word `# TYPE` lines use: `counter`, `gauge` or `histogram`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+        }
+    }
+}
+
+impl fmt::Display for MetricType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The unit a family's values are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum MetricUnit {
+    /// A number of things (calls, runs, spans, requests).
+    Count,
+    /// Seconds of wall time.
+    Seconds,
+}
+
+impl MetricUnit {
+    /// The unit's name as the `metrics` crate and OpenTelemetry spell it: `count` or `seconds`.
+    pub fn as_str(self) -> &'static str {
+        self.to_metrics().as_str()
+    }
+
+    fn to_metrics(self) -> metrics::Unit {
+        match self {
+            MetricUnit::Count => metrics::Unit::Count,
+            MetricUnit::Seconds => metrics::Unit::Seconds,
+        }
+    }
+}
+
+/// One metric family obs can emit.
+///
+/// ```
+/// use obs_runtime::metrics::{self, MetricType};
+///
+/// let calls = &metrics::FUNCTION_CALLS_TOTAL;
+/// assert_eq!(calls.name_in("obs"), "obs_function_calls_total");
+/// assert_eq!(calls.metric_type(), MetricType::Counter);
+/// assert_eq!(calls.labels(), ["function", "module", "status"]);
+/// assert!(metrics::families().iter().any(|f| f.suffix() == "workflow_runs_total"));
+/// ```
+#[derive(Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Family {
+    suffix: &'static str,
+    metric_type: MetricType,
+    unit: Option<MetricUnit>,
+    help: &'static str,
+    labels: &'static [&'static str],
+}
+
+impl Family {
+    const fn new(
+        suffix: &'static str,
+        metric_type: MetricType,
+        unit: Option<MetricUnit>,
+        help: &'static str,
+        labels: &'static [&'static str],
+    ) -> Family {
+        Family { suffix, metric_type, unit, help, labels }
+    }
+
+    /// The name without the namespace, e.g. `function_calls_total`.
+    pub fn suffix(&self) -> &'static str {
+        self.suffix
+    }
+
+    /// Counter, gauge or histogram.
+    pub fn metric_type(&self) -> MetricType {
+        self.metric_type
+    }
+
+    /// The unit of the values, when they have one.
+    pub fn unit(&self) -> Option<MetricUnit> {
+        self.unit
+    }
+
+    /// The `# HELP` text.
+    pub fn help(&self) -> &'static str {
+        self.help
+    }
+
+    /// The label names obs puts on every series of the family (histograms add `le`).
+    pub fn labels(&self) -> &'static [&'static str] {
+        self.labels
+    }
+
+    /// The full name under `namespace` (`obs` → `obs_function_calls_total`); the
+    /// suffix alone when the namespace is empty.
+    pub fn name_in(&self, namespace: &str) -> String {
+        if namespace.is_empty() { self.suffix.to_owned() } else { format!("{namespace}_{}", self.suffix) }
+    }
+
+    /// The full name under the namespace [`init`](crate::init) was configured
+    /// with ([`DEFAULT_NAMESPACE`] before `init`).
+    pub fn name(&self) -> String {
+        self.name_in(super::namespace())
+    }
+
+    /// The full name under [`DEFAULT_NAMESPACE`], as the README spells it.
+    pub fn default_name(&self) -> String {
+        self.name_in(DEFAULT_NAMESPACE)
+    }
+
+    /// Gives the `metrics` recorder the family's help and unit (the `# HELP`
+    /// and `# TYPE` lines), under the configured namespace.
+    pub(crate) fn describe(&self) {
+        let (name, help) = (self.name(), self.help);
+        match (self.metric_type, self.unit.map(MetricUnit::to_metrics)) {
+            (MetricType::Counter, Some(unit)) => metrics::describe_counter!(name, unit, help),
+            (MetricType::Counter, None) => metrics::describe_counter!(name, help),
+            (MetricType::Gauge, Some(unit)) => metrics::describe_gauge!(name, unit, help),
+            (MetricType::Gauge, None) => metrics::describe_gauge!(name, help),
+            (MetricType::Histogram, Some(unit)) => metrics::describe_histogram!(name, unit, help),
+            (MetricType::Histogram, None) => metrics::describe_histogram!(name, help),
+        }
+    }
+}
+
+/// The namespace metric names carry unless [`Builder::namespace`](crate::Builder::namespace) says otherwise.
+pub const DEFAULT_NAMESPACE: &str = "obs";
+
+/// Calls of `#[observe]` functions by outcome: `ok`, `error`, `panic`, `cancelled`.
+pub const FUNCTION_CALLS_TOTAL: Family = Family::new(
+    "function_calls_total",
+    Counter,
+    Some(Count),
+    "Calls of instrumented functions, by outcome status.",
+    &["function", "module", "status"],
+);
+/// Wall time of `#[observe]` function calls, from first poll to completion.
+pub const FUNCTION_DURATION_SECONDS: Family = Family::new(
+    "function_duration_seconds",
+    Histogram,
+    Some(Seconds),
+    "Wall time of instrumented function calls.",
+    &["function", "module"],
+);
+/// Errors returned by `#[observe]` functions, by bounded error kind.
+pub const FUNCTION_ERRORS_TOTAL: Family = Family::new(
+    "function_errors_total",
+    Counter,
+    Some(Count),
+    "Errors returned by instrumented functions, by error kind.",
+    &["function", "module", "error"],
+);
+/// `#[observe]` calls currently running.
+pub const FUNCTION_IN_FLIGHT: Family = Family::new(
+    "function_in_flight",
+    Gauge,
+    Some(Count),
+    "Calls of instrumented functions currently running.",
+    &["function", "module"],
+);
+/// Label values folded into [`OVERFLOW`](crate::OVERFLOW), by the family (full name) they were folded in.
+pub const OVERFLOW_TOTAL: Family = Family::new(
+    "overflow_total",
+    Counter,
+    Some(Count),
+    "Label values folded into __overflow__ because a metric reached its series limit.",
+    &["metric"],
+);
+/// `#[workflow]` runs by outcome (adds `budget_exceeded`).
+pub const WORKFLOW_RUNS_TOTAL: Family = Family::new(
+    "workflow_runs_total",
+    Counter,
+    Some(Count),
+    "Workflow runs, by outcome status.",
+    &["workflow", "status"],
+);
+/// Wall time of `#[workflow]` runs.
+pub const WORKFLOW_DURATION_SECONDS: Family =
+    Family::new("workflow_duration_seconds", Histogram, Some(Seconds), "Wall time of workflow runs.", &["workflow"]);
+/// `#[workflow]` runs currently running.
+pub const WORKFLOW_ACTIVE: Family =
+    Family::new("workflow_active", Gauge, Some(Count), "Workflow runs currently running.", &["workflow"]);
+/// Workflow runs that exceeded a budget: `deadline`, `hops` or `tokens`.
+pub const WORKFLOW_BUDGET_EXCEEDED_TOTAL: Family = Family::new(
+    "workflow_budget_exceeded_total",
+    Counter,
+    Some(Count),
+    "Workflow runs that exceeded a budget, by budget.",
+    &["workflow", "budget"],
+);
+/// `#[node]` executions (all attempts of one call) by outcome (adds `timeout`, `budget_exceeded`).
+pub const NODE_RUNS_TOTAL: Family = Family::new(
+    "node_runs_total",
+    Counter,
+    Some(Count),
+    "Node executions (all attempts of one call), by outcome status.",
+    &["workflow", "node", "status"],
+);
+/// Wall time of `#[node]` executions, retries included.
+pub const NODE_DURATION_SECONDS: Family = Family::new(
+    "node_duration_seconds",
+    Histogram,
+    Some(Seconds),
+    "Wall time of node executions, retries included.",
+    &["workflow", "node"],
+);
+/// `#[node]` attempts that failed and were retried.
+pub const NODE_RETRIES_TOTAL: Family = Family::new(
+    "node_retries_total",
+    Counter,
+    Some(Count),
+    "Node attempts that failed and were retried.",
+    &["workflow", "node"],
+);
+/// Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.
+pub const HEALTH_STATUS: Family = Family::new(
+    "health_status",
+    Gauge,
+    None,
+    "Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.",
+    &["check"],
+);
+/// Run time of each health check.
+pub const HEALTH_CHECK_DURATION_SECONDS: Family = Family::new(
+    "health_check_duration_seconds",
+    Histogram,
+    Some(Seconds),
+    "Run time of each health check.",
+    &["check"],
+);
+/// Requests served through `trace::HttpLayer`, by method, route template and status code.
+pub const HTTP_SERVER_REQUEST_DURATION_SECONDS: Family = Family::new(
+    "http_server_request_duration_seconds",
+    Histogram,
+    Some(Seconds),
+    "Duration of HTTP server requests, by method, route template and status code.",
+    &["http_request_method", "http_route", "http_response_status_code"],
+);
+/// Requests in progress in `trace::HttpLayer`.
+pub const HTTP_SERVER_ACTIVE_REQUESTS: Family = Family::new(
+    "http_server_active_requests",
+    Gauge,
+    Some(Count),
+    "HTTP server requests in progress.",
+    &["http_request_method", "http_route"],
+);
+/// Spans (log records for `signal="logs"`) dropped because the OTLP export queue was full.
+pub const EXPORTER_DROPPED_SPANS_TOTAL: Family = Family::new(
+    "exporter_dropped_spans_total",
+    Counter,
+    Some(Count),
+    "Spans (log records for signal=\"logs\") dropped before export because the export queue was full.",
+    &["signal"],
+);
+/// Spans or log records the OTLP backend accepted.
+pub const EXPORTER_EXPORTED_SPANS_TOTAL: Family = Family::new(
+    "exporter_exported_spans_total",
+    Counter,
+    Some(Count),
+    "Spans or log records the backend accepted.",
+    &["signal"],
+);
+/// Spans or log records lost because their OTLP export failed.
+pub const EXPORTER_FAILED_SPANS_TOTAL: Family = Family::new(
+    "exporter_failed_spans_total",
+    Counter,
+    Some(Count),
+    "Spans or log records lost because their export failed (backend down, slow or refusing).",
+    &["signal"],
+);
+/// Unsampled spans not held for error/latency-based keeping because the tail buffer was full.
+pub const EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL: Family = Family::new(
+    "exporter_tail_buffer_overflow_spans_total",
+    Counter,
+    Some(Count),
+    "Unsampled spans not held for error/latency-based keeping because the buffer was full.",
+    &["signal"],
+);
+
+/// Every family in the table, in the order the README lists them; [`families`] hands it out.
+pub(crate) static FAMILIES: [&Family; 20] = [
+    &FUNCTION_CALLS_TOTAL,
+    &FUNCTION_DURATION_SECONDS,
+    &FUNCTION_ERRORS_TOTAL,
+    &FUNCTION_IN_FLIGHT,
+    &OVERFLOW_TOTAL,
+    &WORKFLOW_RUNS_TOTAL,
+    &WORKFLOW_DURATION_SECONDS,
+    &WORKFLOW_ACTIVE,
+    &WORKFLOW_BUDGET_EXCEEDED_TOTAL,
+    &NODE_RUNS_TOTAL,
+    &NODE_DURATION_SECONDS,
+    &NODE_RETRIES_TOTAL,
+    &HEALTH_STATUS,
+    &HEALTH_CHECK_DURATION_SECONDS,
+    &HTTP_SERVER_REQUEST_DURATION_SECONDS,
+    &HTTP_SERVER_ACTIVE_REQUESTS,
+    &EXPORTER_DROPPED_SPANS_TOTAL,
+    &EXPORTER_EXPORTED_SPANS_TOTAL,
+    &EXPORTER_FAILED_SPANS_TOTAL,
+    &EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL,
+];
+
+/// Every metric family obs can emit.
+pub fn families() -> &'static [&'static Family] {
+    &FAMILIES
+}
+
+/// The family whose full name under `namespace` is `name`, if obs emits it.
+pub fn find(namespace: &str, name: &str) -> Option<&'static Family> {
+    FAMILIES.iter().copied().find(|family| family.name_in(namespace) == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_unique_and_follow_the_prometheus_conventions() {
+        let mut seen = std::collections::HashSet::new();
+        for family in families() {
+            assert!(seen.insert(family.suffix()), "{} is declared twice", family.suffix());
+            let valid = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_';
+            assert!(family.suffix().chars().all(valid), "{}", family.suffix());
+            match family.metric_type() {
+                MetricType::Counter => assert!(family.suffix().ends_with("_total"), "{}", family.suffix()),
+                MetricType::Histogram => {
+                    assert!(family.suffix().ends_with("_seconds"), "{}", family.suffix());
+                    assert_eq!(family.unit(), Some(MetricUnit::Seconds));
+                    assert!(!family.labels().contains(&"le"));
+                }
+                MetricType::Gauge => assert!(!family.suffix().ends_with("_total"), "{}", family.suffix()),
+            }
+            assert!(!family.help().is_empty() && !family.help().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn names_are_prefixed_by_the_namespace() {
+        assert_eq!(NODE_RETRIES_TOTAL.name_in("shop"), "shop_node_retries_total");
+        assert_eq!(NODE_RETRIES_TOTAL.name_in(""), "node_retries_total");
+        assert_eq!(HEALTH_STATUS.default_name(), "obs_health_status");
+        assert_eq!(find("obs", "obs_workflow_active"), Some(&WORKFLOW_ACTIVE));
+        assert_eq!(find("obs", "obs_workflow"), None);
+    }
+}
