@@ -98,7 +98,7 @@ pub mod propagation;
 mod runtime;
 #[cfg(feature = "otlp")]
 pub mod trace;
-mod workflow;
+pub mod workflow;
 
 #[doc(hidden)]
 pub mod __private;

@@ -124,21 +124,18 @@ impl Hook for FlowCall {
         match (&self.role, &self.run) {
             (Role::Workflow, Some(run)) => {
                 active::finish(run);
-                graph::record_run(run.name(), failed);
+                graph::record_run(&self.site.shape, run.name(), failed);
             }
             (Role::Node { from, kind }, Some(run)) => {
                 let node = self.site.name();
                 {
                     let mut progress = run.progress();
-                    if let Some(i) = progress.running.iter().position(|n| *n == node) {
-                        progress.running.remove(i);
-                    }
-                    progress.completed.push(node);
+                    progress.complete(node);
                     if *kind == EdgeKind::Then {
                         progress.last_top = Some(node);
                     }
                 }
-                graph::record_node(run.name(), from, node, *kind, failed);
+                graph::record_node(&self.site.shape, run.name(), from, node, *kind, failed);
             }
             _ => {}
         }

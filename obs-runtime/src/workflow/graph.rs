@@ -1,9 +1,16 @@
 //! The shape of each workflow, learned from execution: which nodes ran under
 //! it and which node ran after or inside which, with run and error counts.
+//!
+//! Recording takes no lock: each workflow and node site keeps, in its
+//! [`SiteCounts`], pointers to the counters of the edges it has been seen on
+//! (a handful: the edges of one node are fixed by the code's shape), and
+//! bumps atomics. The global map is locked only the first time an edge is
+//! seen and when the shapes are read.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, OnceLock};
 
 use crate::callsite::{Kind, catalog};
 
@@ -114,39 +121,185 @@ impl WorkflowShape {
     }
 }
 
-static SHAPES: Mutex<BTreeMap<&'static str, WorkflowShape>> = Mutex::new(BTreeMap::new());
+/// Executions and failures of one node, edge or workflow.
+#[derive(Default)]
+struct Counts {
+    runs: AtomicU64,
+    errors: AtomicU64,
+}
 
-pub(crate) fn record_node(workflow: &'static str, from: &'static str, to: &'static str, kind: EdgeKind, failed: bool) {
-    let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
-    let shape = shapes.entry(workflow).or_insert_with(|| WorkflowShape::new(workflow));
-    let errors = u64::from(failed);
-    match shape.nodes.iter_mut().find(|n| n.name == to) {
-        Some(node) => {
-            node.runs += 1;
-            node.errors += errors;
+impl Counts {
+    fn add(&self, failed: bool) {
+        self.runs.fetch_add(1, Ordering::Relaxed);
+        if failed {
+            self.errors.fetch_add(1, Ordering::Relaxed);
         }
-        None => shape.nodes.push(NodeShape { name: to, runs: 1, errors }),
     }
-    match shape.edges.iter_mut().find(|e| e.from == from && e.to == to && e.kind == kind) {
-        Some(edge) => {
-            edge.runs += 1;
-            edge.errors += errors;
-        }
-        None => shape.edges.push(Edge { from, to, kind, runs: 1, errors }),
+
+    fn read(&self) -> (u64, u64) {
+        (self.runs.load(Ordering::Relaxed), self.errors.load(Ordering::Relaxed))
+    }
+
+    fn leak() -> &'static Counts {
+        Box::leak(Box::default())
     }
 }
 
-pub(crate) fn record_run(workflow: &'static str, failed: bool) {
-    let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
-    let shape = shapes.entry(workflow).or_insert_with(|| WorkflowShape::new(workflow));
-    shape.runs += 1;
-    shape.errors += u64::from(failed);
+/// A workflow's learned shape, pointing at the live counters.
+struct Skeleton {
+    run: &'static Counts,
+    nodes: Vec<(&'static str, &'static Counts)>,
+    edges: Vec<(&'static str, &'static str, EdgeKind, &'static Counts)>,
+}
+
+impl Skeleton {
+    fn new() -> Skeleton {
+        Skeleton { run: Counts::leak(), nodes: Vec::new(), edges: Vec::new() }
+    }
+
+    fn node(&mut self, name: &'static str) -> &'static Counts {
+        match self.nodes.iter().find(|(n, _)| *n == name) {
+            Some((_, counts)) => counts,
+            None => {
+                let counts = Counts::leak();
+                self.nodes.push((name, counts));
+                counts
+            }
+        }
+    }
+
+    fn edge(&mut self, from: &'static str, to: &'static str, kind: EdgeKind) -> &'static Counts {
+        match self.edges.iter().find(|e| e.0 == from && e.1 == to && e.2 == kind) {
+            Some(edge) => edge.3,
+            None => {
+                let counts = Counts::leak();
+                self.edges.push((from, to, kind, counts));
+                counts
+            }
+        }
+    }
+
+    fn shape(&self, name: &'static str) -> WorkflowShape {
+        let (runs, errors) = self.run.read();
+        let nodes = self
+            .nodes
+            .iter()
+            .map(|(name, counts)| {
+                let (runs, errors) = counts.read();
+                NodeShape { name, runs, errors }
+            })
+            .collect();
+        let edges = self
+            .edges
+            .iter()
+            .map(|&(from, to, kind, counts)| {
+                let (runs, errors) = counts.read();
+                Edge { from, to, kind, runs, errors }
+            })
+            .collect();
+        WorkflowShape { name, runs, errors, nodes, edges }
+    }
+}
+
+static SHAPES: Mutex<BTreeMap<&'static str, Skeleton>> = Mutex::new(BTreeMap::new());
+
+/// What one site has been seen as: `(workflow, from, kind)` and the counters
+/// to bump, found without a lock.
+struct Seen {
+    workflow: &'static str,
+    from: &'static str,
+    kind: EdgeKind,
+    /// The edge's counters (the run's, for a workflow site).
+    edge: &'static Counts,
+    /// The node's own counters under `workflow`.
+    node: Option<&'static Counts>,
+}
+
+/// The counters one workflow or node site updates, cached per site.
+pub(crate) struct SiteCounts {
+    seen: [OnceLock<Seen>; SiteCounts::SLOTS],
+    len: AtomicUsize,
+    adding: Mutex<()>,
+}
+
+impl SiteCounts {
+    /// Distinct edges cached per site; past that recording takes the global lock.
+    const SLOTS: usize = 8;
+
+    pub(crate) const fn new() -> SiteCounts {
+        SiteCounts {
+            seen: [const { OnceLock::new() }; SiteCounts::SLOTS],
+            len: AtomicUsize::new(0),
+            adding: Mutex::new(()),
+        }
+    }
+
+    fn find(&self, workflow: &str, from: &str, kind: EdgeKind) -> Option<&Seen> {
+        let len = self.len.load(Ordering::Acquire);
+        self.seen[..len]
+            .iter()
+            .filter_map(OnceLock::get)
+            .find(|s| s.kind == kind && s.workflow == workflow && s.from == from)
+    }
+
+    /// The cached entry for the key, or the one `make` registers (under the
+    /// global lock) and the cache keeps when it has room.
+    fn get(
+        &self,
+        workflow: &'static str,
+        from: &'static str,
+        kind: EdgeKind,
+        make: impl FnOnce(&mut Skeleton) -> (&'static Counts, Option<&'static Counts>),
+    ) -> (&'static Counts, Option<&'static Counts>) {
+        if let Some(seen) = self.find(workflow, from, kind) {
+            return (seen.edge, seen.node);
+        }
+        let _adding = self.adding.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(seen) = self.find(workflow, from, kind) {
+            return (seen.edge, seen.node);
+        }
+        let (edge, node) = {
+            let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
+            make(shapes.entry(workflow).or_insert_with(Skeleton::new))
+        };
+        let len = self.len.load(Ordering::Acquire);
+        if len < Self::SLOTS {
+            let _ = self.seen[len].set(Seen { workflow, from, kind, edge, node });
+            self.len.store(len + 1, Ordering::Release);
+        }
+        (edge, node)
+    }
+}
+
+/// A node execution under `workflow`, reached from `from`.
+pub(crate) fn record_node(
+    site: &SiteCounts,
+    workflow: &'static str,
+    from: &'static str,
+    to: &'static str,
+    kind: EdgeKind,
+    failed: bool,
+) {
+    let (edge, node) = site.get(workflow, from, kind, |shape| (shape.edge(from, to, kind), Some(shape.node(to))));
+    edge.add(failed);
+    if let Some(node) = node {
+        node.add(failed);
+    }
+}
+
+/// A finished run of `workflow`.
+pub(crate) fn record_run(site: &SiteCounts, workflow: &'static str, failed: bool) {
+    let (run, _) = site.get(workflow, "", EdgeKind::Then, |shape| (shape.run, None));
+    run.add(failed);
 }
 
 /// Every workflow of the binary (from the catalog, whether it ran or not) with
 /// the shape learned from its runs so far.
 pub fn workflows() -> Vec<WorkflowShape> {
-    let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let mut shapes: BTreeMap<&'static str, WorkflowShape> = {
+        let skeletons = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
+        skeletons.iter().map(|(name, skeleton)| (*name, skeleton.shape(name))).collect()
+    };
     for site in catalog() {
         if site.kind() == Kind::Workflow {
             shapes.entry(site.name()).or_insert_with(|| WorkflowShape::new(site.name()));

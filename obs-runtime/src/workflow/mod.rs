@@ -15,7 +15,7 @@ mod node;
 mod run;
 mod site;
 
-pub use active::{ActiveRun, active_runs};
+pub use active::{ActivePage, ActiveRun, MAX_LISTED, active_page, active_runs};
 pub use context::current_run_id;
 pub use drive::WorkflowRun;
 pub use flow::FlowCompletion;

@@ -1,9 +1,12 @@
 //! A workflow run's state: its id, budgets and progress.
 
+use std::collections::VecDeque;
 use std::fmt;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::Waker;
+
+use atomic_waker::AtomicWaker;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use super::limits::{Budget, BudgetExceeded, Remaining, WorkflowOptions};
@@ -40,12 +43,43 @@ impl fmt::Display for RunId {
 }
 
 /// What a run has done so far, for the live view and the learned shape.
+/// Bounded whatever the run does: the nodes running now (bounded by the run's
+/// own concurrency), a count of completed node executions and the last
+/// [`Progress::KEPT`] of them.
 #[derive(Default)]
 pub(crate) struct Progress {
     pub running: Vec<&'static str>,
-    pub completed: Vec<&'static str>,
+    completed: VecDeque<&'static str>,
+    completed_total: u64,
     /// The last top-level node to finish: the `from` of the next top-level node's edge.
     pub last_top: Option<&'static str>,
+}
+
+impl Progress {
+    /// How many completed nodes a run keeps for the live view.
+    pub(crate) const KEPT: usize = 32;
+
+    /// `node` finished.
+    pub(crate) fn complete(&mut self, node: &'static str) {
+        if let Some(i) = self.running.iter().position(|n| *n == node) {
+            self.running.remove(i);
+        }
+        if self.completed.len() == Self::KEPT {
+            self.completed.pop_front();
+        }
+        self.completed.push_back(node);
+        self.completed_total += 1;
+    }
+
+    /// The last completed nodes, oldest first.
+    pub(crate) fn completed(&self) -> Vec<&'static str> {
+        self.completed.iter().copied().collect()
+    }
+
+    /// Every node execution completed so far.
+    pub(crate) fn completed_total(&self) -> u64 {
+        self.completed_total
+    }
 }
 
 pub(crate) struct Run {
@@ -60,7 +94,9 @@ pub(crate) struct Run {
     exceeded: AtomicU8,
     counted: AtomicU8,
     abort: AtomicBool,
-    waker: Mutex<Option<Waker>>,
+    waker: AtomicWaker,
+    /// Whether the run is listed in the active-run view (which is capped).
+    pub(crate) listed: AtomicBool,
     progress: Mutex<Progress>,
     pub(crate) handles: Option<&'static WorkflowHandles>,
 }
@@ -80,7 +116,8 @@ impl Run {
             exceeded: AtomicU8::new(0),
             counted: AtomicU8::new(0),
             abort: AtomicBool::new(false),
-            waker: Mutex::new(None),
+            waker: AtomicWaker::new(),
+            listed: AtomicBool::new(false),
             progress: Mutex::new(Progress::default()),
             handles,
         }
@@ -129,10 +166,7 @@ impl Run {
             handles.budget_exceeded(budget);
         }
         if abort && !self.abort.swap(true, Ordering::AcqRel) {
-            let waker = self.waker.lock().unwrap_or_else(|e| e.into_inner()).take();
-            if let Some(waker) = waker {
-                waker.wake();
-            }
+            self.waker.wake();
         }
     }
 
@@ -170,10 +204,9 @@ impl Run {
         }
     }
 
+    /// Registers the task to wake when a budget stops the run; no lock, so
+    /// cheap on every poll.
     pub(crate) fn set_waker(&self, waker: &Waker) {
-        let mut slot = self.waker.lock().unwrap_or_else(|e| e.into_inner());
-        if !slot.as_ref().is_some_and(|w| w.will_wake(waker)) {
-            *slot = Some(waker.clone());
-        }
+        self.waker.register(waker);
     }
 }

@@ -4,6 +4,7 @@
 
 use tracing_core::Level;
 
+use super::graph::SiteCounts;
 use super::limits::{NodeOptions, WorkflowOptions};
 use super::metrics::FlowHandles;
 use crate::callsite::{CallSite, Site};
@@ -25,6 +26,8 @@ pub struct FlowSite {
     pub(crate) timeout: Site,
     pub(crate) budget: Site,
     pub(crate) handles: FlowHandles,
+    /// Where the learned shape counts this site's executions.
+    pub(crate) shape: SiteCounts,
 }
 
 impl FlowSite {
@@ -48,6 +51,7 @@ impl FlowSite {
             timeout: Site::event(&me.timeout, Level::ERROR, info),
             budget: Site::event(&me.budget, Level::ERROR, info),
             handles: FlowHandles::new(),
+            shape: SiteCounts::new(),
         }
     }
 
