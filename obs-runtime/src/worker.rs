@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 /// by a longer timeout, an export to a stalled backend) is left to finish on
 /// its own or end with the process. Dropping a worker asks it to stop without waiting.
 pub(crate) struct Worker {
-    signal: Option<Box<dyn FnOnce() + Send>>,
+    signal: Option<Box<dyn FnOnce() + Send + Sync>>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -42,7 +42,7 @@ impl Worker {
     /// shutdown future, a control channel).
     pub(crate) fn spawn_stopped_by(
         name: &str,
-        signal: impl FnOnce() + Send + 'static,
+        signal: impl FnOnce() + Send + Sync + 'static,
         body: impl FnOnce() + Send + 'static,
     ) -> std::io::Result<Worker> {
         let thread = std::thread::Builder::new().name(name.to_owned()).spawn(body)?;

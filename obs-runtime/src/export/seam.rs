@@ -98,7 +98,7 @@ pub(crate) trait Configured {
 }
 
 /// A running exporter, owned by the [`ObsGuard`](crate::ObsGuard).
-pub(crate) trait Exporter: Send {
+pub(crate) trait Exporter: Send + Sync {
     /// Called once the subscriber, the recorder and the HTTP server are in place.
     fn ready(&mut self) {}
 

@@ -45,3 +45,9 @@ impl Drop for ObsGuard {
         }
     }
 }
+
+// The guard was always `Send + Sync` (tests keep it in a static); the exporters must keep it so.
+const _: fn() = || {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<ObsGuard>();
+};
