@@ -51,3 +51,50 @@ const _: fn() = || {
     fn send_sync<T: Send + Sync>() {}
     send_sync::<ObsGuard>();
 };
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Records when it was stopped and with which deadline.
+    struct Probe {
+        name: &'static str,
+        limit: Duration,
+        stopped: Arc<Mutex<Vec<(&'static str, Instant)>>>,
+    }
+
+    impl Exporter for Probe {
+        fn shutdown_limit(&self) -> Duration {
+            self.limit
+        }
+        fn shutdown(self: Box<Self>, deadline: Instant) {
+            self.stopped.lock().unwrap().push((self.name, deadline));
+        }
+    }
+
+    #[test]
+    fn dropping_the_guard_stops_the_last_started_first_within_one_deadline() {
+        let stopped = Arc::new(Mutex::new(Vec::new()));
+        let probe = |name, secs| -> Box<dyn Exporter> {
+            Box::new(Probe { name, limit: Duration::from_secs(secs), stopped: stopped.clone() })
+        };
+        let guard = ObsGuard {
+            service: "svc".into(),
+            http_addr: None,
+            metrics_text: None,
+            exporters: vec![probe("recorder", 1), probe("spans", 5), probe("server", 2)],
+        };
+        let dropped_at = Instant::now();
+        drop(guard);
+        let stopped = stopped.lock().unwrap();
+        let order: Vec<_> = stopped.iter().map(|(name, _)| *name).collect();
+        assert_eq!(order, ["server", "spans", "recorder"]);
+        let deadline = stopped[0].1;
+        assert!(stopped.iter().all(|(_, d)| *d == deadline), "one deadline for all");
+        let budget = deadline - dropped_at;
+        assert!(budget >= Duration::from_secs(5) && budget < Duration::from_secs(6), "the longest limit: {budget:?}");
+    }
+}
