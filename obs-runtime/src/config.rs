@@ -1,70 +1,19 @@
-//! `init()` and its builder: one call in `main` that installs the metrics
-//! recorder, the log layer and the HTTP endpoints, and returns the guard that
-//! flushes them.
+//! The builder of `init()` and its settings: what the code asks for, and how
+//! each setting is resolved against the environment and checked. Starting
+//! anything is the start-up module's business (`Builder::init` lives there).
 
-use std::fmt;
 use std::net::SocketAddr;
 
+use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::{Layered, SubscriberExt};
-use tracing_subscriber::{EnvFilter, Layer, Registry};
 
-use crate::log::{JsonLayer, LogFormat};
-
-/// Where log events go besides the log lines: OTLP log export, when on.
-#[cfg(feature = "otlp")]
-pub(crate) type LogExport = Option<crate::export::otlp::LogSink>;
-#[cfg(not(feature = "otlp"))]
-pub(crate) type LogExport = ();
+use crate::init_error::InitError;
+use crate::log::LogFormat;
 
 /// Default histogram bucket bounds, in seconds: 1 ms to 10 s.
 pub const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Default address of the HTTP endpoints.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9464";
-
-/// Why [`init`](crate::init) could not complete. Nothing panics; the
-/// application can carry on without telemetry.
-#[derive(Debug)]
-#[non_exhaustive]
-pub enum InitError {
-    /// `init` already ran in this process.
-    AlreadyInitialized,
-    /// Another `metrics` recorder is installed; use `Builder::prometheus(false)` to keep it.
-    RecorderAlreadySet,
-    /// Another global `tracing` subscriber is installed; use
-    /// `Builder::install_subscriber(false)` and add [`JsonLayer`] to yours.
-    SubscriberAlreadySet,
-    /// A setting is invalid (the message says which and why).
-    Config(String),
-    /// The HTTP endpoint could not bind its address.
-    Bind(SocketAddr, std::io::Error),
-}
-
-impl fmt::Display for InitError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            InitError::AlreadyInitialized => f.write_str("obs_runtime::init was already called in this process"),
-            InitError::RecorderAlreadySet => f.write_str(
-                "a global `metrics` recorder is already installed; call `.prometheus(false)` on the builder to keep it",
-            ),
-            InitError::SubscriberAlreadySet => f.write_str(
-                "a global `tracing` subscriber is already installed; call `.install_subscriber(false)` and add \
-                 `obs_runtime::log::JsonLayer` to your own subscriber",
-            ),
-            InitError::Config(message) => write!(f, "invalid obs configuration: {message}"),
-            InitError::Bind(addr, err) => write!(f, "cannot serve obs endpoints on {addr}: {err}"),
-        }
-    }
-}
-
-impl std::error::Error for InitError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match self {
-            InitError::Bind(_, err) => Some(err),
-            _ => None,
-        }
-    }
-}
 
 /// Configures what [`init`](crate::init) sets up. Environment variables win
 /// over code where the OpenTelemetry conventions say so (`OTEL_SERVICE_NAME`,
@@ -373,11 +322,6 @@ impl Builder {
         self
     }
 
-    /// Installs everything; see [`init`](crate::init).
-    pub fn init(self) -> Result<crate::ObsGuard, InitError> {
-        crate::runtime::start(self)
-    }
-
     pub(crate) fn resolved_service_name(&self) -> String {
         std::env::var("OTEL_SERVICE_NAME")
             .ok()
@@ -413,54 +357,14 @@ impl Builder {
         EnvFilter::builder().parse(&text).map_err(|e| InitError::Config(format!("{source} {text:?}: {e}")))
     }
 
-    /// Installs the global subscriber: the filter, `spans` (the OpenTelemetry
-    /// layer when exporting; it must come before the log layer, which reads the
-    /// ids it assigns) and the chosen log layer, which also feeds OTLP log
-    /// export when `logs` is on (a line-less [`JsonLayer`] does that for the
-    /// other formats).
-    pub(crate) fn install_tracing<L>(&mut self, service: &str, spans: L, logs: LogExport) -> Result<(), InitError>
-    where
-        L: Layer<Layered<EnvFilter, Registry>> + Send + Sync + 'static,
-    {
-        let filter = self.filter()?;
-        let writer = self.log_writer.take().unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-        let registry = tracing_subscriber::registry().with(filter).with(spans);
-        // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.
-        #[cfg(feature = "otlp")]
-        let (with_lines, export_only) = match logs {
-            Some(sink) if self.log_format == LogFormat::Json => (Some(sink), None),
-            Some(sink) => (None, Some(JsonLayer::new(service, std::io::sink as fn() -> _).with_otlp_logs(sink, false))),
-            None => (None, None),
-        };
-        #[cfg(not(feature = "otlp"))]
-        let export_only = {
-            let () = logs;
-            None::<JsonLayer<fn() -> std::io::Sink>>
-        };
-        let result = match self.log_format {
-            LogFormat::Json => {
-                let layer = JsonLayer::new(service, writer);
-                #[cfg(feature = "otlp")]
-                let layer = match with_lines {
-                    Some(sink) => layer.with_otlp_logs(sink, true),
-                    None => layer,
-                };
-                tracing::subscriber::set_global_default(registry.with(layer))
-            }
-            // Not `.with(Option<JsonLayer>)`: an `Option` layer does not pass on
-            // `on_register_dispatch`, which the layer needs to find OpenTelemetry ids.
-            LogFormat::Pretty => {
-                let registry = registry.with(tracing_subscriber::fmt::layer().pretty().with_writer(writer));
-                match export_only {
-                    Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
-                    None => tracing::subscriber::set_global_default(registry),
-                }
-            }
-            LogFormat::Off => match export_only {
-                Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
-                None => tracing::subscriber::set_global_default(registry),
-            },
-        };
-        result.map_err(|_| InitError::SubscriberAlreadySet)
+    /// The histogram bucket bounds, checked: ascending and non-empty.
+    pub(crate) fn checked_buckets(&self) -> Result<&[f64], InitError> {
+        if self.buckets.is_empty() || self.buckets.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(InitError::Config(format!(
+                "histogram buckets must be ascending and non-empty, got {:?}",
+                self.buckets
+            )));
+        }
+        Ok(&self.buckets)
     }
 }

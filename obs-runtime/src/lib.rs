@@ -92,25 +92,29 @@ pub mod export;
 pub mod health;
 #[cfg(feature = "http")]
 mod http;
+mod init_error;
 pub mod log;
 pub mod metrics;
 pub mod propagation;
-mod runtime;
+mod start;
 #[cfg(feature = "otlp")]
 pub mod trace;
+#[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]
+mod worker;
 pub mod workflow;
 
 #[doc(hidden)]
 pub mod __private;
 
 pub use callsite::{CallSite, Kind, catalog};
-pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR, InitError};
+pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR};
 pub use error::{ErrorKind, short_type_name};
 #[cfg(feature = "health")]
 pub use health::HealthCheck;
+pub use init_error::InitError;
 pub use metrics::{OVERFLOW, Status};
 pub use obs_macros::{ErrorKind, node, observe, workflow};
-pub use runtime::ObsGuard;
+pub use start::ObsGuard;
 #[cfg(feature = "otlp")]
 pub use trace::spawn;
 pub use workflow::{

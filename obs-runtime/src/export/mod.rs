@@ -1,6 +1,36 @@
-//! Exporters: where the recorded telemetry leaves the process.
+//! Exporters: where the recorded telemetry leaves the process, each through
+//! the one seam in `seam.rs`. Adding an exporter is a module here and a line
+//! in `configure`.
 
+#[cfg(feature = "health")]
+mod health;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "prometheus")]
 pub mod prometheus;
+pub(crate) mod seam;
+#[cfg(feature = "http")]
+mod workflow_views;
+
+use crate::init_error::InitError;
+use seam::{Configured, Settings};
+
+/// Every exporter the settings turn on, in start order (the guard stops them
+/// in the reverse order). Only checks settings: nothing starts here.
+pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>, InitError> {
+    #[cfg_attr(
+        not(any(feature = "prometheus", feature = "otlp", feature = "health", feature = "http")),
+        allow(unused_mut)
+    )]
+    let mut exporters: Vec<Box<dyn Configured>> = Vec::new();
+    #[cfg(feature = "prometheus")]
+    exporters.extend(prometheus::configure(settings)?);
+    #[cfg(feature = "otlp")]
+    exporters.extend(otlp::configure(settings)?);
+    #[cfg(feature = "health")]
+    exporters.extend(health::configure(settings)?);
+    #[cfg(feature = "http")]
+    exporters.extend(workflow_views::configure(settings)?);
+    let _ = settings;
+    Ok(exporters)
+}

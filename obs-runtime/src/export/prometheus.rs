@@ -1,25 +1,100 @@
-//! The Prometheus recorder behind `GET /metrics`, and the one function that
-//! renders `/metrics`: the recorder's text followed by the function metrics
-//! obs keeps itself.
+//! The Prometheus exporter: obs's recorder as the global `metrics` recorder,
+//! `GET /metrics`, and the upkeep thread that keeps its memory flat; and the
+//! one function that renders `/metrics`: the recorder's text followed by the
+//! function metrics obs keeps itself.
 
 use std::fmt::Write;
+use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
-use crate::InitError;
+use super::seam::{Configured, Exporter, Settings, StartContext};
+use crate::init_error::InitError;
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
+use crate::worker::Worker;
 
-/// Builds the Prometheus recorder with real histograms (the given bucket
-/// bounds) and installs it as the global `metrics` recorder.
-pub(crate) fn install(buckets: &[f64]) -> Result<PrometheusHandle, InitError> {
+/// How often histogram samples are drained into buckets when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// The recorder with real histograms (the given bucket bounds), when
+/// [`Builder::prometheus`](crate::Builder::prometheus) is on (the default).
+pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured>>, InitError> {
+    if !settings.prometheus {
+        return Ok(None);
+    }
     let recorder = PrometheusBuilder::new()
-        .set_buckets(buckets)
+        .set_buckets(&settings.buckets)
         .map_err(|e| InitError::Config(format!("histogram buckets: {e}")))?
         .build_recorder();
-    let handle = recorder.handle();
-    metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet)?;
-    Ok(handle)
+    Ok(Some(Box::new(Recorder { handle: recorder.handle(), recorder: Some(recorder) })))
+}
+
+struct Recorder {
+    handle: PrometheusHandle,
+    recorder: Option<PrometheusRecorder>,
+}
+
+impl Configured for Recorder {
+    fn install(&mut self) -> Result<(), InitError> {
+        match self.recorder.take() {
+            Some(recorder) => metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet),
+            None => Ok(()),
+        }
+    }
+
+    // With obs's own exporter, obs keeps and renders the function metrics itself.
+    fn reads_function_store(&self) -> bool {
+        true
+    }
+
+    fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
+        #[cfg(feature = "http")]
+        {
+            let handle = self.handle.clone();
+            cx.serve(move |router| {
+                router.route(
+                    "/metrics",
+                    axum::routing::get(move || {
+                        let handle = handle.clone();
+                        async move {
+                            (
+                                [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+                                render(&handle),
+                            )
+                        }
+                    }),
+                )
+            });
+        }
+        let handle = self.handle.clone();
+        cx.metrics_text = Some(Box::new(move || render(&handle)));
+        // Drains histogram samples into buckets even when nobody scrapes, so memory stays flat.
+        let handle = self.handle;
+        let upkeep = Worker::spawn("obs-upkeep", move |stop| {
+            while !stop.wait(UPKEEP_INTERVAL) {
+                handle.run_upkeep();
+            }
+        })
+        .ok();
+        Ok(Box::new(Upkeep(upkeep)))
+    }
+}
+
+/// The running exporter: the upkeep thread (scrapes are served by the HTTP server).
+struct Upkeep(Option<Worker>);
+
+impl Exporter for Upkeep {
+    fn shutdown_limit(&self) -> Duration {
+        Duration::from_secs(1)
+    }
+
+    fn shutdown(self: Box<Self>, deadline: Instant) {
+        let deadline = deadline.min(Instant::now() + self.shutdown_limit());
+        if let Some(worker) = self.0 {
+            worker.stop(deadline);
+        }
+    }
 }
 
 /// Everything `/metrics` serves, in the Prometheus text format: what went

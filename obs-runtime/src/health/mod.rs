@@ -65,7 +65,7 @@ pub use redis::RedisCheck;
 pub use registry::{ShowDetails, register, report, set_live, set_ready};
 pub use report::{ComponentReport, HealthReport};
 
-pub(crate) use refresh::{Refresher, start as start_refresh};
+pub(crate) use refresh::start as start_refresh;
 pub(crate) use registry::{Settings, configure, register_arc};
 
 /// The default bound on one check's run time.

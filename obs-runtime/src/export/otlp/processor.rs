@@ -10,7 +10,6 @@
 
 use std::sync::Mutex;
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use metrics::Counter;
@@ -22,6 +21,7 @@ use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::settings::Signal;
 use crate::metrics::{EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL};
+use crate::worker::Worker as Thread;
 
 /// Counters of one pipeline, exposed through the `metrics` facade.
 struct PipelineMetrics {
@@ -141,7 +141,7 @@ pub(crate) struct Pipeline<T> {
     signal: Signal,
     queue: SyncSender<Item<T>>,
     control: Mutex<mpsc::Sender<Control>>,
-    worker: Mutex<Option<JoinHandle<()>>>,
+    thread: Mutex<Option<Thread>>,
     dropped: Counter,
     shutdown_timeout: Duration,
 }
@@ -173,12 +173,13 @@ impl<T: Send + 'static> Pipeline<T> {
             errors: ErrorLog { signal, interval: config.error_log_interval, last: None, suppressed: 0 },
         };
         let name = format!("obs-otlp-{}", signal.name());
-        let handle = std::thread::Builder::new().name(name).spawn(move || worker.run())?;
+        // Stopped through the control channel, which acknowledges (see `shutdown`), not by a signal of its own.
+        let thread = Thread::spawn_stopped_by(&name, || {}, move || worker.run())?;
         Ok(Pipeline {
             signal,
             queue,
             control: Mutex::new(control),
-            worker: Mutex::new(Some(handle)),
+            thread: Mutex::new(Some(thread)),
             dropped,
             shutdown_timeout: config.shutdown_timeout,
         })
@@ -196,14 +197,14 @@ impl<T: Send + 'static> Pipeline<T> {
     }
 
     pub(crate) fn shutdown(&self, timeout: Duration) -> OTelSdkResult {
-        let result = self.command(Control::Shutdown, timeout.min(self.shutdown_timeout));
-        let worker = self.worker.lock().unwrap_or_else(|e| e.into_inner()).take();
-        if let Some(worker) = worker
-            && result.is_ok()
-        {
-            let _ = worker.join();
-        }
+        let limit = timeout.min(self.shutdown_timeout);
+        let deadline = Instant::now() + limit;
+        let result = self.command(Control::Shutdown, limit);
+        let thread = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take();
         // On timeout the worker is left to finish (or die with the process): shutdown stays bounded.
+        if let Some(thread) = thread {
+            thread.stop(deadline);
+        }
         result
     }
 

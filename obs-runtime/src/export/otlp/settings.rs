@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::Sampler;
 
-use crate::config::InitError;
+use crate::init_error::InitError;
 
 /// The builder's OTLP options (code side); the environment is read in [`Settings::resolve`].
 #[derive(Debug, Clone)]

@@ -1,0 +1,91 @@
+//! What `init` does, in order: resolve and check every setting, install the
+//! globals, start the exporters (then the subscriber and the HTTP server
+//! from what they contributed), and hand the running exporters to the guard.
+
+mod guard;
+mod subscriber;
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+pub use guard::ObsGuard;
+
+use crate::config::Builder;
+use crate::export::seam::{self, StartContext};
+use crate::init_error::InitError;
+
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
+
+impl Builder {
+    /// Installs everything; see [`init`](crate::init).
+    pub fn init(self) -> Result<ObsGuard, InitError> {
+        start(self)
+    }
+}
+
+fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
+    // 1. Everything that can fail on bad input is checked before anything global changes.
+    let service = builder.resolved_service_name();
+    let filter = builder.filter()?;
+    let buckets = builder.checked_buckets()?.to_vec();
+    let http_addr = builder.resolved_http_addr()?;
+    #[cfg(feature = "http")]
+    let listener = http_addr.map(crate::http::bind).transpose()?;
+    let settings = seam::Settings {
+        service,
+        buckets,
+        serve_http: http_addr.is_some() && cfg!(feature = "http"),
+        install_subscriber: builder.install_subscriber,
+        #[cfg(feature = "prometheus")]
+        prometheus: builder.prometheus,
+        #[cfg(feature = "health")]
+        health: builder.health_settings.clone(),
+        #[cfg(feature = "health")]
+        health_group: builder.health.take(),
+        #[cfg(feature = "otlp")]
+        otlp: builder.otlp.clone(),
+    };
+    let mut configured = crate::export::configure(&settings)?;
+
+    // 2. The globals.
+    if INITIALIZED.swap(true, Ordering::SeqCst) {
+        return Err(InitError::AlreadyInitialized);
+    }
+    for exporter in &mut configured {
+        exporter.install()?;
+    }
+    let own_buckets = configured.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
+    crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
+    crate::callsite::preregister();
+    crate::workflow::metrics::preregister();
+
+    // 3. The exporters, then the subscriber and the server from what they contributed.
+    let mut cx = StartContext::default();
+    let mut exporters = Vec::with_capacity(configured.len() + 1);
+    for exporter in configured {
+        exporters.push(exporter.start(&mut cx)?);
+    }
+    if builder.install_subscriber {
+        let writer = builder.log_writer.take().unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
+        subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)?;
+    }
+    #[cfg(feature = "http")]
+    let http_addr = match listener {
+        Some(listener) => {
+            let server = crate::http::Server::start(listener, cx.take_routes())?;
+            let addr = server.addr();
+            exporters.push(Box::new(server));
+            Some(addr)
+        }
+        None => None,
+    };
+    #[cfg(not(feature = "http"))]
+    let http_addr = None;
+
+    // 4. After the subscriber and the recorder, so the first health evaluation is recorded.
+    for exporter in &mut exporters {
+        exporter.ready();
+    }
+    Ok(ObsGuard { service: settings.service, http_addr, metrics_text: cx.metrics_text, exporters })
+}

@@ -1,0 +1,65 @@
+//! The global `tracing` subscriber `init` installs: the filter, the layers
+//! the exporters contributed, and the chosen log layer.
+
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
+use tracing_subscriber::layer::SubscriberExt;
+
+use crate::export::seam::StartContext;
+use crate::init_error::InitError;
+use crate::log::{JsonLayer, LogFormat};
+
+/// Installs the filter, the span layer of `cx` (the OpenTelemetry layer when
+/// exporting; it must come before the log layer, which reads the ids it
+/// assigns) and the chosen log layer, which also feeds OTLP log export when
+/// `cx` has a log sink (a line-less [`JsonLayer`] does that for the other formats).
+pub(super) fn install(
+    service: &str,
+    filter: EnvFilter,
+    format: LogFormat,
+    writer: BoxMakeWriter,
+    cx: &mut StartContext,
+) -> Result<(), InitError> {
+    #[cfg(feature = "otlp")]
+    let (spans, logs) = (cx.span_layer.take(), cx.log_sink.take());
+    #[cfg(not(feature = "otlp"))]
+    let spans = {
+        let _ = cx;
+        tracing_subscriber::layer::Identity::new()
+    };
+    let registry = tracing_subscriber::registry().with(filter).with(spans);
+    // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.
+    #[cfg(feature = "otlp")]
+    let (with_lines, export_only) = match logs {
+        Some(sink) if format == LogFormat::Json => (Some(sink), None),
+        Some(sink) => (None, Some(JsonLayer::new(service, std::io::sink as fn() -> _).with_otlp_logs(sink, false))),
+        None => (None, None),
+    };
+    #[cfg(not(feature = "otlp"))]
+    let export_only = None::<JsonLayer<fn() -> std::io::Sink>>;
+    let result = match format {
+        LogFormat::Json => {
+            let layer = JsonLayer::new(service, writer);
+            #[cfg(feature = "otlp")]
+            let layer = match with_lines {
+                Some(sink) => layer.with_otlp_logs(sink, true),
+                None => layer,
+            };
+            tracing::subscriber::set_global_default(registry.with(layer))
+        }
+        // Not `.with(Option<JsonLayer>)`: an `Option` layer does not pass on
+        // `on_register_dispatch`, which the layer needs to find OpenTelemetry ids.
+        LogFormat::Pretty => {
+            let registry = registry.with(tracing_subscriber::fmt::layer().pretty().with_writer(writer));
+            match export_only {
+                Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
+                None => tracing::subscriber::set_global_default(registry),
+            }
+        }
+        LogFormat::Off => match export_only {
+            Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
+            None => tracing::subscriber::set_global_default(registry),
+        },
+    };
+    result.map_err(|_| InitError::SubscriberAlreadySet)
+}

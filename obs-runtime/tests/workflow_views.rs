@@ -1,0 +1,81 @@
+//! The workflow views the HTTP server serves: the learned shape as JSON and
+//! as a Mermaid graph, and the runs in progress. Its own binary: it needs its own `init`.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+
+use obs_runtime::{node, workflow};
+
+#[derive(Debug)]
+struct Failed;
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("failed")
+    }
+}
+impl std::error::Error for Failed {}
+
+#[node]
+async fn fetch(id: u64) -> Result<u64, Failed> {
+    Ok(id)
+}
+
+#[node]
+async fn store(id: u64) -> Result<(), Failed> {
+    if id == 2 { Err(Failed) } else { Ok(()) }
+}
+
+#[workflow]
+async fn ingest(id: u64) -> Result<(), Failed> {
+    let id = fetch(id).await?;
+    store(id).await
+}
+
+/// A GET over a plain connection: the status code, the content type and the body.
+fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (head, body) = response.split_once("\r\n\r\n").expect("a response");
+    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).expect("a status");
+    let content_type = head.lines().find_map(|l| l.strip_prefix("content-type: ")).unwrap_or_default().to_owned();
+    (status, content_type, body.to_owned())
+}
+
+#[test]
+fn the_server_shows_each_workflows_shape_and_404s_for_unknown_ones() {
+    let guard = obs_runtime::builder()
+        .http_addr("127.0.0.1:0".parse().unwrap())
+        .install_subscriber(false)
+        .init()
+        .expect("init");
+    let addr = guard.http_addr().expect("the server runs");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    for id in 1..=3 {
+        let _ = runtime.block_on(ingest(id));
+    }
+
+    let (status, content_type, body) = get(addr, "/obs/workflows");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"), "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let shape = json["workflows"].as_array().unwrap().iter().find(|w| w["name"] == "ingest").expect("ingest");
+    assert_eq!(shape["runs"], 3, "{shape}");
+    assert_eq!(shape["errors"], 1, "{shape}");
+    assert_eq!(shape["graph"], "/obs/workflows/ingest/graph.mmd");
+    let edge = shape["edges"].as_array().unwrap().iter().find(|e| e["from"] == "fetch").expect("fetch → store");
+    assert_eq!((&edge["to"], &edge["runs"], &edge["errors"]), (&"store".into(), &3.into(), &1.into()), "{edge}");
+
+    let (status, content_type, body) = get(addr, "/obs/workflows/active");
+    assert_eq!((status, content_type.as_str()), (200, "application/json"));
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["active"], serde_json::json!([]));
+
+    let (status, content_type, body) = get(addr, "/obs/workflows/ingest/graph.mmd");
+    assert_eq!((status, content_type.as_str()), (200, "text/vnd.mermaid; charset=utf-8"));
+    assert!(body.starts_with("flowchart"), "{body}");
+
+    let (status, _, body) = get(addr, "/obs/workflows/nope/graph.mmd");
+    assert_eq!((status, body.as_str()), (404, "no workflow named \"nope\"\n"));
+    let (status, _, body) = get(addr, "/nothing/here");
+    assert_eq!((status, body.as_str()), (404, "not found\n"));
+}
