@@ -49,23 +49,6 @@ async fn test(headers: HeaderMap, Json(cases): Json<Vec<Value>>) -> StatusCode {
 #[observe(skip(client, arguments, incoming))]
 async fn call(client: &reqwest::Client, url: &str, arguments: &Value, incoming: Option<&TraceContext>) {
     let mut headers = HeaderMap::new();
-    outgoing(incoming).inject(&mut headers);
+    obs_runtime::trace::next_hop_context(incoming).inject(&mut headers);
     let _ = client.post(url).headers(headers).json(arguments).send().await;
-}
-
-/// The context sent on: the exported span's when OpenTelemetry is active,
-/// else the caller's trace with a fresh parent id (or a new trace).
-fn outgoing(incoming: Option<&TraceContext>) -> TraceContext {
-    if let Some(current) = obs_runtime::trace::current_context() {
-        return current;
-    }
-    let ids = obs_runtime::log::SpanIds::new_child_of(None);
-    match incoming {
-        Some(parent) => TraceContext { parent_id: ids.span_id.to_be_bytes(), ..parent.clone() },
-        None => TraceContext::new(
-            ids.trace_id.to_be_bytes(),
-            ids.span_id.to_be_bytes(),
-            TraceContext::FLAG_SAMPLED | TraceContext::FLAG_RANDOM,
-        ),
-    }
 }

@@ -15,9 +15,10 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use obs_runtime::budget::{self, BudgetExceeded};
 use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck};
-use obs_runtime::{ErrorKind, HealthCheck, TimeoutError, node, workflow};
+use obs_runtime::workflow::TimeoutError;
+use obs_runtime::workflow::budget::{self, BudgetExceeded};
+use obs_runtime::{ErrorKind, HealthCheck, node, workflow};
 
 #[derive(Debug, ErrorKind)]
 enum PipelineError {
@@ -199,7 +200,7 @@ async fn main() {
     }
     while batch.join_next().await.is_some() {}
     eprintln!("workflow_app: {runs} runs done");
-    for shape in obs_runtime::workflows() {
+    for shape in obs_runtime::workflow::workflows() {
         eprintln!("{}", shape.to_mermaid());
     }
 }

@@ -39,8 +39,8 @@ impl std::fmt::Display for Coded {
 
 impl std::error::Error for Coded {}
 
-impl From<obs_runtime::budget::BudgetExceeded> for Coded {
-    fn from(_: obs_runtime::budget::BudgetExceeded) -> Self {
+impl From<obs_runtime::workflow::budget::BudgetExceeded> for Coded {
+    fn from(_: obs_runtime::workflow::budget::BudgetExceeded) -> Self {
         Coded(0)
     }
 }

@@ -12,7 +12,8 @@ mod support;
 use std::time::Duration;
 
 use obs_runtime::export::otlp::TraceSampler;
-use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
+use obs_runtime::workflow::TimeoutError;
+use obs_runtime::{ErrorKind, node, observe, workflow};
 use serde_json::Value;
 use support::collector::{Collector, ReceivedSpan};
 use support::{MemoryWriter, PaymentError, for_span, sample};

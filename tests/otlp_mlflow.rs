@@ -21,7 +21,8 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
-use obs_runtime::{ErrorKind, TimeoutError, node, observe, workflow};
+use obs_runtime::workflow::TimeoutError;
+use obs_runtime::{ErrorKind, node, observe, workflow};
 use serde_json::Value;
 use support::{MemoryWriter, PaymentError, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
 
@@ -67,7 +68,7 @@ async fn order_handler(State(stock_service): State<SocketAddr>, Path(id): Path<u
 #[observe]
 async fn place_order(stock_service: SocketAddr, id: u32) -> String {
     // A task spawned with the helper stays a child of this call.
-    obs_runtime::spawn(audit(id)).await.unwrap();
+    obs_runtime::trace::spawn(audit(id)).await.unwrap();
     let response = reqwest::Client::new()
         .get(format!("http://{stock_service}/stock/{id}"))
         .with_trace_context()

@@ -22,7 +22,7 @@ pub fn workflow(function: &Function, args: &WorkflowArgs, errors: &mut Errors) {
     if let Some(span) = args.budget_key
         && !function.output_type().is_some_and(is_result)
     {
-        errors.push(syn::Error::new(span, "workflow budgets need a function that returns `Result<_, E>` with `E: From<obs_runtime::budget::BudgetExceeded>`"));
+        errors.push(syn::Error::new(span, "workflow budgets need a function that returns `Result<_, E>` with `E: From<obs_runtime::workflow::budget::BudgetExceeded>`"));
     }
     common(function, args, errors);
 }

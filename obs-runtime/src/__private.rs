@@ -63,9 +63,9 @@ pub use core::time::Duration;
 /// Implemented by every error type a budget error converts into: the bound that
 /// explains itself when a `#[workflow]` with budgets returns an error without it.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` must implement `From<obs_runtime::budget::BudgetExceeded>` because this workflow has budgets",
+    message = "`{Self}` must implement `From<obs_runtime::workflow::budget::BudgetExceeded>` because this workflow has budgets",
     label = "a run that exceeds a budget fails with this error type",
-    note = "add `impl From<obs_runtime::budget::BudgetExceeded> for {Self}`, for example as a variant of your error enum"
+    note = "add `impl From<obs_runtime::workflow::budget::BudgetExceeded> for {Self}`, for example as a variant of your error enum"
 )]
 pub trait FromBudgetExceeded: From<BudgetExceeded> {}
 impl<E: From<BudgetExceeded>> FromBudgetExceeded for E {}
@@ -78,9 +78,9 @@ pub fn budget_error<E: FromBudgetExceeded>(error: BudgetExceeded) -> E {
 
 /// Implemented by every error type a timeout converts into.
 #[diagnostic::on_unimplemented(
-    message = "`{Self}` must implement `From<obs_runtime::TimeoutError>` because this node has a `timeout`",
+    message = "`{Self}` must implement `From<obs_runtime::workflow::TimeoutError>` because this node has a `timeout`",
     label = "an attempt that runs over fails with this error type",
-    note = "add `impl From<obs_runtime::TimeoutError> for {Self}`, for example as a variant of your error enum"
+    note = "add `impl From<obs_runtime::workflow::TimeoutError> for {Self}`, for example as a variant of your error enum"
 )]
 pub trait FromTimeoutError: From<TimeoutError> {}
 impl<E: From<TimeoutError>> FromTimeoutError for E {}

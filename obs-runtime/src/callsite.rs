@@ -1,4 +1,5 @@
-//! One static [`CallSite`] per instrumented function: its identity, its
+//! The catalog of instrumented functions: one static [`CallSite`] per
+//! `#[observe]`, `#[workflow]` and `#[node]` function, with its identity, its
 //! `tracing` metadata (one span and four end events) and its cached metric
 //! handles. Every call site is registered at link time in [`CATALOG`].
 
@@ -14,7 +15,7 @@ use crate::metrics::{self, Handles};
 
 /// The most fields a span can carry (tracing's own limit), including the four
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
-pub const MAX_FIELDS: usize = 32;
+pub(crate) const MAX_FIELDS: usize = 32;
 const LEADING: usize = 4;
 
 /// What kind of instrumented function a call site is.

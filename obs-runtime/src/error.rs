@@ -26,7 +26,7 @@ pub trait ErrorKind {
 }
 
 /// The short name of a type: `std::io::Error` → `Error`, `Box<dyn Error>` → `Box<dyn Error>`.
-pub fn short_type_name<T: ?Sized>() -> &'static str {
+pub(crate) fn short_type_name<T: ?Sized>() -> &'static str {
     let full = std::any::type_name::<T>();
     // Only strip the path of the outermost type; generic arguments keep their full paths.
     let head = full.split('<').next().unwrap_or(full);

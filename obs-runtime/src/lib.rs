@@ -57,8 +57,8 @@
 //! `obs_node_runs_total{workflow,node,status}`, `obs_node_duration_seconds`,
 //! `obs_node_retries_total`. Events: `workflow.start|success|error|cancelled|panic|budget_exceeded`,
 //! `node.start|success|error|retry|timeout|cancelled|panic|budget_exceeded`.
-//! [`workflows`] (and `GET /obs/workflows`, `/obs/workflows/{name}/graph.mmd`)
-//! gives each workflow's shape learned from its runs; [`active_runs`] (and
+//! [`workflow::workflows`] (and `GET /obs/workflows`, `/obs/workflows/{name}/graph.mmd`)
+//! gives each workflow's shape learned from its runs; [`workflow::active_runs`] (and
 //! `GET /obs/workflows/active`) the runs in progress.
 //!
 //! Both take the `#[observe]` arguments above, and only `async fn`. Durations
@@ -66,9 +66,9 @@
 //!
 //! | `#[workflow(...)]` | effect |
 //! |---|---|
-//! | `deadline = "30s"` | the run fails with [`budget::BudgetExceeded`] when it takes longer (its running nodes are dropped) |
+//! | `deadline = "30s"` | the run fails with [`workflow::budget::BudgetExceeded`] when it takes longer (its running nodes are dropped) |
 //! | `max_hops = N` | the N+1-th node execution of a run fails before running, and the run fails |
-//! | `max_tokens = N` | [`budget::consume_tokens`] fails once the run's nodes have drawn N |
+//! | `max_tokens = N` | [`workflow::budget::consume_tokens`] fails once the run's nodes have drawn N |
 //!
 //! With any budget the workflow must return `Result<_, E>` with `E: From<BudgetExceeded>`.
 //!
@@ -77,14 +77,14 @@
 //! | `retries = N` | run again up to N times after an error, with clones of the arguments (each must be `Clone`) |
 //! | `backoff = "100ms"`, `max_backoff = "10s"` | the delay before retry k is `backoff * 2^(k-1)`, capped, with equal jitter |
 //! | `retry_if = path::to::predicate` | `fn(&E) -> bool`: retry only the errors it accepts |
-//! | `timeout = "2s"` | an attempt running longer is dropped and fails with [`TimeoutError`] (needs `E: From<TimeoutError>`) |
+//! | `timeout = "2s"` | an attempt running longer is dropped and fails with [`workflow::TimeoutError`] (needs `E: From<TimeoutError>`) |
 //!
 //! Deadlines, timeouts and backoff use `tokio::time`, so they need a tokio
 //! runtime with timers; a node running in a task spawned inside a workflow does
 //! not see the run (it is labelled `workflow="none"`).
 
 mod call;
-mod callsite;
+pub mod callsite;
 mod config;
 mod error;
 pub mod export;
@@ -106,21 +106,14 @@ pub mod workflow;
 #[doc(hidden)]
 pub mod __private;
 
-pub use callsite::{CallSite, Kind, catalog};
+pub use callsite::catalog;
 pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR};
-pub use error::{ErrorKind, short_type_name};
+pub use error::ErrorKind;
 #[cfg(feature = "health")]
 pub use health::HealthCheck;
 pub use init_error::InitError;
-pub use metrics::{OVERFLOW, Status};
 pub use obs_macros::{ErrorKind, node, observe, workflow};
 pub use start::ObsGuard;
-#[cfg(feature = "otlp")]
-pub use trace::spawn;
-pub use workflow::{
-    ActiveRun, Edge, EdgeKind, NodeOptions, NodeShape, RunId, TimeoutError, WorkflowOptions, WorkflowShape,
-    active_runs, budget, current_run_id, workflows,
-};
 
 /// Installs telemetry with defaults: the Prometheus recorder, JSON logs on
 /// stdout filtered by `RUST_LOG` (default `info`), and `GET /metrics` on

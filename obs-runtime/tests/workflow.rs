@@ -6,9 +6,10 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
-use obs_runtime::budget::{self, BudgetExceeded};
 use obs_runtime::log::MemoryWriter;
-use obs_runtime::{ObsGuard, TimeoutError, node, workflow};
+use obs_runtime::workflow::TimeoutError;
+use obs_runtime::workflow::budget::{self, BudgetExceeded};
+use obs_runtime::{ObsGuard, node, workflow};
 use serde_json::Value;
 use tracing::span::{Attributes, Id, Record};
 use tracing_subscriber::layer::{Context, SubscriberExt};
@@ -200,7 +201,7 @@ async fn a_successful_run_is_one_trace_with_a_child_span_per_node() {
         assert_eq!(span.fields.get("attempt").map(String::as_str), Some("1"));
     }
 
-    let shape = obs_runtime::workflows().into_iter().find(|w| w.name == "wf_success").unwrap();
+    let shape = obs_runtime::workflow::workflows().into_iter().find(|w| w.name == "wf_success").unwrap();
     let edges: Vec<(&str, &str)> = shape.edges.iter().map(|e| (e.from, e.to)).collect();
     assert_eq!(edges, [("start", "fetch_ok"), ("fetch_ok", "store_ok")]);
     assert!(shape.to_mermaid().contains("n_fetch_ok -->|\"1 runs, 0 errors\"| n_store_ok"));
@@ -453,8 +454,10 @@ async fn dropping_a_running_workflow_records_cancelled_and_zeroes_gauges() {
     harness();
     let run = tokio::spawn(wf_dropped());
     tokio::time::sleep(Duration::from_millis(30)).await;
-    let active =
-        obs_runtime::active_runs().into_iter().find(|r| r.workflow == "wf_dropped").expect("listed while running");
+    let active = obs_runtime::workflow::active_runs()
+        .into_iter()
+        .find(|r| r.workflow == "wf_dropped")
+        .expect("listed while running");
     assert_eq!(active.running, ["hangs"]);
     run.abort();
     let _ = run.await;
@@ -465,7 +468,7 @@ async fn dropping_a_running_workflow_records_cancelled_and_zeroes_gauges() {
         metric("obs_node_runs_total", &[("workflow", "wf_dropped"), ("node", "hangs"), ("status", "cancelled")]),
         Some(1.0)
     );
-    assert!(obs_runtime::active_runs().iter().all(|r| r.workflow != "wf_dropped"));
+    assert!(obs_runtime::workflow::active_runs().iter().all(|r| r.workflow != "wf_dropped"));
     let names = event_names(&events("wf_dropped"));
     assert!(
         names.contains(&"node.cancelled".to_owned()) && names.contains(&"workflow.cancelled".to_owned()),

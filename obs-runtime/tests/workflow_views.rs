@@ -43,6 +43,12 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     (status, content_type, body.to_owned())
 }
 
+#[workflow]
+async fn parked(gate: std::sync::Arc<tokio::sync::Semaphore>) -> Result<(), Failed> {
+    let _permit = gate.acquire().await;
+    Ok(())
+}
+
 #[test]
 fn the_server_shows_each_workflows_shape_and_404s_for_unknown_ones() {
     let guard = obs_runtime::builder()
@@ -73,6 +79,49 @@ fn the_server_shows_each_workflows_shape_and_404s_for_unknown_ones() {
     let (status, content_type, body) = get(addr, "/obs/workflows/ingest/graph.mmd");
     assert_eq!((status, content_type.as_str()), (200, "text/vnd.mermaid; charset=utf-8"));
     assert!(body.starts_with("flowchart"), "{body}");
+
+    // Three runs in progress, two to a page: the first page links to the second.
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));
+    let running = std::thread::spawn({
+        let gate = gate.clone();
+        move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let runs: Vec<_> = (0..3).map(|_| tokio::spawn(parked(gate.clone()))).collect();
+                for run in runs {
+                    run.await.unwrap().unwrap();
+                }
+            })
+        }
+    });
+    let page = |path: &str| -> serde_json::Value {
+        let (status, _, body) = get(addr, path);
+        assert_eq!(status, 200, "{body}");
+        serde_json::from_str(&body).unwrap()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while page("/obs/workflows/active")["total"] != 3 {
+        assert!(std::time::Instant::now() < deadline, "runs did not start");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let first = page("/obs/workflows/active?limit=2");
+    assert_eq!(first["active"].as_array().unwrap().len(), 2, "{first}");
+    let next = first["next"].as_str().expect("a next page").to_owned();
+    let second = page(&next);
+    assert_eq!(second["active"].as_array().unwrap().len(), 1, "{second}");
+    assert!(second["next"].is_null(), "{second}");
+    let ids: Vec<_> = first["active"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["active"].as_array().unwrap())
+        .map(|r| r["run_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "oldest first, each once: {ids:?}");
+    let (status, _, _) = get(addr, "/obs/workflows/active?after=not-a-run-id");
+    assert_eq!(status, 400);
+    gate.add_permits(3);
+    running.join().unwrap();
 
     let (status, _, body) = get(addr, "/obs/workflows/nope/graph.mmd");
     assert_eq!((status, body.as_str()), (404, "no workflow named \"nope\"\n"));

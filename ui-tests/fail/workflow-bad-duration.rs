@@ -2,13 +2,13 @@ use obs_runtime::{node, workflow};
 
 #[derive(Debug)]
 struct JobError;
-impl From<obs_runtime::budget::BudgetExceeded> for JobError {
-    fn from(_: obs_runtime::budget::BudgetExceeded) -> Self {
+impl From<obs_runtime::workflow::budget::BudgetExceeded> for JobError {
+    fn from(_: obs_runtime::workflow::budget::BudgetExceeded) -> Self {
         JobError
     }
 }
-impl From<obs_runtime::TimeoutError> for JobError {
-    fn from(_: obs_runtime::TimeoutError) -> Self {
+impl From<obs_runtime::workflow::TimeoutError> for JobError {
+    fn from(_: obs_runtime::workflow::TimeoutError) -> Self {
         JobError
     }
 }

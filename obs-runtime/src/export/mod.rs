@@ -7,7 +7,7 @@ mod health;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "prometheus")]
-pub mod prometheus;
+pub(crate) mod prometheus;
 pub(crate) mod seam;
 #[cfg(feature = "http")]
 mod workflow_views;

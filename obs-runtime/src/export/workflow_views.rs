@@ -1,17 +1,23 @@
 //! The workflow views as an exporter contributing routes only:
 //! `GET /obs/workflows` (every workflow's learned shape), `/obs/workflows/active`
-//! (the runs in progress) and `/obs/workflows/{name}/graph.mmd` (a Mermaid graph).
+//! (the runs in progress, paged: `?limit=100&after=<run id>`) and
+//! `/obs/workflows/{name}/graph.mmd` (a Mermaid graph).
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, Query};
 use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
 
 use super::seam::{Configured, Exporter, Settings, StartContext};
 use crate::init_error::InitError;
+use crate::workflow::{RunId, active_page, workflows};
+
+/// Runs per page of `/obs/workflows/active` unless `limit` says otherwise, and the most it may say.
+const DEFAULT_PAGE: usize = 100;
+const MAX_PAGE: usize = 1000;
 
 /// On whenever the HTTP server runs.
 pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured>>, InitError> {
@@ -39,11 +45,11 @@ impl Exporter for WorkflowViews {
 fn routes(router: Router) -> Router {
     router
         .route("/obs/workflows", get(|| async { axum::Json(workflows_json()) }))
-        .route("/obs/workflows/active", get(|| async { axum::Json(active_json()) }))
+        .route("/obs/workflows/active", get(|Query(page): Query<PageQuery>| async move { active_json(page) }))
         .route(
             "/obs/workflows/{name}/graph.mmd",
             get(|Path(name): Path<String>| async move {
-                match crate::workflows().into_iter().find(|w| w.name == name) {
+                match workflows().into_iter().find(|w| w.name == name) {
                     Some(shape) => ([(header::CONTENT_TYPE, "text/vnd.mermaid; charset=utf-8")], shape.to_mermaid())
                         .into_response(),
                     None => (StatusCode::NOT_FOUND, format!("no workflow named {name:?}\n")).into_response(),
@@ -54,7 +60,7 @@ fn routes(router: Router) -> Router {
 
 /// `GET /obs/workflows`: every workflow's learned nodes and edges with counts.
 fn workflows_json() -> serde_json::Value {
-    let shapes = crate::workflows()
+    let shapes = workflows()
         .into_iter()
         .map(|w| {
             serde_json::json!({
@@ -72,9 +78,25 @@ fn workflows_json() -> serde_json::Value {
     serde_json::json!({ "workflows": shapes })
 }
 
-/// `GET /obs/workflows/active`: the runs in progress, oldest first.
-fn active_json() -> serde_json::Value {
-    let runs = crate::active_runs()
+/// `?limit=N&after=<run id>` of `/obs/workflows/active`.
+#[derive(serde::Deserialize)]
+struct PageQuery {
+    limit: Option<usize>,
+    after: Option<String>,
+}
+
+/// `GET /obs/workflows/active`: a page of the runs in progress, oldest first,
+/// with the total and the link to the next page.
+fn active_json(query: PageQuery) -> axum::response::Response {
+    let after = match query.after.as_deref().map(str::parse::<RunId>) {
+        None => None,
+        Some(Ok(id)) => Some(id),
+        Some(Err(_)) => return (StatusCode::BAD_REQUEST, "`after` must be a run id (a UUID)\n").into_response(),
+    };
+    let limit = query.limit.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE);
+    let page = active_page(after, limit);
+    let runs = page
+        .runs
         .into_iter()
         .map(|run| {
             let started = run.started_at.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
@@ -87,8 +109,11 @@ fn active_json() -> serde_json::Value {
                 "elapsed_ms": run.elapsed.as_millis() as u64,
                 "running": run.running,
                 "completed": run.completed,
+                "completed_total": run.completed_total,
             })
         })
         .collect::<Vec<_>>();
-    serde_json::json!({ "active": runs })
+    let next = page.next.map(|id| format!("/obs/workflows/active?limit={limit}&after={id}"));
+    axum::Json(serde_json::json!({ "active": runs, "total": page.total, "unlisted": page.unlisted, "next": next }))
+        .into_response()
 }

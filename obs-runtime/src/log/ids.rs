@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 
 /// The ids of one span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanIds {
+pub(crate) struct SpanIds {
     /// Shared by every span of one trace.
     pub trace_id: u128,
     /// This span's own id.
@@ -15,7 +15,7 @@ pub struct SpanIds {
 
 impl SpanIds {
     /// Ids for a new span: the parent's trace id, or a new trace when there is none.
-    pub fn new_child_of(trace_id: Option<u128>) -> SpanIds {
+    pub(crate) fn new_child_of(trace_id: Option<u128>) -> SpanIds {
         SpanIds { trace_id: trace_id.unwrap_or_else(random_trace_id), span_id: random_nonzero_u64() }
     }
 }

@@ -11,7 +11,7 @@ mod ids;
 mod json;
 mod memory;
 
-pub use ids::SpanIds;
+pub(crate) use ids::SpanIds;
 pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
 pub(crate) use json::{with_log_ids, with_registry_span};

@@ -23,13 +23,33 @@ pub use context::{current_context, inject_current, set_parent};
 #[cfg(feature = "http")]
 pub use server::{HttpLayer, HttpService};
 
+/// The context a request made from here carries: the current span's when
+/// OpenTelemetry export is active, else `incoming`'s trace with a fresh parent
+/// id, else a new sampled trace. For code that forwards a call by hand (a
+/// proxy, a test server) rather than through [`inject_current`].
+pub fn next_hop_context(incoming: Option<&crate::propagation::TraceContext>) -> crate::propagation::TraceContext {
+    use crate::propagation::TraceContext;
+    if let Some(current) = current_context() {
+        return current;
+    }
+    let ids = crate::log::SpanIds::new_child_of(None);
+    match incoming {
+        Some(parent) => TraceContext { parent_id: ids.span_id.to_be_bytes(), ..parent.clone() },
+        None => TraceContext::new(
+            ids.trace_id.to_be_bytes(),
+            ids.span_id.to_be_bytes(),
+            TraceContext::FLAG_SAMPLED | TraceContext::FLAG_RANDOM,
+        ),
+    }
+}
+
 /// `tokio::spawn`, with the task inside the current span: spans it opens are
 /// children of the caller's, and its log lines carry the same trace id.
 ///
 /// ```no_run
 /// # async fn work() {}
 /// # async fn demo() {
-/// let handle = obs_runtime::spawn(async { work().await });
+/// let handle = obs_runtime::trace::spawn(async { work().await });
 /// handle.await.unwrap();
 /// # }
 /// ```

@@ -6,7 +6,7 @@
 //! workflow's error type through `From`, and ends with `status="budget_exceeded"`.
 //!
 //! ```no_run
-//! use obs_runtime::budget::{self, BudgetExceeded};
+//! use obs_runtime::workflow::budget::{self, BudgetExceeded};
 //! use obs_runtime::{node, workflow};
 //!
 //! #[derive(Debug)]

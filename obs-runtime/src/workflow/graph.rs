@@ -86,7 +86,7 @@ impl WorkflowShape {
     /// `inside`, each labelled with run and error counts.
     ///
     /// ```
-    /// for shape in obs_runtime::workflows() {
+    /// for shape in obs_runtime::workflow::workflows() {
     ///     println!("{}", shape.to_mermaid());
     /// }
     /// ```

@@ -22,5 +22,5 @@ pub use flow::FlowCompletion;
 pub use graph::{Edge, EdgeKind, NodeShape, WorkflowShape, workflows};
 pub use limits::{NodeOptions, TimeoutError, WorkflowOptions};
 pub use node::{NodeCall, Once, Repeat};
-pub use run::RunId;
+pub use run::{ParseRunIdError, RunId};
 pub use site::FlowSite;

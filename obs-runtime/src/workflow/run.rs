@@ -42,6 +42,31 @@ impl fmt::Display for RunId {
     }
 }
 
+impl std::str::FromStr for RunId {
+    type Err = ParseRunIdError;
+
+    /// Parses the hyphenated UUID form `Display` writes.
+    fn from_str(text: &str) -> Result<RunId, ParseRunIdError> {
+        let hex: String = text.chars().filter(|c| *c != '-').collect();
+        if text.len() != 36 || hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(ParseRunIdError);
+        }
+        u128::from_str_radix(&hex, 16).map(RunId).map_err(|_| ParseRunIdError)
+    }
+}
+
+/// A text that is not a run id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParseRunIdError;
+
+impl fmt::Display for ParseRunIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("not a run id (a hyphenated UUID)")
+    }
+}
+
+impl std::error::Error for ParseRunIdError {}
+
 /// What a run has done so far, for the live view and the learned shape.
 /// Bounded whatever the run does: the nodes running now (bounded by the run's
 /// own concurrency), a count of completed node executions and the last
