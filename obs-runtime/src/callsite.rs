@@ -1,7 +1,7 @@
 //! The catalog of instrumented functions: one static [`CallSite`] per
 //! `#[observe]`, `#[workflow]` and `#[node]` function, with its identity, its
 //! `tracing` metadata (one span and four end events) and its cached metric
-//! handles. Every call site is registered at link time in [`CATALOG`].
+//! handles. Every call site is registered at link time, so [`catalog`] lists them all.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};

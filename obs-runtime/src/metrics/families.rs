@@ -190,7 +190,7 @@ pub const FUNCTION_IN_FLIGHT: Family = Family::new(
     "Calls of instrumented functions currently running.",
     &["function", "module"],
 );
-/// Label values folded into [`OVERFLOW`](crate::OVERFLOW), by the family (full name) they were folded in.
+/// Label values folded into [`OVERFLOW`](crate::metrics::OVERFLOW), by the family (full name) they were folded in.
 pub const OVERFLOW_TOTAL: Family = Family::new(
     "overflow_total",
     Counter,
