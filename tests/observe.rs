@@ -279,3 +279,149 @@ fn a_second_init_is_an_error_value() {
     let second = obs_runtime::builder().without_http().init();
     assert!(matches!(second, Err(obs_runtime::InitError::AlreadyInitialized)));
 }
+
+// ---- secrets that do not sit in a credential-named argument ----
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct PaymentClient {
+    api_key: String,
+    region: &'static str,
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Order {
+    id: u64,
+    card: Card,
+}
+
+#[derive(Debug)]
+#[allow(dead_code)]
+struct Card {
+    last4: &'static str,
+    cvv_secret: String,
+}
+
+#[derive(Debug)]
+struct Declined(String);
+impl std::fmt::Display for Declined {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "declined by {}", self.0)
+    }
+}
+impl std::error::Error for Declined {}
+
+const CANARY: &str = "CANARY-9f3b";
+
+impl PaymentClient {
+    #[observe(level = "info")]
+    fn refund(&self, order: &Order, callback: &str, database_url: &str, dsn: String) -> Result<u64, Declined> {
+        let _ = (database_url, dsn);
+        Err(Declined(format!("https://gateway.example/refund?key={CANARY}&order={}", order.id)))
+    }
+
+    #[observe(level = "info", reveal(self), fields(auth = CANARY, region = self.region))]
+    fn describe(&self) -> usize {
+        self.region.len()
+    }
+}
+
+#[test]
+fn secrets_inside_self_structs_urls_and_error_messages_are_redacted() {
+    let logs = &telemetry().1;
+    let client = PaymentClient { api_key: format!("sk_live_{CANARY}"), region: "eu" };
+    let order = Order { id: 42, card: Card { last4: "4242", cvv_secret: CANARY.to_owned() } };
+    let callback = format!("https://shop:{CANARY}@hooks.example/done?sig={CANARY}");
+    let dsn = format!("postgres://app:{CANARY}@db/shop");
+    assert!(client.refund(&order, &callback, &dsn, dsn.clone()).is_err());
+    assert_eq!(client.describe(), 2);
+
+    let text = serde_json::to_string(&logs.lines()).unwrap();
+    assert!(!text.contains(CANARY), "a secret reached a log line: {text}");
+
+    let line = for_span(logs, "observe::refund").pop().expect("refund line");
+    assert!(line.get("self").is_none(), "self is not recorded unless revealed: {line}");
+    assert_eq!(line["order"], "Order { id: 42, card: Card { last4: \"4242\", cvv_secret: \"[redacted]\" } }");
+    assert_eq!(line["callback"], "https://[redacted]@hooks.example/done?sig=[redacted]");
+    assert_eq!(line["database_url"], "[redacted]");
+    assert_eq!(line["dsn"], "[redacted]");
+    assert_eq!(line["error"]["message"], "declined by https://gateway.example/refund?key=[redacted]&order=[redacted]");
+
+    let line = for_span(logs, "observe::describe").pop().expect("describe line");
+    assert_eq!(line["self"], "PaymentClient { api_key: \"[redacted]\", region: \"eu\" }");
+    assert_eq!(line["auth"], "[redacted]", "fields(...) named like credentials are redacted too");
+    assert_eq!(line["region"], "eu");
+}
+
+/// Not `Debug`: compiles only because every parameter below is redacted by name.
+struct Opaque;
+
+#[observe(level = "info")]
+#[allow(clippy::too_many_arguments)]
+fn every_credential_word(
+    password: Opaque,
+    passwd: Opaque,
+    passphrase: Opaque,
+    secret: Opaque,
+    token: Opaque,
+    api_key: Opaque,
+    apikey: Opaque,
+    access_key: Opaque,
+    accesskey: Opaque,
+    private_key: Opaque,
+    privatekey: Opaque,
+    credential: Opaque,
+    authorization: Opaque,
+    cookie: Opaque,
+    dsn: Opaque,
+    database_url: Opaque,
+    db_url: Opaque,
+    connection_string: Opaque,
+    conn_str: Opaque,
+    session_key: Opaque,
+    signature: Opaque,
+    auth: Opaque,
+) {
+    let _ = (password, passwd, passphrase, secret, token, api_key, apikey, access_key, accesskey, private_key);
+    let _ = (privatekey, credential, authorization, cookie, dsn, database_url, db_url, connection_string, conn_str);
+    let _ = (session_key, signature, auth);
+}
+
+#[test]
+fn the_macro_and_the_runtime_redact_the_same_names() {
+    let logs = &telemetry().1;
+    let o = || Opaque;
+    every_credential_word(
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+        o(),
+    );
+    let line = for_span(logs, "observe::every_credential_word").pop().expect("a line");
+    // The runtime's list (which filters fields inside values) is exactly the list above.
+    let words = obs_runtime::log::redact::CREDENTIAL_WORDS;
+    assert_eq!(words.len() + 1, 22, "a word was added to one list only: {words:?}");
+    for word in words.iter().copied().chain(["auth"]) {
+        assert_eq!(line[word], "[redacted]", "{word}");
+        assert!(obs_runtime::log::redact::is_credential_name(word));
+    }
+}

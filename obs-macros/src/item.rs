@@ -105,9 +105,13 @@ impl Function {
             .inputs
             .iter()
             .filter_map(|arg| match arg {
-                FnArg::Receiver(r) => Some(Param { ident: Ident::new("self", r.self_token.span), plain: false }),
+                FnArg::Receiver(r) => {
+                    Some(Param { ident: Ident::new("self", r.self_token.span), plain: false, text: false })
+                }
                 FnArg::Typed(t) => match &*t.pat {
-                    Pat::Ident(p) => Some(Param { ident: p.ident.clone(), plain: is_plain_value(&t.ty) }),
+                    Pat::Ident(p) => {
+                        Some(Param { ident: p.ident.clone(), plain: is_plain_value(&t.ty), text: is_text(&t.ty) })
+                    }
                     _ => None,
                 },
             })
@@ -120,6 +124,8 @@ pub struct Param {
     pub ident: Ident,
     /// Recorded as a `tracing` value (number, bool, string) rather than its `Debug` form.
     pub plain: bool,
+    /// A `str` or `String` (behind references): recorded with URL secrets removed.
+    pub text: bool,
 }
 
 /// Types `tracing` records natively: JSON logs then show numbers as numbers
@@ -135,6 +141,22 @@ fn is_plain_value(ty: &Type) -> bool {
         Type::Path(p) => {
             p.qself.is_none()
                 && p.path.segments.last().is_some_and(|s| s.arguments.is_none() && PLAIN.iter().any(|t| s.ident == t))
+        }
+        _ => false,
+    }
+}
+
+/// Whether the type is `str` or `String`, behind any references.
+fn is_text(ty: &Type) -> bool {
+    match ty {
+        Type::Reference(r) => is_text(&r.elem),
+        Type::Paren(p) => is_text(&p.elem),
+        Type::Path(p) => {
+            p.qself.is_none()
+                && p.path
+                    .segments
+                    .last()
+                    .is_some_and(|s| s.arguments.is_none() && (s.ident == "str" || s.ident == "String"))
         }
         _ => false,
     }

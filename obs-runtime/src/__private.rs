@@ -36,15 +36,31 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
 }
 
-/// The value recorded for parameters whose names look like credentials.
-pub const REDACTED: &str = "[redacted]";
+pub use crate::log::redact::REDACTED;
+use crate::log::redact::{RedactFields, RedactUrls};
 
-/// Records an argument through its `Debug` form. The return type does not
+/// Records an argument through its `Debug` form, with the values of
+/// credential-like fields inside it replaced. The return type does not
 /// mention `T`, so an argument that is not `Debug` gets the one error of the
 /// `RecordArg` bound, on the argument, rather than a second one on the attribute.
 #[inline]
-pub fn arg<'a, T: RecordArg + 'a>(value: &'a T) -> tracing::field::DebugValue<&'a (dyn std::fmt::Debug + 'a)> {
-    tracing::field::debug(value)
+pub fn arg<'a, T: RecordArg + 'a>(
+    value: &'a T,
+) -> tracing::field::DebugValue<RedactFields<'a, dyn std::fmt::Debug + 'a>> {
+    tracing::field::debug(RedactFields(value as &(dyn std::fmt::Debug + 'a)))
+}
+
+/// Records a `str` or `String` argument with the userinfo and query values of
+/// the URLs in it replaced.
+#[inline]
+pub fn text_arg<T: AsRef<str> + ?Sized>(value: &T) -> tracing::field::DisplayValue<RedactUrls<'_>> {
+    tracing::field::display(RedactUrls(value.as_ref()))
+}
+
+/// Records a returned value (`ret`) through `Debug`, credential-like fields replaced.
+#[inline]
+pub fn ret_debug<T: std::fmt::Debug>(value: &T) -> tracing::field::DebugValue<RedactFields<'_, T>> {
+    tracing::field::debug(RedactFields(value))
 }
 
 /// Implemented for every `Debug` type: the bound that explains itself when an

@@ -22,6 +22,7 @@ use tracing_core::field::Value;
 
 use crate::callsite::{CallSite, Site, hint_missing_init};
 use crate::error::ErrorMessage;
+use crate::log::redact::RedactUrls;
 use crate::metrics::{Handles, Status};
 
 /// What a kind of call adds to the plain function call: `()` for
@@ -244,7 +245,9 @@ pub(crate) fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
         End::Ok(_) => {}
         End::Error(kind, message) => {
             span.record("error.type", *kind);
-            span.record("error.message", tracing::field::display(message));
+            // The exported status message, with the secrets of URLs in it removed.
+            let text = message.to_string();
+            span.record("error.message", tracing::field::display(RedactUrls(&text)));
             span.record("otel.status_code", "ERROR");
             if status != Status::Error {
                 span.record("obs.outcome", status.as_str());

@@ -20,14 +20,14 @@ enum JobError {
 #[error_kind(crate = crate::reexport::obs)]
 struct PlainError;
 
-impl From<reexport::obs::budget::BudgetExceeded> for JobError {
-    fn from(_: reexport::obs::budget::BudgetExceeded) -> Self {
+impl From<reexport::obs::workflow::budget::BudgetExceeded> for JobError {
+    fn from(_: reexport::obs::workflow::budget::BudgetExceeded) -> Self {
         JobError::OverBudget
     }
 }
 
-impl From<reexport::obs::TimeoutError> for JobError {
-    fn from(_: reexport::obs::TimeoutError) -> Self {
+impl From<reexport::obs::workflow::TimeoutError> for JobError {
+    fn from(_: reexport::obs::workflow::TimeoutError) -> Self {
         JobError::TimedOut
     }
 }

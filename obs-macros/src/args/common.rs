@@ -45,7 +45,12 @@ impl Default for CommonArgs {
 impl CommonArgs {
     /// The parameters recorded on the span, in order: all of them but the skipped ones.
     pub fn recorded<'p>(&self, params: &'p [Param]) -> impl Iterator<Item = &'p Param> {
-        params.iter().filter(move |p| !self.skip_all && !self.skip.contains(&p.ident))
+        // `self` often holds clients and their keys: recorded only when `reveal(self)` asks.
+        params.iter().filter(move |p| {
+            !self.skip_all
+                && !self.skip.contains(&p.ident)
+                && (p.ident != "self" || self.reveal.iter().any(|r| r == "self"))
+        })
     }
 }
 

@@ -16,8 +16,40 @@ use crate::args::{CommonArgs, Format};
 use crate::item::{Flavor, Function, is_result};
 use crate::validate::{LEADING_FIELDS, TRAILING_FIELDS};
 
-/// Parameter names that look like credentials are recorded as `[redacted]`.
-const CREDENTIAL_WORDS: &[&str] = &["password", "passwd", "secret", "token", "api_key", "apikey", "authorization"];
+/// Names that look like credentials are recorded as `[redacted]`, decided here
+/// so that such an argument need not be `Debug`. The same list as
+/// `obs_runtime::log::redact::CREDENTIAL_WORDS`, which filters fields inside
+/// recorded values at run time (`tests/observe.rs` checks that they agree).
+const CREDENTIAL_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "passphrase",
+    "secret",
+    "token",
+    "api_key",
+    "apikey",
+    "access_key",
+    "accesskey",
+    "private_key",
+    "privatekey",
+    "credential",
+    "authorization",
+    "cookie",
+    "dsn",
+    "database_url",
+    "db_url",
+    "connection_string",
+    "conn_str",
+    "session_key",
+    "signature",
+];
+
+/// Whether `name` looks like it holds a credential: it contains one of
+/// [`CREDENTIAL_WORDS`], or `auth` is one of its `_`-separated words.
+fn is_credential_name(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) || lower.split(['_', '-']).any(|word| word == "auth")
+}
 
 /// Everything needed to expand one instrumented function.
 pub struct Instrumented<'a> {
@@ -240,10 +272,11 @@ impl Instrumented<'_> {
         for param in self.args.recorded(&params) {
             let ident = &param.ident;
             let text = ident.to_string();
-            let lower = text.to_ascii_lowercase();
-            let secret = CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) && !self.args.reveal.contains(ident);
+            let secret = is_credential_name(&text) && !self.args.reveal.contains(ident);
             values.push(if secret {
                 quote!(&#private::REDACTED as &dyn #private::Value)
+            } else if param.text {
+                quote_spanned!(ident.span()=> &#private::text_arg(&#ident) as &dyn #private::Value)
             } else if param.plain {
                 quote_spanned!(ident.span()=> &#ident as &dyn #private::Value)
             } else {
@@ -253,8 +286,15 @@ impl Instrumented<'_> {
         }
         for field in &self.args.fields {
             let value = &field.value;
-            names.push(field.name.value());
-            values.push(quote_spanned!(value.span()=> &#value as &dyn #private::Value));
+            let name = field.name.value();
+            let revealed = self.args.reveal.iter().any(|r| *r == name);
+            values.push(if is_credential_name(&name) && !revealed {
+                // Still evaluated (it may have effects), never recorded.
+                quote_spanned!(value.span()=> { let _ = &#value; &#private::REDACTED as &dyn #private::Value })
+            } else {
+                quote_spanned!(value.span()=> &#value as &dyn #private::Value)
+            });
+            names.push(name);
         }
         (names, values)
     }
@@ -285,7 +325,7 @@ impl Instrumented<'_> {
     fn outcome(&self, private: &TokenStream, value: &TokenStream, target: &Ident) -> TokenStream {
         let ok = |v: TokenStream| match self.args.ret {
             Some(Format::Display) => quote!(#private::Outcome::ok_ret(#target, &#private::display(#v))),
-            Some(_) => quote!(#private::Outcome::ok_ret(#target, &#private::debug(#v))),
+            Some(_) => quote!(#private::Outcome::ok_ret(#target, &#private::ret_debug(#v))),
             None => quote!(#private::Outcome::ok(#target)),
         };
         let returns_result = self.args.err.is_some() || self.function.output_type().is_some_and(is_result);

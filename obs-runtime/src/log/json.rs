@@ -343,14 +343,14 @@ impl EventVisitor<'_> {
                 self.out.push(',');
             }
             self.out.push_str("\"message\":");
-            write_json_str(self.out, message);
+            write_json_text(self.out, message);
             if !chain.is_empty() {
                 self.out.push_str(",\"chain\":[");
                 for (i, cause) in chain.iter().enumerate() {
                     if i > 0 {
                         self.out.push(',');
                     }
-                    write_json_str(self.out, cause);
+                    write_json_text(self.out, cause);
                 }
                 self.out.push(']');
             }
@@ -409,6 +409,16 @@ impl Visit for EventVisitor<'_> {
             self.key(field);
             write_json_display(self.out, value);
         }
+    }
+}
+
+/// A message as a JSON string, with the userinfo and query values of its URLs
+/// replaced (error messages of HTTP and database clients often carry them).
+fn write_json_text(out: &mut String, text: &str) {
+    if super::redact::has_url_secrets(text) {
+        write_json_str(out, &super::redact::RedactUrls(text).to_string());
+    } else {
+        write_json_str(out, text);
     }
 }
 

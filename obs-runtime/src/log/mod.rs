@@ -10,6 +10,7 @@ pub(crate) mod format;
 mod ids;
 mod json;
 mod memory;
+pub mod redact;
 
 pub(crate) use ids::SpanIds;
 pub use json::JsonLayer;
