@@ -40,6 +40,7 @@ mod checks;
 #[cfg(feature = "http")]
 pub(crate) mod endpoint;
 mod eval;
+mod isolate;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -306,6 +307,6 @@ impl<T: Check> DynCheck for T {
 /// that is used outside a registered tree.
 #[doc(hidden)]
 pub async fn check_group(group: &dyn HealthCheck) -> CheckResult {
-    let children = eval::evaluate(group, Scope::All, "").await;
+    let children = eval::evaluate(group, Scope::All, "", None).await;
     eval::group_result(&children)
 }
