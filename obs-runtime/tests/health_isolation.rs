@@ -131,7 +131,11 @@ fn a_check_that_blocks_its_thread_freezes_no_endpoint() {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert!(started.elapsed() < Duration::from_secs(10), "the probes outlived the blocked check: {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the probes outlived the blocked check: {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

@@ -65,9 +65,10 @@ fn an_endless_line_fails_the_check_and_memory_stays_small() {
     });
     let before = rss_bytes();
     let result = check(url);
-    assert_eq!(result.status(), HealthStatus::Unhealthy, "{result:?}");
+    assert_eq!(result.status(), HealthStatus::Unhealthy);
     let error = result.error().unwrap();
-    assert!(error.contains("reply line longer than 64 KiB"), "{error}");
+    let start: String = error.chars().take(200).collect();
+    assert!(error.contains("reply line longer than 64 KiB"), "{start}…");
     assert!(error.len() < 200, "the error does not carry the line: {} bytes", error.len());
     assert!(rss_bytes() < before + 16 * 1024 * 1024, "memory grew from {before} to {}", rss_bytes());
 }

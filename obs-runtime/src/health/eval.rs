@@ -55,7 +55,9 @@ async fn run(component: Component<'_>, path: String, scope: Scope, location: Opt
                 (group_result(&children), children)
             }
             None => match (location, isolate::handle()) {
-                (Some(location), Some(handle)) => (isolate::run(handle, location, &path, span.clone()).await, Vec::new()),
+                (Some(location), Some(handle)) => {
+                    (isolate::run(handle, location, &path, span.clone()).await, Vec::new())
+                }
                 _ => (component.check.check_boxed().await, Vec::new()),
             },
         }

@@ -29,8 +29,7 @@ pub(crate) fn handle() -> Option<&'static Handle> {
 }
 
 fn start() -> std::io::Result<Handle> {
-    let runtime =
-        tokio::runtime::Builder::new_current_thread().enable_all().thread_name("obs-health-check").build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().thread_name("obs-health-check").build()?;
     let handle = runtime.handle().clone();
     // This thread drives the runtime's timers and sockets for the checks on the
     // blocking pool (`Handle::block_on` there needs it) and runs the evaluations.

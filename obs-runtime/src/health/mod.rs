@@ -33,8 +33,10 @@
 //! `obs_health_status{check}` (1, 0.5, 0) and `obs_health_check_duration_seconds{check}`,
 //! and a change of status logs one `health.changed` event.
 //!
-//! Checks must not block the thread: they run on the HTTP server's
-//! single-threaded runtime. Wrap blocking work in `tokio::task::spawn_blocking`.
+//! Checks run on obs's own runtime, each on a thread of its blocking pool, never
+//! on the thread that serves the endpoints: a check that blocks its thread fails
+//! at its timeout without holding up `/metrics`, `/health/live` or the other
+//! checks (see `docs/health.md`).
 
 mod checks;
 #[cfg(feature = "http")]
