@@ -28,7 +28,7 @@
 //! `unhealthy` when a critical check is unhealthy, `degraded` when any check is
 //! not healthy, `healthy` otherwise; HTTP answers 503 only for `unhealthy`.
 //! Results are cached (1 s by default) and concurrent probes share one
-//! evaluation; a background thread also evaluates every 10 s (configurable) so
+//! evaluation; a background thread also evaluates every 10 s (configurable, at least 100 ms) so
 //! that metrics stay current when nothing probes. Every check is a `health.check` span, sets
 //! `obs_health_status{check}` (1, 0.5, 0) and `obs_health_check_duration_seconds{check}`,
 //! and a change of status logs one `health.changed` event.
