@@ -2,6 +2,8 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use futures_util::future::Either;
 use http_body_util::Empty;
@@ -43,12 +45,21 @@ impl Check for TcpCheck {
 /// Healthy when `GET url` answers 2xx. Plain `http://` only (for a TLS
 /// endpoint, write a [`from_fn`] check with your HTTP client).
 ///
+/// Errors, details and `Debug` show the URL without its user information,
+/// query and fragment, which may hold credentials or tokens.
+///
 /// ```
 /// let check = obs_runtime::health::HttpCheck::new("http://127.0.0.1:8080/health");
 /// ```
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct HttpCheck {
     url: String,
+}
+
+impl std::fmt::Debug for HttpCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpCheck").field("url", &self.shown()).finish()
+    }
 }
 
 impl HttpCheck {
@@ -57,12 +68,23 @@ impl HttpCheck {
         HttpCheck { url: url.into() }
     }
 
+    /// The URL as errors, details and logs show it: scheme, host, port and
+    /// path, never the user information, query or fragment.
+    fn shown(&self) -> String {
+        let Ok(uri) = self.url.parse::<hyper::Uri>() else { return "(invalid url)".to_owned() };
+        let scheme = uri.scheme_str().map(|s| format!("{s}://")).unwrap_or_default();
+        let host = uri.host().unwrap_or_default();
+        let port = uri.port_u16().map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{scheme}{host}{port}{}", uri.path())
+    }
+
     async fn get(&self) -> Result<hyper::StatusCode, String> {
-        let uri: hyper::Uri = self.url.parse().map_err(|e| format!("invalid url {:?}: {e}", self.url))?;
+        let shown = self.shown();
+        let uri: hyper::Uri = self.url.parse().map_err(|e| format!("invalid url: {e}"))?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!("only http:// urls are supported, got {:?}", self.url));
+            return Err(format!("only http:// urls are supported, got {shown:?}"));
         }
-        let host = uri.host().ok_or_else(|| format!("no host in {:?}", self.url))?;
+        let host = uri.host().ok_or_else(|| format!("no host in {shown:?}"))?;
         let port = uri.port_u16().unwrap_or(80);
         let stream = tokio::net::TcpStream::connect((host, port))
             .await
@@ -71,19 +93,23 @@ impl HttpCheck {
             .await
             .map_err(|e| format!("http handshake with {host}:{port} failed: {e}"))?;
         let path = uri.path_and_query().map_or("/", |p| p.as_str());
+        // `Host` is host[:port]: user information is not for the server's logs either.
+        let authority = match uri.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        };
         let request = hyper::Request::get(path)
-            .header(hyper::header::HOST, uri.authority().map_or(host, |a| a.as_str()))
+            .header(hyper::header::HOST, authority)
             .header(hyper::header::USER_AGENT, "obs-health")
             .body(Empty::<Bytes>::new())
             .map_err(|e| format!("cannot build request: {e}"))?;
-        let response =
-            async { sender.send_request(request).await.map_err(|e| format!("GET {} failed: {e}", self.url)) };
+        let response = async { sender.send_request(request).await.map_err(|e| format!("GET {shown} failed: {e}")) };
         // The connection is driven alongside the request and dropped with it.
         match futures_util::future::select(std::pin::pin!(response), connection).await {
             Either::Left((response, _)) => response.map(|r| r.status()),
             Either::Right((closed, _)) => Err(match closed {
-                Ok(()) => format!("GET {}: connection closed before the response", self.url),
-                Err(e) => format!("GET {} failed: {e}", self.url),
+                Ok(()) => format!("GET {shown}: connection closed before the response"),
+                Err(e) => format!("GET {shown} failed: {e}"),
             }),
         }
     }
@@ -91,14 +117,15 @@ impl HttpCheck {
 
 impl Check for HttpCheck {
     async fn check(&self) -> CheckResult {
+        let shown = self.shown();
         match self.get().await {
             Ok(status) if status.is_success() => {
-                CheckResult::healthy().with_detail("url", self.url.clone()).with_detail("status_code", status.as_u16())
+                CheckResult::healthy().with_detail("url", shown).with_detail("status_code", status.as_u16())
             }
-            Ok(status) => CheckResult::unhealthy(format!("GET {} returned {status}", self.url))
-                .with_detail("url", self.url.clone())
+            Ok(status) => CheckResult::unhealthy(format!("GET {shown} returned {status}"))
+                .with_detail("url", shown)
                 .with_detail("status_code", status.as_u16()),
-            Err(err) => CheckResult::unhealthy(err).with_detail("url", self.url.clone()),
+            Err(err) => CheckResult::unhealthy(err).with_detail("url", shown),
         }
     }
 }
@@ -142,16 +169,49 @@ impl Levels {
 /// ```
 /// let check = obs_runtime::health::DiskSpaceCheck::new("/var/lib/app").warn_above(0.8).critical_above(0.9);
 /// ```
+///
+/// `statvfs` runs on a thread of its own, so a hung file system (an NFS mount
+/// that never answers) fails the check at its timeout instead of blocking the
+/// caller; until that call returns, the check reports unhealthy at once rather
+/// than starting another one.
 #[derive(Debug, Clone)]
 pub struct DiskSpaceCheck {
     path: PathBuf,
     levels: Levels,
+    /// Set while a `statvfs` of this check (or a clone of it) has not returned.
+    in_flight: Arc<AtomicBool>,
 }
 
 impl DiskSpaceCheck {
     /// Checks the file system that holds `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
-        DiskSpaceCheck { path: path.into(), levels: Levels::DEFAULT }
+        DiskSpaceCheck { path: path.into(), levels: Levels::DEFAULT, in_flight: Arc::default() }
+    }
+
+    /// `disk_usage` on its own thread: a blocking pool's when there is a tokio
+    /// runtime, a new one otherwise, awaited from any executor.
+    async fn usage(&self) -> std::io::Result<(u64, u64)> {
+        if self.in_flight.swap(true, Ordering::SeqCst) {
+            return Err(std::io::Error::other("an earlier statvfs has not returned (a hung file system?)"));
+        }
+        let (sender, receiver) = tokio::sync::oneshot::channel();
+        let path = self.path.clone();
+        // Cleared when the call returns, or when the work is dropped without running.
+        let in_flight = ClearOnDrop(self.in_flight.clone());
+        let work = move || {
+            let usage = disk_usage(&path);
+            drop(in_flight);
+            let _ = sender.send(usage);
+        };
+        let started = match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                drop(runtime.spawn_blocking(work));
+                Ok(())
+            }
+            Err(_) => std::thread::Builder::new().name("obs-statvfs".to_owned()).spawn(work).map(drop),
+        };
+        started?;
+        receiver.await.unwrap_or_else(|_| Err(std::io::Error::other("statvfs thread ended without an answer")))
     }
 
     /// Used fraction (0 to 1) above which the check is degraded.
@@ -169,13 +229,21 @@ impl DiskSpaceCheck {
 
 impl Check for DiskSpaceCheck {
     async fn check(&self) -> CheckResult {
-        match disk_usage(&self.path) {
+        match self.usage().await {
             Ok((total, available)) => self
                 .levels
                 .judge(total, available, &format!("disk at {}", self.path.display()))
                 .with_detail("path", self.path.display().to_string()),
             Err(err) => CheckResult::unhealthy(format!("cannot read disk usage of {}: {err}", self.path.display())),
         }
+    }
+}
+
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
     }
 }
 

@@ -1,5 +1,7 @@
 //! Running a tree of checks: concurrently, each bounded by its timeout and
 //! shielded from the others' panics, recording spans, metrics and changes.
+//! A check of the registered tree runs on a thread of its own (see
+//! [`isolate`](super::isolate)); a group checked on its own runs inline.
 
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
@@ -10,24 +12,29 @@ use futures_util::FutureExt as _;
 use futures_util::future::join_all;
 use tracing::Instrument as _;
 
+use super::isolate::{self, Location};
 use super::report::ComponentReport;
 use super::{BoxFuture, CheckResult, Component, DEFAULT_TIMEOUT, HealthCheck, HealthStatus, Scope};
 
 /// Evaluates the components of `group` that belong to `scope`, all at once.
-/// `prefix` is the dotted path of the group (empty at the top).
+/// `prefix` is the dotted path of the group (empty at the top). With a
+/// `location` (where `group` sits in the registered tree), each check runs on
+/// the checks runtime's blocking pool; without one, on this task.
 pub(crate) fn evaluate<'a>(
     group: &'a dyn HealthCheck,
     scope: Scope,
     prefix: &'a str,
+    location: Option<Location>,
 ) -> BoxFuture<'a, Vec<ComponentReport>> {
     Box::pin(async move {
         let runs = group
             .components()
             .into_iter()
-            .filter(|c| c.in_scope(scope))
-            .map(|c| {
+            .enumerate()
+            .filter(|(_, c)| c.in_scope(scope))
+            .map(|(index, c)| {
                 let path = if prefix.is_empty() { c.name.to_owned() } else { format!("{prefix}.{}", c.name) };
-                run(c, path, scope)
+                run(c, path, scope, location.as_ref().map(|l| l.child(index)))
             })
             .collect::<Vec<_>>();
         join_all(runs).await
@@ -37,17 +44,22 @@ pub(crate) fn evaluate<'a>(
 /// The span of one check's evaluation.
 pub(crate) const CHECK_SPAN: &str = "health.check";
 
-async fn run(component: Component<'_>, path: String, scope: Scope) -> ComponentReport {
+async fn run(component: Component<'_>, path: String, scope: Scope, location: Option<Location>) -> ComponentReport {
     let timeout = component.timeout.unwrap_or(DEFAULT_TIMEOUT);
     let span = tracing::info_span!(target: "obs::health", CHECK_SPAN, check = %path, status = tracing::field::Empty);
     let started = Instant::now();
     let work = async {
         match component.check.group() {
             Some(group) => {
-                let children = evaluate(group, scope, &path).await;
+                let children = evaluate(group, scope, &path, location).await;
                 (group_result(&children), children)
             }
-            None => (component.check.check_boxed().await, Vec::new()),
+            None => match (location, isolate::handle()) {
+                (Some(location), Some(handle)) => {
+                    (isolate::run(handle, location, &path, span.clone()).await, Vec::new())
+                }
+                _ => (component.check.check_boxed().await, Vec::new()),
+            },
         }
     };
     let outcome = tokio::time::timeout(timeout, AssertUnwindSafe(work).catch_unwind()).instrument(span.clone()).await;

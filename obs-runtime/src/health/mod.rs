@@ -28,18 +28,21 @@
 //! `unhealthy` when a critical check is unhealthy, `degraded` when any check is
 //! not healthy, `healthy` otherwise; HTTP answers 503 only for `unhealthy`.
 //! Results are cached (1 s by default) and concurrent probes share one
-//! evaluation; a background thread also evaluates every 10 s (configurable) so
+//! evaluation; a background thread also evaluates every 10 s (configurable, at least 100 ms) so
 //! that metrics stay current when nothing probes. Every check is a `health.check` span, sets
 //! `obs_health_status{check}` (1, 0.5, 0) and `obs_health_check_duration_seconds{check}`,
 //! and a change of status logs one `health.changed` event.
 //!
-//! Checks must not block the thread: they run on the HTTP server's
-//! single-threaded runtime. Wrap blocking work in `tokio::task::spawn_blocking`.
+//! Checks run on obs's own runtime, each on a thread of its blocking pool, never
+//! on the thread that serves the endpoints: a check that blocks its thread fails
+//! at its timeout without holding up `/metrics`, `/health/live` or the other
+//! checks (see `docs/health.md`).
 
 mod checks;
 #[cfg(feature = "http")]
 pub(crate) mod endpoint;
 mod eval;
+mod isolate;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -306,6 +309,6 @@ impl<T: Check> DynCheck for T {
 /// that is used outside a registered tree.
 #[doc(hidden)]
 pub async fn check_group(group: &dyn HealthCheck) -> CheckResult {
-    let children = eval::evaluate(group, Scope::All, "").await;
+    let children = eval::evaluate(group, Scope::All, "", None).await;
     eval::group_result(&children)
 }

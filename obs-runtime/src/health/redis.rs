@@ -6,6 +6,13 @@ use tokio::net::TcpStream;
 
 use super::{Check, CheckResult};
 
+/// The longest reply line read (a status, an error, a length): a server that
+/// sends an endless line fails the check instead of filling memory.
+const MAX_LINE: u64 = 64 * 1024;
+/// The largest bulk reply accepted (`INFO memory` is about 1 KiB): the length
+/// comes from the server and is never trusted for an allocation.
+const MAX_BULK: usize = 1024 * 1024;
+
 /// Healthy when Redis answers `PING` with `PONG`; reports used memory.
 ///
 /// ```
@@ -38,11 +45,12 @@ impl RedisCheck {
 
     fn target(&self) -> Result<Target, String> {
         let rest = self.url.strip_prefix("redis://").ok_or("only redis:// urls are supported")?;
-        let rest = rest.split('/').next().unwrap_or_default();
+        // Credentials first: a password may hold `/` (or `@`), the host and port never do.
         let (credentials, host) = match rest.rsplit_once('@') {
             Some((credentials, host)) => (Some(credentials), host),
             None => (None, rest),
         };
+        let host = host.split('/').next().unwrap_or_default();
         let (user, password) = match credentials.map(|c| c.split_once(':').unwrap_or(("", c))) {
             Some((user, password)) => ((!user.is_empty()).then(|| user.to_owned()), Some(password.to_owned())),
             None => (None, None),
@@ -65,7 +73,7 @@ impl RedisCheck {
         }
         let pong = command(&mut conn, &["PING"]).await.map_err(|e| format!("redis PING failed: {e}"))?;
         if pong != "PONG" {
-            return Err(format!("redis answered PING with {pong:?}"));
+            return Err(format!("redis answered PING with {:?}", short(&pong)));
         }
         let info = command(&mut conn, &["INFO", "memory"]).await.map_err(|e| format!("redis INFO failed: {e}"))?;
         let field = |name: &str| info.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(':').map(str::trim));
@@ -94,20 +102,31 @@ async fn command(conn: &mut BufReader<TcpStream>, args: &[&str]) -> Result<Strin
     }
     conn.get_mut().write_all(request.as_bytes()).await.map_err(|e| e.to_string())?;
     let mut line = String::new();
-    if conn.read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
+    if (&mut *conn).take(MAX_LINE).read_line(&mut line).await.map_err(|e| e.to_string())? == 0 {
         return Err("connection closed".to_owned());
+    }
+    if !line.ends_with('\n') {
+        return Err(format!("reply line longer than {} KiB", MAX_LINE / 1024));
     }
     let line = line.trim_end();
     match line.split_at_checked(1) {
         Some(("+", text)) => Ok(text.to_owned()),
         Some(("-", text)) => Err(text.to_owned()),
         Some(("$", len)) => {
-            let len: usize = len.parse().map_err(|_| format!("bad reply length {len:?}"))?;
+            let len: usize = len.parse().map_err(|_| format!("bad reply length {:?}", short(len)))?;
+            if len > MAX_BULK {
+                return Err(format!("reply of {len} bytes is larger than the {} MiB limit", MAX_BULK / (1024 * 1024)));
+            }
             let mut body = vec![0; len + 2];
             conn.read_exact(&mut body).await.map_err(|e| e.to_string())?;
             body.truncate(len);
             String::from_utf8(body).map_err(|_| "reply is not utf-8".to_owned())
         }
-        _ => Err(format!("unexpected reply {line:?}")),
+        _ => Err(format!("unexpected reply {:?}", short(line))),
     }
+}
+
+/// The start of a server's reply, for an error message of a sensible size.
+fn short(text: &str) -> &str {
+    text.char_indices().nth(80).map_or(text, |(end, _)| &text[..end])
 }

@@ -1,6 +1,7 @@
 //! The registered health tree, its settings, the result cache shared by
 //! concurrent probes, and the flags the application sets itself.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
@@ -9,7 +10,7 @@ use futures_util::FutureExt as _;
 use futures_util::future::Shared;
 
 use super::report::{ComponentReport, HealthReport};
-use super::{BoxFuture, HealthCheck, HealthStatus, Scope, eval};
+use super::{BoxFuture, HealthCheck, HealthStatus, Scope, eval, isolate};
 
 /// Who sees the per-check breakdown (errors, response times, details) of the
 /// health endpoints. Status codes and statuses are always shown.
@@ -127,7 +128,10 @@ pub fn set_live(live: bool) {
 
 /// Evaluates the registered checks of `scope`, or returns the cached result
 /// when it is younger than the cache time. Concurrent callers share one
-/// evaluation. Needs a tokio runtime with timers enabled.
+/// evaluation. Any executor may drive it (tokio or not): the checks run on
+/// obs's own runtime, and this only awaits their report. It never panics: an
+/// evaluation that fails as a whole reports `unhealthy`, is not cached, and
+/// the next call evaluates again.
 ///
 /// ```no_run
 /// # async fn demo() {
@@ -138,16 +142,6 @@ pub fn set_live(live: bool) {
 pub async fn report(scope: Scope) -> HealthReport {
     let evaluated = cached(scope).await;
     let mut report = HealthReport::clone(&evaluated);
-    let flag = |name: &str, reason: &str| ComponentReport {
-        name: name.to_owned(),
-        path: name.to_owned(),
-        status: HealthStatus::Unhealthy,
-        critical: true,
-        response_time: Duration::ZERO,
-        error: Some(reason.to_owned()),
-        details: Default::default(),
-        checks: Vec::new(),
-    };
     if scope != Scope::Liveness && !READY.load(Ordering::SeqCst) {
         report.checks.push(flag("ready", "the application is not ready (set_ready(false))"));
     }
@@ -156,6 +150,20 @@ pub async fn report(scope: Scope) -> HealthReport {
     }
     report.status = eval::aggregate(&report.checks);
     report
+}
+
+/// A critical, unhealthy entry the registry adds itself.
+fn flag(name: &str, reason: &str) -> ComponentReport {
+    ComponentReport {
+        name: name.to_owned(),
+        path: name.to_owned(),
+        status: HealthStatus::Unhealthy,
+        critical: true,
+        response_time: Duration::ZERO,
+        error: Some(reason.to_owned()),
+        details: Default::default(),
+        checks: Vec::new(),
+    }
 }
 
 async fn cached(scope: Scope) -> Arc<HealthReport> {
@@ -177,17 +185,50 @@ async fn cached(scope: Scope) -> Arc<HealthReport> {
     evaluation.await
 }
 
+/// One evaluation, shared by the probes that wait for it. It never panics (a
+/// panicking `Shared` would poison every later probe): a panic anywhere in it
+/// becomes an `unhealthy` report that empties the slot, so the next probe
+/// evaluates again.
 async fn evaluate(group: Option<Arc<dyn HealthCheck>>, scope: Scope, generation: u64) -> Arc<HealthReport> {
     let timestamp = SystemTime::now();
+    let outcome = match isolate::handle() {
+        Some(handle) => handle.spawn(evaluate_checks(group, scope)).await.ok(),
+        // No thread for the checks runtime: on the caller's task, still shielded.
+        None => AssertUnwindSafe(evaluate_checks(group, scope)).catch_unwind().await.ok(),
+    };
+    let mut registry = registry();
+    let current = registry.generation == generation;
+    match outcome {
+        Some((checks, version)) => {
+            let report = Arc::new(HealthReport { status: eval::aggregate(&checks), timestamp, version, checks });
+            if current {
+                registry.slots[scope as usize] = Slot::Done(report.clone(), Instant::now());
+            }
+            report
+        }
+        None => {
+            if current {
+                registry.slots[scope as usize] = Slot::Empty;
+            }
+            drop(registry);
+            // The panic's own message may carry anything; the hook has printed it already.
+            tracing::warn!(target: "obs::health", event = "health.failed", scope = ?scope,
+                "the health evaluation panicked; the next probe evaluates again");
+            let checks = vec![flag("health", "the health evaluation panicked; the next probe evaluates again")];
+            Arc::new(HealthReport { status: HealthStatus::Unhealthy, timestamp, version: settings().version, checks })
+        }
+    }
+}
+
+/// The checks of `scope` and the version to report: all of what runs the application's code.
+async fn evaluate_checks(group: Option<Arc<dyn HealthCheck>>, scope: Scope) -> (Vec<ComponentReport>, Option<String>) {
     let checks = match &group {
-        Some(group) => eval::evaluate(&**group, scope, "").await,
+        Some(group) => {
+            let location = isolate::Location { root: group.clone(), at: Vec::new() };
+            eval::evaluate(&**group, scope, "", Some(location)).await
+        }
         None => Vec::new(),
     };
     let version = settings().version.or_else(|| group.as_ref().and_then(|g| g.version()).map(str::to_owned));
-    let report = Arc::new(HealthReport { status: eval::aggregate(&checks), timestamp, version, checks });
-    let mut registry = registry();
-    if registry.generation == generation {
-        registry.slots[scope as usize] = Slot::Done(report.clone(), Instant::now());
-    }
-    report
+    (checks, version)
 }
