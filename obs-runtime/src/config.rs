@@ -52,6 +52,7 @@ pub(crate) fn warn_env(name: &str, problem: &str, instead: &str) {
 }
 
 /// Warns about a start-up problem that is not an environment value, the same way.
+#[cfg(feature = "http")]
 pub(crate) fn warn(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "obs: WARN {message}");
 }
@@ -170,6 +171,8 @@ impl Builder {
 
     /// Serve the endpoints on `addr` (default `127.0.0.1:9464`, or `OBS_HTTP_ADDR`).
     /// Port 0 picks a free port; [`ObsGuard::http_addr`](crate::ObsGuard::http_addr) tells which.
+    /// A chosen address that is taken is an error from `init`; the default one
+    /// is given up with a warning (the application runs without the endpoints).
     pub fn http_addr(mut self, addr: SocketAddr) -> Self {
         self.http_addr = HttpSetting::At(addr);
         self
@@ -440,5 +443,26 @@ impl Builder {
             )));
         }
         Ok(&self.buckets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_must_be_finite_and_ascending() {
+        let check = |b: &[f64]| Builder::default().buckets(b).checked_buckets().map(<[f64]>::to_vec);
+        assert!(check(&[0.1, 1.0]).is_ok());
+        for bad in [&[0.1, f64::NAN][..], &[f64::NEG_INFINITY, 1.0], &[1.0, f64::INFINITY], &[1.0, 0.5], &[]] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn a_zero_batch_delay_is_one_millisecond() {
+        let builder = Builder::default().otlp_batch_delay(std::time::Duration::ZERO);
+        assert_eq!(builder.otlp.batch_delay, std::time::Duration::from_millis(1));
     }
 }
