@@ -1,8 +1,19 @@
 //! The builder of `init()` and its settings: what the code asks for, and how
 //! each setting is resolved against the environment and checked. Starting
 //! anything is the start-up module's business (`Builder::init` lives there).
+//!
+//! Two kinds of mistakes, two treatments (as the OpenTelemetry specification
+//! asks for the environment): a mistake in code (the builder) is an
+//! [`InitError`]; an invalid environment value is warned about once, on
+//! stderr (the subscriber may not exist yet, and may never be obs's), and
+//! treated as unset. A warning names the variable and what is used instead,
+//! never the value, which may be a secret (headers, endpoints with userinfo,
+//! tokens) or a megabyte.
 
+use std::collections::BTreeSet;
+use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
@@ -14,6 +25,37 @@ use crate::log::LogFormat;
 pub const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Default address of the HTTP endpoints.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9464";
+
+/// An environment variable with a non-blank value. Blank is unset (the
+/// specification's rule); a value that is not UTF-8 is warned about and unset.
+pub(crate) fn env_var(name: &str) -> Option<String> {
+    match std::env::var(name) {
+        Ok(value) if !value.trim().is_empty() => Some(value),
+        Ok(_) | Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(_)) => {
+            warn_env(name, "the value is not valid UTF-8", "the default");
+            None
+        }
+    }
+}
+
+/// Warns, once per variable and process, that the environment value of `name`
+/// is ignored because of `problem`, and what is used `instead`. Neither may
+/// contain the value. Written straight to stderr (a failed write is ignored:
+/// warning must never fail `init`).
+pub(crate) fn warn_env(name: &str, problem: &str, instead: &str) {
+    static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
+    if !WARNED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned()) {
+        return;
+    }
+    let _ = writeln!(std::io::stderr().lock(), "obs: WARN ignoring {name}: {problem}; using {instead}");
+}
+
+/// Warns about a start-up problem that is not an environment value, the same way.
+#[cfg(feature = "http")]
+pub(crate) fn warn(message: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "obs: WARN {message}");
+}
 
 /// Configures what [`init`](crate::init) sets up. Environment variables win
 /// over code where the OpenTelemetry conventions say so (`OTEL_SERVICE_NAME`,
@@ -46,6 +88,15 @@ pub struct Builder {
     pub(crate) health_settings: crate::health::Settings,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: crate::export::otlp::OtlpOptions,
+}
+
+/// Where the HTTP endpoints are served, resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HttpAddr {
+    pub addr: SocketAddr,
+    /// Asked for (builder or `OBS_HTTP_ADDR`), so a taken port is an error;
+    /// the default address is given up with a warning instead.
+    pub explicit: bool,
 }
 
 pub(crate) enum HttpSetting {
@@ -120,6 +171,8 @@ impl Builder {
 
     /// Serve the endpoints on `addr` (default `127.0.0.1:9464`, or `OBS_HTTP_ADDR`).
     /// Port 0 picks a free port; [`ObsGuard::http_addr`](crate::ObsGuard::http_addr) tells which.
+    /// A chosen address that is taken is an error from `init`; the default one
+    /// is given up with a warning (the application runs without the endpoints).
     pub fn http_addr(mut self, addr: SocketAddr) -> Self {
         self.http_addr = HttpSetting::At(addr);
         self
@@ -224,10 +277,11 @@ impl Builder {
         self
     }
 
-    /// How long an export batch may wait to fill up (default 1 s).
+    /// How long an export batch may wait to fill up (default 1 s); at least
+    /// 1 ms (a shorter delay is taken as 1 ms: export almost at once).
     #[cfg(feature = "otlp")]
     pub fn otlp_batch_delay(mut self, delay: std::time::Duration) -> Self {
-        self.otlp.batch_delay = delay;
+        self.otlp.batch_delay = delay.max(std::time::Duration::from_millis(1));
         self
     }
 
@@ -323,9 +377,7 @@ impl Builder {
     }
 
     pub(crate) fn resolved_service_name(&self) -> String {
-        std::env::var("OTEL_SERVICE_NAME")
-            .ok()
-            .filter(|s| !s.trim().is_empty())
+        env_var("OTEL_SERVICE_NAME")
             .or_else(|| self.service_name.clone())
             .or_else(|| {
                 std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()))
@@ -333,32 +385,57 @@ impl Builder {
             .unwrap_or_else(|| "unknown_service".to_owned())
     }
 
-    pub(crate) fn resolved_http_addr(&self) -> Result<Option<SocketAddr>, InitError> {
+    /// `None` when the server is off. A bad `OBS_HTTP_ADDR` is warned about and the default used.
+    pub(crate) fn resolved_http_addr(&self) -> Option<HttpAddr> {
+        let default = || HttpAddr { addr: DEFAULT_HTTP_ADDR.parse().expect("a socket address"), explicit: false };
         match self.http_addr {
-            HttpSetting::Off => Ok(None),
-            HttpSetting::At(addr) => Ok(Some(addr)),
-            HttpSetting::Default => {
-                let text = std::env::var("OBS_HTTP_ADDR").unwrap_or_else(|_| DEFAULT_HTTP_ADDR.to_owned());
-                if text.eq_ignore_ascii_case("off") {
-                    return Ok(None);
-                }
-                text.parse()
-                    .map(Some)
-                    .map_err(|e| InitError::Config(format!("OBS_HTTP_ADDR={text:?} is not a socket address: {e}")))
-            }
+            HttpSetting::Off => None,
+            HttpSetting::At(addr) => Some(HttpAddr { addr, explicit: true }),
+            HttpSetting::Default => match env_var("OBS_HTTP_ADDR") {
+                None => Some(default()),
+                Some(text) if text.trim().eq_ignore_ascii_case("off") => None,
+                Some(text) => match text.trim().parse() {
+                    Ok(addr) => Some(HttpAddr { addr, explicit: true }),
+                    Err(_) => {
+                        warn_env(
+                            "OBS_HTTP_ADDR",
+                            "not a socket address (like 127.0.0.1:9464) or `off`",
+                            DEFAULT_HTTP_ADDR,
+                        );
+                        Some(default())
+                    }
+                },
+            },
         }
     }
 
+    /// `RUST_LOG` when set and valid (a bad one is warned about), else the
+    /// builder's filter, whose mistakes are errors.
     pub(crate) fn filter(&self) -> Result<EnvFilter, InitError> {
-        let (source, text) = match std::env::var("RUST_LOG") {
-            Ok(text) if !text.trim().is_empty() => ("RUST_LOG", text),
-            _ => ("log filter", self.log_filter.clone().unwrap_or_else(|| "info".to_owned())),
-        };
-        EnvFilter::builder().parse(&text).map_err(|e| InitError::Config(format!("{source} {text:?}: {e}")))
+        let code = self.log_filter.as_deref().unwrap_or("info");
+        let from_code =
+            EnvFilter::builder().parse(code).map_err(|e| InitError::Config(format!("log filter {code:?}: {e}")))?;
+        if let Some(text) = env_var("RUST_LOG") {
+            match EnvFilter::builder().parse(&text) {
+                Ok(filter) => return Ok(filter),
+                Err(_) => warn_env(
+                    "RUST_LOG",
+                    "not a valid filter (like `info,my_crate=debug`)",
+                    "the builder's log filter (default `info`)",
+                ),
+            }
+        }
+        Ok(from_code)
     }
 
-    /// The histogram bucket bounds, checked: ascending and non-empty.
+    /// The histogram bucket bounds, checked: finite, ascending and non-empty.
     pub(crate) fn checked_buckets(&self) -> Result<&[f64], InitError> {
+        if self.buckets.iter().any(|b| !b.is_finite()) {
+            return Err(InitError::Config(format!(
+                "histogram buckets must be finite numbers (the +Inf bucket is always added), got {:?}",
+                self.buckets
+            )));
+        }
         if self.buckets.is_empty() || self.buckets.windows(2).any(|w| w[0] >= w[1]) {
             return Err(InitError::Config(format!(
                 "histogram buckets must be ascending and non-empty, got {:?}",
@@ -366,5 +443,26 @@ impl Builder {
             )));
         }
         Ok(&self.buckets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_must_be_finite_and_ascending() {
+        let check = |b: &[f64]| Builder::default().buckets(b).checked_buckets().map(<[f64]>::to_vec);
+        assert!(check(&[0.1, 1.0]).is_ok());
+        for bad in [&[0.1, f64::NAN][..], &[f64::NEG_INFINITY, 1.0], &[1.0, f64::INFINITY], &[1.0, 0.5], &[]] {
+            assert!(check(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[cfg(feature = "otlp")]
+    #[test]
+    fn a_zero_batch_delay_is_one_millisecond() {
+        let builder = Builder::default().otlp_batch_delay(std::time::Duration::ZERO);
+        assert_eq!(builder.otlp.batch_delay, std::time::Duration::from_millis(1));
     }
 }

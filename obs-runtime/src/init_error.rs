@@ -5,8 +5,9 @@ use std::fmt;
 use std::net::SocketAddr;
 
 /// Why [`init`](crate::init) could not complete. Nothing panics; the
-/// application can carry on without telemetry.
-#[derive(Debug)]
+/// application can carry on without telemetry. `Debug` prints the same
+/// readable message as `Display` (it is what `.expect(..)` and
+/// `fn main() -> Result<..>` show); neither ever contains a secret value.
 #[non_exhaustive]
 pub enum InitError {
     /// `init` already ran in this process.
@@ -39,11 +40,30 @@ impl fmt::Display for InitError {
     }
 }
 
+impl fmt::Debug for InitError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
 impl std::error::Error for InitError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             InitError::Bind(_, err) => Some(err),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_reads_like_display() {
+        let err = InitError::Config("histogram buckets must be ascending".into());
+        assert_eq!(format!("{err:?}"), "invalid obs configuration: histogram buckets must be ascending");
+        let bind = InitError::Bind("127.0.0.1:1".parse().unwrap(), std::io::ErrorKind::AddrInUse.into());
+        assert_eq!(format!("{bind:?}"), bind.to_string());
     }
 }

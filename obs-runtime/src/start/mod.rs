@@ -24,18 +24,42 @@ impl Builder {
     }
 }
 
+/// Binds the endpoints' address. A taken port is an error when the address
+/// was asked for; the default one (two obs applications on one machine) is
+/// given up with a warning, and the application runs on without the server.
+#[cfg(feature = "http")]
+fn bind(at: crate::config::HttpAddr) -> Result<Option<std::net::TcpListener>, InitError> {
+    match crate::http::bind(at.addr) {
+        Ok(listener) => Ok(Some(listener)),
+        Err(InitError::Bind(addr, e)) if !at.explicit && e.kind() == std::io::ErrorKind::AddrInUse => {
+            crate::config::warn(&format!(
+                "the default address {addr} of the obs endpoints (/metrics, /health) is in use, so they are \
+                 not served; set OBS_HTTP_ADDR=127.0.0.1:0 (any free port) or OBS_HTTP_ADDR=off, or call \
+                 Builder::http_addr"
+            ));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     // 1. Everything that can fail on bad input is checked before anything global changes.
     let service = builder.resolved_service_name();
     let filter = builder.filter()?;
     let buckets = builder.checked_buckets()?.to_vec();
-    let http_addr = builder.resolved_http_addr()?;
+    let http_addr = builder.resolved_http_addr();
     #[cfg(feature = "http")]
-    let listener = http_addr.map(crate::http::bind).transpose()?;
+    let listener = http_addr.map(bind).transpose()?.flatten();
+    #[cfg(feature = "http")]
+    let serve_http = listener.is_some();
+    #[cfg(not(feature = "http"))]
+    let serve_http = false;
+    let _ = http_addr;
     let settings = seam::Settings {
         service,
         buckets,
-        serve_http: http_addr.is_some() && cfg!(feature = "http"),
+        serve_http,
         install_subscriber: builder.install_subscriber,
         #[cfg(feature = "prometheus")]
         prometheus: builder.prometheus,

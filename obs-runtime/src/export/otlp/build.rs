@@ -57,9 +57,11 @@ pub(super) fn build<E>(
         #[cfg(not(feature = "otlp-grpc"))]
         OtlpProtocol::Grpc => unreachable!("rejected by Settings::resolve without the otlp-grpc feature"),
     };
-    let exporter = executor
-        .enter(|| make(endpoint))
-        .map_err(|e| InitError::Config(format!("OTLP exporter for {}: {e}", endpoint.url)))?;
+    let exporter = executor.enter(|| make(endpoint)).map_err(|e| {
+        // The URL is shown redacted, the error may quote it too.
+        let shown = super::settings::redact_url(&endpoint.url);
+        InitError::Config(format!("OTLP exporter for {shown}: {}", e.to_string().replace(&endpoint.url, &shown)))
+    })?;
     Ok((exporter, executor))
 }
 

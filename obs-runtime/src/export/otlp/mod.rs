@@ -20,10 +20,20 @@
 //! | `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME` | resource attributes of every span and log record |
 //! | `OTEL_SDK_DISABLED=true` | no export |
 //!
-//! A bad value of any of them makes [`init`](crate::init) fail with
-//! [`InitError::Config`], as does asking for gRPC in a build without the
-//! `otlp-grpc` feature, or an `https://` endpoint: export over TLS is not
-//! built in yet, so send to a collector on `http://` that forwards over TLS.
+//! Values are read as the OpenTelemetry specification says: empty is unset,
+//! enum values (samplers, protocols, exporters) in any case,
+//! `OTEL_TRACES_EXPORTER` and `OTEL_LOGS_EXPORTER` as lists (`otlp,console`
+//! exports with OTLP and warns about `console`). A bad value of any of them
+//! is warned about once on stderr, naming the variable and what is used
+//! instead but never the value, and ignored (the builder's setting or the
+//! default applies), so a deployment typo never stops the application. The
+//! same mistakes made in code ([`Builder`](crate::Builder) settings: a ratio
+//! outside 0..=1, a header that is not valid HTTP, asking for gRPC in a build
+//! without the `otlp-grpc` feature, an `https://` endpoint) make
+//! [`init`](crate::init) fail with [`InitError::Config`]. Export over TLS is
+//! not built in yet, so send to a collector on `http://` that forwards over
+//! TLS. No message, warning or `Debug` output shows a header value, the
+//! userinfo of an endpoint (`user:password@`) or the values of its query.
 //!
 //! Spans (and log records) wait in a bounded queue (2048 by default) for a
 //! dedicated export thread; when the backend is down or slow the queue fills

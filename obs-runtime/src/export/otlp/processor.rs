@@ -338,8 +338,19 @@ impl<S: Sink> Worker<S> {
     fn run(mut self) {
         let mut deadline = Instant::now() + self.batch_delay;
         loop {
-            match self.items.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            // An idle worker sleeps until something arrives (a control message
+            // comes with a `Wake`): no timer ticks while there is nothing to
+            // send, whatever the delay. A batch's delay starts with its first item.
+            let received = if self.batch.is_empty() {
+                self.items.recv().map_err(|_| RecvTimeoutError::Disconnected)
+            } else {
+                self.items.recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            };
+            match received {
                 Ok(Item::Data(item)) => {
+                    if self.batch.is_empty() {
+                        deadline = Instant::now() + self.batch_delay;
+                    }
                     self.batch.push(item);
                     if self.batch.len() >= self.batch_size {
                         self.export();

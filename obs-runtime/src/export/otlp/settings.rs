@@ -1,16 +1,32 @@
 //! What the builder and the standard `OTEL_*` variables say about span
-//! export, resolved once in `init`. Every bad value is an
-//! [`InitError::Config`] naming the variable, never a silent default.
+//! export, resolved once in `init`. A mistake in code (the builder) is an
+//! [`InitError::Config`]; a bad environment value is, as the OpenTelemetry
+//! specification says, warned about (naming the variable, never the value)
+//! and treated as unset, so the builder's setting or the default applies.
+//!
+//! How the specification's rules were read:
+//! - an empty value is unset;
+//! - booleans (`OTEL_SDK_DISABLED`): `true` in any case is true; `false` in
+//!   any case, and anything else with a warning, is false;
+//! - enum values (samplers, protocols, `OTEL_*_EXPORTER`) are case-insensitive;
+//! - `OTEL_*_EXPORTER` is a list: `otlp` anywhere turns export on, otherwise
+//!   `none` turns it off, and the members obs does not support (`console`,
+//!   `zipkin`, ...) are warned about and skipped;
+//! - a malformed `OTEL_RESOURCE_ATTRIBUTES` or `..._HEADERS` is discarded as
+//!   a whole (the specification's rule for the resource), naming the
+//!   malformed member by its position, never its text.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use opentelemetry_sdk::trace::Sampler;
 
+use crate::config::warn_env;
 use crate::init_error::InitError;
 
 /// The builder's OTLP options (code side); the environment is read in [`Settings::resolve`].
-#[derive(Debug, Clone)]
+/// `Debug` shows header names and a redacted endpoint, never a header value.
+#[derive(Clone)]
 pub(crate) struct OtlpOptions {
     pub endpoint: Option<String>,
     pub headers: Vec<(String, String)>,
@@ -82,6 +98,7 @@ impl TraceSampler {
         }
     }
 
+    /// The builder's sampler, checked.
     fn check(self) -> Result<Self, InitError> {
         match self {
             TraceSampler::Ratio(r) | TraceSampler::ParentBasedRatio(r) if !(0.0..=1.0).contains(&r) => {
@@ -104,16 +121,14 @@ pub enum OtlpProtocol {
 }
 
 impl OtlpProtocol {
-    fn parse(name: &str, text: &str) -> Result<Self, InitError> {
-        match text.trim() {
+    /// `Err` says why, without the value.
+    fn parse(text: &str) -> Result<Self, &'static str> {
+        match text.trim().to_ascii_lowercase().as_str() {
             "http/protobuf" => Ok(OtlpProtocol::HttpProtobuf),
-            "grpc" => Ok(OtlpProtocol::Grpc),
-            "http/json" => Err(InitError::Config(format!(
-                "{name}={text:?}: obs exports OTLP as http/protobuf or grpc, not http/json"
-            ))),
-            _ => Err(InitError::Config(format!(
-                "{name}={text:?} is not an OTLP protocol (http/protobuf, http/json or grpc)"
-            ))),
+            "grpc" if cfg!(feature = "otlp-grpc") => Ok(OtlpProtocol::Grpc),
+            "grpc" => Err("OTLP over gRPC needs the `otlp-grpc` feature of obs-runtime"),
+            "http/json" => Err("obs exports OTLP as http/protobuf or grpc, not http/json"),
+            _ => Err("not an OTLP protocol (http/protobuf or grpc)"),
         }
     }
 
@@ -124,6 +139,13 @@ impl OtlpProtocol {
             )));
         }
         Ok(self)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            OtlpProtocol::HttpProtobuf => "http/protobuf",
+            OtlpProtocol::Grpc => "grpc",
+        }
     }
 }
 
@@ -149,14 +171,55 @@ impl Signal {
     }
 }
 
-/// Where and how one signal is sent, resolved.
-#[derive(Debug, Clone)]
+/// Where and how one signal is sent, resolved. `Debug` redacts like [`OtlpOptions`].
+#[derive(Clone)]
 pub(crate) struct Endpoint {
     /// The full URL (`.../v1/traces` over HTTP; the collector's address over gRPC).
     pub url: String,
     pub protocol: OtlpProtocol,
     pub headers: Vec<(String, String)>,
     pub timeout: Duration,
+}
+
+/// Header names only: their values are credentials as often as not.
+struct HeaderNames<'a>(&'a [(String, String)]);
+
+impl std::fmt::Debug for HeaderNames<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.0.iter().map(|(k, _)| (k, "<redacted>"))).finish()
+    }
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("url", &redact_url(&self.url))
+            .field("protocol", &self.protocol)
+            .field("headers", &HeaderNames(&self.headers))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for OtlpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OtlpOptions")
+            .field("endpoint", &self.endpoint.as_deref().map(redact_url))
+            .field("headers", &HeaderNames(&self.headers))
+            .field("timeout", &self.timeout)
+            .field("sampler", &self.sampler)
+            .field("queue_size", &self.queue_size)
+            .field("batch_size", &self.batch_size)
+            .field("batch_delay", &self.batch_delay)
+            .field("shutdown_timeout", &self.shutdown_timeout)
+            .field("service_version", &self.service_version)
+            .field("error_log_interval", &self.error_log_interval)
+            .field("keep", &self.keep)
+            .field("protocol", &self.protocol)
+            .field("logs", &self.logs)
+            .field("trace_health", &self.trace_health)
+            .finish()
+    }
 }
 
 /// Everything export needs, resolved.
@@ -173,7 +236,7 @@ pub(crate) struct Settings {
 
 /// An environment variable with a non-blank value.
 fn var(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    crate::config::env_var(name)
 }
 
 /// The first of the signal-specific and the general variable that is set, with its name.
@@ -183,43 +246,78 @@ fn var_either(signal: Signal, suffix: &str) -> Option<(String, String)> {
     var(&specific).map(|v| (specific, v)).or_else(|| var(&general).map(|v| (general, v)))
 }
 
-/// `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER`: `Some(true)` for `otlp`, `Some(false)` for `none`.
-fn exporter_choice(name: &str) -> Result<Option<bool>, InitError> {
-    match var(name) {
-        None => Ok(None),
-        Some(v) if v.trim() == "otlp" => Ok(Some(true)),
-        Some(v) if v.trim() == "none" => Ok(Some(false)),
-        Some(v) => Err(InitError::Config(format!("{name}={v:?}: obs exports with `otlp` or not at all (`none`)"))),
+/// `OTEL_SDK_DISABLED`, a boolean as the specification defines them.
+fn sdk_disabled() -> bool {
+    let Some(text) = var("OTEL_SDK_DISABLED") else { return false };
+    match text.trim() {
+        t if t.eq_ignore_ascii_case("true") => true,
+        t if t.eq_ignore_ascii_case("false") => false,
+        _ => {
+            warn_env("OTEL_SDK_DISABLED", "neither true nor false", "false (export stays on)");
+            false
+        }
     }
+}
+
+/// `OTEL_TRACES_EXPORTER` / `OTEL_LOGS_EXPORTER`, a list: `Some(true)` when
+/// it names `otlp`, `Some(false)` when it names only `none`, `None` (the
+/// default) when it names nothing obs supports.
+fn exporter_choice(name: &str) -> Option<bool> {
+    let text = var(name)?;
+    let members: Vec<String> = text.split(',').map(|m| m.trim().to_ascii_lowercase()).collect();
+    let otlp = members.iter().any(|m| m == "otlp");
+    let none = members.iter().any(|m| m == "none");
+    let unsupported: Vec<String> = (1..=members.len())
+        .filter(|&i| !matches!(members[i - 1].as_str(), "otlp" | "none" | ""))
+        .map(|i| i.to_string())
+        .collect();
+    let choice = if otlp {
+        Some(true)
+    } else if none {
+        Some(false)
+    } else {
+        None
+    };
+    if !unsupported.is_empty() {
+        let problem = format!(
+            "member {} of {} is not an exporter obs has (it exports with `otlp`, or not at all with `none`)",
+            unsupported.join(", "),
+            members.len()
+        );
+        let using = match choice {
+            Some(true) => "otlp",
+            Some(false) => "none",
+            None => "the default",
+        };
+        warn_env(name, &problem, using);
+    }
+    choice
 }
 
 impl Settings {
     /// `Ok(None)` when nothing is exported: no endpoint anywhere, or `OTEL_SDK_DISABLED=true`.
     /// Environment variables win over the builder, as for `OTEL_SERVICE_NAME`.
     pub(crate) fn resolve(options: &OtlpOptions, service: &str) -> Result<Option<Settings>, InitError> {
-        let disabled = match var("OTEL_SDK_DISABLED") {
-            None => false,
-            Some(v) if v.trim().eq_ignore_ascii_case("true") => true,
-            Some(v) if v.trim().eq_ignore_ascii_case("false") => false,
-            Some(v) => return Err(InitError::Config(format!("OTEL_SDK_DISABLED={v:?} is neither true nor false"))),
-        };
+        let disabled = sdk_disabled();
         // Everything is checked even when export is off, so a typo shows up on
         // the developer's machine and not first in production.
+        let from_code = options.sampler.unwrap_or(TraceSampler::ParentBasedAlwaysOn).check()?;
         let sampler = match var("OTEL_TRACES_SAMPLER") {
-            Some(name) => parse_sampler(&name, var("OTEL_TRACES_SAMPLER_ARG").as_deref())?,
-            None => options.sampler.unwrap_or(TraceSampler::ParentBasedAlwaysOn).check()?,
+            Some(name) => env_sampler(&name, var("OTEL_TRACES_SAMPLER_ARG").as_deref()).unwrap_or(from_code),
+            None => from_code,
         };
-        let traces_on = exporter_choice("OTEL_TRACES_EXPORTER")?.unwrap_or(true);
-        let logs_on = exporter_choice("OTEL_LOGS_EXPORTER")?.unwrap_or(options.logs);
+        let traces_on = exporter_choice("OTEL_TRACES_EXPORTER").unwrap_or(true);
+        let logs_from_env = exporter_choice("OTEL_LOGS_EXPORTER");
+        let logs_on = logs_from_env.unwrap_or(options.logs);
         let traces = Endpoint::resolve(Signal::Traces, options)?;
         let logs = Endpoint::resolve(Signal::Logs, options)?;
-        let resource = resource_attributes(options, service)?;
+        let resource = resource_attributes(options, service);
         if logs_on && logs.is_none() {
-            return Err(InitError::Config(
-                "OTLP log export is on but no endpoint is set (OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, \
-                 OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint)"
-                    .into(),
-            ));
+            let where_ = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint";
+            if logs_from_env.is_none() {
+                return Err(InitError::Config(format!("OTLP log export is on but no endpoint is set ({where_})")));
+            }
+            warn_env("OTEL_LOGS_EXPORTER", &format!("log export asks for an endpoint ({where_})"), "no log export");
         }
         let traces = traces.filter(|_| traces_on);
         let logs = logs.filter(|_| logs_on);
@@ -233,29 +331,49 @@ impl Settings {
 impl Endpoint {
     /// `Ok(None)` when no endpoint is configured for `signal`.
     fn resolve(signal: Signal, options: &OtlpOptions) -> Result<Option<Endpoint>, InitError> {
+        let from_code = options.protocol.check_compiled_in("Builder::otlp_protocol")?;
         let protocol = match var_either(signal, "PROTOCOL") {
-            Some((name, text)) => OtlpProtocol::parse(&name, &text)?.check_compiled_in(&name)?,
-            None => options.protocol.check_compiled_in("Builder::otlp_protocol")?,
+            Some((name, text)) => OtlpProtocol::parse(&text).unwrap_or_else(|why| {
+                warn_env(&name, why, from_code.name());
+                from_code
+            }),
+            None => from_code,
         };
-        let timeout =
-            match var_either(signal, "TIMEOUT") {
-                Some((name, text)) => Duration::from_millis(text.trim().parse::<u64>().map_err(|_| {
-                    InitError::Config(format!("{name}={text:?} is not a whole number of milliseconds"))
-                })?),
-                None => options.timeout.unwrap_or(Duration::from_secs(10)),
-            };
-        let mut headers = options.headers.clone();
-        for name in ["OTEL_EXPORTER_OTLP_HEADERS".to_owned(), signal.var("HEADERS")] {
-            if let Some(text) = var(&name) {
-                for (key, value) in parse_key_values(&name, &text)? {
-                    headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
-                    headers.push((key, value));
+        let from_code = options.timeout.unwrap_or(Duration::from_secs(10));
+        let timeout = match var_either(signal, "TIMEOUT") {
+            Some((name, text)) => match text.trim().parse::<u64>() {
+                Ok(ms) => Duration::from_millis(ms),
+                Err(_) => {
+                    let using = format!("{} ms", from_code.as_millis());
+                    warn_env(&name, "not a whole number of milliseconds", &using);
+                    from_code
                 }
+            },
+            None => from_code,
+        };
+        let mut headers = Vec::new();
+        for (i, (key, value)) in options.headers.iter().enumerate() {
+            if let Err(why) = check_header(key, value) {
+                return Err(InitError::Config(format!("Builder::otlp_header number {}: {why}", i + 1)));
             }
+            headers.push((key.clone(), value.clone()));
         }
-        for (key, value) in &headers {
-            if http::HeaderName::from_bytes(key.as_bytes()).is_err() || http::HeaderValue::from_str(value).is_err() {
-                return Err(InitError::Config(format!("OTLP header {key:?}: not a valid HTTP header")));
+        for name in ["OTEL_EXPORTER_OTLP_HEADERS".to_owned(), signal.var("HEADERS")] {
+            let Some(text) = var(&name) else { continue };
+            let parsed = parse_key_values(&text).and_then(|members| {
+                for (i, (key, value)) in members.iter().enumerate() {
+                    check_header(key, value).map_err(|why| format!("member {}: {why}", i + 1))?;
+                }
+                Ok(members)
+            });
+            match parsed {
+                Ok(members) => {
+                    for (key, value) in members {
+                        headers.retain(|(k, _)| !k.eq_ignore_ascii_case(&key));
+                        headers.push((key, value));
+                    }
+                }
+                Err(why) => warn_env(&name, &why, "none of its headers"),
             }
         }
         // The spec's rule: a signal-specific URL is used as it is; the general one gets
@@ -264,13 +382,21 @@ impl Endpoint {
             OtlpProtocol::HttpProtobuf => format!("{}/v1/{}", base.trim_end_matches('/'), signal.name()),
             OtlpProtocol::Grpc => base,
         };
+        let from_env = |name: &str, next: &str| {
+            let url = var(name)?;
+            check_url(url.trim()).map_err(|why| warn_env(name, why, next)).ok()
+        };
         let specific = signal.var("ENDPOINT");
-        let url = if let Some(url) = var(&specific) {
-            check_url(&specific, url.trim())?
-        } else if let Some(base) = var("OTEL_EXPORTER_OTLP_ENDPOINT") {
-            with_path(check_url("OTEL_EXPORTER_OTLP_ENDPOINT", base.trim())?)
+        let url = if let Some(url) = from_env(&specific, "OTEL_EXPORTER_OTLP_ENDPOINT, the builder's endpoint or none")
+        {
+            url
+        } else if let Some(base) = from_env("OTEL_EXPORTER_OTLP_ENDPOINT", "the builder's endpoint or none") {
+            with_path(base)
         } else if let Some(base) = &options.endpoint {
-            with_path(check_url("Builder::otlp_endpoint", base.trim())?)
+            let base = check_url(base.trim()).map_err(|why| {
+                InitError::Config(format!("Builder::otlp_endpoint({:?}): {why}", redact_url(base.trim())))
+            })?;
+            with_path(base)
         } else {
             return Ok(None);
         };
@@ -278,61 +404,117 @@ impl Endpoint {
     }
 }
 
-fn check_url(source: &str, url: &str) -> Result<String, InitError> {
-    let uri: http::Uri = url.parse().map_err(|e| InitError::Config(format!("{source}={url:?} is not a URL: {e}")))?;
+/// `Err` says why a header cannot be sent, without its value.
+fn check_header(key: &str, value: &str) -> Result<(), &'static str> {
+    if http::HeaderName::from_bytes(key.as_bytes()).is_err() {
+        return Err("not a valid HTTP header name");
+    }
+    if http::HeaderValue::from_str(value).is_err() {
+        return Err("not a valid HTTP header value");
+    }
+    Ok(())
+}
+
+/// The URL, checked: `Err` says why, without the URL.
+fn check_url(url: &str) -> Result<String, &'static str> {
+    let uri: http::Uri = url.parse().map_err(|_| "not a URL")?;
     match uri.scheme_str() {
-        Some("http") if uri.host().is_some() => Ok(url.to_owned()),
+        Some(s) if s.eq_ignore_ascii_case("http") && uri.host().is_some() => Ok(url.to_owned()),
         // Refused here rather than failing every export later.
-        Some("https") => Err(InitError::Config(format!(
-            "{source}={url:?}: obs does not export over TLS yet; send to a collector on http:// \
-             (typically a local OpenTelemetry Collector or agent that forwards over TLS)"
-        ))),
-        _ => Err(InitError::Config(format!("{source}={url:?} must be an http:// URL"))),
+        Some(s) if s.eq_ignore_ascii_case("https") => {
+            Err("obs does not export over TLS yet; send to a collector on http:// (typically a local \
+             OpenTelemetry Collector or agent that forwards over TLS)")
+        }
+        _ => Err("must be an http:// URL"),
     }
 }
 
-/// `OTEL_TRACES_SAMPLER` and its argument, as the OpenTelemetry SDK spec defines them.
-pub(crate) fn parse_sampler(name: &str, arg: Option<&str>) -> Result<TraceSampler, InitError> {
-    let ratio = || -> Result<f64, InitError> {
-        match arg {
-            None => Ok(1.0),
-            Some(text) => match text.trim().parse::<f64>() {
-                Ok(r) if (0.0..=1.0).contains(&r) => Ok(r),
-                _ => Err(InitError::Config(format!(
-                    "OTEL_TRACES_SAMPLER_ARG={text:?} is not a sampling ratio between 0 and 1"
-                ))),
-            },
+/// `url` fit to be shown in a message: the userinfo (`user:password@`) and
+/// the query's values (`?token=...`) replaced, the fragment dropped.
+pub(crate) fn redact_url(url: &str) -> String {
+    let url = url.split('#').next().unwrap_or_default();
+    let (before_query, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let (scheme, rest) = match before_query.split_once("://") {
+        Some((scheme, rest)) => (Some(scheme), rest),
+        None => (None, before_query),
+    };
+    let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((_, host)) => format!("<redacted>@{host}"),
+        None => authority.to_owned(),
+    };
+    let mut out = match scheme {
+        Some(scheme) => format!("{scheme}://{authority}{path}"),
+        None => format!("{authority}{path}"),
+    };
+    if let Some(query) = query {
+        let keys: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) => format!("{key}=<redacted>"),
+                None => "<redacted>".to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&keys.join("&"));
+    }
+    out
+}
+
+/// `OTEL_TRACES_SAMPLER` and its argument, as the OpenTelemetry SDK spec
+/// defines them (case-insensitive names); `None`, warned about, when the
+/// name is not one of them. A bad argument is warned about and 1.0 used.
+fn env_sampler(name: &str, arg: Option<&str>) -> Option<TraceSampler> {
+    let ratio = || match arg.map(|text| text.trim().parse::<f64>()) {
+        None => 1.0,
+        Some(Ok(r)) if (0.0..=1.0).contains(&r) => r,
+        Some(_) => {
+            warn_env("OTEL_TRACES_SAMPLER_ARG", "not a sampling ratio between 0 and 1", "1.0");
+            1.0
         }
     };
-    Ok(match name.trim() {
+    parse_sampler(name, ratio).or_else(|| {
+        warn_env(
+            "OTEL_TRACES_SAMPLER",
+            "not a sampler obs has (always_on, always_off, traceidratio, parentbased_always_on, \
+             parentbased_always_off, parentbased_traceidratio)",
+            "the builder's sampler (default parentbased_always_on)",
+        );
+        None
+    })
+}
+
+/// A sampler by its specification name, any case; `ratio` is asked for only by the ratio samplers.
+fn parse_sampler(name: &str, ratio: impl FnOnce() -> f64) -> Option<TraceSampler> {
+    Some(match name.trim().to_ascii_lowercase().as_str() {
         "always_on" => TraceSampler::AlwaysOn,
         "always_off" => TraceSampler::AlwaysOff,
-        "traceidratio" => TraceSampler::Ratio(ratio()?),
+        "traceidratio" => TraceSampler::Ratio(ratio()),
         "parentbased_always_on" => TraceSampler::ParentBasedAlwaysOn,
         "parentbased_always_off" => TraceSampler::ParentBasedAlwaysOff,
-        "parentbased_traceidratio" => TraceSampler::ParentBasedRatio(ratio()?),
-        other => {
-            return Err(InitError::Config(format!(
-                "OTEL_TRACES_SAMPLER={other:?} is not supported (always_on, always_off, traceidratio, \
-                 parentbased_always_on, parentbased_always_off, parentbased_traceidratio)"
-            )));
-        }
+        "parentbased_traceidratio" => TraceSampler::ParentBasedRatio(ratio()),
+        _ => return None,
     })
 }
 
 /// `key=value,key2=value2` with percent-encoded values (W3C Baggage octets), as
-/// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES` use.
-pub(crate) fn parse_key_values(source: &str, text: &str) -> Result<Vec<(String, String)>, InitError> {
+/// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES` use. `Err`
+/// names the malformed member by position and says why, never showing it.
+pub(crate) fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
     let mut out = Vec::new();
-    for member in text.split(',').map(str::trim).filter(|m| !m.is_empty()) {
-        let bad = || InitError::Config(format!("{source}: {member:?} is not key=value"));
-        let (key, value) = member.split_once('=').ok_or_else(bad)?;
+    let members: Vec<&str> = text.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+    let count = members.len();
+    for (i, member) in members.into_iter().enumerate() {
+        let bad = |why: &str| format!("member {} of {count} {why}", i + 1);
+        let (key, value) = member.split_once('=').ok_or_else(|| bad("is not key=value (no `=`)"))?;
         let key = key.trim();
         if key.is_empty() {
-            return Err(bad());
+            return Err(bad("has an empty key"));
         }
-        let value = percent_decode(value.trim())
-            .ok_or_else(|| InitError::Config(format!("{source}: {member:?} has a malformed percent escape")))?;
+        let value = percent_decode(value.trim()).ok_or_else(|| bad("has a malformed percent escape"))?;
         out.push((key.to_owned(), value));
     }
     Ok(out)
@@ -344,8 +526,11 @@ fn percent_decode(text: &str) -> Option<String> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%' {
-            let hex = text.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
             i += 3;
         } else {
             out.push(bytes[i]);
@@ -357,7 +542,7 @@ fn percent_decode(text: &str) -> Option<String> {
 
 /// The resource of exported spans: detected attributes, then `OTEL_RESOURCE_ATTRIBUTES`,
 /// then the service name (which `OTEL_SERVICE_NAME` or the builder chose) on top.
-fn resource_attributes(options: &OtlpOptions, service: &str) -> Result<Vec<(String, String)>, InitError> {
+fn resource_attributes(options: &OtlpOptions, service: &str) -> Vec<(String, String)> {
     let mut attrs: BTreeMap<String, String> = BTreeMap::new();
     let ids = crate::log::SpanIds::new_child_of(None);
     let id = format!("{:032x}", ids.trace_id);
@@ -377,106 +562,23 @@ fn resource_attributes(options: &OtlpOptions, service: &str) -> Result<Vec<(Stri
         attrs.insert("service.version".into(), version.clone());
     }
     if let Some(text) = var("OTEL_RESOURCE_ATTRIBUTES") {
-        attrs.extend(parse_key_values("OTEL_RESOURCE_ATTRIBUTES", &text)?);
+        match parse_key_values(&text) {
+            Ok(members) => attrs.extend(members),
+            Err(why) => warn_env("OTEL_RESOURCE_ATTRIBUTES", &why, "none of its attributes"),
+        }
     }
     attrs.insert("service.name".into(), service.to_owned());
-    Ok(attrs.into_iter().collect())
+    attrs.into_iter().collect()
 }
 
 fn host_name() -> Option<String> {
     let from_file = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
-    var("HOSTNAME")
+    std::env::var("HOSTNAME")
+        .ok()
         .or_else(|| from_file("/proc/sys/kernel/hostname"))
         .or_else(|| from_file("/etc/hostname"))
         .filter(|h| !h.is_empty())
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn samplers_parse_as_the_spec_names_them() {
-        assert_eq!(parse_sampler("always_off", None).unwrap(), TraceSampler::AlwaysOff);
-        assert_eq!(
-            parse_sampler("parentbased_traceidratio", Some("0.25")).unwrap(),
-            TraceSampler::ParentBasedRatio(0.25)
-        );
-        assert_eq!(parse_sampler("traceidratio", None).unwrap(), TraceSampler::Ratio(1.0));
-    }
-
-    #[test]
-    fn unknown_samplers_and_bad_ratios_are_errors() {
-        let err = parse_sampler("sometimes", None).unwrap_err().to_string();
-        assert!(err.contains("OTEL_TRACES_SAMPLER=\"sometimes\""), "{err}");
-        let err = parse_sampler("traceidratio", Some("1.5")).unwrap_err().to_string();
-        assert!(err.contains("OTEL_TRACES_SAMPLER_ARG"), "{err}");
-        assert!(parse_sampler("traceidratio", Some("half")).is_err());
-        assert!(TraceSampler::ParentBasedRatio(-0.1).check().is_err());
-    }
-
-    #[test]
-    fn key_values_are_percent_decoded() {
-        let kv = parse_key_values("X", "a=1, b = two%20words ,,x-mlflow-experiment-id=0").unwrap();
-        assert_eq!(
-            kv,
-            vec![
-                ("a".to_owned(), "1".to_owned()),
-                ("b".to_owned(), "two words".to_owned()),
-                ("x-mlflow-experiment-id".to_owned(), "0".to_owned())
-            ]
-        );
-        assert!(parse_key_values("X", "novalue").is_err());
-        assert!(parse_key_values("X", "a=%zz").is_err());
-        assert!(parse_key_values("X", "=v").is_err());
-    }
-
-    #[test]
-    fn urls_are_checked() {
-        assert!(check_url("X", "localhost:4318").is_err());
-        assert!(check_url("X", "ftp://a/b").is_err());
-        assert!(check_url("X", "http://a:1/x").is_ok());
-        let err = check_url("X", "https://a:1/x").unwrap_err().to_string();
-        assert!(err.contains("TLS"), "{err}");
-    }
-
-    /// Builder settings only (these unit tests do not touch the process environment).
-    fn endpoint(signal: Signal, protocol: OtlpProtocol) -> Result<Option<Endpoint>, InitError> {
-        let options = OtlpOptions { endpoint: Some("http://collector:4318/".into()), protocol, ..Default::default() };
-        Endpoint::resolve(signal, &options)
-    }
-
-    #[test]
-    fn the_general_endpoint_gets_the_signal_path_over_http_only() {
-        let url = |signal| endpoint(signal, OtlpProtocol::HttpProtobuf).unwrap().unwrap().url;
-        assert_eq!(url(Signal::Traces), "http://collector:4318/v1/traces");
-        assert_eq!(url(Signal::Logs), "http://collector:4318/v1/logs");
-        let grpc = endpoint(Signal::Traces, OtlpProtocol::Grpc);
-        if cfg!(feature = "otlp-grpc") {
-            assert_eq!(grpc.unwrap().unwrap().url, "http://collector:4318/");
-        } else {
-            let err = grpc.unwrap_err().to_string();
-            assert!(err.contains("`otlp-grpc` feature"), "{err}");
-        }
-        assert!(Endpoint::resolve(Signal::Logs, &OtlpOptions::default()).unwrap().is_none());
-    }
-
-    #[test]
-    fn log_export_without_an_endpoint_is_an_error() {
-        let options = OtlpOptions { logs: true, ..Default::default() };
-        let err = Settings::resolve(&options, "svc").unwrap_err().to_string();
-        assert!(err.contains("no endpoint"), "{err}");
-        let options = OtlpOptions { logs: true, endpoint: Some("http://c:4318".into()), ..Default::default() };
-        let settings = Settings::resolve(&options, "svc").unwrap().unwrap();
-        assert_eq!(settings.logs.unwrap().url, "http://c:4318/v1/logs");
-        assert_eq!(settings.traces.unwrap().url, "http://c:4318/v1/traces");
-    }
-
-    #[test]
-    fn protocols_parse_as_the_spec_names_them() {
-        assert_eq!(OtlpProtocol::parse("X", "grpc").unwrap(), OtlpProtocol::Grpc);
-        assert_eq!(OtlpProtocol::parse("X", " http/protobuf ").unwrap(), OtlpProtocol::HttpProtobuf);
-        assert!(OtlpProtocol::parse("X", "http/json").unwrap_err().to_string().contains("not http/json"));
-        assert!(OtlpProtocol::parse("X", "thrift").is_err());
-    }
-}
+mod tests;
