@@ -10,14 +10,12 @@
 //! never the value, which may be a secret (headers, endpoints with userinfo,
 //! tokens) or a megabyte.
 
-use std::collections::BTreeSet;
-use std::io::Write;
 use std::net::SocketAddr;
-use std::sync::Mutex;
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
+use crate::env::{env_var, warn_env};
 use crate::init_error::InitError;
 use crate::log::LogFormat;
 
@@ -25,37 +23,6 @@ use crate::log::LogFormat;
 pub const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Default address of the HTTP endpoints.
 pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9464";
-
-/// An environment variable with a non-blank value. Blank is unset (the
-/// specification's rule); a value that is not UTF-8 is warned about and unset.
-pub(crate) fn env_var(name: &str) -> Option<String> {
-    match std::env::var(name) {
-        Ok(value) if !value.trim().is_empty() => Some(value),
-        Ok(_) | Err(std::env::VarError::NotPresent) => None,
-        Err(std::env::VarError::NotUnicode(_)) => {
-            warn_env(name, "the value is not valid UTF-8", "the default");
-            None
-        }
-    }
-}
-
-/// Warns, once per variable and process, that the environment value of `name`
-/// is ignored because of `problem`, and what is used `instead`. Neither may
-/// contain the value. Written straight to stderr (a failed write is ignored:
-/// warning must never fail `init`).
-pub(crate) fn warn_env(name: &str, problem: &str, instead: &str) {
-    static WARNED: Mutex<BTreeSet<String>> = Mutex::new(BTreeSet::new());
-    if !WARNED.lock().unwrap_or_else(|e| e.into_inner()).insert(name.to_owned()) {
-        return;
-    }
-    let _ = writeln!(std::io::stderr().lock(), "obs: WARN ignoring {name}: {problem}; using {instead}");
-}
-
-/// Warns about a start-up problem that is not an environment value, the same way.
-#[cfg(feature = "http")]
-pub(crate) fn warn(message: &str) {
-    let _ = writeln!(std::io::stderr().lock(), "obs: WARN {message}");
-}
 
 /// Configures what [`init`](crate::init) sets up. Environment variables win
 /// over code where the OpenTelemetry conventions say so (`OTEL_SERVICE_NAME`,

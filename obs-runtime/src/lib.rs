@@ -86,6 +86,7 @@
 mod call;
 pub mod callsite;
 mod config;
+mod env;
 mod error;
 pub mod export;
 #[cfg(feature = "health")]

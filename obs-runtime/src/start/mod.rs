@@ -32,7 +32,7 @@ fn bind(at: crate::config::HttpAddr) -> Result<Option<std::net::TcpListener>, In
     match crate::http::bind(at.addr) {
         Ok(listener) => Ok(Some(listener)),
         Err(InitError::Bind(addr, e)) if !at.explicit && e.kind() == std::io::ErrorKind::AddrInUse => {
-            crate::config::warn(&format!(
+            crate::env::warn(&format!(
                 "the default address {addr} of the obs endpoints (/metrics, /health) is in use, so they are \
                  not served; set OBS_HTTP_ADDR=127.0.0.1:0 (any free port) or OBS_HTTP_ADDR=off, or call \
                  Builder::http_addr"

@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use opentelemetry_sdk::trace::Sampler;
 
-use crate::config::warn_env;
+use crate::env::warn_env;
 use crate::init_error::InitError;
 
 /// The builder's OTLP options (code side); the environment is read in [`Settings::resolve`].
@@ -236,7 +236,7 @@ pub(crate) struct Settings {
 
 /// An environment variable with a non-blank value.
 fn var(name: &str) -> Option<String> {
-    crate::config::env_var(name)
+    crate::env::env_var(name)
 }
 
 /// The first of the signal-specific and the general variable that is set, with its name.
