@@ -33,8 +33,9 @@ fn junk() -> impl Strategy<Value = Vec<u8>> {
 
 /// A near-valid `traceparent`: right shape, random fields and suffixes.
 fn traceparent() -> impl Strategy<Value = Vec<u8>> {
-    ("[0-9a-f]{2}", "[0-9a-f]{32}", "[0-9a-f]{16}", "[0-9a-f]{2}", prop::option::of("-[ -~]{0,20}"), " {0,2}")
-        .prop_map(|(v, t, p, f, rest, ows)| format!("{ows}{v}-{t}-{p}-{f}{}{ows}", rest.unwrap_or_default()).into_bytes())
+    ("[0-9a-f]{2}", "[0-9a-f]{32}", "[0-9a-f]{16}", "[0-9a-f]{2}", prop::option::of("-[ -~]{0,20}"), " {0,2}").prop_map(
+        |(v, t, p, f, rest, ows)| format!("{ows}{v}-{t}-{p}-{f}{}{ows}", rest.unwrap_or_default()).into_bytes(),
+    )
 }
 
 /// A near-valid `tracestate`: Level 2 keys (`@` anywhere after the first
@@ -42,22 +43,25 @@ fn traceparent() -> impl Strategy<Value = Vec<u8>> {
 fn tracestate() -> impl Strategy<Value = Vec<u8>> {
     let key = "[a-z0-9][a-z0-9_*/@-]{0,20}";
     let value = "[ -+--<>-~]{0,30}[!-+--<>-~]";
-    prop::collection::vec((key, value, " {0,1}"), 0..40)
-        .prop_map(|members| {
-            let mut parts: Vec<String> = Vec::new();
-            for (i, (key, value, ows)) in members.iter().enumerate() {
-                // Every fifth member repeats the first key.
-                let key = if i % 5 == 4 { &members[0].0 } else { key };
-                parts.push(format!("{ows}{key}={value}{ows}"));
-            }
-            parts.join(",").into_bytes()
-        })
+    prop::collection::vec((key, value, " {0,1}"), 0..40).prop_map(|members| {
+        let mut parts: Vec<String> = Vec::new();
+        for (i, (key, value, ows)) in members.iter().enumerate() {
+            // Every fifth member repeats the first key.
+            let key = if i % 5 == 4 { &members[0].0 } else { key };
+            parts.push(format!("{ows}{key}={value}{ows}"));
+        }
+        parts.join(",").into_bytes()
+    })
 }
 
 /// A near-valid `baggage`: tokens, percent-encoded values, properties, and
 /// sometimes long enough to pass the 64-member and 8192-byte limits.
 fn baggage() -> impl Strategy<Value = Vec<u8>> {
-    let member = ("[!#-'*+.^_`|~0-9A-Za-z-]{1,12}", "([!#-+.-:<-\\[\\]-~]|%[0-9a-fA-F]{2}){0,40}", "(;[a-z]{1,4}(=[a-z0-9]{0,4})?){0,2}")
+    let member = (
+        "[!#-'*+.^_`|~0-9A-Za-z-]{1,12}",
+        "([!#-+.-:<-\\[\\]-~]|%[0-9a-fA-F]{2}){0,40}",
+        "(;[a-z]{1,4}(=[a-z0-9]{0,4})?){0,2}",
+    )
         .prop_map(|(k, v, p)| format!("{k} = {v}{p}"));
     // Past the limits by repetition rather than by generating hundreds of members.
     (prop::collection::vec(member, 0..40), 1..=5usize)
