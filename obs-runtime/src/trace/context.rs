@@ -48,8 +48,9 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
             // `random-trace-id`, reserved ones) are the caller's, which
             // OpenTelemetry clears on a span it does not sample.
             ctx.flags = (caller.flags & !TraceContext::FLAG_SAMPLED) | (ctx.flags & TraceContext::FLAG_SAMPLED);
-            // OpenTelemetry's TraceState refuses keys the spec allows (a system id
-            // of 14 characters) and then holds nothing: send on the caller's as parsed.
+            // OpenTelemetry's TraceState refuses keys the spec allows (Level 2 lets
+            // `@` appear anywhere; even a 14-character system id is too long for
+            // it) and then holds nothing: send on the caller's as parsed.
             ctx.trace_state = caller.trace_state;
         }
         None => {
@@ -249,7 +250,8 @@ mod tests {
     fn a_tracestate_opentelemetry_refuses_is_still_sent_on() {
         with_otel(|| {
             let mut caller = TraceContext::from_traceparent(CALLER).unwrap();
-            // A 241-character tenant id and a 14-character system id: the longest the spec allows.
+            // A 241-character tenant id and a 14-character system id: the longest key
+            // the Level 1 split allowed, and one Level 2 still allows.
             let longest = format!("{}@{}", "t".repeat(241), "v".repeat(14));
             caller.trace_state = TraceState::parse(&format!("foo=1,{longest}=1")).unwrap();
             assert!(OtelTraceState::from_key_value(caller.trace_state.iter()).is_err(), "OpenTelemetry refuses it");
