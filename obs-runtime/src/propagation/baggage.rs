@@ -15,7 +15,9 @@ use super::{BAGGAGE_HEADER, trim_ows};
 /// Limits: [`Baggage::MAX_MEMBERS`] members and [`Baggage::MAX_BYTES`] bytes of
 /// serialised header (commas included). Parsing and [`Baggage::to_header_value`]
 /// keep the longest prefix of entries that fits, dropping whole members from
-/// the end. Entries inserted past the limits stay readable but are not sent.
+/// the end; parsing stops reading at the first valid member that does not fit,
+/// so a huge header costs no more than its first members. Entries inserted past
+/// the limits stay readable but are not sent.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Baggage {
     entries: Vec<BaggageEntry>,
@@ -180,12 +182,31 @@ impl Baggage {
         self.entries.iter()
     }
 
+    /// Parses members lazily and stops at the limits: nothing past the 64th
+    /// valid member, or past the first valid one that would overflow 8192 bytes,
+    /// is decoded or kept.
     fn parse_values<'a>(values: impl Iterator<Item = &'a [u8]>) -> Self {
-        let mut entries: Vec<BaggageEntry> = values
-            .flat_map(|value| value.split(|&b| b == b','))
-            .filter_map(|member| parse_member(trim_ows(member)))
-            .collect();
-        entries.truncate(fitting(&entries));
+        let mut entries = Vec::new();
+        let (mut size, mut encoded) = (0, String::new());
+        for member in values.flat_map(|value| value.split(|&b| b == b',')) {
+            if entries.len() >= Self::MAX_MEMBERS {
+                break;
+            }
+            let member = trim_ows(member);
+            if member.len() > Self::MAX_BYTES {
+                // Alone over the limit as received, so the header is too: it
+                // ends the prefix that fits, undecoded.
+                break;
+            }
+            let Some(entry) = parse_member(member) else { continue };
+            encoded.clear();
+            entry.write_to(&mut encoded);
+            size += encoded.len() + usize::from(!entries.is_empty());
+            if size > Self::MAX_BYTES {
+                break;
+            }
+            entries.push(entry);
+        }
         Self { entries }
     }
 }

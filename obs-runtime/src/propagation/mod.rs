@@ -31,7 +31,7 @@
 //!
 //! # How the specs are read
 //!
-//! Trace Context (W3C Recommendation, with the Level 2 `random-trace-id` flag):
+//! Trace Context (the Level 2 editor's draft; Level 1 is the W3C Recommendation):
 //! * `traceparent` is `version-traceid-parentid-flags` in lowercase hex.
 //!   Surrounding spaces and tabs are HTTP optional whitespace and are ignored
 //!   (the W3C test suite expects this); anything else that is off makes the
@@ -40,11 +40,25 @@
 //! * Version `00` must be exactly 55 characters. A higher version is accepted
 //!   when its first 55 characters parse and are the whole value or are followed
 //!   by `-`; its extra fields are ignored and it is re-sent as version `00`.
-//! * All 8 flag bits are kept as received, so unknown bits pass through.
-//! * An invalid `traceparent` discards `tracestate` as well. A `tracestate` with
-//!   more than 32 members, a bad key or value, a duplicate key, or non-ASCII bytes
-//!   is dropped whole while `traceparent` is kept. Multiple `tracestate` headers
-//!   are combined; empty members are allowed and not counted.
+//! * Flags: bit 0 is `sampled`, bit 1 is Level 2's `random-trace-id`. The other
+//!   six are reserved and "vendors MUST set those to zero": they are cleared on
+//!   parsing and written as zero whatever a context holds, so nothing reserved
+//!   is ever sent on.
+//! * An invalid `traceparent` discards `tracestate` as well. Multiple
+//!   `tracestate` headers are combined; empty members are allowed and not counted.
+//! * `tracestate` keys follow Level 2's grammar: `( lcalpha / DIGIT ) 0*255
+//!   ( keychar )`, `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"`.
+//!   The older `tenant@system` split with its 241/14 lengths is gone: `@` is one
+//!   more key character, anywhere after the first, any number of times, and
+//!   every key the grammar accepts is propagated.
+//! * A repeated `tracestate` key no longer invalidates the header: "only one
+//!   entry per key" is the sender's duty, and the receiver may keep the entries
+//!   as they are or drop a duplicate that is not its own. They are kept as
+//!   received (so a pass-through changes nothing); [`TraceState::get`] reads the
+//!   left-most, and [`TraceState::insert`] leaves one entry for the key it
+//!   writes. A member that breaks the grammar (bad key or value, no `=`), more
+//!   than 32 members, or non-ASCII bytes still drop the whole `tracestate`
+//!   while `traceparent` is kept.
 //!
 //! Baggage (W3C Baggage):
 //! * Multiple `baggage` headers are combined. Invalid members are skipped and
@@ -52,9 +66,19 @@
 //! * Values are percent-decoded (malformed escapes make the member invalid,
 //!   undecodable UTF-8 becomes U+FFFD) and percent-encoded when sent.
 //!   Property values are opaque and kept verbatim.
-//! * Limits: 64 members and 8192 bytes of serialised header. Whole members are
-//!   dropped from the end, never cut; the size is that of the header this
-//!   module would send.
+//! * Limits (the Candidate Recommendation text, which replaced the draft's
+//!   180 members and 4096 bytes per member): a platform must propagate all
+//!   list-members when the resulting `baggage-string` has at most 64 of them and
+//!   at most 8192 bytes, and may drop members until both hold. Read here as: at
+//!   most [`Baggage::MAX_MEMBERS`] members and [`Baggage::MAX_BYTES`] bytes of
+//!   the header this module sends (commas included, no whitespace). Whole
+//!   members are dropped from the end, never cut: parsing keeps the longest
+//!   prefix of valid members that fits and stops reading at the first that does
+//!   not, so the work and memory of a huge header are those of its first 64
+//!   members. A member longer than 8192 bytes as received already breaks the
+//!   limit on its own and ends parsing without being decoded; invalid members
+//!   take no room. [`propagation::extract`](extract) is the only caller that
+//!   reads baggage: `HttpLayer` continues the trace without parsing it.
 //! * Duplicate keys are kept in order; [`Baggage::get`] returns the last one.
 
 mod baggage;
@@ -138,8 +162,8 @@ mod tests {
     }
 
     const ALPHABET: &[u8] = b"0123456789abcdefABCDEF-,;=%@ \t_*/!~.xyz\"\\\x7f\x80\xe9\xff";
-    const LOWER: &[u8] = b"abcdefghijklmnopqrstuvwxyz";
-    const KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+    const LOWER_OR_DIGIT: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    const KEY_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789_-*/@";
     const TOKEN_CHARS: &[u8] = b"!#$%&'*+-.^_`|~azAZ09";
     const VALID_TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -192,10 +216,11 @@ mod tests {
         let mut members: Vec<(String, String)> = Vec::new();
         let mut parts = Vec::new();
         for _ in 0..count {
-            let mut key = rng.string_from(LOWER, 1, 1) + &rng.string_from(KEY_CHARS, 0, 12);
-            if rng.chance(30) {
-                key = format!("{key}@{}", rng.string_from(LOWER, 1, 1));
-            }
+            let key = match rng.below(10) {
+                // Repeat an earlier key: the sender's mistake, kept as received.
+                0 if !members.is_empty() => members[rng.below(members.len())].0.clone(),
+                _ => rng.string_from(LOWER_OR_DIGIT, 1, 1) + &rng.string_from(KEY_CHARS, 0, 12),
+            };
             let value_chars: Vec<u8> = (0x20..=0x7e).filter(|&b| b != b',' && b != b'=').collect();
             let value = rng.string_from(&value_chars, 0, 20) + &rng.string_from(b"x!~", 1, 1);
             let ows = rng.string_from(b" \t", 0, 2);
@@ -251,7 +276,9 @@ mod tests {
             && fields[2].iter().any(|&b| b != b'0')
             && hex(fields[3], 2);
         let text = |i: usize| String::from_utf8_lossy(fields[i]).into_owned();
-        ok.then(|| format!("00-{}-{}-{}", text(1), text(2), text(3)))
+        // Reserved flag bits are never sent on: only `sampled` and `random-trace-id` survive.
+        let flags = |i: usize| u8::from_str_radix(&text(i), 16).map_or(0, |f| f & 0x03);
+        ok.then(|| format!("00-{}-{}-{:02x}", text(1), text(2), flags(3)))
     }
 
     fn header_value(bytes: &[u8]) -> HeaderValue {
@@ -324,10 +351,8 @@ mod tests {
                 _ => mutate(&mut rng, valid.clone().into_bytes()),
             };
             if round % 3 == 1 {
-                let unique =
-                    members.iter().enumerate().all(|(i, (k, _))| members[..i].iter().all(|(other, _)| other != k));
                 let parsed = TraceState::parse(&valid);
-                if unique && members.len() <= TraceState::MAX_MEMBERS {
+                if members.len() <= TraceState::MAX_MEMBERS {
                     let got: Vec<(&str, &str)> = parsed.as_ref().unwrap().iter().collect();
                     let want: Vec<(&str, &str)> = members.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
                     assert_eq!(got, want, "{valid:?}");

@@ -22,8 +22,9 @@ pub struct TraceContext {
     pub parent_id: [u8; 8],
     /// The trace flags byte: bit 0 ([`TraceContext::FLAG_SAMPLED`]) is `sampled`,
     /// bit 1 ([`TraceContext::FLAG_RANDOM`]) is Trace Context Level 2's
-    /// `random-trace-id`. Other bits are reserved; received values are kept as
-    /// they are so that a pass-through propagates the header unchanged.
+    /// `random-trace-id`. The other six bits are reserved and the spec requires
+    /// them to be zero: they are cleared when a header is parsed and never sent
+    /// (see [`TraceContext::to_traceparent`]), whatever this field holds.
     pub flags: u8,
     /// The vendor-specific `tracestate` members that travel with this context.
     pub trace_state: TraceState,
@@ -35,6 +36,8 @@ impl TraceContext {
     /// The Level 2 `random-trace-id` bit of [`TraceContext::flags`]: at least the
     /// right-most 7 bytes of the trace id were randomly generated.
     pub const FLAG_RANDOM: u8 = 0x02;
+    /// The flag bits this version of the spec defines; the others are reserved.
+    pub const KNOWN_FLAGS: u8 = Self::FLAG_SAMPLED | Self::FLAG_RANDOM;
 
     /// Builds a context with an empty [`TraceState`].
     pub fn new(trace_id: [u8; 16], parent_id: [u8; 8], flags: u8) -> Self {
@@ -98,7 +101,8 @@ impl TraceContext {
     /// `00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01`.
     ///
     /// A context parsed from a higher version is written as version `00`, as
-    /// the spec requires ("downgrade the version").
+    /// the spec requires ("downgrade the version"), and reserved flag bits are
+    /// written as zero.
     pub fn to_traceparent(&self) -> String {
         let mut out = String::with_capacity(TRACEPARENT_LEN);
         out.push_str("00-");
@@ -106,7 +110,7 @@ impl TraceContext {
         out.push('-');
         push_hex(&mut out, &self.parent_id);
         out.push('-');
-        push_hex(&mut out, &[self.flags]);
+        push_hex(&mut out, &[self.flags & Self::KNOWN_FLAGS]);
         out
     }
 
@@ -174,7 +178,7 @@ fn parse_traceparent(raw: &[u8]) -> Option<TraceContext> {
     let trace_id = decode_hex::<16>(&head[3..35])?;
     let parent_id = decode_hex::<8>(&head[36..52])?;
     let [flags] = decode_hex::<1>(&head[53..55])?;
-    let ctx = TraceContext::new(trace_id, parent_id, flags);
+    let ctx = TraceContext::new(trace_id, parent_id, flags & TraceContext::KNOWN_FLAGS);
     ctx.is_valid().then_some(ctx)
 }
 
@@ -251,22 +255,31 @@ mod tests {
     }
 
     #[test]
-    fn flags_are_kept_bit_for_bit() {
-        for (hex, sampled, random) in [
-            ("00", false, false),
-            ("01", true, false),
-            ("02", false, true),
-            ("03", true, true),
-            ("09", true, false),
-            ("fe", false, true),
-            ("ff", true, true),
+    fn known_flags_are_kept_reserved_ones_cleared() {
+        for (hex, sampled, random, sent) in [
+            ("00", false, false, "00"),
+            ("01", true, false, "01"),
+            ("02", false, true, "02"),
+            ("03", true, true, "03"),
+            ("04", false, false, "00"),
+            ("09", true, false, "01"),
+            ("fe", false, true, "02"),
+            ("ff", true, true, "03"),
         ] {
             let value = format!("{}{hex}", &VALID[..53]);
             let ctx = parse(&value).unwrap();
             assert_eq!(ctx.is_sampled(), sampled, "{value}");
             assert_eq!(ctx.has_random_trace_id(), random, "{value}");
-            assert_eq!(ctx.to_traceparent(), value);
+            assert_eq!(ctx.flags & !TraceContext::KNOWN_FLAGS, 0, "{value}");
+            assert_eq!(ctx.to_traceparent(), format!("{}{sent}", &VALID[..53]));
         }
+    }
+
+    #[test]
+    fn reserved_flags_of_a_hand_built_context_are_never_sent() {
+        let mut map = HeaderMap::new();
+        TraceContext::new(TRACE_ID, PARENT_ID, 0xfd).inject(&mut map);
+        assert_eq!(map["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     }
 
     #[test]
@@ -381,7 +394,7 @@ mod tests {
 
     #[test]
     fn invalid_tracestate_keeps_traceparent() {
-        let map = headers(&[("traceparent", VALID.as_bytes()), ("tracestate", b"a=1,a=2")]);
+        let map = headers(&[("traceparent", VALID.as_bytes()), ("tracestate", b"a=1,B=2")]);
         let ctx = TraceContext::from_headers(&map).unwrap();
         assert_eq!(ctx.to_traceparent(), VALID);
         assert!(ctx.trace_state.is_empty());

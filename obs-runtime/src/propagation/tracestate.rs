@@ -9,9 +9,12 @@ use super::{TRACESTATE_HEADER, trim_ows};
 /// The vendor-specific key/value list of the W3C `tracestate` header.
 ///
 /// Members keep their order; the left-most member belongs to the vendor that
-/// wrote the current `traceparent`. Keys are unique and there are at most
-/// [`TraceState::MAX_MEMBERS`] members. Every key and value held satisfies the
-/// spec grammar, so [`TraceState::to_header_value`] always produces a valid header.
+/// wrote the current `traceparent`. There are at most [`TraceState::MAX_MEMBERS`]
+/// members. Keeping keys unique is the sender's duty: a received list that
+/// repeats a key is kept as it came, [`TraceState::get`] reads the left-most
+/// (most recent) entry and [`TraceState::insert`] leaves one entry per key it
+/// writes. Every key and value held satisfies the spec grammar, so
+/// [`TraceState::to_header_value`] always produces a valid header.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct TraceState {
     members: Vec<(String, String)>,
@@ -20,8 +23,8 @@ pub struct TraceState {
 /// Why [`TraceState::insert`] refused a member.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TraceStateError {
-    /// The key is neither a simple key (`[a-z][a-z0-9_\-*/]{0,255}`) nor a
-    /// multi-tenant key (`tenant-id@system-id`).
+    /// The key is not 1 to 256 characters of `a-z`, `0-9`, `_`, `-`, `*`, `/`
+    /// and `@` starting with a letter or a digit.
     InvalidKey,
     /// The value is empty, longer than 256 characters, ends with a space, or holds
     /// a character outside printable ASCII (0x20–0x7E) or one of `,` and `=`.
@@ -53,8 +56,8 @@ impl TraceState {
     /// Empty and whitespace-only list members (`a=1,,b=2`, `a=1, ,b=2`) and
     /// optional whitespace around members are allowed and do not count towards
     /// the limit. The whole value is rejected for: more than 32 members, an
-    /// invalid key, an invalid value, a duplicate key, or any byte outside
-    /// printable ASCII and tab.
+    /// invalid key, an invalid value, or any byte outside printable ASCII and
+    /// tab. A repeated key is not an error: the entries are kept as received.
     pub fn parse(value: &str) -> Option<Self> {
         Self::parse_values(std::iter::once(value.as_bytes()))
     }
@@ -84,7 +87,8 @@ impl TraceState {
         out
     }
 
-    /// The value stored for `key`, if any.
+    /// The value stored for `key`, if any; the left-most one if the sender
+    /// repeated the key.
     pub fn get(&self, key: &str) -> Option<&str> {
         self.members.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
     }
@@ -92,9 +96,11 @@ impl TraceState {
     /// Adds or updates a member and moves it to the front (left), as the spec
     /// requires for new and modified keys.
     ///
-    /// When a new key would make the list exceed [`TraceState::MAX_MEMBERS`], the
-    /// right-most member is removed. Invalid keys or values are refused and leave
-    /// the trace state unchanged.
+    /// Every earlier entry for `key` is removed (a received list may repeat
+    /// it), so the list holds one entry for it. When a new key would make the
+    /// list exceed [`TraceState::MAX_MEMBERS`], the right-most member is
+    /// removed. Invalid keys or values are refused and leave the trace state
+    /// unchanged.
     pub fn insert(&mut self, key: impl Into<String>, value: impl Into<String>) -> Result<(), TraceStateError> {
         let (key, value) = (key.into(), value.into());
         if !is_valid_key(key.as_bytes()) {
@@ -103,19 +109,21 @@ impl TraceState {
         if !is_valid_value(value.as_bytes()) {
             return Err(TraceStateError::InvalidValue);
         }
-        if let Some(index) = self.members.iter().position(|(k, _)| *k == key) {
-            self.members.remove(index);
-        } else if self.members.len() >= Self::MAX_MEMBERS {
+        let before = self.members.len();
+        self.members.retain(|(k, _)| *k != key);
+        if self.members.len() == before && before >= Self::MAX_MEMBERS {
             self.members.pop();
         }
         self.members.insert(0, (key, value));
         Ok(())
     }
 
-    /// Removes the member for `key` and returns its value.
+    /// Removes every member for `key` and returns the value of the left-most.
     pub fn remove(&mut self, key: &str) -> Option<String> {
         let index = self.members.iter().position(|(k, _)| k == key)?;
-        Some(self.members.remove(index).1)
+        let value = self.members.remove(index).1;
+        self.members.retain(|(k, _)| k != key);
+        Some(value)
     }
 
     /// Whether there are no members.
@@ -149,7 +157,7 @@ impl TraceState {
                 }
                 // Both are ASCII once validated.
                 let key = std::str::from_utf8(key).ok()?;
-                if members.len() >= Self::MAX_MEMBERS || members.iter().any(|(k, _)| k == key) {
+                if members.len() >= Self::MAX_MEMBERS {
                     return None;
                 }
                 let value = std::str::from_utf8(value).ok()?;
@@ -160,24 +168,14 @@ impl TraceState {
     }
 }
 
-/// `key = simple-key / multi-tenant-key` from the Trace Context recommendation.
+/// `key = ( lcalpha / DIGIT ) 0*255 ( keychar )` with
+/// `keychar = lcalpha / DIGIT / "_" / "-" / "*" / "/" / "@"` (Trace Context
+/// Level 2; `@` is an ordinary key character, no longer a tenant/system split).
 fn is_valid_key(key: &[u8]) -> bool {
-    match key.iter().position(|&b| b == b'@') {
-        None => is_id(key, 256, |b| b.is_ascii_lowercase()),
-        Some(at) => {
-            let (tenant, system) = (&key[..at], &key[at + 1..]);
-            is_id(tenant, 241, |b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                && is_id(system, 14, |b| b.is_ascii_lowercase())
-        }
-    }
-}
-
-/// A non-empty identifier of at most `max` bytes whose first byte satisfies
-/// `first` and whose other bytes are `lcalpha / DIGIT / "_" / "-" / "*" / "/"`.
-fn is_id(id: &[u8], max: usize, first: impl Fn(u8) -> bool) -> bool {
-    match id.split_first() {
-        Some((&head, tail)) if id.len() <= max && first(head) => {
-            tail.iter().all(|&b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-*/".contains(&b))
+    let is_lc_or_digit = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit();
+    match key.split_first() {
+        Some((&head, tail)) if key.len() <= 256 && is_lc_or_digit(head) => {
+            tail.iter().all(|&b| is_lc_or_digit(b) || b"_-*/@".contains(&b))
         }
         _ => false,
     }
@@ -255,14 +253,26 @@ mod tests {
             "a@s",
             &format!("{}@{}", "t".repeat(241), "s".repeat(14)),
             "tenant_-*/@sys_-*/0",
+            // Accepted since Level 2 dropped the tenant@system split.
+            "0abc",
+            "9",
+            "tenant@0sys",
+            "t@s@s",
+            "a@",
+            "a@@",
+            &format!("{}@s", "t".repeat(242)),
+            &format!("t@{}", "s".repeat(15)),
+            &format!("0{}", "@".repeat(255)),
         ];
         for key in valid {
             assert!(parse(&format!("{key}=1")).is_some(), "{key}");
         }
         let invalid = [
             "",
-            "0abc",
             "_a",
+            "-a",
+            "*a",
+            "/a",
             "A",
             "fOo",
             "foo.bar",
@@ -270,14 +280,11 @@ mod tests {
             "foo ",
             "ä",
             &"a".repeat(257),
+            &format!("0{}", "@".repeat(256)),
             "@sys",
-            "tenant@",
-            "tenant@0sys",
             "Tenant@sys",
+            "t@Sys",
             "_t@sys",
-            "t@s@s",
-            &format!("{}@s", "t".repeat(242)),
-            &format!("t@{}", "s".repeat(15)),
         ];
         for key in invalid {
             assert!(parse(&format!("{key}=1")).is_none(), "{key:?}");
@@ -301,10 +308,29 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_keys_invalidate_everything() {
-        assert!(parse("foo=1,bar=2,foo=3").is_none());
-        assert!(parse("t@s=1,t@s=2").is_none());
-        assert!(parse("t@s=1,t@x=2,s=3").is_some());
+    fn duplicate_keys_are_kept_as_received() {
+        let state = parse("foo=1,bar=2,foo=3").unwrap();
+        assert_eq!(state.to_header_value(), "foo=1,bar=2,foo=3");
+        assert_eq!(state.get("foo"), Some("1"), "the left-most entry is the most recent");
+        assert_eq!(parse("t@s=1,t@s=2").unwrap().len(), 2);
+        // A duplicate does not save an entry that breaks the grammar.
+        assert!(parse("foo=1,foo=2,Bad=3").is_none());
+    }
+
+    #[test]
+    fn insert_and_remove_collapse_duplicates() {
+        let mut state = parse("foo=1,bar=2,foo=3").unwrap();
+        state.insert("foo", "4").unwrap();
+        assert_eq!(state.to_header_value(), "foo=4,bar=2");
+        let mut state = parse("foo=1,bar=2,foo=3").unwrap();
+        assert_eq!(state.remove("foo"), Some("1".to_owned()));
+        assert_eq!(state.to_header_value(), "bar=2");
+        // Updating a repeated key in a full list frees room: nothing else is evicted.
+        let full = format!("{},k0=again", numbered(31));
+        let mut state = parse(&full).unwrap();
+        state.insert("k0", "new").unwrap();
+        assert_eq!(state.len(), 31);
+        assert_eq!(state.get("k30"), Some("v30"));
     }
 
     #[test]
@@ -315,9 +341,9 @@ mod tests {
         map.append(TRACESTATE_HEADER, HeaderValue::from_static(" c=3 "));
         assert_eq!(TraceState::from_headers(&map).to_header_value(), "a=1,b=2,c=3");
 
-        // The limit and the duplicate check span headers.
+        // Duplicates across headers are kept; the limit spans headers.
         map.append(TRACESTATE_HEADER, HeaderValue::from_static("a=4"));
-        assert!(TraceState::from_headers(&map).is_empty());
+        assert_eq!(TraceState::from_headers(&map).to_header_value(), "a=1,b=2,c=3,a=4");
         let mut map = HeaderMap::new();
         map.append(TRACESTATE_HEADER, numbered(20).parse().unwrap());
         let rest: String = (20..33).map(|i| format!("k{i}=v,")).collect();

@@ -48,8 +48,9 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
             // `random-trace-id`, reserved ones) are the caller's, which
             // OpenTelemetry clears on a span it does not sample.
             ctx.flags = (caller.flags & !TraceContext::FLAG_SAMPLED) | (ctx.flags & TraceContext::FLAG_SAMPLED);
-            // OpenTelemetry's TraceState refuses keys the spec allows (a system id
-            // of 14 characters) and then holds nothing: send on the caller's as parsed.
+            // OpenTelemetry's TraceState refuses keys the spec allows (Level 2 lets
+            // `@` appear anywhere; even a 14-character system id is too long for
+            // it) and then holds nothing: send on the caller's as parsed.
             ctx.trace_state = caller.trace_state;
         }
         None => {
@@ -223,7 +224,8 @@ mod tests {
 
     #[test]
     fn with_opentelemetry_the_callers_flags_are_kept_but_sampled() {
-        for (received, sent) in [("00", "00"), ("01", "01"), ("02", "02"), ("03", "03"), ("08", "08"), ("09", "09")] {
+        // Reserved bits (0x08) are cleared: the spec requires them to be sent as zero.
+        for (received, sent) in [("00", "00"), ("01", "01"), ("02", "02"), ("03", "03"), ("08", "00"), ("09", "01")] {
             with_otel(|| {
                 let caller = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-{received}");
                 let headers = sent_on_from_a_child_of(&TraceContext::from_traceparent(&caller).unwrap());
@@ -248,13 +250,27 @@ mod tests {
     fn a_tracestate_opentelemetry_refuses_is_still_sent_on() {
         with_otel(|| {
             let mut caller = TraceContext::from_traceparent(CALLER).unwrap();
-            // A 241-character tenant id and a 14-character system id: the longest the spec allows.
+            // A 241-character tenant id and a 14-character system id: the longest key
+            // the Level 1 split allowed, and one Level 2 still allows.
             let longest = format!("{}@{}", "t".repeat(241), "v".repeat(14));
             caller.trace_state = TraceState::parse(&format!("foo=1,{longest}=1")).unwrap();
             assert!(OtelTraceState::from_key_value(caller.trace_state.iter()).is_err(), "OpenTelemetry refuses it");
             let headers = sent_on_from_a_child_of(&caller);
             assert!(headers["traceparent"].to_str().unwrap().starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
             assert_eq!(headers["tracestate"], format!("foo=1,{longest}=1").as_str());
+        });
+    }
+
+    #[test]
+    fn with_opentelemetry_a_level_2_tracestate_with_repeated_keys_is_sent_on_unchanged() {
+        with_otel(|| {
+            let mut caller = TraceContext::from_traceparent(CALLER).unwrap();
+            // Keys only Level 2's grammar allows, and a key the sender repeated.
+            let received = "0vendor=1,a@b@c=2,x@=3,0vendor=4";
+            caller.trace_state = TraceState::parse(received).unwrap();
+            assert_eq!(caller.trace_state.len(), 4);
+            let headers = sent_on_from_a_child_of(&caller);
+            assert_eq!(headers["tracestate"], received);
         });
     }
 

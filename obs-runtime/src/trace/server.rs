@@ -7,11 +7,11 @@ use std::time::Instant;
 
 use axum::extract::MatchedPath;
 use http::{Method, Request, Response};
-use pin_project::pin_project;
+use pin_project::{pin_project, pinned_drop};
 use tracing::Span;
 use tracing::instrument::Instrumented;
 
-use crate::propagation;
+use crate::propagation::TraceContext;
 
 /// Continues the caller's W3C trace (`traceparent`, `tracestate`; a malformed
 /// header starts a new trace), opens a `server` span per request, and records
@@ -20,6 +20,12 @@ use crate::propagation;
 /// `http.response.status_code` on the span, and the histogram
 /// `obs_http_server_request_duration_seconds{http_request_method, http_route,
 /// http_response_status_code}` plus the gauge `obs_http_server_active_requests`.
+///
+/// A request whose response future is dropped before it completes (the client
+/// went away, an outer timeout fired) is recorded as cancelled, as `#[observe]`
+/// does: the histogram gets its duration with `http_response_status_code=
+/// "cancelled"`, the span gets `obs.outcome = "cancelled"`, and the gauge goes
+/// back down. Baggage is not read: only `traceparent` and `tracestate` are.
 ///
 /// Add it with `Router::layer` so that the matched route is known:
 ///
@@ -89,8 +95,10 @@ where
             url.path = request.uri().path(),
             http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
+            obs.outcome = tracing::field::Empty,
         );
-        if let (Some(parent), _) = propagation::extract(request.headers()) {
+        // Only the trace context: baggage would be parsed for nothing.
+        if let Some(parent) = TraceContext::from_headers(request.headers()) {
             super::set_parent(&span, &parent);
         }
         let metrics = ServerMetrics::new(method, route_label);
@@ -141,9 +149,10 @@ impl ServerMetrics {
         ServerMetrics { method, route, active }
     }
 
-    fn finish(self, status: Option<u16>, seconds: f64) {
+    /// Ends the request: `status` is the response code, `"error"` when the
+    /// service failed or `"cancelled"` when the response future was dropped.
+    fn finish(self, status: String, seconds: f64) {
         self.active.decrement(1.0);
-        let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
         metrics::histogram!(
             crate::metrics::HTTP_SERVER_REQUEST_DURATION_SECONDS.name(),
             "http_request_method" => self.method,
@@ -164,8 +173,9 @@ fn describe() {
     });
 }
 
-/// The response future of [`HttpService`].
-#[pin_project]
+/// The response future of [`HttpService`]. Dropped before completion, it
+/// records the request as cancelled.
+#[pin_project(PinnedDrop)]
 pub struct ResponseFuture<F> {
     #[pin]
     inner: Instrumented<F>,
@@ -196,8 +206,21 @@ where
             }
         }
         if let Some(metrics) = this.metrics.take() {
-            metrics.finish(status, this.started.elapsed().as_secs_f64());
+            let label = status.map_or_else(|| "error".to_owned(), |code| code.to_string());
+            metrics.finish(label, this.started.elapsed().as_secs_f64());
         }
         Poll::Ready(result)
+    }
+}
+
+#[pinned_drop]
+impl<F> PinnedDrop for ResponseFuture<F> {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        // Still there: the future never completed.
+        if let Some(metrics) = this.metrics.take() {
+            this.span.record("obs.outcome", "cancelled");
+            metrics.finish("cancelled".to_owned(), this.started.elapsed().as_secs_f64());
+        }
     }
 }
