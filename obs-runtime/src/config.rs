@@ -20,9 +20,9 @@ use crate::init_error::InitError;
 use crate::log::LogFormat;
 
 /// Default histogram bucket bounds, in seconds: 1 ms to 10 s.
-pub const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const DEFAULT_BUCKETS: &[f64] = &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 /// Default address of the HTTP endpoints.
-pub const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9464";
+const DEFAULT_HTTP_ADDR: &str = "127.0.0.1:9464";
 
 /// Configures what [`init`](crate::init) sets up. Environment variables win
 /// over code where the OpenTelemetry conventions say so (`OTEL_SERVICE_NAME`,
@@ -96,6 +96,11 @@ impl Default for Builder {
 }
 
 impl Builder {
+    /// The default histogram bucket bounds, in seconds: 1 ms to 10 s.
+    pub const DEFAULT_BUCKETS: &'static [f64] = DEFAULT_BUCKETS;
+    /// The default address of the HTTP endpoints, `127.0.0.1:9464`.
+    pub const DEFAULT_HTTP_ADDR: &'static str = DEFAULT_HTTP_ADDR;
+
     /// The `service` of log lines and the service name of exported spans.
     /// `OTEL_SERVICE_NAME` wins; without either, the executable's name.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {

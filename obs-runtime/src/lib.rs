@@ -108,7 +108,7 @@ pub mod workflow;
 pub mod __private;
 
 pub use callsite::catalog;
-pub use config::{Builder, DEFAULT_BUCKETS, DEFAULT_HTTP_ADDR};
+pub use config::Builder;
 pub use error::ErrorKind;
 #[cfg(feature = "health")]
 pub use health::HealthCheck;
