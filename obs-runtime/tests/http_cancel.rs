@@ -171,3 +171,41 @@ async fn clients_that_disconnect_mid_request_leave_no_request_active() {
     );
     assert_eq!(ok, Some(20.0), "{text}");
 }
+
+/// Keeps the length of the `url.path` recorded on spans.
+#[derive(Clone, Default)]
+struct PathLengths(Arc<Mutex<Vec<usize>>>);
+
+impl Visit for PathLengths {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "url.path" {
+            self.0.lock().unwrap().push(format!("{value:?}").trim_matches('"').len());
+        }
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "url.path" {
+            self.0.lock().unwrap().push(value.len());
+        }
+    }
+}
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for PathLengths {
+    fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: LayerContext<'_, S>) {
+        attrs.record(&mut self.clone());
+    }
+}
+
+#[test]
+fn a_huge_request_path_is_recorded_cut_to_a_kilobyte() {
+    let lengths = PathLengths::default();
+    let subscriber = tracing_subscriber::registry().with(lengths.clone());
+    tracing::subscriber::with_default(subscriber, || {
+        let mut service = HttpLayer::new().layer(Never);
+        // `http` refuses a URI of 64 KiB or more; hyper serves up to that.
+        let long = format!("/{}", "a".repeat(60 * 1024));
+        drop(service.call(http::Request::builder().uri(long).body(()).unwrap()));
+        drop(service.call(http::Request::builder().uri("/short").body(()).unwrap()));
+    });
+    assert_eq!(*lengths.0.lock().unwrap(), [1024, 6]);
+}

@@ -33,8 +33,11 @@ impl Line {
 const STARTED: usize = 0;
 const CALLS: usize = 1;
 const SUM_NANOS: usize = CALLS + Status::FUNCTION.len();
+/// How often the shard's nanosecond sum wrapped past `u64::MAX` (every 584
+/// years of summed call time: days, for a busy series of long calls).
+const SUM_WRAPS: usize = SUM_NANOS + 1;
 /// One slot per bucket bound, then `+Inf`.
-const BUCKETS: usize = SUM_NANOS + 1;
+const BUCKETS: usize = SUM_WRAPS + 1;
 
 /// The shard this thread writes: threads take shards in turn as they first record.
 #[inline]
@@ -93,8 +96,21 @@ impl FunctionSeries {
         if (status as usize) < Status::FUNCTION.len() {
             self.slot(shard, CALLS + status as usize).fetch_add(1, Relaxed);
         }
-        self.slot(shard, SUM_NANOS).fetch_add(nanos, Relaxed);
+        let before = self.slot(shard, SUM_NANOS).fetch_add(nanos, Relaxed);
+        if before.checked_add(nanos).is_none() {
+            self.slot(shard, SUM_WRAPS).fetch_add(1, Relaxed);
+        }
         self.slot(shard, BUCKETS + bucket).fetch_add(1, Relaxed);
+    }
+
+    /// The summed call time of every shard, wraps included.
+    fn sum_nanos(&self) -> u128 {
+        (0..SHARDS)
+            .map(|shard| {
+                let wraps = u128::from(self.slot(shard, SUM_WRAPS).load(Relaxed));
+                (wraps << 64) + u128::from(self.slot(shard, SUM_NANOS).load(Relaxed))
+            })
+            .sum()
     }
 
     /// Sums the shards. The counters are read one by one while calls go on, so
@@ -110,7 +126,7 @@ impl FunctionSeries {
             function: self.function,
             module: self.module,
             calls: std::array::from_fn(|i| sum(CALLS + i)),
-            sum_seconds: sum(SUM_NANOS) as f64 / 1e9,
+            sum_seconds: self.sum_nanos() as f64 / 1e9,
             in_flight: started.saturating_sub(ended),
             buckets,
         }
@@ -232,5 +248,18 @@ mod tests {
         assert_eq!(totals.calls, [900 * threads, 100 * threads, 0, 0]);
         assert_eq!(totals.buckets.iter().sum::<u64>(), 1000 * threads);
         assert_eq!(totals.in_flight, 0);
+    }
+
+    #[test]
+    fn the_duration_sum_survives_passing_u64_nanoseconds() {
+        let series = FunctionSeries::new("f", "m", &[1_000]);
+        // 3 calls of 300 years each: 2.8e19 ns, past u64::MAX (1.8e19).
+        let long = Duration::from_secs(300 * 365 * 24 * 3600);
+        for _ in 0..3 {
+            series.end(Status::Ok, long);
+        }
+        let expected = 3.0 * long.as_secs_f64();
+        let got = series.totals().sum_seconds;
+        assert!((got - expected).abs() / expected < 1e-9, "{got} != {expected}");
     }
 }

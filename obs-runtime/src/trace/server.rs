@@ -92,7 +92,7 @@ where
             otel.kind = "server",
             http.request.method = method,
             http.route = route.as_deref(),
-            url.path = request.uri().path(),
+            url.path = capped_path(request.uri().path()),
             http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             obs.outcome = tracing::field::Empty,
@@ -223,4 +223,20 @@ impl<F> PinnedDrop for ResponseFuture<F> {
             metrics.finish("cancelled".to_owned(), this.started.elapsed().as_secs_f64());
         }
     }
+}
+
+/// The most of a request path recorded on the span (and so on every log line
+/// of the request): a 64 KB path would otherwise be copied into each of them.
+pub(crate) const MAX_RECORDED_PATH: usize = 1024;
+
+/// `path` cut to [`MAX_RECORDED_PATH`] bytes, at a character boundary.
+fn capped_path(path: &str) -> &str {
+    if path.len() <= MAX_RECORDED_PATH {
+        return path;
+    }
+    let mut end = MAX_RECORDED_PATH;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    &path[..end]
 }
