@@ -79,9 +79,10 @@
 //! | `retry_if = path::to::predicate` | `fn(&E) -> bool`: retry only the errors it accepts |
 //! | `timeout = "2s"` | an attempt running longer is dropped and fails with [`workflow::TimeoutError`] (needs `E: From<TimeoutError>`) |
 //!
-//! Deadlines, timeouts and backoff use `tokio::time`, so they need a tokio
-//! runtime with timers; a node running in a task spawned inside a workflow does
-//! not see the run (it is labelled `workflow="none"`).
+//! Deadlines, timeouts and backoff use tokio's timer inside a tokio runtime and
+//! obs's own timer thread under any other executor; a node running in a task
+//! spawned inside a workflow does not see the run (it is labelled
+//! `workflow="none"`).
 
 mod call;
 pub mod callsite;

@@ -15,6 +15,7 @@ use super::flow::{FlowCall, FlowCompletion};
 use super::limits::{Budget, BudgetExceeded};
 use super::run::Run;
 use super::site::FlowSite;
+use super::timer::{self, Sleep};
 use crate::call::Call;
 
 /// A workflow run in progress: the body polled inside the run's span and
@@ -30,7 +31,7 @@ pub struct WorkflowRun<F, C, B> {
     run: Option<Arc<Run>>,
     classify: Option<C>,
     on_budget: Option<B>,
-    deadline: Option<Pin<Box<tokio::time::Sleep>>>,
+    deadline: Option<Sleep>,
     polling: bool,
 }
 
@@ -73,7 +74,7 @@ where
             this.span.record("run_id", tracing::field::display(run.id));
             active::insert(&run);
             *this.call = Some(FlowCall::workflow(this.site, run.clone()).start(this.span, true));
-            *this.deadline = this.site.workflow_options().deadline().map(|d| Box::pin(tokio::time::sleep(d)));
+            *this.deadline = this.site.workflow_options().deadline().map(timer::sleep);
             *this.run = Some(run);
         }
         let Some(run) = this.run.clone() else { return Poll::Pending };
@@ -84,7 +85,7 @@ where
         run.set_waker(cx.waker());
         let _ctx = enter(Ctx { run: run.clone(), node: None });
         if let Some(deadline) = this.deadline.as_mut()
-            && deadline.as_mut().poll(cx).is_ready()
+            && deadline.poll_expired(cx)
         {
             run.trip(Budget::Deadline, true);
         }

@@ -14,6 +14,7 @@ pub(crate) mod metrics;
 mod node;
 mod run;
 mod site;
+mod timer;
 
 pub use active::{ActivePage, ActiveRun, MAX_LISTED, active_page, active_runs};
 pub use context::current_run_id;

@@ -13,6 +13,7 @@ use super::context::{self, Ctx};
 use super::flow::{FlowCall, FlowCompletion};
 use super::limits::{NodeOptions, TimeoutError};
 use super::site::FlowSite;
+use super::timer::{self, Sleep};
 use crate::call::{Call, End};
 use crate::error::ErrorMessage;
 
@@ -77,7 +78,7 @@ pub struct NodeCall<A: Attempts, C, R, T> {
     span: Span,
     call: Option<Call<FlowCall>>,
     ctx: Option<Ctx>,
-    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    timer: Option<Sleep>,
     phase: Phase,
     polling: bool,
 }
@@ -141,7 +142,7 @@ where
                     *this.ctx = outer.map(|ctx| Ctx { run: ctx.run, node: Some(this.site.name()) });
                     this.current.set(Some(fut));
                     *this.call = Some(flow.start(this.span, true));
-                    *this.timer = this.options.timeout().map(|t| Box::pin(tokio::time::sleep(t)));
+                    *this.timer = this.options.timeout().map(timer::sleep);
                     *this.phase = Phase::Running;
                 }
                 Phase::Running => {
@@ -154,7 +155,7 @@ where
                     let (output, timed_out) = match poll {
                         Poll::Ready(output) => (output, false),
                         Poll::Pending => {
-                            let expired = this.timer.as_mut().is_some_and(|t| t.as_mut().poll(cx).is_ready());
+                            let expired = this.timer.as_mut().is_some_and(|t| t.poll_expired(cx));
                             match (expired, this.on_timeout.as_ref(), this.options.timeout()) {
                                 (true, Some(on_timeout), Some(after)) => (on_timeout(TimeoutError { after }), true),
                                 _ => return Poll::Pending,
@@ -183,19 +184,19 @@ where
                     (this.classify)(&output, FlowCompletion::retry(this.site, attempt, backoff, this.span));
                     call.hook().retried();
                     drop(output);
-                    *this.timer = (!backoff.is_zero()).then(|| Box::pin(tokio::time::sleep(backoff)));
+                    *this.timer = (!backoff.is_zero()).then(|| timer::sleep(backoff));
                     *this.phase = Phase::Backoff;
                 }
                 Phase::Backoff => {
                     if let Some(timer) = this.timer.as_mut()
-                        && timer.as_mut().poll(cx).is_pending()
+                        && !timer.poll_expired(cx)
                     {
                         return Poll::Pending;
                     }
                     let Some((span, fut)) = this.attempts.next_attempt() else { return Poll::Pending };
                     *this.span = span;
                     this.current.set(Some(fut));
-                    *this.timer = this.options.timeout().map(|t| Box::pin(tokio::time::sleep(t)));
+                    *this.timer = this.options.timeout().map(timer::sleep);
                     if let Some(call) = this.call.as_mut() {
                         call.hook_mut().attempt += 1;
                         let _entered = this.span.enter();
