@@ -1,13 +1,13 @@
 //! Deadlines, node timeouts and retry backoff work under an executor that is
-//! not tokio (here a minimal `block_on`, as `futures::executor` or smol would
-//! drive them): no panic, the same outcomes as under tokio.
+//! not tokio (`futures::executor::block_on`, as smol or async-std would
+//! drive them too): no panic, the same outcomes as under tokio.
 
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context, Poll, Wake};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use futures_executor::block_on;
 use obs_runtime::workflow::TimeoutError;
 use obs_runtime::workflow::budget::BudgetExceeded;
 use obs_runtime::{node, workflow};
@@ -75,24 +75,6 @@ async fn job() -> Result<u32, JobError> {
     let n = flaky().await?;
     assert_eq!(stuck().await, Err(JobError::Timeout));
     Ok(n)
-}
-
-fn block_on<F: Future>(future: F) -> F::Output {
-    struct Unpark(std::thread::Thread);
-    impl Wake for Unpark {
-        fn wake(self: Arc<Self>) {
-            self.0.unpark();
-        }
-    }
-    let waker = Arc::new(Unpark(std::thread::current())).into();
-    let mut cx = Context::from_waker(&waker);
-    let mut future = std::pin::pin!(future);
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::park_timeout(Duration::from_millis(500));
-    }
 }
 
 #[test]

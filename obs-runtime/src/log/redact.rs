@@ -197,15 +197,21 @@ impl<'f, 'a> FieldFilter<'f, 'a> {
         }
     }
 
+    /// Inside a quoted string: follows escapes and the closing quote; `false` outside one.
+    fn in_quote(&mut self, c: char) -> bool {
+        let Some(q) = self.quote else { return false };
+        if self.escaped {
+            self.escaped = false;
+        } else if c == '\\' {
+            self.escaped = true;
+        } else if c as u32 == u32::from(q) {
+            self.quote = None;
+        }
+        true
+    }
+
     fn copy(&mut self, c: char) -> fmt::Result {
-        if let Some(q) = self.quote {
-            if self.escaped {
-                self.escaped = false;
-            } else if c == '\\' {
-                self.escaped = true;
-            } else if c as u32 == u32::from(q) {
-                self.quote = None;
-            }
+        if self.in_quote(c) {
             return self.out.write_char(c);
         }
         if c == '"' {
@@ -231,14 +237,7 @@ impl<'f, 'a> FieldFilter<'f, 'a> {
 
     /// Swallows the redacted value up to the `,` or closing bracket that ends it.
     fn skip(&mut self, c: char, depth: u32) -> fmt::Result {
-        if let Some(q) = self.quote {
-            if self.escaped {
-                self.escaped = false;
-            } else if c == '\\' {
-                self.escaped = true;
-            } else if c as u32 == u32::from(q) {
-                self.quote = None;
-            }
+        if self.in_quote(c) {
             return Ok(());
         }
         match c {

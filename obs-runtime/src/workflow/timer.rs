@@ -132,7 +132,7 @@ mod tests {
     #[test]
     fn outside_tokio_a_sleep_wakes_its_task_after_its_time() {
         let started = Instant::now();
-        futures_executor_block_on(async {
+        futures_executor::block_on(async {
             let mut sleep = sleep(Duration::from_millis(50));
             std::future::poll_fn(|cx| if sleep.poll_expired(cx) { Poll::Ready(()) } else { Poll::Pending }).await;
         });
@@ -141,24 +141,5 @@ mod tests {
         // A dropped sleep leaves nothing behind.
         drop(sleep(Duration::from_secs(3600)));
         assert!(wheel().due.lock().unwrap().is_empty());
-    }
-
-    /// A minimal executor: polls on this thread, parks until woken.
-    fn futures_executor_block_on<F: Future>(future: F) -> F::Output {
-        struct Unpark(std::thread::Thread);
-        impl std::task::Wake for Unpark {
-            fn wake(self: Arc<Self>) {
-                self.0.unpark();
-            }
-        }
-        let waker = Arc::new(Unpark(std::thread::current())).into();
-        let mut cx = Context::from_waker(&waker);
-        let mut future = std::pin::pin!(future);
-        loop {
-            if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-                return output;
-            }
-            std::thread::park();
-        }
     }
 }
