@@ -12,6 +12,7 @@ mod json;
 mod memory;
 pub mod redact;
 
+#[cfg(feature = "otlp")]
 pub(crate) use ids::SpanIds;
 pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
