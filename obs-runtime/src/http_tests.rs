@@ -70,3 +70,17 @@ fn loopback_host_names() {
     assert!(is_loopback_host("127.0.0.2:80") && is_loopback_host("localhost.") && is_loopback_host("[::1]:1"));
     assert!(!is_loopback_host("[::1]:x") && !is_loopback_host("localhost:99999") && !is_loopback_host("::1"));
 }
+
+#[test]
+fn stopping_with_idle_and_half_sent_connections_open_stays_within_the_stop_limit() {
+    let server = serve("127.0.0.1:0");
+    let addr = server.addr();
+    let _idle = TcpStream::connect(addr).unwrap();
+    let mut half = TcpStream::connect(addr).unwrap();
+    half.write_all(b"GET /metrics HTTP/1.1\r\nHost: local").unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    let started = Instant::now();
+    server.worker.stop(Instant::now() + STOP_LIMIT);
+    assert!(started.elapsed() < STOP_LIMIT + Duration::from_millis(500), "stopping took {:?}", started.elapsed());
+    assert!(TcpStream::connect(addr).is_err(), "still accepting after stop");
+}
