@@ -10,6 +10,7 @@ pub(crate) mod format;
 mod ids;
 mod json;
 mod memory;
+pub(crate) mod nonblocking;
 pub mod redact;
 
 pub(crate) use ids::SpanIds;
