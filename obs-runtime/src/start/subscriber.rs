@@ -2,31 +2,14 @@
 //! the exporters contributed, and the chosen log layer, writing to stdout
 //! through the log writer thread unless the builder was given a writer.
 
-use std::time::{Duration, Instant};
-
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
 use crate::export::seam::{Exporter, StartContext};
 use crate::init_error::InitError;
-use crate::log::nonblocking::{self, NonBlocking, WriterThread};
 use crate::log::{JsonLayer, LogFormat};
 use crate::metrics::LOG_DROPPED_TOTAL;
-
-/// The log writer thread, owned by the guard like an exporter: stopping it
-/// writes the pending lines, within [`nonblocking::SHUTDOWN_LIMIT`].
-struct LogWriter(WriterThread);
-
-impl Exporter for LogWriter {
-    fn shutdown_limit(&self) -> Duration {
-        nonblocking::SHUTDOWN_LIMIT
-    }
-
-    fn shutdown(self: Box<Self>, deadline: Instant) {
-        self.0.stop(deadline);
-    }
-}
 
 /// Where lines go: the builder's writer as given, else stdout through the
 /// log writer thread (the returned exporter), else, when no thread can be
@@ -40,10 +23,39 @@ fn writer(given: Option<BoxMakeWriter>, format: LogFormat) -> (BoxMakeWriter, Op
     if let Some(given) = given {
         return (given, None);
     }
+    stdout(dropped)
+}
+
+/// Stdout through the log writer thread, which the guard owns like an
+/// exporter: stopping it writes the pending lines, within its limit.
+#[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]
+fn stdout(dropped: metrics::Counter) -> (BoxMakeWriter, Option<Box<dyn Exporter>>) {
+    use std::time::{Duration, Instant};
+
+    use crate::log::nonblocking::{self, NonBlocking, WriterThread};
+
+    struct LogWriter(WriterThread);
+
+    impl Exporter for LogWriter {
+        fn shutdown_limit(&self) -> Duration {
+            nonblocking::SHUTDOWN_LIMIT
+        }
+
+        fn shutdown(self: Box<Self>, deadline: Instant) {
+            self.0.stop(deadline);
+        }
+    }
+
     match NonBlocking::stdout(dropped) {
         Ok((writer, thread)) => (BoxMakeWriter::new(writer), Some(Box::new(LogWriter(thread)))),
         Err(_) => (BoxMakeWriter::new(std::io::stdout), None),
     }
+}
+
+/// Without any feature obs runs no thread (nor a recorder to count drops): stdout directly.
+#[cfg(not(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus")))]
+fn stdout(_dropped: metrics::Counter) -> (BoxMakeWriter, Option<Box<dyn Exporter>>) {
+    (BoxMakeWriter::new(std::io::stdout), None)
 }
 
 /// Installs the filter, the span layer of `cx` (the OpenTelemetry layer when
