@@ -24,21 +24,29 @@ fn storm() {
         .map(|thread| {
             std::thread::spawn(move || {
                 let detail = "d".repeat(180);
-                let mut slowest = Duration::ZERO;
+                let mut calls = Vec::with_capacity(LINES_PER_THREAD as usize);
                 for i in 0..LINES_PER_THREAD {
                     let call = Instant::now();
                     tracing::error!(thread, i, detail = detail.as_str(), "storm");
-                    slowest = slowest.max(call.elapsed());
+                    calls.push(call.elapsed());
                 }
-                slowest
+                calls
             })
         })
         .collect();
-    let slowest = threads.into_iter().map(|t| t.join().expect("logging thread")).max().unwrap_or_default();
+    let mut calls: Vec<Duration> = threads.into_iter().flat_map(|t| t.join().expect("logging thread")).collect();
     let total = started.elapsed();
+    calls.sort_unstable();
+    let slowest = calls.last().copied().unwrap_or_default();
+    let p999 = calls[calls.len() * 999 / 1000];
     let metrics = guard.render_metrics().expect("the Prometheus exporter is on by default");
     let dropped = metrics.lines().find_map(|l| l.strip_prefix("obs_log_dropped_total ")).unwrap_or("missing");
-    eprintln!("storm total_ms={} slowest_us={} dropped={dropped}", total.as_millis(), slowest.as_micros());
+    eprintln!(
+        "storm total_ms={} p999_us={} slowest_us={} dropped={dropped}",
+        total.as_millis(),
+        p999.as_micros(),
+        slowest.as_micros()
+    );
     // The parent reads stdout from now on; then the guard writes what is pending.
     let _ = std::io::stdin().read(&mut [0]);
     let dropping = Instant::now();
@@ -93,10 +101,18 @@ fn a_stalled_stdout_never_blocks_the_threads_that_log_and_drops_whole_lines() {
         let _ = child.kill();
         panic!("the application did not finish logging within 15 s while its stdout was not read: logging blocks");
     };
-    let (total_ms, slowest_us, dropped) =
-        (field(&report, "total_ms="), field(&report, "slowest_us="), field(&report, "dropped="));
+    let (total_ms, p999_us, slowest_us, dropped) = (
+        field(&report, "total_ms="),
+        field(&report, "p999_us="),
+        field(&report, "slowest_us="),
+        field(&report, "dropped="),
+    );
     assert!(total_ms < 10_000, "{} lines took {total_ms} ms", THREADS * LINES_PER_THREAD);
-    assert!(slowest_us < 100_000, "the slowest logging call took {slowest_us} µs");
+    // A call blocked on the full pipe would not return at all. The bounds leave room for the
+    // scheduler: four logging threads on a busy two-core machine are preempted now and then
+    // (the slowest call measured there was about 0.1 s, the 99.9th percentile well under 1 ms).
+    assert!(p999_us < 10_000, "the 99.9th percentile of logging calls took {p999_us} µs");
+    assert!(slowest_us < 1_000_000, "the slowest logging call took {slowest_us} µs");
     assert!(dropped > 0, "a stalled consumer drops lines, and counts them: {report}");
 
     let mut stdout = child.stdout.take().unwrap();

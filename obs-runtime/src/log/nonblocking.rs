@@ -104,7 +104,7 @@ impl Shared {
 
     /// The writer thread: takes the pending lines as one batch and writes them, until stopped.
     fn run(&self) {
-        let mut batch = Vec::new();
+        let mut batch = Vec::with_capacity(self.capacity);
         let mut written = 0;
         loop {
             let mut pending = self.lock();
@@ -174,8 +174,10 @@ impl NonBlocking {
         dropped: metrics::Counter,
     ) -> io::Result<(NonBlocking, WriterThread)> {
         let shared = Arc::new(Shared {
+            // Reserved up front (pages are touched only as lines arrive), so that
+            // no caller copies the buffer into a larger one while holding the lock.
             pending: Mutex::new(Pending {
-                bytes: Vec::new(),
+                bytes: Vec::with_capacity(capacity),
                 accepted: 0,
                 written: 0,
                 writer_idle: false,
