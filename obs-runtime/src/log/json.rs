@@ -36,7 +36,11 @@ pub(crate) struct SpanData {
 /// A `tracing_subscriber` layer writing the obs JSON log line format.
 ///
 /// [`init`](crate::init) installs it; add it to your own registry when you
-/// build the subscriber yourself:
+/// build the subscriber yourself. Built this way, it writes each line on the
+/// thread that logs, through `make_writer` as given (a stalled destination
+/// stalls the caller): `init` alone puts a bounded buffer and a writer thread
+/// in front of stdout. Wrap a destination that may stall in a non-blocking
+/// writer of your own.
 ///
 /// ```
 /// use tracing_subscriber::layer::SubscriberExt;

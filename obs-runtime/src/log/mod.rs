@@ -10,6 +10,9 @@ pub(crate) mod format;
 mod ids;
 mod json;
 mod memory;
+// The writer thread is a `Worker`, compiled with any feature (without one, stdout is written directly).
+#[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]
+pub(crate) mod nonblocking;
 pub mod redact;
 
 #[cfg(feature = "otlp")]

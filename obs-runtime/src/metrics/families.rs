@@ -308,9 +308,17 @@ pub const EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL: Family = Family::new(
     "Unsampled spans not held for error/latency-based keeping because the buffer was full.",
     &["signal"],
 );
+/// JSON (or pretty) log lines dropped because the buffer before stdout was full (a stalled log consumer).
+pub const LOG_DROPPED_TOTAL: Family = Family::new(
+    "log_dropped_total",
+    Counter,
+    Some(Count),
+    "Log lines dropped because the buffer before stdout was full (the log consumer stalled).",
+    &[],
+);
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 20] = [
+pub(crate) static FAMILIES: [&Family; 21] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -331,6 +339,7 @@ pub(crate) static FAMILIES: [&Family; 20] = [
     &EXPORTER_EXPORTED_SPANS_TOTAL,
     &EXPORTER_FAILED_SPANS_TOTAL,
     &EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL,
+    &LOG_DROPPED_TOTAL,
 ];
 
 /// Every metric family obs can emit.

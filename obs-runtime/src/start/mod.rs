@@ -7,8 +7,6 @@ mod subscriber;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use tracing_subscriber::fmt::writer::BoxMakeWriter;
-
 pub use guard::ObsGuard;
 
 use crate::config::Builder;
@@ -91,8 +89,11 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         exporters.push(exporter.start(&mut cx)?);
     }
     if builder.install_subscriber {
-        let writer = builder.log_writer.take().unwrap_or_else(|| BoxMakeWriter::new(std::io::stdout));
-        subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)?;
+        let writer = builder.log_writer.take();
+        // First in the list, so stopped last: what the others log while they stop is written.
+        if let Some(log_writer) = subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)? {
+            exporters.insert(0, log_writer);
+        }
     }
     #[cfg(feature = "http")]
     let http_addr = match listener {

@@ -1,25 +1,76 @@
 //! The global `tracing` subscriber `init` installs: the filter, the layers
-//! the exporters contributed, and the chosen log layer.
+//! the exporters contributed, and the chosen log layer, writing to stdout
+//! through the log writer thread unless the builder was given a writer.
 
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
-use crate::export::seam::StartContext;
+use crate::export::seam::{Exporter, StartContext};
 use crate::init_error::InitError;
 use crate::log::{JsonLayer, LogFormat};
+use crate::metrics::LOG_DROPPED_TOTAL;
+
+/// Where lines go: the builder's writer as given, else stdout through the
+/// log writer thread (the returned exporter), else, when no thread can be
+/// started, stdout directly. Lines are written either way, so the drop
+/// counter is registered (at zero) either way.
+fn writer(given: Option<BoxMakeWriter>, format: LogFormat) -> (BoxMakeWriter, Option<Box<dyn Exporter>>) {
+    if format == LogFormat::Off {
+        return (given.unwrap_or_else(|| BoxMakeWriter::new(std::io::sink)), None);
+    }
+    let dropped = metrics::counter!(LOG_DROPPED_TOTAL.name());
+    if let Some(given) = given {
+        return (given, None);
+    }
+    stdout(dropped)
+}
+
+/// Stdout through the log writer thread, which the guard owns like an
+/// exporter: stopping it writes the pending lines, within its limit.
+#[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]
+fn stdout(dropped: metrics::Counter) -> (BoxMakeWriter, Option<Box<dyn Exporter>>) {
+    use std::time::{Duration, Instant};
+
+    use crate::log::nonblocking::{self, NonBlocking, WriterThread};
+
+    struct LogWriter(WriterThread);
+
+    impl Exporter for LogWriter {
+        fn shutdown_limit(&self) -> Duration {
+            nonblocking::SHUTDOWN_LIMIT
+        }
+
+        fn shutdown(self: Box<Self>, deadline: Instant) {
+            self.0.stop(deadline);
+        }
+    }
+
+    match NonBlocking::stdout(dropped) {
+        Ok((writer, thread)) => (BoxMakeWriter::new(writer), Some(Box::new(LogWriter(thread)))),
+        Err(_) => (BoxMakeWriter::new(std::io::stdout), None),
+    }
+}
+
+/// Without any feature obs runs no thread (nor a recorder to count drops): stdout directly.
+#[cfg(not(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus")))]
+fn stdout(_dropped: metrics::Counter) -> (BoxMakeWriter, Option<Box<dyn Exporter>>) {
+    (BoxMakeWriter::new(std::io::stdout), None)
+}
 
 /// Installs the filter, the span layer of `cx` (the OpenTelemetry layer when
 /// exporting; it must come before the log layer, which reads the ids it
 /// assigns) and the chosen log layer, which also feeds OTLP log export when
 /// `cx` has a log sink (a line-less [`JsonLayer`] does that for the other formats).
+/// Returns the log writer thread, for the guard to stop last.
 pub(super) fn install(
     service: &str,
     filter: EnvFilter,
     format: LogFormat,
-    writer: BoxMakeWriter,
+    writer: Option<BoxMakeWriter>,
     cx: &mut StartContext,
-) -> Result<(), InitError> {
+) -> Result<Option<Box<dyn Exporter>>, InitError> {
+    let (writer, thread) = self::writer(writer, format);
     #[cfg(feature = "otlp")]
     let (spans, logs) = (cx.span_layer.take(), cx.log_sink.take());
     #[cfg(not(feature = "otlp"))]
@@ -61,5 +112,6 @@ pub(super) fn install(
             None => tracing::subscriber::set_global_default(registry),
         },
     };
-    result.map_err(|_| InitError::SubscriberAlreadySet)
+    result.map_err(|_| InitError::SubscriberAlreadySet)?;
+    Ok(thread)
 }
