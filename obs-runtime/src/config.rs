@@ -132,7 +132,10 @@ impl Builder {
         self
     }
 
-    /// Where log lines go; stdout by default.
+    /// Where log lines go. By default stdout, through a bounded buffer and a
+    /// writer thread, so that a stalled reader never blocks the application
+    /// (lines that do not fit are dropped and counted in `obs_log_dropped_total`).
+    /// A writer given here is called on the logging thread, as given.
     pub fn log_writer<W>(mut self, make_writer: W) -> Self
     where
         W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
