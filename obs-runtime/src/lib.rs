@@ -98,6 +98,7 @@ mod init_error;
 pub mod log;
 pub mod metrics;
 pub mod propagation;
+mod slots;
 mod start;
 #[cfg(feature = "otlp")]
 pub mod trace;

@@ -21,11 +21,13 @@ pub use families::{
     WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
 
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram};
+
+use crate::slots::Slots;
 
 /// How a call ended; the `status` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,9 +119,12 @@ pub(crate) struct Handles {
     meter: Meter,
     function: &'static str,
     module: &'static str,
-    errors: ErrorKinds,
-    adding: Mutex<()>,
+    /// The error kinds this call site has seen; the last slot is kept for `__overflow__`.
+    errors: Box<Slots<ErrorSeries, ERROR_KINDS>>,
 }
+
+/// Error kinds one call site keeps apart; past that they count as `__overflow__`.
+const ERROR_KINDS: usize = 32;
 
 /// Where calls, durations and in-flight counts go.
 enum Meter {
@@ -147,7 +152,7 @@ impl Handles {
                 }
             }
         };
-        Some(Handles { meter, function, module, errors: ErrorKinds::new(), adding: Mutex::new(()) })
+        Some(Handles { meter, function, module, errors: Box::new(Slots::new()) })
     }
 
     #[inline]
@@ -176,68 +181,27 @@ impl Handles {
     /// `__overflow__`, and every folded error is counted in `obs_overflow_total`.
     pub(crate) fn error(&self, kind: &'static str) {
         let Some(state) = STATE.get() else { return };
-        // Seen kinds are read without a lock; the lock only serialises adding a new one.
-        let found = match self.errors.find(kind) {
-            Some(series) => Some(series),
-            None => {
-                let _adding = self.adding.lock().unwrap_or_else(|e| e.into_inner());
-                match self.errors.find(kind) {
-                    Some(series) => Some(series),
-                    None => {
-                        // The last slot is kept for `__overflow__`, which later kinds then share.
-                        let fits = self.errors.has_room()
-                            && state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
-                        let label = if fits { kind } else { OVERFLOW };
-                        let (function, module) = (self.function, self.module);
-                        let counter = metrics::counter!(FUNCTION_ERRORS_TOTAL.name_in(&state.namespace), "function" => function, "module" => module, "error" => label);
-                        let overflow = (!fits).then(|| state.overflow_counter());
-                        self.errors.push(ErrorSeries { kind, counter, overflow })
-                    }
-                }
-            }
-        };
+        // Seen kinds are read without a lock; only adding a new one takes the list's lock.
+        let added = self.errors.get_or_add(
+            |series| series.kind == kind,
+            |len| {
+                // The last slot is kept for `__overflow__`, which later kinds then share.
+                let fits =
+                    len < ERROR_KINDS - 1 && state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
+                let label = if fits { kind } else { OVERFLOW };
+                let (function, module) = (self.function, self.module);
+                let counter = metrics::counter!(FUNCTION_ERRORS_TOTAL.name_in(&state.namespace), "function" => function, "module" => module, "error" => label);
+                let overflow = (!fits).then(|| state.overflow_counter());
+                ErrorSeries { kind, counter, overflow }
+            },
+        );
+        // Full: the error is counted with the `__overflow__` series in the last slot.
+        let found = added.or_else(|| self.errors.last());
         let Some(series) = found else { return };
         series.counter.increment(1);
         if let Some(overflow) = &series.overflow {
             overflow.increment(1);
         }
-    }
-}
-
-/// The error kinds one call site has seen, in an append-only list that is read
-/// without locking: slots are filled once and never change.
-struct ErrorKinds {
-    slots: Box<[OnceLock<ErrorSeries>]>,
-    len: AtomicUsize,
-}
-
-impl ErrorKinds {
-    /// Kinds one call site keeps apart; past that they count as `__overflow__`.
-    const SLOTS: usize = 32;
-
-    fn new() -> ErrorKinds {
-        ErrorKinds { slots: (0..Self::SLOTS).map(|_| OnceLock::new()).collect(), len: AtomicUsize::new(0) }
-    }
-
-    fn has_room(&self) -> bool {
-        self.len.load(Ordering::Acquire) < Self::SLOTS - 1
-    }
-
-    fn find(&self, kind: &str) -> Option<&ErrorSeries> {
-        let len = self.len.load(Ordering::Acquire);
-        self.slots[..len].iter().filter_map(OnceLock::get).find(|series| series.kind == kind)
-    }
-
-    /// Adds a series; callers hold the call site's `adding` lock. When the slots
-    /// are full the last one is reused, so the error is still counted.
-    fn push(&self, series: ErrorSeries) -> Option<&ErrorSeries> {
-        let len = self.len.load(Ordering::Acquire);
-        if len == Self::SLOTS {
-            return self.slots[len - 1].get();
-        }
-        let stored = self.slots[len].get_or_init(|| series);
-        self.len.store(len + 1, Ordering::Release);
-        Some(stored)
     }
 }
 

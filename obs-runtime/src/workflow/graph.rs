@@ -9,10 +9,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::callsite::{Kind, catalog};
+use crate::slots::Slots;
 
 /// How two nodes of a workflow are related.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -215,59 +216,36 @@ struct Seen {
     node: Option<&'static Counts>,
 }
 
-/// The counters one workflow or node site updates, cached per site.
-pub(crate) struct SiteCounts {
-    seen: [OnceLock<Seen>; SiteCounts::SLOTS],
-    len: AtomicUsize,
-    adding: Mutex<()>,
-}
+/// The counters one workflow or node site updates, cached per site (a
+/// handful of edges: past that, recording takes the global lock each time).
+pub(crate) struct SiteCounts(Slots<Seen, 8>);
 
 impl SiteCounts {
-    /// Distinct edges cached per site; past that recording takes the global lock.
-    const SLOTS: usize = 8;
-
     pub(crate) const fn new() -> SiteCounts {
-        SiteCounts {
-            seen: [const { OnceLock::new() }; SiteCounts::SLOTS],
-            len: AtomicUsize::new(0),
-            adding: Mutex::new(()),
-        }
+        SiteCounts(Slots::new())
     }
 
-    fn find(&self, workflow: &str, from: &str, kind: EdgeKind) -> Option<&Seen> {
-        let len = self.len.load(Ordering::Acquire);
-        self.seen[..len]
-            .iter()
-            .filter_map(OnceLock::get)
-            .find(|s| s.kind == kind && s.workflow == workflow && s.from == from)
-    }
-
-    /// The cached entry for the key, or the one `make` registers (under the
-    /// global lock) and the cache keeps when it has room.
+    /// The counters for the key: cached, or registered under the global lock by `make`.
     fn get(
         &self,
         workflow: &'static str,
         from: &'static str,
         kind: EdgeKind,
-        make: impl FnOnce(&mut Skeleton) -> (&'static Counts, Option<&'static Counts>),
+        make: impl Fn(&mut Skeleton) -> (&'static Counts, Option<&'static Counts>),
     ) -> (&'static Counts, Option<&'static Counts>) {
-        if let Some(seen) = self.find(workflow, from, kind) {
-            return (seen.edge, seen.node);
-        }
-        let _adding = self.adding.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(seen) = self.find(workflow, from, kind) {
-            return (seen.edge, seen.node);
-        }
-        let (edge, node) = {
+        let register = || {
             let mut shapes = SHAPES.lock().unwrap_or_else(|e| e.into_inner());
-            make(shapes.entry(workflow).or_insert_with(Skeleton::new))
+            let (edge, node) = make(shapes.entry(workflow).or_insert_with(Skeleton::new));
+            Seen { workflow, from, kind, edge, node }
         };
-        let len = self.len.load(Ordering::Acquire);
-        if len < Self::SLOTS {
-            let _ = self.seen[len].set(Seen { workflow, from, kind, edge, node });
-            self.len.store(len + 1, Ordering::Release);
+        let matches = |seen: &Seen| seen.kind == kind && seen.workflow == workflow && seen.from == from;
+        match self.0.get_or_add(matches, |_| register()) {
+            Some(seen) => (seen.edge, seen.node),
+            None => {
+                let seen = register();
+                (seen.edge, seen.node)
+            }
         }
-        (edge, node)
     }
 }
 
