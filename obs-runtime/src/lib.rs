@@ -123,6 +123,13 @@ pub use start::ObsGuard;
 /// `127.0.0.1:9464` (`OBS_HTTP_ADDR` overrides). A second call returns
 /// [`InitError::AlreadyInitialized`].
 ///
+/// A failed `init` leaves nothing installed: bad settings, a taken address and
+/// a `tracing` subscriber or `metrics` recorder someone else installed are all
+/// found before anything global changes, and `init` may be called again (with
+/// `install_subscriber(false)` or `prometheus(false)`, say). Only a failure
+/// after that point (the system refusing a thread) leaves obs's recorder in
+/// place, with what had started stopped again.
+///
 /// Instrumented functions called before `init` run normally; their spans reach
 /// any subscriber already installed, and their metrics are skipped.
 pub fn init() -> Result<ObsGuard, InitError> {

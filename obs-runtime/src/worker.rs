@@ -1,7 +1,7 @@
 //! The one way obs runs work in the background: a named thread with a stop
 //! signal and a bounded join, and the small current-thread tokio runtime the
 //! threads that need one drive. The HTTP server, the health refresh, the
-//! Prometheus upkeep and the OTLP export threads all use these.
+//! log writer and the OTLP export threads all use these.
 
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread::JoinHandle;

@@ -8,6 +8,8 @@ mod health;
 pub mod otlp;
 #[cfg(feature = "prometheus")]
 pub(crate) mod prometheus;
+#[cfg(feature = "prometheus")]
+mod recorder;
 pub(crate) mod seam;
 #[cfg(feature = "http")]
 mod workflow_views;

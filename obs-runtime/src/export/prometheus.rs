@@ -1,21 +1,20 @@
-//! The Prometheus exporter: obs's recorder as the global `metrics` recorder,
-//! `GET /metrics`, and the upkeep thread that keeps its memory flat; and the
-//! one function that renders `/metrics`: the recorder's text followed by the
-//! function metrics obs keeps itself.
+//! The Prometheus exporter: obs's recorder (`recorder.rs`) as the global
+//! `metrics` recorder, and `GET /metrics`; and the one function that renders
+//! it: the recorder's counters and gauges, its histograms, then the function
+//! metrics obs keeps itself. Every histogram counts into buckets as it
+//! records, so nothing needs draining between scrapes and no thread runs.
 
 use std::fmt::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
+use super::recorder::{Histograms, ObsRecorder};
 use super::seam::{Configured, Exporter, Settings, StartContext};
 use crate::init_error::InitError;
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
-use crate::worker::Worker;
-
-/// How often histogram samples are drained into buckets when nobody scrapes.
-const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 
 /// The recorder with real histograms (the given bucket bounds), when
 /// [`Builder::prometheus`](crate::Builder::prometheus) is on (the default).
@@ -23,16 +22,23 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
     if !settings.prometheus {
         return Ok(None);
     }
-    let recorder = PrometheusBuilder::new()
-        .set_buckets(&settings.buckets)
-        .map_err(|e| InitError::Config(format!("histogram buckets: {e}")))?
-        .build_recorder();
-    Ok(Some(Box::new(Recorder { handle: recorder.handle(), recorder: Some(recorder) })))
+    let inner = PrometheusBuilder::new().build_recorder();
+    let handle = inner.handle();
+    let recorder = ObsRecorder::new(inner, &settings.buckets);
+    let view = View { handle, histograms: recorder.histograms() };
+    Ok(Some(Box::new(Recorder { view, recorder: Some(recorder) })))
+}
+
+/// What a scrape reads.
+#[derive(Clone)]
+struct View {
+    handle: PrometheusHandle,
+    histograms: Arc<Histograms>,
 }
 
 struct Recorder {
-    handle: PrometheusHandle,
-    recorder: Option<PrometheusRecorder>,
+    view: View,
+    recorder: Option<ObsRecorder>,
 }
 
 impl Configured for Recorder {
@@ -51,56 +57,45 @@ impl Configured for Recorder {
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         #[cfg(feature = "http")]
         {
-            let handle = self.handle.clone();
+            let view = self.view.clone();
             cx.serve(move |router| {
                 router.route(
                     "/metrics",
                     axum::routing::get(move || {
-                        let handle = handle.clone();
+                        let view = view.clone();
                         async move {
                             (
                                 [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                                render(&handle),
+                                render(&view),
                             )
                         }
                     }),
                 )
             });
         }
-        let handle = self.handle.clone();
-        cx.metrics_text = Some(Box::new(move || render(&handle)));
-        // Drains histogram samples into buckets even when nobody scrapes, so memory stays flat.
-        let handle = self.handle;
-        let upkeep = Worker::spawn("obs-upkeep", move |stop| {
-            while !stop.wait(UPKEEP_INTERVAL) {
-                handle.run_upkeep();
-            }
-        })
-        .ok();
-        Ok(Box::new(Upkeep(upkeep)))
+        let view = self.view;
+        cx.metrics_text = Some(Box::new(move || render(&view)));
+        Ok(Box::new(Scraped))
     }
 }
 
-/// The running exporter: the upkeep thread (scrapes are served by the HTTP server).
-struct Upkeep(Option<Worker>);
+/// The running exporter: nothing runs (scrapes are served by the HTTP server).
+struct Scraped;
 
-impl Exporter for Upkeep {
+impl Exporter for Scraped {
     fn shutdown_limit(&self) -> Duration {
-        Duration::from_secs(1)
+        Duration::ZERO
     }
 
-    fn shutdown(self: Box<Self>, deadline: Instant) {
-        let deadline = deadline.min(Instant::now() + self.shutdown_limit());
-        if let Some(worker) = self.0 {
-            worker.stop(deadline);
-        }
-    }
+    fn shutdown(self: Box<Self>, _deadline: Instant) {}
 }
 
-/// Everything `/metrics` serves, in the Prometheus text format: what went
-/// through the `metrics` facade, then the function families from obs's store.
-pub(crate) fn render(handle: &PrometheusHandle) -> String {
-    let mut text = handle.render();
+/// Everything `/metrics` serves, in the Prometheus text format: the counters
+/// and gauges that went through the `metrics` facade, its histograms, then
+/// the function families from obs's store.
+fn render(view: &View) -> String {
+    let mut text = view.handle.render();
+    view.histograms.render(&mut text);
     if let Some((families, series)) = store::snapshot() {
         write_function_families(&mut text, families, &series);
     }

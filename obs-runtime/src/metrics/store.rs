@@ -29,6 +29,41 @@ impl Line {
     }
 }
 
+/// `slots` counters, [`SHARDS`] times over: a thread writes its own shard
+/// (see [`shard`]), a reader sums them.
+pub(crate) struct Sharded {
+    lines_per_shard: usize,
+    lines: Box<[Line]>,
+}
+
+impl Sharded {
+    pub(crate) fn new(slots: usize) -> Sharded {
+        let lines_per_shard = slots.div_ceil(SLOTS_PER_LINE);
+        Sharded { lines_per_shard, lines: (0..SHARDS * lines_per_shard).map(|_| Line::zero()).collect() }
+    }
+
+    /// Counter `index` of this thread's shard.
+    #[inline]
+    pub(crate) fn mine(&self, index: usize) -> &AtomicU64 {
+        self.slot(shard(), index)
+    }
+
+    #[inline]
+    fn slot(&self, shard: usize, index: usize) -> &AtomicU64 {
+        &self.lines[shard * self.lines_per_shard + index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
+    }
+
+    /// Counter `index` of every shard.
+    pub(crate) fn each(&self, index: usize) -> impl Iterator<Item = &AtomicU64> {
+        (0..SHARDS).map(move |shard| self.slot(shard, index))
+    }
+
+    /// Counter `index` summed over the shards.
+    pub(crate) fn sum(&self, index: usize) -> u64 {
+        self.each(index).map(|slot| slot.load(Relaxed)).fold(0, u64::wrapping_add)
+    }
+}
+
 // Where each counter sits within a shard.
 const STARTED: usize = 0;
 const CALLS: usize = 1;
@@ -65,25 +100,17 @@ pub(crate) struct FunctionSeries {
     module: &'static str,
     /// Bucket upper bounds in nanoseconds, ascending.
     bounds: &'static [u64],
-    lines_per_shard: usize,
-    lines: Box<[Line]>,
+    slots: Sharded,
 }
 
 impl FunctionSeries {
     fn new(function: &'static str, module: &'static str, bounds: &'static [u64]) -> FunctionSeries {
-        let lines_per_shard = (BUCKETS + bounds.len() + 1).div_ceil(SLOTS_PER_LINE);
-        let lines = (0..SHARDS * lines_per_shard).map(|_| Line::zero()).collect();
-        FunctionSeries { function, module, bounds, lines_per_shard, lines }
-    }
-
-    #[inline]
-    fn slot(&self, shard: usize, index: usize) -> &AtomicU64 {
-        &self.lines[shard * self.lines_per_shard + index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
+        FunctionSeries { function, module, bounds, slots: Sharded::new(BUCKETS + bounds.len() + 1) }
     }
 
     #[inline]
     pub(crate) fn start(&self) {
-        self.slot(shard(), STARTED).fetch_add(1, Relaxed);
+        self.slots.mine(STARTED).fetch_add(1, Relaxed);
     }
 
     #[inline]
@@ -92,24 +119,24 @@ impl FunctionSeries {
         // Most calls are short and end at one of the first bounds.
         let bucket = self.bounds.iter().position(|&bound| nanos <= bound).unwrap_or(self.bounds.len());
         let shard = shard();
+        let slot = |index| self.slots.slot(shard, index);
         // `FUNCTION` lists the statuses in discriminant order.
         if (status as usize) < Status::FUNCTION.len() {
-            self.slot(shard, CALLS + status as usize).fetch_add(1, Relaxed);
+            slot(CALLS + status as usize).fetch_add(1, Relaxed);
         }
-        let before = self.slot(shard, SUM_NANOS).fetch_add(nanos, Relaxed);
+        let before = slot(SUM_NANOS).fetch_add(nanos, Relaxed);
         if before.checked_add(nanos).is_none() {
-            self.slot(shard, SUM_WRAPS).fetch_add(1, Relaxed);
+            slot(SUM_WRAPS).fetch_add(1, Relaxed);
         }
-        self.slot(shard, BUCKETS + bucket).fetch_add(1, Relaxed);
+        slot(BUCKETS + bucket).fetch_add(1, Relaxed);
     }
 
     /// The summed call time of every shard, wraps included.
     fn sum_nanos(&self) -> u128 {
-        (0..SHARDS)
-            .map(|shard| {
-                let wraps = u128::from(self.slot(shard, SUM_WRAPS).load(Relaxed));
-                (wraps << 64) + u128::from(self.slot(shard, SUM_NANOS).load(Relaxed))
-            })
+        self.slots
+            .each(SUM_WRAPS)
+            .zip(self.slots.each(SUM_NANOS))
+            .map(|(wraps, nanos)| (u128::from(wraps.load(Relaxed)) << 64) + u128::from(nanos.load(Relaxed)))
             .sum()
     }
 
@@ -117,8 +144,7 @@ impl FunctionSeries {
     /// derived figures come from the same reads: the histogram count is the
     /// sum of its buckets, and in-flight is what started minus what ended.
     fn totals(&self) -> Totals {
-        let sum =
-            |index: usize| (0..SHARDS).map(|shard| self.slot(shard, index).load(Relaxed)).fold(0, u64::wrapping_add);
+        let sum = |index: usize| self.slots.sum(index);
         let buckets: Vec<u64> = (0..=self.bounds.len()).map(|b| sum(BUCKETS + b)).collect();
         let started = sum(STARTED);
         let ended = buckets.iter().sum::<u64>();

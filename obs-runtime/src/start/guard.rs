@@ -33,9 +33,19 @@ impl ObsGuard {
     }
 }
 
+impl std::fmt::Debug for ObsGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ObsGuard")
+            .field("service", &self.service)
+            .field("http_addr", &self.http_addr)
+            .field("running", &self.exporters.len())
+            .finish()
+    }
+}
+
 impl Drop for ObsGuard {
     /// Stops the exporters last started first (the HTTP server before what
-    /// its requests record, span export before the recorder's upkeep), all
+    /// its requests record, span export before the log writer), all
     /// within one deadline: the longest any of them asks for.
     fn drop(&mut self) {
         let limit = self.exporters.iter().map(|e| e.shutdown_limit()).max().unwrap_or_default();

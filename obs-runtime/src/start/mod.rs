@@ -68,31 +68,47 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         #[cfg(feature = "otlp")]
         otlp: builder.otlp.clone(),
     };
-    let mut configured = crate::export::configure(&settings)?;
+    let configured = crate::export::configure(&settings)?;
+    // Someone else's subscriber would make step 3 fail with the globals of
+    // step 2 already in place: refuse now, while nothing has changed.
+    if builder.install_subscriber && tracing::dispatcher::has_been_set() {
+        return Err(InitError::SubscriberAlreadySet);
+    }
 
     // 2. The globals.
     if INITIALIZED.swap(true, Ordering::SeqCst) {
         return Err(InitError::AlreadyInitialized);
     }
-    for exporter in &mut configured {
-        exporter.install()?;
+    let mut installed = Vec::with_capacity(configured.len());
+    for mut exporter in configured {
+        if let Err(e) = exporter.install() {
+            // Only the recorder's install can fail, and it is the first: nothing
+            // global changed, so `init` may be called again (without it).
+            if installed.is_empty() {
+                INITIALIZED.store(false, Ordering::SeqCst);
+            }
+            return Err(e);
+        }
+        installed.push(exporter);
     }
-    let own_buckets = configured.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
+    let own_buckets = installed.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
     crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
     crate::callsite::preregister();
     crate::workflow::metrics::preregister();
 
-    // 3. The exporters, then the subscriber and the server from what they contributed.
+    // 3. The exporters, then the subscriber and the server from what they
+    // contributed. What fails from here on (a thread the system refuses, a
+    // subscriber installed by another thread meanwhile) stops what started.
     let mut cx = StartContext::default();
-    let mut exporters = Vec::with_capacity(configured.len() + 1);
-    for exporter in configured {
-        exporters.push(exporter.start(&mut cx)?);
+    let mut exporters = Started(Vec::with_capacity(installed.len() + 1));
+    for exporter in installed {
+        exporters.0.push(exporter.start(&mut cx)?);
     }
     if builder.install_subscriber {
         let writer = builder.log_writer.take();
         // First in the list, so stopped last: what the others log while they stop is written.
         if let Some(log_writer) = subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)? {
-            exporters.insert(0, log_writer);
+            exporters.0.insert(0, log_writer);
         }
     }
     #[cfg(feature = "http")]
@@ -100,7 +116,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         Some(listener) => {
             let server = crate::http::Server::start(listener, cx.take_routes())?;
             let addr = server.addr();
-            exporters.push(Box::new(server));
+            exporters.0.push(Box::new(server));
             Some(addr)
         }
         None => None,
@@ -109,8 +125,24 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let http_addr = None;
 
     // 4. After the subscriber and the recorder, so the first health evaluation is recorded.
+    let mut exporters = std::mem::take(&mut exporters.0);
     for exporter in &mut exporters {
         exporter.ready();
     }
     Ok(ObsGuard { service: settings.service, http_addr, metrics_text: cx.metrics_text, exporters })
+}
+
+/// Exporters started by an `init` that has not returned yet: if it fails,
+/// they are stopped (last started first), as a guard would stop them.
+struct Started(Vec<Box<dyn crate::export::seam::Exporter>>);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        drop(ObsGuard {
+            service: String::new(),
+            http_addr: None,
+            metrics_text: None,
+            exporters: std::mem::take(&mut self.0),
+        });
+    }
 }
