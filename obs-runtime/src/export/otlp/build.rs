@@ -23,6 +23,7 @@ pub(super) fn resource(settings: &Settings) -> Resource {
 pub(super) fn queue_config(options: &OtlpOptions) -> QueueConfig {
     QueueConfig {
         queue_size: options.queue_size,
+        queue_bytes: super::processor::QUEUE_BYTES,
         batch_size: options.batch_size,
         batch_delay: options.batch_delay,
         shutdown_timeout: options.shutdown_timeout,

@@ -8,8 +8,9 @@
 //! tokio runtime of its own for gRPC) means export works the same in tokio and
 //! non-tokio applications (an async client outside a reactor loses spans).
 
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use metrics::Counter;
@@ -20,6 +21,7 @@ use opentelemetry_sdk::logs::{LogBatch, LogExporter, LogProcessor, SdkLogRecord}
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 
 use super::settings::Signal;
+use super::weight::Weigh;
 use crate::metrics::{EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL};
 use crate::worker::Worker as Thread;
 
@@ -122,14 +124,20 @@ enum Control {
 }
 
 enum Item<T> {
-    Data(T),
+    /// An item and its weight.
+    Data(T, usize),
     /// Wakes the worker to read the control channel.
     Wake,
 }
 
+/// The bytes a pipeline holds at most (queued and in the batch being exported), by default.
+pub(crate) const QUEUE_BYTES: usize = 32 << 20;
+
 /// Tuning of a pipeline.
 pub(crate) struct QueueConfig {
     pub queue_size: usize,
+    /// What the queued items and the batch being exported may weigh in all.
+    pub queue_bytes: usize,
     pub batch_size: usize,
     pub batch_delay: Duration,
     pub shutdown_timeout: Duration,
@@ -140,6 +148,9 @@ pub(crate) struct QueueConfig {
 pub(crate) struct Pipeline<T> {
     signal: Signal,
     queue: SyncSender<Item<T>>,
+    /// What the queued items and the batch being exported weigh.
+    held: Arc<AtomicUsize>,
+    max_bytes: usize,
     control: Mutex<mpsc::Sender<Control>>,
     thread: Mutex<Option<Thread>>,
     dropped: Counter,
@@ -152,7 +163,7 @@ impl<T> std::fmt::Debug for Pipeline<T> {
     }
 }
 
-impl<T: Send + 'static> Pipeline<T> {
+impl<T: Weigh + Send + 'static> Pipeline<T> {
     pub(crate) fn start<S>(signal: Signal, sink: S, executor: Executor, config: &QueueConfig) -> std::io::Result<Self>
     where
         S: Sink<Item = T>,
@@ -161,8 +172,11 @@ impl<T: Send + 'static> Pipeline<T> {
         let (control, controls) = mpsc::channel();
         let metrics = PipelineMetrics::new(signal);
         let dropped = metrics.dropped.clone();
+        let held = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
             sink,
+            held: held.clone(),
+            batch_bytes: 0,
             executor,
             items,
             controls,
@@ -178,6 +192,8 @@ impl<T: Send + 'static> Pipeline<T> {
         Ok(Pipeline {
             signal,
             queue,
+            held,
+            max_bytes: config.queue_bytes,
             control: Mutex::new(control),
             thread: Mutex::new(Some(thread)),
             dropped,
@@ -185,9 +201,19 @@ impl<T: Send + 'static> Pipeline<T> {
         })
     }
 
-    /// Queues an item for export, or drops and counts it when the queue is full.
+    /// Queues an item for export, or drops and counts it when the queue is
+    /// full, by count or by weight.
     pub(crate) fn enqueue(&self, item: T) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(Item::Data(item)) {
+        let weight = item.weight();
+        if self.held.fetch_add(weight, Ordering::Relaxed) + weight > self.max_bytes {
+            self.held.fetch_sub(weight, Ordering::Relaxed);
+            self.dropped.increment(1);
+            return;
+        }
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
+            self.queue.try_send(Item::Data(item, weight))
+        {
+            self.held.fetch_sub(weight, Ordering::Relaxed);
             self.dropped.increment(1);
         }
     }
@@ -328,6 +354,9 @@ struct Worker<S: Sink> {
     items: Receiver<Item<S::Item>>,
     controls: mpsc::Receiver<Control>,
     batch: Vec<S::Item>,
+    /// What the batch weighs; given back to `held` once it is exported.
+    batch_bytes: usize,
+    held: Arc<AtomicUsize>,
     batch_size: usize,
     batch_delay: Duration,
     metrics: PipelineMetrics,
@@ -347,11 +376,12 @@ impl<S: Sink> Worker<S> {
                 self.items.recv_timeout(deadline.saturating_duration_since(Instant::now()))
             };
             match received {
-                Ok(Item::Data(item)) => {
+                Ok(Item::Data(item, weight)) => {
                     if self.batch.is_empty() {
                         deadline = Instant::now() + self.batch_delay;
                     }
                     self.batch.push(item);
+                    self.batch_bytes += weight;
                     if self.batch.len() >= self.batch_size {
                         self.export();
                         deadline = Instant::now() + self.batch_delay;
@@ -393,8 +423,9 @@ impl<S: Sink> Worker<S> {
     /// Exports everything queued now.
     fn drain(&mut self) {
         while let Ok(item) = self.items.try_recv() {
-            if let Item::Data(item) = item {
+            if let Item::Data(item, weight) = item {
                 self.batch.push(item);
+                self.batch_bytes += weight;
                 if self.batch.len() >= self.batch_size {
                     self.export();
                 }
@@ -409,6 +440,7 @@ impl<S: Sink> Worker<S> {
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
         let count = batch.len();
+        let weight = std::mem::take(&mut self.batch_bytes);
         // No scoped `NoSubscriber` around this: a scoped dispatcher anywhere in the
         // process takes every thread's `tracing` calls off their fast path (and
         // makes dispatcher look-ups inside layers fail). The HTTP and gRPC stacks
@@ -423,6 +455,7 @@ impl<S: Sink> Worker<S> {
                 self.errors.failed(count, &error);
             }
         }
+        self.held.fetch_sub(weight, Ordering::Relaxed);
     }
 }
 
@@ -448,4 +481,64 @@ fn add_exception_event(span: &mut SpanData) {
         }
     }
     span.events.events.push(opentelemetry::trace::Event::new("exception", span.end_time, attributes, 0));
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Condvar, Mutex};
+
+    use super::*;
+    use crate::export::otlp::weight::tests::test_span;
+
+    /// A backend that takes nothing until it is let go.
+    #[derive(Clone, Default)]
+    struct Stalled(Arc<(Mutex<(bool, usize)>, Condvar)>);
+
+    impl Sink for Stalled {
+        type Item = SpanData;
+
+        fn export(&mut self, batch: Vec<SpanData>, _: &Executor) -> OTelSdkResult {
+            let (state, changed) = &*self.0;
+            let mut state = changed.wait_while(state.lock().unwrap(), |(open, _)| !*open).unwrap();
+            state.1 += batch.len();
+            Ok(())
+        }
+
+        fn shutdown(&mut self) {}
+    }
+
+    #[test]
+    fn the_queue_is_bounded_by_weight_as_well_as_by_count() {
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        let backend = Stalled::default();
+        let config = QueueConfig {
+            queue_size: 2048,
+            queue_bytes: 1 << 20,
+            batch_size: 1,
+            batch_delay: Duration::from_millis(1),
+            shutdown_timeout: Duration::from_secs(5),
+            error_log_interval: Duration::from_secs(60),
+        };
+        let pipeline = metrics::with_local_recorder(&recorder, || {
+            Pipeline::start(Signal::Traces, backend.clone(), Executor::Plain, &config).unwrap()
+        });
+        let payload = "x".repeat(64 * 1024);
+        for _ in 0..100 {
+            pipeline.enqueue(test_span(vec![KeyValue::new("order", payload.clone())]));
+        }
+        let dropped = handle
+            .render()
+            .lines()
+            .find_map(|line| line.strip_prefix("obs_exporter_dropped_spans_total{signal=\"traces\"} "))
+            .map(|n| n.parse::<usize>().unwrap());
+        // 1 MiB holds 15 spans of 64 KB (queued, or in the batch the backend holds).
+        assert_eq!(dropped, Some(85), "{}", handle.render());
+        let (state, changed) = &*backend.0;
+        state.lock().unwrap().0 = true;
+        changed.notify_all();
+        pipeline.flush().unwrap();
+        assert_eq!(state.lock().unwrap().1, 15, "what was queued is exported");
+        assert_eq!(pipeline.held.load(Ordering::Relaxed), 0, "the weight is given back");
+    }
 }

@@ -17,15 +17,23 @@
 //! longest is given up to make room (a root that never ends cannot hold its
 //! place forever). Spans dropped either way are counted in
 //! `obs_exporter_tail_buffer_overflow_spans_total`.
+//!
+//! The buffer is split into [`SHARDS`] by trace id, each with its own lock and
+//! its share of every limit, so threads ending spans of different traces
+//! rarely wait for each other; the trace held longest in a shard is found
+//! from the front of its queue, not by a scan. Spans are also weighed (their
+//! arguments can be any size): at most [`MAX_BYTES`] are held in all.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use metrics::Counter;
 use opentelemetry::trace::{Link, SpanId, SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::trace::{Sampler, SamplingDecision, SamplingResult, ShouldSample, SpanData};
+
+use super::weight::Weigh;
 
 /// Held traces at most.
 pub(crate) const MAX_TRACES: usize = 1024;
@@ -35,6 +43,11 @@ pub(crate) const MAX_SPANS_PER_TRACE: usize = 256;
 /// span costs 1 to 1.5 KB, so the two limits above alone would let the buffer
 /// grow to 250 MB and more.
 pub(crate) const MAX_SPANS: usize = 16 * 1024;
+/// What the held spans weigh at most, in all (spans with large arguments).
+pub(crate) const MAX_BYTES: usize = 32 << 20;
+/// Independent parts of the buffer, each with `1/SHARDS` of every limit but
+/// the per-trace one.
+pub(crate) const SHARDS: usize = 16;
 
 /// What makes an unsampled trace worth exporting after all.
 #[derive(Debug, Clone, Copy, Default)]
@@ -97,34 +110,81 @@ impl ShouldSample for RecordDropped {
 /// Unsampled spans waiting for their local root to end.
 pub(crate) struct TailBuffer {
     rule: KeepRule,
-    held: Mutex<Held>,
+    shards: Box<[Mutex<Held>]>,
     overflow: Counter,
 }
 
+/// One shard: its traces, and the order they were first held in.
 #[derive(Default)]
 struct Held {
-    /// Spans per trace, with when the trace was first held.
-    traces: HashMap<TraceId, (Instant, Vec<SpanData>)>,
-    /// Spans of all traces.
+    /// Spans per trace, with the trace's place in `order` and their weight.
+    traces: HashMap<TraceId, Trace>,
+    /// Trace ids, oldest first, each with the `since` it was held with (an id
+    /// whose trace has since ended, or was held again, is skipped).
+    order: VecDeque<(TraceId, u64)>,
+    next: u64,
     spans: usize,
+    bytes: usize,
+}
+
+struct Trace {
+    since: u64,
+    spans: Vec<SpanData>,
+    bytes: usize,
 }
 
 impl Held {
     /// Gives up the trace held longest other than `keep`; false when there is none.
     fn give_up_oldest(&mut self, keep: TraceId, overflow: &Counter) -> bool {
-        let oldest =
-            self.traces.iter().filter(|(id, _)| **id != keep).min_by_key(|(_, (since, _))| *since).map(|(id, _)| *id);
-        let Some((_, given_up)) = oldest.and_then(|id| self.traces.remove(&id)) else { return false };
-        self.spans -= given_up.len();
-        overflow.increment(given_up.len() as u64);
+        let mut kept = None;
+        let given_up = loop {
+            let Some((id, since)) = self.order.pop_front() else { break None };
+            if !self.traces.get(&id).is_some_and(|trace| trace.since == since) {
+                continue;
+            }
+            if id == keep {
+                kept = Some((id, since));
+                continue;
+            }
+            break self.traces.remove(&id);
+        };
+        if let Some(kept) = kept {
+            self.order.push_front(kept);
+        }
+        let Some(trace) = given_up else { return false };
+        self.spans -= trace.spans.len();
+        self.bytes -= trace.bytes;
+        overflow.increment(trace.spans.len() as u64);
         true
+    }
+
+    fn take(&mut self, id: TraceId) -> Vec<SpanData> {
+        let Some(trace) = self.traces.remove(&id) else { return Vec::new() };
+        self.spans -= trace.spans.len();
+        self.bytes -= trace.bytes;
+        // Ended traces leave their ids in `order`; drop them once they are most of it.
+        if self.order.len() > 2 * self.traces.len() + 64 {
+            let traces = &self.traces;
+            self.order.retain(|(id, since)| traces.get(id).is_some_and(|t| t.since == *since));
+        }
+        trace.spans
     }
 }
 
 impl TailBuffer {
     pub(crate) fn new(rule: KeepRule) -> TailBuffer {
         let name = crate::metrics::EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL.name();
-        TailBuffer { rule, held: Mutex::default(), overflow: metrics::counter!(name, "signal" => "traces") }
+        TailBuffer {
+            rule,
+            shards: (0..SHARDS).map(|_| Mutex::default()).collect(),
+            overflow: metrics::counter!(name, "signal" => "traces"),
+        }
+    }
+
+    fn shard(&self, trace_id: TraceId) -> &Mutex<Held> {
+        // Trace ids are random in their low bytes (W3C Level 2), so any byte spreads them.
+        let index = trace_id.to_bytes()[15] as usize % SHARDS;
+        &self.shards[index]
     }
 
     /// Takes an ended unsampled span; returns the spans to export now (the whole
@@ -132,28 +192,12 @@ impl TailBuffer {
     pub(crate) fn on_end(&self, span: SpanData) -> Vec<SpanData> {
         let trace_id = span.span_context.trace_id();
         let local_root = span.parent_span_id == SpanId::INVALID || span.parent_span_is_remote;
-        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        let mut held = self.shard(trace_id).lock().unwrap_or_else(|e| e.into_inner());
         if !local_root {
-            let held_here = held.traces.get(&trace_id).map(|(_, spans)| spans.len());
-            if held_here.is_some_and(|n| n >= MAX_SPANS_PER_TRACE) {
-                self.overflow.increment(1);
-                return Vec::new();
-            }
-            while (held_here.is_none() && held.traces.len() >= MAX_TRACES) || held.spans >= MAX_SPANS {
-                if !held.give_up_oldest(trace_id, &self.overflow) {
-                    break;
-                }
-            }
-            if held.spans >= MAX_SPANS {
-                self.overflow.increment(1);
-                return Vec::new();
-            }
-            held.spans += 1;
-            held.traces.entry(trace_id).or_insert_with(|| (Instant::now(), Vec::new())).1.push(span);
+            self.hold(&mut held, trace_id, span);
             return Vec::new();
         }
-        let mut trace = held.traces.remove(&trace_id).map(|(_, spans)| spans).unwrap_or_default();
-        held.spans -= trace.len();
+        let mut trace = held.take(trace_id);
         drop(held);
         if !self.rule.keeps(&span) {
             return Vec::new();
@@ -171,6 +215,40 @@ impl TailBuffer {
             );
         }
         trace
+    }
+
+    fn hold(&self, held: &mut Held, trace_id: TraceId, span: SpanData) {
+        let (max_traces, max_spans, max_bytes) = (MAX_TRACES / SHARDS, MAX_SPANS / SHARDS, MAX_BYTES / SHARDS);
+        let weight = span.weight();
+        let held_here = held.traces.get(&trace_id).map(|trace| trace.spans.len());
+        if held_here.is_some_and(|n| n >= MAX_SPANS_PER_TRACE) || weight > max_bytes {
+            self.overflow.increment(1);
+            return;
+        }
+        let full = |held: &Held| {
+            (held_here.is_none() && held.traces.len() >= max_traces)
+                || held.spans >= max_spans
+                || held.bytes + weight > max_bytes
+        };
+        while full(held) {
+            if !held.give_up_oldest(trace_id, &self.overflow) {
+                break;
+            }
+        }
+        if held.spans >= max_spans || held.bytes + weight > max_bytes {
+            self.overflow.increment(1);
+            return;
+        }
+        held.spans += 1;
+        held.bytes += weight;
+        let Held { traces, order, next, .. } = held;
+        let trace = traces.entry(trace_id).or_insert_with(|| {
+            *next += 1;
+            order.push_back((trace_id, *next));
+            Trace { since: *next, spans: Vec::new(), bytes: 0 }
+        });
+        trace.spans.push(span);
+        trace.bytes += weight;
     }
 }
 
@@ -205,6 +283,7 @@ mod tests {
         let exported = Collect::default();
         let config = QueueConfig {
             queue_size: 2 * MAX_SPANS,
+            queue_bytes: 2 * MAX_BYTES,
             batch_size: 64,
             batch_delay: Duration::from_millis(10),
             shutdown_timeout: Duration::from_secs(5),
@@ -320,7 +399,7 @@ mod tests {
     #[test]
     fn the_buffer_of_all_traces_together_is_capped() {
         let keep = KeepRule { errors: true, slower_than: None };
-        let traces = MAX_SPANS / MAX_SPANS_PER_TRACE + 4;
+        let traces = 2 * MAX_SPANS / MAX_SPANS_PER_TRACE;
         let (exported, _) = run(keep, || {
             let roots: Vec<tracing::Span> = (0..traces)
                 .map(|_| {
@@ -336,7 +415,22 @@ mod tests {
             }
         });
         let children = exported.iter().filter(|(name, _)| name == "child").count();
-        assert_eq!(children, MAX_SPANS, "the traces held longest were given up");
+        // Each shard holds its share; one that saw fewer traces than it holds is not full.
+        assert!(children <= MAX_SPANS && children >= MAX_SPANS / 2, "{children} children held");
         assert_eq!(exported.len() - children, traces, "every failed root is exported");
+    }
+
+    #[test]
+    fn the_buffer_is_capped_by_weight() {
+        let keep = KeepRule { errors: true, slower_than: None };
+        let payload = "x".repeat(64 * 1024);
+        let (exported, _) = run(keep, || {
+            let root = tracing::info_span!("root", otel.status_code = tracing::field::Empty);
+            root.in_scope(|| (0..100).for_each(|_| drop(tracing::info_span!("child", order = %payload).entered())));
+            root.record("otel.status_code", "ERROR");
+        });
+        let children = exported.iter().filter(|(name, _)| name == "child").count();
+        let fit = MAX_BYTES / SHARDS / payload.len();
+        assert!(children < fit && children > fit / 2, "{children} children of 64 KB held (a shard holds {fit})");
     }
 }
