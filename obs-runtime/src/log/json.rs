@@ -119,6 +119,8 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        /// What the reused buffer keeps after a longer line (most lines are under 1 KiB).
+        const RETAINED_LINE_BYTES: usize = 16 * 1024;
         thread_local! {
             static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
         }
@@ -136,6 +138,11 @@ where
                 self.format(event, &ctx, line);
                 let mut writer = self.make_writer.make_writer_for(event.metadata());
                 let _ = writer.write_all(line.as_bytes());
+                // One huge line must not cost its size for the life of the thread.
+                if line.capacity() > RETAINED_LINE_BYTES {
+                    line.clear();
+                    line.shrink_to(RETAINED_LINE_BYTES);
+                }
             };
             let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
                 Ok(mut line) => {
