@@ -15,8 +15,8 @@ const STOP_LIMIT: Duration = Duration::from_secs(1);
 /// Always on with the `health` feature; `OBS_HEALTH_TOKEN` wins over the builder's token.
 pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured>>, InitError> {
     let mut resolved = settings.health.clone();
-    if let Ok(token) = std::env::var("OBS_HEALTH_TOKEN") {
-        resolved.token = Some(token).filter(|t| !t.trim().is_empty()).or(resolved.token);
+    if let Some(token) = crate::env::env_var("OBS_HEALTH_TOKEN") {
+        resolved.token = Some(token);
     }
     Ok(Some(Box::new(Health { settings: resolved, group: settings.health_group.clone() })))
 }

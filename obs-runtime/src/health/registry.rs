@@ -27,14 +27,26 @@ pub enum ShowDetails {
     Always,
 }
 
-/// Health settings, from the builder.
-#[derive(Debug, Clone)]
+/// Health settings, from the builder. `Debug` does not show the token.
+#[derive(Clone)]
 pub(crate) struct Settings {
     pub cache_ttl: Duration,
     pub details: ShowDetails,
     pub token: Option<String>,
     pub version: Option<String>,
     pub refresh: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("cache_ttl", &self.cache_ttl)
+            .field("details", &self.details)
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .field("version", &self.version)
+            .field("refresh", &self.refresh)
+            .finish()
+    }
 }
 
 impl Default for Settings {
@@ -231,4 +243,16 @@ async fn evaluate_checks(group: Option<Arc<dyn HealthCheck>>, scope: Scope) -> (
     };
     let version = settings().version.or_else(|| group.as_ref().and_then(|g| g.version()).map(str::to_owned));
     (checks, version)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_debug_of_the_settings_never_shows_the_token() {
+        let settings = Settings { token: Some("canary-7f3a9".into()), ..Settings::default() };
+        let shown = format!("{settings:?}");
+        assert!(!shown.contains("canary-7f3a9") && shown.contains("<redacted>"), "{shown}");
+    }
 }

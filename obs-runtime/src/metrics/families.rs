@@ -260,12 +260,13 @@ pub const HEALTH_CHECK_DURATION_SECONDS: Family = Family::new(
     "Run time of each health check.",
     &["check"],
 );
-/// Requests served through `trace::HttpLayer`, by method, route template and status code.
+/// Requests served through `trace::HttpLayer`, by method, route template and status code
+/// (`cancelled` for a request whose response future was dropped: the client went away).
 pub const HTTP_SERVER_REQUEST_DURATION_SECONDS: Family = Family::new(
     "http_server_request_duration_seconds",
     Histogram,
     Some(Seconds),
-    "Duration of HTTP server requests, by method, route template and status code.",
+    "Duration of HTTP server requests, by method, route template and status code (cancelled: the client went away first).",
     &["http_request_method", "http_route", "http_response_status_code"],
 );
 /// Requests in progress in `trace::HttpLayer`.
@@ -281,7 +282,7 @@ pub const EXPORTER_DROPPED_SPANS_TOTAL: Family = Family::new(
     "exporter_dropped_spans_total",
     Counter,
     Some(Count),
-    "Spans (log records for signal=\"logs\") dropped before export because the export queue was full.",
+    "Spans (log records for signal=\"logs\") dropped before export because the export queue was full (by count or by weight).",
     &["signal"],
 );
 /// Spans or log records the OTLP backend accepted.
