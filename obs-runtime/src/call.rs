@@ -241,6 +241,10 @@ impl<H: Hook> Call<H> {
 /// OpenTelemetry status for failures, `obs.outcome` for the statuses that are
 /// not plain errors.
 pub(crate) fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
+    // Nothing listens: skip the message's formatting too.
+    if span.is_disabled() {
+        return;
+    }
     match end {
         End::Ok(_) => {}
         End::Error(kind, message) => {
