@@ -425,3 +425,36 @@ fn the_macro_and_the_runtime_redact_the_same_names() {
         assert!(obs_runtime::log::redact::is_credential_name(word));
     }
 }
+
+struct Ledger {
+    secret_key: String,
+}
+
+#[observe]
+impl Ledger {
+    fn refund(&self, order: u64) -> Result<u64, MathError> {
+        if order == 0 { Err(MathError::DivisionByZero) } else { Ok(order) }
+    }
+
+    #[observe(skip_method)]
+    fn key_len(&self) -> usize {
+        self.secret_key.len()
+    }
+}
+
+#[test]
+fn every_method_of_an_observed_impl_block_is_measured_as_type_method() {
+    let (_, logs) = telemetry();
+    let ledger = Ledger { secret_key: "sk_live_canary_ledger".into() };
+    assert_eq!(ledger.refund(3).unwrap(), 3);
+    assert!(ledger.refund(0).is_err());
+    assert_eq!(ledger.key_len(), 21);
+    let text = scrape();
+    assert_eq!(calls(&text, "Ledger::refund", "ok"), 1.0, "{text}");
+    assert_eq!(calls(&text, "Ledger::refund", "error"), 1.0);
+    assert!(!text.contains("key_len"), "a skipped method is not instrumented");
+    let lines = for_span(logs, "observe::Ledger::refund");
+    let failed = lines.iter().find(|l| l["event"] == "function.error").expect("the failed call's line");
+    assert_eq!(failed["order"], 0, "{failed}");
+    assert!(!logs.text().contains("sk_live_canary_ledger"), "self is not recorded");
+}

@@ -7,8 +7,10 @@ mod error_kind;
 mod errors;
 mod expand;
 mod health;
+mod impl_block;
 mod item;
 mod pipeline;
+mod suggest;
 mod validate;
 
 use proc_macro::TokenStream;
@@ -17,9 +19,15 @@ use args::{NodeArgs, ObserveArgs, WorkflowArgs};
 
 /// Instruments a function: a span, call/error/duration/in-flight metrics and an
 /// end-of-call JSON log event. The arguments are listed in the `obs_runtime`
-/// crate documentation, section "`#[observe]` arguments".
+/// crate documentation, section "`#[observe]` arguments". On an `impl` block,
+/// instruments every method (named `Type::method`).
 #[proc_macro_attribute]
 pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if impl_block::is_impl(&item.clone().into())
+        && let Ok(block) = syn::parse::<syn::ItemImpl>(item.clone())
+    {
+        return impl_block::observe(attr.into(), block).into();
+    }
     pipeline::attribute::<ObserveArgs>(attr.into(), item.into(), validate::observe, expand::observe::expand)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()

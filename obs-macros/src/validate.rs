@@ -82,7 +82,9 @@ fn common<A: AttrArgs>(function: &Function, args: &A, errors: &mut Errors) {
     let params = function.params();
     for named in common.skip.iter().chain(&common.reveal) {
         if !params.iter().any(|p| p.ident == *named) {
-            errors.push(syn::Error::new(named.span(), format!("`{named}` is not a parameter of this function")));
+            let names: Vec<String> = params.iter().map(|p| p.ident.to_string()).collect();
+            let hint = crate::suggest::hint(&named.to_string(), names.iter().map(String::as_str));
+            errors.push(syn::Error::new(named.span(), format!("`{named}` is not a parameter of this function{hint}")));
         }
     }
     let recorded = common.recorded(&params).count() + common.fields.len();

@@ -6,4 +6,7 @@ fn misspelled() {}
 #[observe(target = "app")]
 fn from_tracing() {}
 
+#[observe(skipall)]
+fn close_to_one_key() {}
+
 fn main() {}

@@ -79,10 +79,13 @@ pub fn apply<T>(args: Vec<RawArg>, keys: &[Key<T>], out: &mut T, errors: &mut Er
     for arg in args {
         let name = arg.name();
         match keys.iter().find(|k| k.name == name) {
-            None => errors.push(syn::Error::new(
-                arg.key.span(),
-                format!("unknown argument `{name}`, expected one of: {}", key_names(keys)),
-            )),
+            None => {
+                let message = match crate::suggest::did_you_mean(&name, keys.iter().map(|k| k.name)) {
+                    Some(meant) => format!("unknown argument `{name}`; did you mean `{meant}`?"),
+                    None => format!("unknown argument `{name}`, expected one of: {}", key_names(keys)),
+                };
+                errors.push(syn::Error::new(arg.key.span(), message));
+            }
             Some(_) if seen.contains(&name) => {
                 errors.push(syn::Error::new(arg.key.span(), format!("duplicate argument `{name}`")));
             }
@@ -128,6 +131,25 @@ impl Parse for RawArg {
             RawValue::Flag
         };
         Ok(RawArg { key, value })
+    }
+}
+
+/// Written back as it was given (an `impl` block hands its arguments on to each method).
+impl quote::ToTokens for RawArg {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        self.key.to_tokens(tokens);
+        match &self.value {
+            RawValue::Flag => {}
+            RawValue::Assign(expr) => {
+                <Token![=]>::default().to_tokens(tokens);
+                expr.to_tokens(tokens);
+            }
+            RawValue::List(span, inner) => {
+                let mut group = proc_macro2::Group::new(proc_macro2::Delimiter::Parenthesis, inner.clone());
+                group.set_span(*span);
+                tokens.extend([proc_macro2::TokenTree::Group(group)]);
+            }
+        }
     }
 }
 

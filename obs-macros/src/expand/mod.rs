@@ -179,13 +179,16 @@ impl Instrumented<'_> {
         };
         // Located on the return type: rustc's "return type inferred here" note points at it.
         let fake_return = format_ident!("__obs_fake_return", span = Span::mixed_site().located_at(return_span));
+        // The body's statements, not its block: a one-expression block nested
+        // here would be linted as `unused_braces` on the user's code.
+        let stmts = &block.stmts;
         let typed_block = quote_spanned! {return_span=> {
             #[allow(unknown_lints, unreachable_code, clippy::diverging_sub_expression, clippy::empty_loop, clippy::let_unit_value, clippy::needless_return)]
             if false {
                 let #fake_return: #output = loop {};
                 return #fake_return;
             }
-            #block
+            #(#stmts)*
         }};
 
         let flavor = if self.driver.is_some() { None } else { Some(f.flavor()) };

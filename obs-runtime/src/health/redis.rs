@@ -111,7 +111,8 @@ async fn command(conn: &mut BufReader<TcpStream>, args: &[&str]) -> Result<Strin
     let line = line.trim_end();
     match line.split_at_checked(1) {
         Some(("+", text)) => Ok(text.to_owned()),
-        Some(("-", text)) => Err(text.to_owned()),
+        // An error reply is the server's text: a sensible start of it, never 64 KiB of it.
+        Some(("-", text)) => Err(short(text).to_owned()),
         Some(("$", len)) => {
             let len: usize = len.parse().map_err(|_| format!("bad reply length {:?}", short(len)))?;
             if len > MAX_BULK {

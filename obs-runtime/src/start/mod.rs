@@ -69,6 +69,9 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         otlp: builder.otlp.clone(),
     };
     let configured = crate::export::configure(&settings)?;
+    if INITIALIZED.load(Ordering::SeqCst) {
+        return Err(InitError::AlreadyInitialized);
+    }
     // Someone else's subscriber would make step 3 fail with the globals of
     // step 2 already in place: refuse now, while nothing has changed.
     if builder.install_subscriber && tracing::dispatcher::has_been_set() {
