@@ -453,7 +453,7 @@ fn every_method_of_an_observed_impl_block_is_measured_as_type_method() {
     assert_eq!(calls(&text, "Ledger::refund", "ok"), 1.0, "{text}");
     assert_eq!(calls(&text, "Ledger::refund", "error"), 1.0);
     assert!(!text.contains("key_len"), "a skipped method is not instrumented");
-    let lines = for_span(logs, "observe::Ledger::refund");
+    let lines = for_span(logs, "Ledger::refund");
     let failed = lines.iter().find(|l| l["event"] == "function.error").expect("the failed call's line");
     assert_eq!(failed["order"], 0, "{failed}");
     assert!(!logs.text().contains("sk_live_canary_ledger"), "self is not recorded");

@@ -50,7 +50,8 @@ impl Function {
             ));
         }
         let span = parsed.map_or_else(|_| proc_macro2::Span::call_site(), |other| item_keyword_span(&other));
-        Err(syn::Error::new(span, format!("#[{attr_name}] can only be placed on a function")))
+        let or_block = if attr_name == "observe" { " or an `impl` block" } else { "" };
+        Err(syn::Error::new(span, format!("#[{attr_name}] can only be placed on a function{or_block}")))
     }
 
     pub fn flavor(&self) -> Flavor {

@@ -1,10 +1,11 @@
 //! "Did you mean ...?" for a misspelled name: the one known name close enough
 //! to be the one meant.
 
-/// The candidate `name` most likely misspells: within a third of its length
-/// in edits (at least one), and closer than any other.
+/// The candidate `name` most likely misspells: one edit away (two for names
+/// of eight characters and more), and closer than any other. Further than
+/// that a guess misleads (`retries` is not a typo of `metrics`).
 pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let limit = (name.chars().count() / 4).max(1);
     let mut best: Option<(usize, &str)> = None;
     let mut tied = false;
     for candidate in candidates {
@@ -41,6 +42,8 @@ mod tests {
         assert_eq!(did_you_mean("skipall", keys), Some("skip_all"));
         assert_eq!(did_you_mean("pasword", ["password", "order_id"]), Some("password"));
         assert_eq!(did_you_mean("timeout", keys), None);
+        assert_eq!(did_you_mean("retries", ["metrics", "deadline"]), None, "two edits in a short name is a guess");
+        assert_eq!(did_you_mean("deadlnie", ["deadline"]), Some("deadline"));
         assert_eq!(did_you_mean("er", ["err", "ret"]), Some("err"));
         assert_eq!(did_you_mean("rt", ["ret", "rat"]), None, "two equally close");
     }

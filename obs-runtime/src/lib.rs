@@ -84,8 +84,11 @@
 //! spawned inside a workflow does not see the run (it is labelled
 //! `workflow="none"`).
 
+#[cfg(feature = "audit")]
+pub mod audit;
 mod call;
 pub mod callsite;
+pub mod circuit;
 mod config;
 mod env;
 mod error;
@@ -98,6 +101,7 @@ mod init_error;
 pub mod log;
 pub mod metrics;
 pub mod propagation;
+pub mod security;
 mod slots;
 mod start;
 #[cfg(feature = "otlp")]

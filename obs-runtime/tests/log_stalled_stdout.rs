@@ -110,8 +110,9 @@ fn a_stalled_stdout_never_blocks_the_threads_that_log_and_drops_whole_lines() {
     assert!(total_ms < 10_000, "{} lines took {total_ms} ms", THREADS * LINES_PER_THREAD);
     // A call blocked on the full pipe would not return at all. The bounds leave room for the
     // scheduler: four logging threads on a busy two-core machine are preempted now and then
-    // (the slowest call measured there was about 0.1 s, the 99.9th percentile well under 1 ms).
-    assert!(p999_us < 10_000, "the 99.9th percentile of logging calls took {p999_us} µs");
+    // (the slowest call measured there was about 0.1 s, the 99.9th percentile well under 1 ms,
+    // and 20 ms once with a load average of 14 from other builds).
+    assert!(p999_us < 50_000, "the 99.9th percentile of logging calls took {p999_us} µs");
     assert!(slowest_us < 1_000_000, "the slowest logging call took {slowest_us} µs");
     assert!(dropped > 0, "a stalled consumer drops lines, and counts them: {report}");
 

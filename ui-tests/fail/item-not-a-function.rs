@@ -6,10 +6,8 @@ struct Config {
 }
 
 #[observe]
-impl Config {
-    fn port(&self) -> u16 {
-        self.port
-    }
+enum Mode {
+    Fast,
 }
 
 #[observe(level = "loud")]
@@ -18,5 +16,5 @@ static LIMIT: u16 = 10;
 fn main() {
     // The items are still emitted: no follow-on errors here.
     let config = Config { port: LIMIT };
-    let _ = config.port();
+    let _ = (config.port, Mode::Fast);
 }

@@ -16,6 +16,18 @@ impl std::fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
+impl From<obs_runtime::workflow::TimeoutError> for Failed {
+    fn from(_: obs_runtime::workflow::TimeoutError) -> Self {
+        Failed
+    }
+}
+
+impl From<obs_runtime::workflow::budget::BudgetExceeded> for Failed {
+    fn from(_: obs_runtime::workflow::budget::BudgetExceeded) -> Self {
+        Failed
+    }
+}
+
 #[observe]
 pub fn sync_one_line(n: u32) -> Result<u32, Failed> { Ok(n) }
 

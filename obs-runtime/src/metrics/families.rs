@@ -317,9 +317,41 @@ pub const LOG_DROPPED_TOTAL: Family = Family::new(
     "Log lines dropped because the buffer before stdout was full (the log consumer stalled).",
     &[],
 );
+/// The state of each circuit breaker the application reports through `obs_runtime::circuit`.
+pub const CIRCUIT_BREAKER_STATE: Family = Family::new(
+    "circuit_breaker_state",
+    Gauge,
+    None,
+    "State of each circuit breaker: 0 closed, 1 open, 2 half-open.",
+    &["circuit"],
+);
+/// Changes of state of each circuit breaker.
+pub const CIRCUIT_BREAKER_TRANSITIONS_TOTAL: Family = Family::new(
+    "circuit_breaker_transitions_total",
+    Counter,
+    Some(Count),
+    "Changes of state of each circuit breaker, from one state to another.",
+    &["circuit", "from", "to"],
+);
+/// Security events reported through `obs_runtime::security`.
+pub const SECURITY_EVENTS_TOTAL: Family = Family::new(
+    "security_events_total",
+    Counter,
+    Some(Count),
+    "Security events (authentication, authorization, rate limiting, suspicious input) by outcome.",
+    &["category", "outcome"],
+);
+/// Audit records that could not be written (`obs_runtime::audit`: a full disk, say).
+pub const AUDIT_WRITE_ERRORS_TOTAL: Family = Family::new(
+    "audit_write_errors_total",
+    Counter,
+    Some(Count),
+    "Audit records that could not be written (the caller got the error).",
+    &[],
+);
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 21] = [
+pub(crate) static FAMILIES: [&Family; 25] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -341,6 +373,10 @@ pub(crate) static FAMILIES: [&Family; 21] = [
     &EXPORTER_FAILED_SPANS_TOTAL,
     &EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL,
     &LOG_DROPPED_TOTAL,
+    &CIRCUIT_BREAKER_STATE,
+    &CIRCUIT_BREAKER_TRANSITIONS_TOTAL,
+    &SECURITY_EVENTS_TOTAL,
+    &AUDIT_WRITE_ERRORS_TOTAL,
 ];
 
 /// Every metric family obs can emit.

@@ -63,13 +63,19 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
 }
 
 /// Writes `traceparent` (and `tracestate` when not empty) for the current
-/// span into outgoing request headers. Returns whether a context was written.
+/// span into outgoing request headers, and the correlation id of the request
+/// being served through [`HttpLayer`](super::HttpLayer) (`X-Request-Id`, or
+/// the header the layer names). Returns whether a trace context was written.
 ///
 /// ```
 /// let mut headers = http::HeaderMap::new();
 /// obs_runtime::trace::inject_current(&mut headers); // no-op outside any span
 /// ```
 pub fn inject_current(headers: &mut HeaderMap) -> bool {
+    #[cfg(feature = "http")]
+    if let Some(id) = super::request_id::current() {
+        headers.insert(id.header, id.value);
+    }
     match current_context() {
         Some(ctx) => {
             ctx.inject(headers);
@@ -124,7 +130,7 @@ struct RemoteCaller {
 /// ```
 #[cfg(feature = "reqwest")]
 pub trait RequestBuilderExt {
-    /// Adds `traceparent` and `tracestate` for the current span.
+    /// Adds `traceparent` and `tracestate` for the current span, and the request id.
     fn with_trace_context(self) -> Self;
 }
 

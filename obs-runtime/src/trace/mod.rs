@@ -15,6 +15,8 @@
 
 mod context;
 #[cfg(feature = "http")]
+mod request_id;
+#[cfg(feature = "http")]
 mod server;
 
 #[cfg(feature = "reqwest")]

@@ -5,12 +5,13 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Instant;
 
-use axum::extract::MatchedPath;
-use http::{Method, Request, Response};
+use axum::extract::{ConnectInfo, MatchedPath};
+use http::{HeaderName, Method, Request, Response, header};
 use pin_project::{pin_project, pinned_drop};
 use tracing::Span;
 use tracing::instrument::Instrumented;
 
+use super::request_id::{self, RequestId};
 use crate::propagation::TraceContext;
 
 /// Continues the caller's W3C trace (`traceparent`, `tracestate`; a malformed
@@ -27,6 +28,20 @@ use crate::propagation::TraceContext;
 /// "cancelled"`, the span gets `obs.outcome = "cancelled"`, and the gauge goes
 /// back down. Baggage is not read: only `traceparent` and `tracestate` are.
 ///
+/// Each request gets a correlation id: the caller's `X-Request-Id` (or the
+/// header [`request_id_header`](Self::request_id_header) names) when it is 1
+/// to 128 printable ASCII characters without spaces, else a new one. It is the
+/// span's `request_id` field (so every log line of the request carries it),
+/// it is sent back in the response, and [`inject_current`](super::inject_current)
+/// and the reqwest helper send it on to the next hop.
+///
+/// One access-log line per request (turn it off with
+/// [`access_log(false)`](Self::access_log)): `event: "http.request"`, the
+/// status, `duration_ms`, `client.address` (with axum's `ConnectInfo`),
+/// `user_agent.original`, request and response body sizes when known, plus the
+/// span's method, route, path and request id; INFO below 400, WARN for 4xx,
+/// ERROR for 5xx and failed services, INFO for a request the client gave up on.
+///
 /// Add it with `Router::layer` so that the matched route is known:
 ///
 /// ```no_run
@@ -35,9 +50,21 @@ use crate::propagation::TraceContext;
 ///     .route("/users/{id}", get(|| async { "user" }))
 ///     .layer(obs_runtime::trace::HttpLayer::new());
 /// ```
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone)]
 pub struct HttpLayer {
-    _private: (),
+    options: Options,
+}
+
+#[derive(Debug, Clone)]
+struct Options {
+    request_id_header: HeaderName,
+    access_log: bool,
+}
+
+impl Default for HttpLayer {
+    fn default() -> Self {
+        HttpLayer { options: Options { request_id_header: request_id::DEFAULT_HEADER.clone(), access_log: true } }
+    }
 }
 
 impl HttpLayer {
@@ -45,13 +72,25 @@ impl HttpLayer {
     pub fn new() -> Self {
         HttpLayer::default()
     }
+
+    /// The header the correlation id comes in, goes back out and on in (default `x-request-id`).
+    pub fn request_id_header(mut self, header: HeaderName) -> Self {
+        self.options.request_id_header = header;
+        self
+    }
+
+    /// Whether each request gets an access-log line (default true).
+    pub fn access_log(mut self, on: bool) -> Self {
+        self.options.access_log = on;
+        self
+    }
 }
 
 impl<S> tower_layer::Layer<S> for HttpLayer {
     type Service = HttpService<S>;
 
     fn layer(&self, inner: S) -> HttpService<S> {
-        HttpService { inner }
+        HttpService { inner, options: self.options.clone() }
     }
 }
 
@@ -59,6 +98,7 @@ impl<S> tower_layer::Layer<S> for HttpLayer {
 #[derive(Debug, Clone)]
 pub struct HttpService<S> {
     inner: S,
+    options: Options,
 }
 
 /// Route label for requests no route matched (404s): a fixed value, so
@@ -68,6 +108,7 @@ const UNMATCHED: &str = "unmatched";
 impl<S, B, R> tower_service::Service<Request<B>> for HttpService<S>
 where
     S: tower_service::Service<Request<B>, Response = Response<R>>,
+    R: http_body::Body,
 {
     type Response = Response<R>;
     type Error = S::Error;
@@ -85,6 +126,7 @@ where
             Some(route) => format!("{method} {route}"),
             None => method.to_owned(),
         };
+        let id = RequestId::accept_or_make(request.headers(), &self.options.request_id_header);
         let span = tracing::info_span!(
             target: "obs_runtime::http",
             "HTTP request",
@@ -93,6 +135,7 @@ where
             http.request.method = method,
             http.route = route.as_deref(),
             url.path = capped_path(request.uri().path()),
+            request_id = id.as_str(),
             http.response.status_code = tracing::field::Empty,
             otel.status_code = tracing::field::Empty,
             obs.outcome = tracing::field::Empty,
@@ -101,6 +144,8 @@ where
         if let Some(parent) = TraceContext::from_headers(request.headers()) {
             super::set_parent(&span, &parent);
         }
+        let access = self.options.access_log.then(|| AccessLog::of(&request));
+        request_id::attach(&span, id.clone());
         let metrics = ServerMetrics::new(method, route_label);
         metrics.active.increment(1.0);
         let future = {
@@ -112,6 +157,8 @@ where
             span,
             started: Instant::now(),
             metrics: Some(metrics),
+            id,
+            access,
         }
     }
 }
@@ -182,17 +229,23 @@ pub struct ResponseFuture<F> {
     span: Span,
     started: Instant,
     metrics: Option<ServerMetrics>,
+    id: RequestId,
+    access: Option<AccessLog>,
 }
 
 impl<F, R, E> Future for ResponseFuture<F>
 where
     F: Future<Output = Result<Response<R>, E>>,
+    R: http_body::Body,
 {
     type Output = Result<Response<R>, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let result = std::task::ready!(this.inner.poll(cx));
+        let mut result = std::task::ready!(this.inner.poll(cx));
+        if let Ok(response) = &mut result {
+            response.headers_mut().insert(this.id.header.clone(), this.id.value.clone());
+        }
         let status = result.as_ref().ok().map(|r| r.status().as_u16());
         match status {
             Some(code) => {
@@ -205,9 +258,14 @@ where
                 this.span.record("otel.status_code", "ERROR");
             }
         }
+        let elapsed = this.started.elapsed();
         if let Some(metrics) = this.metrics.take() {
             let label = status.map_or_else(|| "error".to_owned(), |code| code.to_string());
-            metrics.finish(label, this.started.elapsed().as_secs_f64());
+            metrics.finish(label, elapsed.as_secs_f64());
+        }
+        if let Some(access) = this.access.take() {
+            let sent = result.as_ref().ok().and_then(|r| r.body().size_hint().exact());
+            this.span.in_scope(|| access.write(Ended::Answered(status), elapsed, sent));
         }
         Poll::Ready(result)
     }
@@ -222,7 +280,84 @@ impl<F> PinnedDrop for ResponseFuture<F> {
             this.span.record("obs.outcome", "cancelled");
             metrics.finish("cancelled".to_owned(), this.started.elapsed().as_secs_f64());
         }
+        if let Some(access) = this.access.take() {
+            this.span.in_scope(|| access.write(Ended::Cancelled, this.started.elapsed(), None));
+        }
     }
+}
+
+/// What the access-log line says about the request, taken when it arrives.
+struct AccessLog {
+    client: Option<std::net::SocketAddr>,
+    user_agent: Option<String>,
+    received: Option<u64>,
+}
+
+/// How a request ended, for its access-log line.
+enum Ended {
+    /// With a status code, or `None` when the service failed.
+    Answered(Option<u16>),
+    /// The response future was dropped first.
+    Cancelled,
+}
+
+/// The most of a `User-Agent` header put on the line.
+const MAX_USER_AGENT: usize = 256;
+
+impl AccessLog {
+    fn of<B>(request: &Request<B>) -> AccessLog {
+        let user_agent = request
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok())
+            .map(|ua| capped(ua, MAX_USER_AGENT).to_owned());
+        let received = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok());
+        let client = request.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|info| info.0);
+        AccessLog { client, user_agent, received }
+    }
+
+    fn write(self, ended: Ended, elapsed: std::time::Duration, sent: Option<u64>) {
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        // No code when the service failed or the client left (the span's `obs.outcome` says which).
+        let status = match &ended {
+            Ended::Answered(code) => *code,
+            Ended::Cancelled => None,
+        };
+        macro_rules! line {
+            ($level:ident, $message:literal) => {
+                tracing::$level!(
+                    target: "obs_runtime::http",
+                    event = "http.request",
+                    http.response.status_code = status,
+                    duration_ms,
+                    client.address = self.client.map(|a| tracing::field::display(a.ip())),
+                    user_agent.original = self.user_agent.as_deref(),
+                    http.request.body.size = self.received,
+                    http.response.body.size = sent,
+                    $message
+                )
+            };
+        }
+        match ended {
+            Ended::Answered(Some(code)) if code >= 500 => line!(error, "request failed"),
+            Ended::Answered(None) => line!(error, "request failed"),
+            Ended::Answered(Some(code)) if code >= 400 => line!(warn, "request refused"),
+            Ended::Answered(_) => line!(info, "request served"),
+            Ended::Cancelled => line!(info, "request cancelled: the client went away"),
+        }
+    }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary.
+fn capped(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 /// The most of a request path recorded on the span (and so on every log line
@@ -231,12 +366,5 @@ pub(crate) const MAX_RECORDED_PATH: usize = 1024;
 
 /// `path` cut to [`MAX_RECORDED_PATH`] bytes, at a character boundary.
 fn capped_path(path: &str) -> &str {
-    if path.len() <= MAX_RECORDED_PATH {
-        return path;
-    }
-    let mut end = MAX_RECORDED_PATH;
-    while !path.is_char_boundary(end) {
-        end -= 1;
-    }
-    &path[..end]
+    capped(path, MAX_RECORDED_PATH)
 }
