@@ -83,7 +83,7 @@ fn a_single_member_over_the_byte_limit_is_not_decoded() {
 struct Ok200;
 
 impl<B> Service<Request<B>> for Ok200 {
-    type Response = http::Response<()>;
+    type Response = http::Response<String>;
     type Error = std::convert::Infallible;
     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
 
@@ -92,7 +92,7 @@ impl<B> Service<Request<B>> for Ok200 {
     }
 
     fn call(&mut self, _: Request<B>) -> Self::Future {
-        std::future::ready(Ok(http::Response::new(())))
+        std::future::ready(Ok(http::Response::new(String::new())))
     }
 }
 

@@ -139,7 +139,7 @@ impl Held {
         let mut kept = None;
         let given_up = loop {
             let Some((id, since)) = self.order.pop_front() else { break None };
-            if !self.traces.get(&id).is_some_and(|trace| trace.since == since) {
+            if self.traces.get(&id).is_none_or(|trace| trace.since != since) {
                 continue;
             }
             if id == keep {
@@ -416,7 +416,7 @@ mod tests {
         });
         let children = exported.iter().filter(|(name, _)| name == "child").count();
         // Each shard holds its share; one that saw fewer traces than it holds is not full.
-        assert!(children <= MAX_SPANS && children >= MAX_SPANS / 2, "{children} children held");
+        assert!((MAX_SPANS / 2..=MAX_SPANS).contains(&children), "{children} children held");
         assert_eq!(exported.len() - children, traces, "every failed root is exported");
     }
 
