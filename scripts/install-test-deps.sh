@@ -11,6 +11,8 @@ fi
 missing=()
 # --- Prometheus (prometheus + promtool) -------------------------------------
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# --- Alertmanager (alertmanager + amtool): checks the generated routing (tests/ops_*.rs) ---
+command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing test dependencies: ${missing[*]}"

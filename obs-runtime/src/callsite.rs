@@ -12,6 +12,7 @@ use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
 use crate::metrics::{self, Handles};
+use crate::ops::objective::Objective;
 
 /// The most fields a span can carry (tracing's own limit), including the four
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
@@ -56,6 +57,7 @@ pub struct Info {
     pub kind: Kind,
     pub metrics: bool,
     pub log: bool,
+    pub objective: Option<Objective>,
 }
 
 /// A `tracing` callsite: metadata plus its registration and interest cache.
@@ -172,6 +174,11 @@ impl CallSite {
         self.info.metrics
     }
 
+    /// The objective of `objective(...)` or `objective = NAME`, if any.
+    pub fn objective(&self) -> Option<&Objective> {
+        self.info.objective.as_ref()
+    }
+
     pub(crate) fn logs(&self) -> bool {
         self.info.log
     }
@@ -228,6 +235,7 @@ impl std::fmt::Debug for CallSite {
             .field("kind", &self.info.kind)
             .field("file", &self.info.file)
             .field("line", &self.info.line)
+            .field("objective", &self.info.objective)
             .finish()
     }
 }

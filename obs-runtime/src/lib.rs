@@ -97,6 +97,7 @@ mod http;
 mod init_error;
 pub mod log;
 pub mod metrics;
+pub mod ops;
 pub mod propagation;
 mod slots;
 mod start;
