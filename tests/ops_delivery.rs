@@ -79,7 +79,7 @@ fn obs_ops_write_writes_the_artifacts_and_exits_zero() {
     }
     let rules = std::fs::read_to_string(dir.join("rules.yml")).unwrap();
     assert!(rules.contains(r#"job=\"ops-pipeline\",function=\"quote_price\""#), "{rules}");
-    let check = Command::new(require_tool("promtool")).args(["check", "rules", "rules.yml", "dashboard-queries.yml"]).current_dir(&dir).output().unwrap();
+    let check = Command::new(require_tool("promtool")).args(["check", "rules", "--lint-fatal", "rules.yml", "dashboard-queries.yml"]).current_dir(&dir).output().unwrap();
     assert!(check.status.success(), "promtool check rules:\n{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -56,7 +56,7 @@ fn promtool_accepts_the_rules_and_the_dashboard_queries() {
     let _ = (checkout(), browse(), fulfil());
     let dir = temp_dir("check");
     generator().write_to(&dir).unwrap();
-    let out = run("promtool", &["check", "rules", "rules.yml", "dashboard-queries.yml"], &dir);
+    let out = run("promtool", &["check", "rules", "--lint-fatal", "rules.yml", "dashboard-queries.yml"], &dir);
     assert!(out.contains("SUCCESS"), "{out}");
     let rules = std::fs::read_to_string(dir.join("rules.yml")).unwrap();
     // Exactly the annotated code: objectives of the three sites that have one.

@@ -75,6 +75,15 @@ impl Subject {
         }
     }
 
+    /// The labels that name this subject, with their values.
+    pub fn identity(&self) -> Vec<(&'static str, String)> {
+        match self.kind {
+            Kind::Workflow => vec![("workflow", self.name.to_owned())],
+            Kind::Node => vec![("node", self.name.to_owned())],
+            _ => vec![("function", self.name.to_owned()), ("module", self.module.to_owned())],
+        }
+    }
+
     /// How a reader names it in an alert: `function checkout (shop::cart)`.
     pub fn describe(&self) -> String {
         match self.kind {

@@ -153,7 +153,9 @@ fn burn_alert(cx: &Context<'_>, subject: &Subject, slo: Slo, severity: Severity)
         expr: conditions.join(" or "),
         for_,
         severity,
-        labels: vec![],
+        // The series carry these already; as static labels they tell the rules of
+        // different objectives apart (promtool's duplicate-rule lint).
+        labels: subject.identity().into_iter().chain([("slo", slo.label().to_owned())]).collect(),
         summary: format!("The {} objective of {} burns its error budget {speed}", slo.label(), subject.describe()),
         description: format!(
             "Objective: {promise}. The share of bad calls is {{{{ $value | humanizePercentage }}}}, above the burn rate of {} (error budget {}).",
