@@ -22,7 +22,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck};
+use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck, WorkflowSuccessCheck};
 use obs_runtime::ops::Objective;
 use obs_runtime::workflow::TimeoutError;
 use obs_runtime::workflow::budget::{self, BudgetExceeded};
@@ -157,6 +157,9 @@ struct PipelineHealth {
     memory: MemoryCheck,
     #[health(non_critical)]
     disk: DiskSpaceCheck,
+    /// Degraded while fewer than 90 % of the pipeline's runs of the last 10 minutes succeed.
+    #[health(non_critical)]
+    pipeline: WorkflowSuccessCheck,
 }
 
 #[workflow(deadline = "2s", max_hops = 8, max_tokens = 64, objective(success = 95, latency = "1s", percentile = 99))]
@@ -174,6 +177,7 @@ async fn main() {
         store: TcpCheck::new(store.to_string()),
         memory: MemoryCheck::new(),
         disk: DiskSpaceCheck::new("/"),
+        pipeline: WorkflowSuccessCheck::new("process_document").min_ratio(0.9).window(Duration::from_secs(600)),
     };
     let guard = obs_runtime::builder()
         .service_name("workflow_app")
