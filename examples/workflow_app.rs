@@ -194,7 +194,9 @@ async fn main() {
         eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
         eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
         eprintln!("  http://{addr}/health                 (200, then 503 while the document store is down)");
-        eprintln!("  http://{addr}/obs/rules.yml          (generated Prometheus rules; also /obs/alertmanager.yml, /obs/dashboard.json)");
+        eprintln!(
+            "  http://{addr}/obs/rules.yml          (generated Prometheus rules; also /obs/alertmanager.yml, /obs/dashboard.json)"
+        );
     }
     let runs: u64 = std::env::var("WORKFLOW_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
     let mut batch = tokio::task::JoinSet::new();

@@ -31,7 +31,8 @@ fn the_routes_serve_what_the_functions_generate_and_the_threshold_is_a_bucket() 
     // 0.3 s is not a default bucket bound: init added it, so the objective is counted exactly.
     let (status, metrics) = http_get(addr, "/metrics").unwrap();
     assert_eq!(status, 200);
-    let bucket = sample(&metrics, "obs_function_duration_seconds_bucket", &[("function", "quote_price"), ("le", "0.3")]);
+    let bucket =
+        sample(&metrics, "obs_function_duration_seconds_bucket", &[("function", "quote_price"), ("le", "0.3")]);
     assert_eq!(bucket, Some(1.0), "{metrics}");
 
     let (status, rules) = http_get(addr, "/obs/rules.yml").unwrap();
@@ -79,7 +80,16 @@ fn obs_ops_write_writes_the_artifacts_and_exits_zero() {
     }
     let rules = std::fs::read_to_string(dir.join("rules.yml")).unwrap();
     assert!(rules.contains(r#"job=\"ops-pipeline\",function=\"quote_price\""#), "{rules}");
-    let check = Command::new(require_tool("promtool")).args(["check", "rules", "--lint-fatal", "rules.yml", "dashboard-queries.yml"]).current_dir(&dir).output().unwrap();
-    assert!(check.status.success(), "promtool check rules:\n{}{}", String::from_utf8_lossy(&check.stdout), String::from_utf8_lossy(&check.stderr));
+    let check = Command::new(require_tool("promtool"))
+        .args(["check", "rules", "--lint-fatal", "rules.yml", "dashboard-queries.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "promtool check rules:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

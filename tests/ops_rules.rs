@@ -103,14 +103,17 @@ fn checkout_series(minutes: &[Minute]) -> String {
     let join = |values: Vec<String>| values.join(" ");
     let series = [
         (format!("obs_function_calls_total{{{labels},status=\"ok\"}}"), join(ok.iter().map(u64::to_string).collect())),
-        (format!("obs_function_calls_total{{{labels},status=\"error\"}}"), join(errors.iter().map(u64::to_string).collect())),
+        (
+            format!("obs_function_calls_total{{{labels},status=\"error\"}}"),
+            join(errors.iter().map(u64::to_string).collect()),
+        ),
         (format!("obs_function_duration_seconds_count{{{labels}}}"), join(count.iter().map(u64::to_string).collect())),
-        (format!("obs_function_duration_seconds_sum{{{labels}}}"), join(sum.iter().map(|v| format!("{v:.3}")).collect())),
+        (
+            format!("obs_function_duration_seconds_sum{{{labels}}}"),
+            join(sum.iter().map(|v| format!("{v:.3}")).collect()),
+        ),
     ];
-    series
-        .iter()
-        .map(|(name, values)| format!("      - series: '{name}'\n        values: '{values}'\n"))
-        .collect()
+    series.iter().map(|(name, values)| format!("      - series: '{name}'\n        values: '{values}'\n")).collect()
 }
 
 /// A check that `alert` is (`firing = true`) or is not firing for checkout at `minute`.
@@ -123,13 +126,26 @@ fn expect(alert: &str, minute: u64, firing: bool) -> String {
         format!("job=\"{SERVICE}\""),
     ];
     if alert.starts_with("ObsSlo") {
-        labels.extend(["module=\"ops_rules\"".to_owned(), format!("service=\"{SERVICE}\""), format!("severity=\"{severity}\"")]);
+        labels.extend([
+            "module=\"ops_rules\"".to_owned(),
+            format!("service=\"{SERVICE}\""),
+            format!("severity=\"{severity}\""),
+        ]);
         labels.push("slo=\"success\"".to_owned());
     } else {
-        labels.extend(["kind=\"function\"".to_owned(), "module=\"ops_rules\"".to_owned(), format!("service=\"{SERVICE}\""), "severity=\"ticket\"".to_owned()]);
+        labels.extend([
+            "kind=\"function\"".to_owned(),
+            "module=\"ops_rules\"".to_owned(),
+            format!("service=\"{SERVICE}\""),
+            "severity=\"ticket\"".to_owned(),
+        ]);
     }
     labels.sort();
-    let samples = if firing { format!("\n          - labels: 'ALERTS{{{}}}'\n            value: 1", labels.join(",")) } else { " []".to_owned() };
+    let samples = if firing {
+        format!("\n          - labels: 'ALERTS{{{}}}'\n            value: 1", labels.join(","))
+    } else {
+        " []".to_owned()
+    };
     format!(
         "      - expr: 'ALERTS{{alertname=\"{alert}\",alertstate=\"firing\",function=\"checkout\"}}'\n        eval_time: {minute}m\n        exp_samples:{samples}\n"
     )
@@ -219,8 +235,9 @@ fn noise_within_the_budget_fires_nothing() {
 fn a_latency_step_fires_the_anomaly_alert() {
     // A day and a half of stationary noise around 100 ms, then every call takes 200 ms.
     let mut seed = 11;
-    let mut minutes: Vec<Minute> =
-        (0..36 * 60).map(|_| Minute { ok: 1000, errors: 0, mean_seconds: 0.1 * (0.9 + 0.2 * noise(&mut seed)) }).collect();
+    let mut minutes: Vec<Minute> = (0..36 * 60)
+        .map(|_| Minute { ok: 1000, errors: 0, mean_seconds: 0.1 * (0.9 + 0.2 * noise(&mut seed)) })
+        .collect();
     let step = minutes.len() as u64;
     minutes.extend(vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.2 }; 30]);
     scenario(
@@ -295,7 +312,8 @@ fn the_dashboard_holds_together() {
             }
         }
         let g = &panel["gridPos"];
-        let (x, y, w, h) = (g["x"].as_u64().unwrap(), g["y"].as_u64().unwrap(), g["w"].as_u64().unwrap(), g["h"].as_u64().unwrap());
+        let (x, y, w, h) =
+            (g["x"].as_u64().unwrap(), g["y"].as_u64().unwrap(), g["w"].as_u64().unwrap(), g["h"].as_u64().unwrap());
         assert!(x + w <= 24, "{title} is wider than the grid");
         for (ox, oy, ow, oh, other) in &boxes {
             let overlap = x < ox + ow && *ox < x + w && y < oy + oh && *oy < y + h;

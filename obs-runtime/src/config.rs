@@ -56,7 +56,7 @@ pub struct Builder {
     #[cfg(feature = "otlp")]
     pub(crate) otlp: crate::export::otlp::OtlpOptions,
     #[cfg(feature = "ops")]
-    pub(crate) ops: crate::ops::OpsSettings,
+    pub(crate) ops: crate::ops::settings::OpsSettings,
 }
 
 /// Where the HTTP endpoints are served, resolved.
@@ -340,7 +340,7 @@ impl Builder {
     /// How the operations artifacts are generated: scrape job, runbook links,
     /// burn-rate windows, thresholds, Alertmanager receivers (see [`ops`](crate::ops)).
     #[cfg(feature = "ops")]
-    pub fn ops(mut self, settings: crate::ops::OpsSettings) -> Self {
+    pub fn ops(mut self, settings: crate::ops::settings::OpsSettings) -> Self {
         self.ops = settings;
         self
     }

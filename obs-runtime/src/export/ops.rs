@@ -17,12 +17,13 @@ use crate::ops::Generator;
 const WRITE_VAR: &str = "OBS_OPS_WRITE";
 
 pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured>>, InitError> {
-    let generator = Generator::configured(&settings.service, &settings.namespace, &settings.buckets, settings.ops.clone());
+    let generator =
+        Generator::configured(&settings.service, &settings.namespace, &settings.buckets, settings.ops.clone());
     if let Some(dir) = env_var(WRITE_VAR) {
         let dir = std::path::PathBuf::from(dir.trim());
-        let written = generator
-            .write_to(&dir)
-            .map_err(|e| InitError::Config(format!("{WRITE_VAR}: cannot write the operations artifacts into {}: {e}", dir.display())))?;
+        let written = generator.write_to(&dir).map_err(|e| {
+            InitError::Config(format!("{WRITE_VAR}: cannot write the operations artifacts into {}: {e}", dir.display()))
+        })?;
         for path in written {
             eprintln!("obs: wrote {}", path.display());
         }
@@ -73,7 +74,10 @@ fn routes(router: axum::Router) -> axum::Router {
     const YAML: &str = "application/yaml; charset=utf-8";
     router
         .route("/obs/rules.yml", get(|| async { ([(CONTENT_TYPE, YAML)], crate::ops::prometheus_rules()) }))
-        .route("/obs/dashboard-queries.yml", get(|| async { ([(CONTENT_TYPE, YAML)], crate::ops::dashboard_queries()) }))
+        .route(
+            "/obs/dashboard-queries.yml",
+            get(|| async { ([(CONTENT_TYPE, YAML)], crate::ops::dashboard_queries()) }),
+        )
         .route("/obs/alertmanager.yml", get(|| async { ([(CONTENT_TYPE, YAML)], crate::ops::alertmanager_config()) }))
         .route(
             "/obs/dashboard.json",

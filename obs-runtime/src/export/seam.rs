@@ -43,7 +43,7 @@ pub(crate) struct Settings {
     #[cfg(feature = "otlp")]
     pub otlp: super::otlp::settings::OtlpOptions,
     #[cfg(feature = "ops")]
-    pub ops: crate::ops::OpsSettings,
+    pub ops: crate::ops::settings::OpsSettings,
 }
 
 /// The subscriber's base, under the layers exporters add.

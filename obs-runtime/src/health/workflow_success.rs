@@ -103,23 +103,6 @@ impl WorkflowSuccessCheck {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_window_slides() {
-        let check = WorkflowSuccessCheck::new("w").window(Duration::from_secs(60));
-        let t0 = Instant::now();
-        assert_eq!(check.window_counts(t0, 10, 5), (10, 5));
-        assert_eq!(check.window_counts(t0 + Duration::from_secs(30), 20, 5), (20, 5));
-        // 70 s on, the first sample (10 runs, 5 failed) is the newest one at or before the window's start.
-        assert_eq!(check.window_counts(t0 + Duration::from_secs(70), 30, 6), (20, 1));
-        // 100 s on, the 30 s sample is.
-        assert_eq!(check.window_counts(t0 + Duration::from_secs(100), 40, 6), (20, 1));
-    }
-}
-
 impl Check for WorkflowSuccessCheck {
     async fn check(&self) -> CheckResult {
         let Some(shape) = workflows().into_iter().find(|w| w.name == self.workflow) else {
@@ -145,5 +128,22 @@ impl Check for WorkflowSuccessCheck {
             .with_detail("failed", failed)
             .with_detail("min_ratio", self.min_ratio)
             .with_detail("window_seconds", self.window.as_secs())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_slides() {
+        let check = WorkflowSuccessCheck::new("w").window(Duration::from_secs(60));
+        let t0 = Instant::now();
+        assert_eq!(check.window_counts(t0, 10, 5), (10, 5));
+        assert_eq!(check.window_counts(t0 + Duration::from_secs(30), 20, 5), (20, 5));
+        // 70 s on, the first sample (10 runs, 5 failed) is the newest one at or before the window's start.
+        assert_eq!(check.window_counts(t0 + Duration::from_secs(70), 30, 6), (20, 1));
+        // 100 s on, the 30 s sample is.
+        assert_eq!(check.window_counts(t0 + Duration::from_secs(100), 40, 6), (20, 1));
     }
 }

@@ -17,7 +17,12 @@ pub(crate) fn config(settings: &OpsSettings) -> Yaml {
             ("channel", s(&r.slack_channel)),
             ("send_resolved", Yaml::Bool(true)),
             ("title", s("[{{ .Status | toUpper }}] {{ .CommonLabels.alertname }} ({{ .CommonLabels.service }})")),
-            ("text", s("{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}")),
+            (
+                "text",
+                s(
+                    "{{ range .Alerts }}{{ .Annotations.summary }}\n{{ .Annotations.description }}\nRunbook: {{ .Annotations.runbook_url }}\n{{ end }}",
+                ),
+            ),
         ])
     };
     let email = map([

@@ -38,7 +38,9 @@ pub(crate) fn group_for(cx: &Context<'_>) -> Option<Yaml> {
         let mean = recorded(cx, kind, "duration_seconds", &format!("mean{window}"));
         rules.push(super::promql::record(
             &mean,
-            format!("sum {by} (rate({duration}_sum{all}[{window}])) / sum {by} (rate({duration}_count{all}[{window}]))"),
+            format!(
+                "sum {by} (rate({duration}_sum{all}[{window}])) / sum {by} (rate({duration}_count{all}[{window}]))"
+            ),
             &[],
         ));
         let error_ratio = recorded(cx, kind, "error_ratio", &format!("rate{window}"));
@@ -47,7 +49,11 @@ pub(crate) fn group_for(cx: &Context<'_>) -> Option<Yaml> {
             (error_ratio.as_str(), "error ratio", ERROR_RATIO_FLOOR, "ObsErrorRatioAnomaly"),
         ] {
             let base = |stat: &str| format!("{current}:baseline_{stat}{span}");
-            rules.push(super::promql::record(&base("mean"), format!("avg_over_time({current}[{span}] offset {offset})"), &[]));
+            rules.push(super::promql::record(
+                &base("mean"),
+                format!("avg_over_time({current}[{span}] offset {offset})"),
+                &[],
+            ));
             rules.push(super::promql::record(
                 &base("stddev"),
                 format!("stddev_over_time({current}[{span}] offset {offset})"),
@@ -59,7 +65,11 @@ pub(crate) fn group_for(cx: &Context<'_>) -> Option<Yaml> {
                 format!("({current} - {}) / clamp_min({}, {})", base("mean"), base("stddev"), number(floor)),
                 &[],
             ));
-            let who = if kind == Kind::Workflow { "workflow {{ $labels.workflow }}" } else { "function {{ $labels.function }}" };
+            let who = if kind == Kind::Workflow {
+                "workflow {{ $labels.workflow }}"
+            } else {
+                "function {{ $labels.function }}"
+            };
             rules.push(cx.alert(Alert {
                 name: alert,
                 expr: format!("{z} > {}", number(settings.anomaly_z)),

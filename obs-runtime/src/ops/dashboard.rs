@@ -107,18 +107,27 @@ pub(crate) fn dashboard(cx: &Context<'_>) -> Value {
             Kind::Workflow => (&workflow, "{{workflow}}", "workflow"),
             _ => (&function, "{{function}}", "function"),
         };
-        layout.panel("timeseries", &format!("Calls per second by {word}"), "reqps", 8, vec![q(
-            format!("{}{sel}", recorded(cx, kind, "calls", &rate)),
-            legend,
-        )]);
-        layout.panel("timeseries", &format!("Error ratio by {word}"), "percentunit", 8, vec![q(
-            format!("{}{sel}", recorded(cx, kind, "error_ratio", &rate)),
-            legend,
-        )]);
+        layout.panel(
+            "timeseries",
+            &format!("Calls per second by {word}"),
+            "reqps",
+            8,
+            vec![q(format!("{}{sel}", recorded(cx, kind, "calls", &rate)), legend)],
+        );
+        layout.panel(
+            "timeseries",
+            &format!("Error ratio by {word}"),
+            "percentunit",
+            8,
+            vec![q(format!("{}{sel}", recorded(cx, kind, "error_ratio", &rate)), legend)],
+        );
         let quantiles = ["p50", "p95", "p99"]
             .iter()
             .map(|p| {
-                q(format!("{}{sel}", recorded(cx, kind, "duration_seconds", &format!("{p}_{window}"))), &format!("{legend} {p}"))
+                q(
+                    format!("{}{sel}", recorded(cx, kind, "duration_seconds", &format!("{p}_{window}"))),
+                    &format!("{legend} {p}"),
+                )
             })
             .collect();
         layout.panel("timeseries", &format!("Latency p50/p95/p99 by {word}"), "s", 8, quantiles);
@@ -148,65 +157,101 @@ pub(crate) fn dashboard(cx: &Context<'_>) -> Value {
             }
         }
         layout.panel("timeseries", &format!("SLO burn rate ({})", cx.window(shortest_long)), "none", 12, burn);
-        layout.panel(
-            "stat",
-            &format!("Error budget remaining ({})", cx.window(longest)),
-            "percentunit",
-            12,
-            remaining,
-        );
+        layout.panel("stat", &format!("Error budget remaining ({})", cx.window(longest)), "percentunit", 12, remaining);
     }
 
     if kinds.contains(&Kind::Workflow) {
         layout.row("Workflows");
         let runs = cx.metric(&WORKFLOW_RUNS_TOTAL);
-        layout.panel("timeseries", "Runs per second by status", "reqps", 6, vec![q(
-            format!("sum by (workflow, status) (rate({runs}{workflow}[{window}]))"),
-            "{{workflow}} {{status}}",
-        )]);
-        layout.panel("timeseries", "Run duration p95", "s", 6, vec![q(
-            format!("{}{workflow}", recorded(cx, Kind::Workflow, "duration_seconds", &format!("p95_{window}"))),
-            "{{workflow}}",
-        )]);
-        layout.panel("timeseries", "Active runs", "short", 6, vec![q(
-            format!("sum by (workflow) ({}{workflow})", cx.metric(&WORKFLOW_ACTIVE)),
-            "{{workflow}}",
-        )]);
-        layout.panel("timeseries", "Budget exceedances per second", "short", 6, vec![q(
-            format!(
-                "sum by (workflow, budget) (rate({}{workflow}[{window}]))",
-                cx.metric(&WORKFLOW_BUDGET_EXCEEDED_TOTAL)
-            ),
-            "{{workflow}} {{budget}}",
-        )]);
+        layout.panel(
+            "timeseries",
+            "Runs per second by status",
+            "reqps",
+            6,
+            vec![q(format!("sum by (workflow, status) (rate({runs}{workflow}[{window}]))"), "{{workflow}} {{status}}")],
+        );
+        layout.panel(
+            "timeseries",
+            "Run duration p95",
+            "s",
+            6,
+            vec![q(
+                format!("{}{workflow}", recorded(cx, Kind::Workflow, "duration_seconds", &format!("p95_{window}"))),
+                "{{workflow}}",
+            )],
+        );
+        layout.panel(
+            "timeseries",
+            "Active runs",
+            "short",
+            6,
+            vec![q(format!("sum by (workflow) ({}{workflow})", cx.metric(&WORKFLOW_ACTIVE)), "{{workflow}}")],
+        );
+        layout.panel(
+            "timeseries",
+            "Budget exceedances per second",
+            "short",
+            6,
+            vec![q(
+                format!(
+                    "sum by (workflow, budget) (rate({}{workflow}[{window}]))",
+                    cx.metric(&WORKFLOW_BUDGET_EXCEEDED_TOTAL)
+                ),
+                "{{workflow}} {{budget}}",
+            )],
+        );
     }
     if kinds.contains(&Kind::Node) {
         layout.row("Nodes");
-        layout.panel("heatmap", "Node duration", "s", 8, vec![q(
-            format!("sum by (le) (rate({}_bucket{workflow}[{window}]))", cx.metric(&NODE_DURATION_SECONDS)),
-            "{{le}}",
-        )]);
-        layout.panel("timeseries", "Retries per second by node", "short", 8, vec![q(
-            format!("sum by (workflow, node) (rate({}{workflow}[{window}]))", cx.metric(&NODE_RETRIES_TOTAL)),
-            "{{workflow}}/{{node}}",
-        )]);
-        let bad = cx.selector(&[("workflow", "=~\"$workflow\"".to_owned()), ("status", format!("=~\"{BAD_STATUSES}\""))]);
-        layout.panel("timeseries", "Errors per second by node", "short", 8, vec![q(
-            format!("sum by (workflow, node, status) (rate({}{bad}[{window}]))", cx.metric(&NODE_RUNS_TOTAL)),
-            "{{workflow}}/{{node}} {{status}}",
-        )]);
+        layout.panel(
+            "heatmap",
+            "Node duration",
+            "s",
+            8,
+            vec![q(
+                format!("sum by (le) (rate({}_bucket{workflow}[{window}]))", cx.metric(&NODE_DURATION_SECONDS)),
+                "{{le}}",
+            )],
+        );
+        layout.panel(
+            "timeseries",
+            "Retries per second by node",
+            "short",
+            8,
+            vec![q(
+                format!("sum by (workflow, node) (rate({}{workflow}[{window}]))", cx.metric(&NODE_RETRIES_TOTAL)),
+                "{{workflow}}/{{node}}",
+            )],
+        );
+        let bad =
+            cx.selector(&[("workflow", "=~\"$workflow\"".to_owned()), ("status", format!("=~\"{BAD_STATUSES}\""))]);
+        layout.panel(
+            "timeseries",
+            "Errors per second by node",
+            "short",
+            8,
+            vec![q(
+                format!("sum by (workflow, node, status) (rate({}{bad}[{window}]))", cx.metric(&NODE_RUNS_TOTAL)),
+                "{{workflow}}/{{node}} {{status}}",
+            )],
+        );
     }
     layout.row("Health");
-    layout.panel("state-timeline", "Health checks (1 up, 0.5 degraded, 0 down)", "none", 24, vec![q(
-        format!("max by (check) ({}{})", cx.metric(&HEALTH_STATUS), cx.selector(&[])),
-        "{{check}}",
-    )]);
+    layout.panel(
+        "state-timeline",
+        "Health checks (1 up, 0.5 degraded, 0 down)",
+        "none",
+        24,
+        vec![q(format!("max by (check) ({}{})", cx.metric(&HEALTH_STATUS), cx.selector(&[])), "{{check}}")],
+    );
     let process: Vec<_> = families().iter().filter(|f| f.suffix().starts_with("process_")).collect();
     if !process.is_empty() {
         layout.row("Process");
         for family in process {
             let expr = match family.metric_type() {
-                crate::metrics::MetricType::Counter => format!("rate({}{}[{window}])", cx.metric(family), cx.selector(&[])),
+                crate::metrics::MetricType::Counter => {
+                    format!("rate({}{}[{window}])", cx.metric(family), cx.selector(&[]))
+                }
                 _ => format!("{}{}", cx.metric(family), cx.selector(&[])),
             };
             layout.panel("timeseries", family.help(), "short", 8, vec![q(expr, "{{instance}}")]);

@@ -31,7 +31,7 @@
 
 pub mod objective;
 #[cfg(feature = "ops")]
-mod settings;
+pub(crate) mod settings;
 
 #[cfg(feature = "ops")]
 mod alertmanager;
@@ -85,17 +85,15 @@ mod generate {
         /// namespace and buckets and every catalogued call site.
         pub fn new(service: impl Into<String>, settings: OpsSettings) -> Generator {
             let sites = catalog().to_vec();
-            let mut buckets = crate::Builder::DEFAULT_BUCKETS.to_vec();
-            for site in &sites {
-                if let Some(threshold) = site.objective().and_then(super::Objective::latency_threshold) {
-                    let seconds = threshold.as_secs_f64();
-                    if !buckets.iter().any(|b| super::objective::same_bound(*b, seconds)) {
-                        buckets.push(seconds);
-                    }
-                }
+            let buckets =
+                crate::callsite::with_objective_bounds(crate::config::Builder::DEFAULT_BUCKETS.to_vec(), &sites);
+            Generator {
+                settings,
+                service: service.into(),
+                namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
+                buckets,
+                sites,
             }
-            buckets.sort_by(f64::total_cmp);
-            Generator { settings, service: service.into(), namespace: crate::metrics::DEFAULT_NAMESPACE.into(), buckets, sites }
         }
 
         /// The generator `init` uses: its namespace and its buckets.
@@ -156,15 +154,20 @@ mod generate {
                 .into_iter()
                 .map(|(record, expr)| map([("record", s(record)), ("expr", s(expr))]))
                 .collect();
-            let group = map([("name", s(format!("obs-{}-dashboard-queries", self.service))), ("rules", Yaml::List(rules))]);
+            let group =
+                map([("name", s(format!("obs-{}-dashboard-queries", self.service))), ("rules", Yaml::List(rules))]);
             map([("groups", Yaml::List(vec![group]))]).to_document()
         }
 
         /// Writes every artifact into `dir` (created if missing); returns the paths, as in [`FILES`].
         pub fn write_to(&self, dir: &Path) -> std::io::Result<Vec<PathBuf>> {
             std::fs::create_dir_all(dir)?;
-            let contents =
-                [self.prometheus_rules(), self.dashboard_queries(), self.alertmanager_config(), self.grafana_dashboard()];
+            let contents = [
+                self.prometheus_rules(),
+                self.dashboard_queries(),
+                self.alertmanager_config(),
+                self.grafana_dashboard(),
+            ];
             FILES
                 .iter()
                 .zip(contents)
@@ -180,7 +183,7 @@ mod generate {
     /// (service named after the executable) before `init`.
     pub fn generator() -> Generator {
         INSTALLED.get().cloned().unwrap_or_else(|| {
-            let service = crate::Builder::default().resolved_service_name();
+            let service = crate::config::Builder::default().resolved_service_name();
             Generator::new(service, OpsSettings::default())
         })
     }

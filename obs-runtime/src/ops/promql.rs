@@ -11,7 +11,7 @@ use super::settings::{OpsSettings, Severity};
 use super::yaml::{Yaml, map, s};
 use crate::callsite::{CallSite, Kind};
 use crate::metrics::{
-    Family, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, NODE_DURATION_SECONDS, NODE_RUNS_TOTAL,
+    FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, Family, NODE_DURATION_SECONDS, NODE_RUNS_TOTAL,
     WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL,
 };
 
@@ -107,8 +107,12 @@ impl Context<'_> {
             if !site.records_metrics() {
                 continue;
             }
-            let subject =
-                Subject { kind: site.kind(), name: site.name(), module: site.module(), objective: site.objective().copied() };
+            let subject = Subject {
+                kind: site.kind(),
+                name: site.name(),
+                module: site.module(),
+                objective: site.objective().copied(),
+            };
             let same = |o: &Subject| o.kind == subject.kind && o.name == subject.name && o.module == subject.module;
             if !out.iter().any(same) {
                 out.push(subject);
@@ -120,7 +124,10 @@ impl Context<'_> {
     /// The kinds that have at least one subject.
     pub fn kinds(&self) -> Vec<Kind> {
         let subjects = self.subjects();
-        [Kind::Function, Kind::Workflow, Kind::Node].into_iter().filter(|k| subjects.iter().any(|s| s.kind == *k)).collect()
+        [Kind::Function, Kind::Workflow, Kind::Node]
+            .into_iter()
+            .filter(|k| subjects.iter().any(|s| s.kind == *k))
+            .collect()
     }
 
     /// The full metric name of `family`.
@@ -176,7 +183,8 @@ impl Context<'_> {
 
     /// An alerting rule with the labels and annotations every generated alert carries.
     pub fn alert(&self, alert: Alert<'_>) -> Yaml {
-        let mut labels = vec![("severity".to_owned(), s(alert.severity.as_str())), ("service".to_owned(), s(self.service))];
+        let mut labels =
+            vec![("severity".to_owned(), s(alert.severity.as_str())), ("service".to_owned(), s(self.service))];
         labels.extend(alert.labels.into_iter().map(|(k, v)| (k.to_owned(), s(v))));
         map([
             ("alert", s(alert.name)),
@@ -210,7 +218,10 @@ pub(crate) struct Alert<'a> {
 pub(crate) fn record(name: &str, expr: String, labels: &[(&str, String)]) -> Yaml {
     let mut entries = vec![("record".to_owned(), s(name)), ("expr".to_owned(), s(expr))];
     if !labels.is_empty() {
-        entries.push(("labels".to_owned(), Yaml::Map(labels.iter().map(|(k, v)| ((*k).to_owned(), s(v.clone()))).collect())));
+        entries.push((
+            "labels".to_owned(),
+            Yaml::Map(labels.iter().map(|(k, v)| ((*k).to_owned(), s(v.clone()))).collect()),
+        ));
     }
     Yaml::Map(entries)
 }
@@ -246,7 +257,7 @@ pub(crate) fn quote(value: &str) -> String {
 pub(crate) fn duration_text(duration: Duration) -> String {
     let ms = duration.as_millis().max(1);
     for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1000)] {
-        if ms % size == 0 {
+        if ms.is_multiple_of(size) {
             return format!("{}{unit}", ms / size);
         }
     }

@@ -108,7 +108,8 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
     for kind in kinds.iter().copied().filter(|k| *k != Kind::Node) {
         let p95 = recorded(cx, kind, "duration_seconds", &format!("p95_{window}"));
         let name = if kind == Kind::Workflow { "ObsWorkflowLatencyP95High" } else { "ObsFunctionLatencyP95High" };
-        let who = if kind == Kind::Workflow { "workflow {{ $labels.workflow }}" } else { "function {{ $labels.function }}" };
+        let who =
+            if kind == Kind::Workflow { "workflow {{ $labels.workflow }}" } else { "function {{ $labels.function }}" };
         rules.push(cx.alert(Alert {
             name,
             expr: format!("{p95} > {threshold}"),
@@ -139,7 +140,11 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
         description: "Prometheus cannot scrape {{ $labels.instance }}: the process is down or unreachable.".into(),
     }));
     for (name, family, what) in [
-        ("ObsExporterDroppingSpans", &EXPORTER_DROPPED_SPANS_TOTAL, "dropping {{ $labels.signal }} before export (queue full)"),
+        (
+            "ObsExporterDroppingSpans",
+            &EXPORTER_DROPPED_SPANS_TOTAL,
+            "dropping {{ $labels.signal }} before export (queue full)",
+        ),
         ("ObsExporterFailingSpans", &EXPORTER_FAILED_SPANS_TOTAL, "failing to export {{ $labels.signal }}"),
         ("ObsLogLinesDropped", &LOG_DROPPED_TOTAL, "dropping log lines (the log consumer stalls)"),
         ("ObsLabelOverflow", &OVERFLOW_TOTAL, "folding label values into __overflow__"),
@@ -151,10 +156,7 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
             severity: Severity::Ticket,
             labels: vec![],
             summary: format!("{{{{ $labels.job }}}} is {what}"),
-            description: format!(
-                "{} grew by {{{{ $value | humanize }}}} per second over {window}.",
-                cx.metric(family)
-            ),
+            description: format!("{} grew by {{{{ $value | humanize }}}} per second over {window}.", cx.metric(family)),
         }));
     }
     group(format!("obs-{}-alerts", cx.service), rules)

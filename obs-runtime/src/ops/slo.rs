@@ -110,7 +110,10 @@ pub(crate) fn groups(cx: &Context<'_>) -> Vec<Yaml> {
             }
         }
     }
-    vec![group(format!("obs-{}-slo-recording", cx.service), records), group(format!("obs-{}-slo-alerts", cx.service), alerts)]
+    vec![
+        group(format!("obs-{}-slo-recording", cx.service), records),
+        group(format!("obs-{}-slo-alerts", cx.service), alerts),
+    ]
 }
 
 /// The alert of one severity: any of its pairs with both windows above the factor.

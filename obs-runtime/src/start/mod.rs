@@ -12,7 +12,6 @@ pub use guard::ObsGuard;
 use crate::config::Builder;
 use crate::export::seam::{self, StartContext};
 use crate::init_error::InitError;
-use crate::ops::objective::{Objective, same_bound};
 
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
 
@@ -42,29 +41,12 @@ fn bind(at: crate::config::HttpAddr) -> Result<Option<std::net::TcpListener>, In
     }
 }
 
-/// `buckets` with every catalogued objective's latency threshold added as a
-/// bound where it is not one already, so that the share of calls within the
-/// threshold is counted exactly (not interpolated) by the generated rules.
-/// Adding beats failing: the threshold is in the annotation, the buckets are
-/// a detail the user should not have to keep in step with it.
-fn with_thresholds(mut buckets: Vec<f64>, sites: &[&'static crate::callsite::CallSite]) -> Vec<f64> {
-    for site in sites {
-        if let Some(threshold) = site.objective().and_then(Objective::latency_threshold) {
-            let seconds = threshold.as_secs_f64();
-            if !buckets.iter().any(|b| same_bound(*b, seconds)) {
-                buckets.push(seconds);
-            }
-        }
-    }
-    buckets.sort_by(f64::total_cmp);
-    buckets
-}
-
 fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     // 1. Everything that can fail on bad input is checked before anything global changes.
     let service = builder.resolved_service_name();
     let filter = builder.filter()?;
-    let buckets = with_thresholds(builder.checked_buckets()?.to_vec(), crate::callsite::catalog());
+    let buckets =
+        crate::callsite::with_objective_bounds(builder.checked_buckets()?.to_vec(), crate::callsite::catalog());
     let http_addr = builder.resolved_http_addr();
     #[cfg(feature = "http")]
     let listener = http_addr.map(bind).transpose()?.flatten();
