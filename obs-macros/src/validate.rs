@@ -104,6 +104,13 @@ fn common<A: AttrArgs>(function: &Function, args: &A, errors: &mut Errors) {
     if let Some(ObjectiveArg::Inline(objective)) = &common.objective {
         inline_objective(objective, errors);
     }
+    if let (Some(objective), false) = (&common.objective, common.metrics) {
+        let span = match objective {
+            ObjectiveArg::Inline(inline) => inline.span,
+            ObjectiveArg::Named(path) => path.span(),
+        };
+        errors.push(syn::Error::new(span, "an objective is measured from the metrics: remove `metrics = false`"));
+    }
 }
 
 /// The numbers of `objective(...)`: the same rules as `Objective::check` in the

@@ -15,4 +15,7 @@ async fn no_threshold() {}
 #[observe(objective())]
 fn empty() {}
 
+#[observe(metrics = false, objective(success = 99.0))]
+fn unmeasured() {}
+
 fn main() {}
