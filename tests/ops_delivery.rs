@@ -7,11 +7,20 @@ mod support;
 
 use std::process::Command;
 
-use obs_runtime::observe;
+use obs_runtime::health::{DiskSpaceCheck, TcpCheck};
+use obs_runtime::{HealthCheck, observe};
 use support::{http_get, require_tool, sample};
 
 #[observe(objective(success = 99.5, latency = "300ms"))]
 fn quote_price() {}
+
+#[derive(HealthCheck)]
+struct Health {
+    #[health(name = "price_db")]
+    db: TcpCheck,
+    #[health(non_critical)]
+    disk: DiskSpaceCheck,
+}
 
 #[test]
 fn the_routes_serve_what_the_functions_generate_and_the_threshold_is_a_bucket() {
@@ -21,6 +30,7 @@ fn the_routes_serve_what_the_functions_generate_and_the_threshold_is_a_bucket() 
     let guard = obs_runtime::builder()
         .service_name("ops-delivery")
         .runbook_url("https://wiki.example/runbooks/{alert}")
+        .health(Health { db: TcpCheck::new("127.0.0.1:9"), disk: DiskSpaceCheck::new("/") })
         .log_writer(std::io::sink)
         .http_addr("127.0.0.1:0".parse().unwrap())
         .init()
@@ -42,6 +52,8 @@ fn the_routes_serve_what_the_functions_generate_and_the_threshold_is_a_bucket() 
         r#"{job=\"ops-delivery\",function=\"quote_price\",module=\"ops_delivery\",le=\"0.3\"}"#,
         "runbook_url: \"https://wiki.example/runbooks/ObsSloBurnRateFast\"",
         "service: \"ops-delivery\"",
+        // Only the critical check pages.
+        r#"expr: "obs_health_status{job=\"ops-delivery\",check=~\"price_db\"} == 0""#,
     ] {
         assert!(rules.contains(needle), "missing {needle} in:\n{rules}");
     }

@@ -48,7 +48,7 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod refresh;
-mod registry;
+pub(crate) mod registry;
 mod report;
 mod workflow_success;
 

@@ -76,6 +76,29 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The dotted paths (the `check` label of `obs_health_status`) of the
+/// registered checks whose failure makes the report unhealthy: critical
+/// components under critical groups only.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))]
+pub(crate) fn critical_paths() -> Vec<String> {
+    fn collect(group: &dyn HealthCheck, prefix: &str, out: &mut Vec<String>) {
+        for component in group.components().into_iter().filter(|c| c.critical) {
+            let path =
+                if prefix.is_empty() { component.name.to_owned() } else { format!("{prefix}.{}", component.name) };
+            if let Some(inner) = component.check.group() {
+                collect(inner, &path, out);
+            }
+            out.push(path);
+        }
+    }
+    let group = registry().group.clone();
+    let mut out = Vec::new();
+    if let Some(group) = group {
+        collect(group.as_ref(), "", &mut out);
+    }
+    out
+}
+
 pub(crate) fn settings() -> Settings {
     SETTINGS.read().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default()
 }

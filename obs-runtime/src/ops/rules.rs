@@ -121,15 +121,24 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
         }));
     }
     let job = cx.selector(&[]);
-    rules.push(cx.alert(Alert {
-        name: "ObsHealthCheckDown",
-        expr: format!("{}{job} == 0", cx.metric(&HEALTH_STATUS)),
-        for_: Duration::from_secs(2 * 60),
-        severity: Severity::Page,
-        labels: vec![],
-        summary: "Health check {{ $labels.check }} is down".into(),
-        description: "Health check {{ $labels.check }} of {{ $labels.instance }} reports unhealthy.".into(),
-    }));
+    // Only the checks whose failure makes the service unhealthy page; a failing
+    // non-critical check degrades the report, which the dashboard shows.
+    let critical = critical_checks();
+    if !critical.is_empty() {
+        let matcher = format!(
+            "=~{}",
+            super::promql::quote(&critical.iter().map(|c| regex_escape(c)).collect::<Vec<_>>().join("|"))
+        );
+        rules.push(cx.alert(Alert {
+            name: "ObsHealthCheckDown",
+            expr: format!("{}{} == 0", cx.metric(&HEALTH_STATUS), cx.selector(&[("check", matcher)])),
+            for_: Duration::from_secs(2 * 60),
+            severity: Severity::Page,
+            labels: vec![],
+            summary: "Critical health check {{ $labels.check }} is down".into(),
+            description: "Health check {{ $labels.check }} of {{ $labels.instance }} reports unhealthy, so the service is unhealthy.".into(),
+        }));
+    }
     rules.push(cx.alert(Alert {
         name: "ObsTargetDown",
         expr: format!("up{job} == 0"),
@@ -160,4 +169,28 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
         }));
     }
     group(format!("obs-{}-alerts", cx.service), rules)
+}
+
+/// The `check` paths of the registered critical health checks, when health is compiled in.
+fn critical_checks() -> Vec<String> {
+    #[cfg(feature = "health")]
+    {
+        crate::health::registry::critical_paths()
+    }
+    #[cfg(not(feature = "health"))]
+    {
+        Vec::new()
+    }
+}
+
+/// `text` as a literal inside a PromQL (RE2) regular expression.
+fn regex_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
