@@ -20,6 +20,12 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
     let generator =
         Generator::configured(&settings.service, &settings.namespace, &settings.buckets, settings.ops.clone());
     if let Some(dir) = env_var(WRITE_VAR) {
+        // The health group is registered later in start-up, which this branch never reaches.
+        #[cfg(feature = "health")]
+        let generator = match &settings.health_group {
+            Some(group) => generator.critical_checks(crate::health::registry::critical_paths_of(group.as_ref())),
+            None => generator,
+        };
         let dir = std::path::PathBuf::from(dir.trim());
         let written = generator.write_to(&dir).map_err(|e| {
             InitError::Config(format!("{WRITE_VAR}: cannot write the operations artifacts into {}: {e}", dir.display()))

@@ -81,6 +81,13 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
 /// components under critical groups only.
 #[cfg_attr(not(feature = "ops"), allow(dead_code))]
 pub(crate) fn critical_paths() -> Vec<String> {
+    let group = registry().group.clone();
+    group.map(|group| critical_paths_of(group.as_ref())).unwrap_or_default()
+}
+
+/// [`critical_paths`] of `group`, registered or not.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))]
+pub(crate) fn critical_paths_of(group: &dyn HealthCheck) -> Vec<String> {
     fn collect(group: &dyn HealthCheck, prefix: &str, out: &mut Vec<String>) {
         for component in group.components().into_iter().filter(|c| c.critical) {
             let path =
@@ -91,11 +98,8 @@ pub(crate) fn critical_paths() -> Vec<String> {
             out.push(path);
         }
     }
-    let group = registry().group.clone();
     let mut out = Vec::new();
-    if let Some(group) = group {
-        collect(group.as_ref(), "", &mut out);
-    }
+    collect(group, "", &mut out);
     out
 }
 

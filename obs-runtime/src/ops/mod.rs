@@ -73,6 +73,7 @@ mod generate {
         namespace: String,
         buckets: Vec<f64>,
         sites: Vec<&'static CallSite>,
+        critical_checks: Option<Vec<String>>,
     }
 
     static INSTALLED: OnceLock<Generator> = OnceLock::new();
@@ -93,7 +94,16 @@ mod generate {
                 namespace: crate::metrics::DEFAULT_NAMESPACE.into(),
                 buckets,
                 sites,
+                critical_checks: None,
             }
+        }
+
+        /// The critical checks of a health group not registered yet (by default,
+        /// those of the registered group, read when the rules are generated).
+        #[cfg_attr(not(feature = "health"), allow(dead_code))]
+        pub(crate) fn critical_checks(mut self, paths: Vec<String>) -> Generator {
+            self.critical_checks = Some(paths);
+            self
         }
 
         /// The generator `init` uses: its namespace and its buckets.
@@ -123,6 +133,7 @@ mod generate {
                 service: &self.service,
                 buckets: &self.buckets,
                 sites: &self.sites,
+                critical_checks: self.critical_checks.as_deref(),
             }
         }
 

@@ -27,6 +27,8 @@ pub(crate) struct Context<'a> {
     /// The histogram bucket bounds in effect (objective thresholds included).
     pub buckets: &'a [f64],
     pub sites: &'a [&'static CallSite],
+    /// The critical health checks, when known before they are registered (`OBS_OPS_WRITE`).
+    pub critical_checks: Option<&'a [String]>,
 }
 
 /// A function, a workflow or a node, as the rules group and select it.

@@ -123,7 +123,7 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
     let job = cx.selector(&[]);
     // Only the checks whose failure makes the service unhealthy page; a failing
     // non-critical check degrades the report, which the dashboard shows.
-    let critical = critical_checks();
+    let critical = cx.critical_checks.map(<[String]>::to_vec).unwrap_or_else(critical_checks);
     if !critical.is_empty() {
         let matcher = format!(
             "=~{}",
