@@ -87,6 +87,8 @@ struct Minute {
     ok: u64,
     errors: u64,
     mean_seconds: f64,
+    /// Calls slower than the 300 ms threshold of the latency objective.
+    slow: u64,
 }
 
 /// The input series of `minutes` of checkout traffic, in promtool's notation
@@ -94,7 +96,9 @@ struct Minute {
 fn checkout_series(minutes: &[Minute]) -> String {
     let labels = format!(r#"job="{SERVICE}",function="checkout",module="ops_rules""#);
     let (mut ok, mut errors, mut count, mut sum) = (vec![0u64], vec![0u64], vec![0u64], vec![0f64]);
+    let mut fast = vec![0u64];
     for m in minutes {
+        fast.push(fast.last().unwrap() + m.ok + m.errors - m.slow);
         ok.push(ok.last().unwrap() + m.ok);
         errors.push(errors.last().unwrap() + m.errors);
         count.push(count.last().unwrap() + m.ok + m.errors);
@@ -112,16 +116,29 @@ fn checkout_series(minutes: &[Minute]) -> String {
             format!("obs_function_duration_seconds_sum{{{labels}}}"),
             join(sum.iter().map(|v| format!("{v:.3}")).collect()),
         ),
+        (
+            format!("obs_function_duration_seconds_bucket{{{labels},le=\"0.3\"}}"),
+            join(fast.iter().map(u64::to_string).collect()),
+        ),
+        (
+            format!("obs_function_duration_seconds_bucket{{{labels},le=\"+Inf\"}}"),
+            join(count.iter().map(u64::to_string).collect()),
+        ),
     ];
     series.iter().map(|(name, values)| format!("      - series: '{name}'\n        values: '{values}'\n")).collect()
 }
 
-/// A check that `alert` is (`firing = true`) or is not firing for checkout at `minute`.
+/// A check that `alert` (of the success objective) is (`firing = true`) or is not firing for checkout at `minute`.
 fn expect(alert: &str, minute: u64, firing: bool) -> String {
+    expect_state(alert, "success", "firing", minute, firing)
+}
+
+/// A check that `alert` of objective `slo` is (`present = true`) or is not in `state` at `minute`.
+fn expect_state(alert: &str, slo: &str, state: &str, minute: u64, present: bool) -> String {
     let severity = if alert == "ObsSloBurnRateFast" { "page" } else { "ticket" };
     let mut labels = vec![
         format!("alertname=\"{alert}\""),
-        "alertstate=\"firing\"".to_owned(),
+        format!("alertstate=\"{state}\""),
         "function=\"checkout\"".to_owned(),
         format!("job=\"{SERVICE}\""),
     ];
@@ -131,7 +148,7 @@ fn expect(alert: &str, minute: u64, firing: bool) -> String {
             format!("service=\"{SERVICE}\""),
             format!("severity=\"{severity}\""),
         ]);
-        labels.push("slo=\"success\"".to_owned());
+        labels.push(format!("slo=\"{slo}\""));
     } else {
         labels.extend([
             "kind=\"function\"".to_owned(),
@@ -141,13 +158,13 @@ fn expect(alert: &str, minute: u64, firing: bool) -> String {
         ]);
     }
     labels.sort();
-    let samples = if firing {
+    let samples = if present {
         format!("\n          - labels: 'ALERTS{{{}}}'\n            value: 1", labels.join(","))
     } else {
         " []".to_owned()
     };
     format!(
-        "      - expr: 'ALERTS{{alertname=\"{alert}\",alertstate=\"firing\",function=\"checkout\"}}'\n        eval_time: {minute}m\n        exp_samples:{samples}\n"
+        "      - expr: 'ALERTS{{alertname=\"{alert}\",alertstate=\"{state}\",function=\"checkout\",slo=~\"{slo}|\"}}'\n        eval_time: {minute}m\n        exp_samples:{samples}\n"
     )
 }
 
@@ -174,14 +191,14 @@ fn noise(seed: &mut u64) -> f64 {
 }
 
 fn healthy(ok: u64) -> Minute {
-    Minute { ok, errors: 0, mean_seconds: 0.1 }
+    Minute { ok, errors: 0, mean_seconds: 0.1, slow: 0 }
 }
 
 #[test]
 fn an_error_burst_pages_within_its_for_window_and_does_not_ticket() {
     // Two healthy hours, then half of the calls fail for 30 minutes.
     let mut minutes = vec![healthy(1000); 120];
-    minutes.extend(vec![Minute { ok: 500, errors: 500, mean_seconds: 0.1 }; 30]);
+    minutes.extend(vec![Minute { ok: 500, errors: 500, mean_seconds: 0.1, slow: 0 }; 30]);
     scenario(
         "burst",
         &minutes,
@@ -190,7 +207,30 @@ fn an_error_burst_pages_within_its_for_window_and_does_not_ticket() {
             // 2 minutes of `for` after the 1h and 5m windows both cross 14.4x.
             expect("ObsSloBurnRateFast", 126, true),
             expect("ObsSloBurnRateSlow", 126, false),
+            // The ticket condition holds too, but its `for` (1h) outlasts the burst's page.
+            expect_state("ObsSloBurnRateSlow", "success", "pending", 126, true),
             expect("ObsSloBurnRateSlow", 149, false),
+            // The latency objective is untouched.
+            expect_state("ObsSloBurnRateFast", "latency", "firing", 126, false),
+        ],
+    );
+}
+
+#[test]
+fn slow_calls_page_the_latency_objective() {
+    // An hour within the objective, then half of the calls take longer than 300 ms
+    // (a 99 % objective: 50 times its budget; the 1h window crosses 14.4x after about
+    // 18 minutes). The success objective is untouched.
+    let mut minutes = vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.1, slow: 2 }; 60];
+    minutes.extend(vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.2, slow: 500 }; 30]);
+    scenario(
+        "latency-burn",
+        &minutes,
+        &[
+            expect_state("ObsSloBurnRateFast", "latency", "firing", 59, false),
+            expect_state("ObsSloBurnRateFast", "latency", "firing", 70, false),
+            expect_state("ObsSloBurnRateFast", "latency", "firing", 85, true),
+            expect_state("ObsSloBurnRateFast", "success", "firing", 85, false),
         ],
     );
 }
@@ -199,7 +239,7 @@ fn an_error_burst_pages_within_its_for_window_and_does_not_ticket() {
 fn a_slow_leak_tickets_and_does_not_page() {
     // 0.5 % of calls fail from the start: 5 times the budget of a 99.9 % objective,
     // above the ticket pairs (3x, 1x), below the page pairs (14.4x, 6x).
-    let minutes = vec![Minute { ok: 995, errors: 5, mean_seconds: 0.1 }; 5 * 60];
+    let minutes = vec![Minute { ok: 995, errors: 5, mean_seconds: 0.1, slow: 0 }; 5 * 60];
     scenario(
         "leak",
         &minutes,
@@ -219,7 +259,7 @@ fn noise_within_the_budget_fires_nothing() {
     let minutes: Vec<Minute> = (0..26 * 60)
         .map(|_| {
             let errors = (noise(&mut seed) * 0.9).round() as u64;
-            Minute { ok: 1000 - errors, errors, mean_seconds: 0.1 * (0.9 + 0.2 * noise(&mut seed)) }
+            Minute { ok: 1000 - errors, errors, mean_seconds: 0.1 * (0.9 + 0.2 * noise(&mut seed)), slow: 0 }
         })
         .collect();
     let mut checks = Vec::new();
@@ -236,10 +276,10 @@ fn a_latency_step_fires_the_anomaly_alert() {
     // A day and a half of stationary noise around 100 ms, then every call takes 200 ms.
     let mut seed = 11;
     let mut minutes: Vec<Minute> = (0..36 * 60)
-        .map(|_| Minute { ok: 1000, errors: 0, mean_seconds: 0.1 * (0.9 + 0.2 * noise(&mut seed)) })
+        .map(|_| Minute { ok: 1000, errors: 0, mean_seconds: 0.1 * (0.9 + 0.2 * noise(&mut seed)), slow: 0 })
         .collect();
     let step = minutes.len() as u64;
-    minutes.extend(vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.2 }; 30]);
+    minutes.extend(vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.2, slow: 0 }; 30]);
     scenario(
         "latency-step",
         &minutes,
