@@ -16,8 +16,12 @@ command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/nu
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing test dependencies: ${missing[*]}"
+    # Binaries only: the tests start prometheus and alertmanager themselves on free ports.
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 # --- health checks (obs-runtime/tests/health_pg_redis.rs) -------------------
