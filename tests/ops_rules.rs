@@ -219,8 +219,9 @@ fn an_error_burst_pages_within_its_for_window_and_does_not_ticket() {
 #[test]
 fn slow_calls_page_the_latency_objective() {
     // An hour within the objective, then half of the calls take longer than 300 ms
-    // (a 99 % objective: 50 times its budget; the 1h window crosses 14.4x after about
-    // 18 minutes). The success objective is untouched.
+    // (a 99 % objective: 50 times its budget). The 6h/30m pair crosses 6x within about
+    // 10 minutes here (the 6h window holds only the 70 minutes there are), the 1h/5m
+    // pair 14.4x after about 18. The success objective is untouched.
     let mut minutes = vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.1, slow: 2 }; 60];
     minutes.extend(vec![Minute { ok: 1000, errors: 0, mean_seconds: 0.2, slow: 500 }; 30]);
     scenario(
@@ -228,7 +229,6 @@ fn slow_calls_page_the_latency_objective() {
         &minutes,
         &[
             expect_state("ObsSloBurnRateFast", "latency", "firing", 59, false),
-            expect_state("ObsSloBurnRateFast", "latency", "firing", 70, false),
             expect_state("ObsSloBurnRateFast", "latency", "firing", 85, true),
             expect_state("ObsSloBurnRateFast", "success", "firing", 85, false),
         ],

@@ -149,7 +149,7 @@ pub(crate) fn dashboard(cx: &Context<'_>) -> Value {
                 let mut matchers = subject.matchers();
                 matchers.push(("slo", format!("=\"{slo}\"")));
                 let sel = cx.selector(&matchers);
-                let ratio = |w| recorded(cx, subject.kind, "slo_errors", &format!("ratio_rate{}", cx.window_name(w)));
+                let ratio = |w| recorded(cx, subject.kind, "slo_errors", &format!("ratio_rate{}", cx.window(w)));
                 let budget = super::promql::number(budget);
                 let legend = format!("{} {slo}", subject.name);
                 burn.push(q(format!("{}{sel} / {budget}", ratio(shortest_long)), &legend));

@@ -166,11 +166,6 @@ impl Context<'_> {
         duration_text(self.settings.scaled(duration))
     }
 
-    /// The rule-name form of a window (`5m`, `1h`), scaled.
-    pub fn window_name(&self, duration: Duration) -> String {
-        self.window(duration)
-    }
-
     /// The bucket bound a latency threshold is counted against: the configured
     /// bound equal to it (start-up adds every objective's threshold to the buckets).
     pub fn bound_for(&self, threshold: Duration) -> f64 {

@@ -26,7 +26,7 @@ pub(crate) fn recorded(cx: &Context<'_>, kind: Kind, metric: &str, operation: &s
 
 /// `rate5m` under the scaled window.
 fn rate_op(cx: &Context<'_>) -> String {
-    format!("rate{}", cx.window_name(RATE_WINDOW))
+    format!("rate{}", cx.window(RATE_WINDOW))
 }
 
 /// One group per kind: calls per second, error ratio and p50/p95/p99.

@@ -62,7 +62,7 @@ fn windows(cx: &Context<'_>) -> Vec<Duration> {
 
 /// The recorded bad-call ratio of one window.
 fn ratio_name(cx: &Context<'_>, subject: &Subject, window: Duration) -> String {
-    recorded(cx, subject.kind, "slo_errors", &format!("ratio_rate{}", cx.window_name(window)))
+    recorded(cx, subject.kind, "slo_errors", &format!("ratio_rate{}", cx.window(window)))
 }
 
 /// One group for the recorded ratios and one for the alerts; none without objectives.
