@@ -366,3 +366,27 @@ fn the_dashboard_holds_together() {
         assert!(titles.contains(&wanted), "no panel {wanted:?} in {titles:?}");
     }
 }
+
+#[test]
+fn an_error_ratio_step_fires_the_anomaly_alert() {
+    // A day and a half with up to 0.09 % of calls failing at random, then 5 % fail
+    // (which burns the 99.9 % objective too; this test looks at the anomaly alert alone).
+    let mut seed = 13;
+    let mut minutes: Vec<Minute> = (0..36 * 60)
+        .map(|_| {
+            let errors = (noise(&mut seed) * 0.9).round() as u64;
+            Minute { ok: 1000 - errors, errors, mean_seconds: 0.1, slow: 0 }
+        })
+        .collect();
+    let step = minutes.len() as u64;
+    minutes.extend(vec![Minute { ok: 950, errors: 50, mean_seconds: 0.1, slow: 0 }; 30]);
+    scenario(
+        "error-step",
+        &minutes,
+        &[
+            expect("ObsErrorRatioAnomaly", step - 1, false),
+            expect("ObsErrorRatioAnomaly", step + 20, true),
+            expect("ObsLatencyAnomaly", step + 20, false),
+        ],
+    );
+}
