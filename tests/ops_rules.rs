@@ -75,6 +75,17 @@ fn promtool_accepts_the_rules_and_the_dashboard_queries() {
         assert!(rules.contains(needle), "missing {needle} in:\n{rules}");
     }
     assert!(!rules.contains(r#"function=\"browse\",module"#), "browse has no objective:\n{rules}");
+    // Every alert says how bad it is, what is wrong, why, and where the runbook is.
+    let alerts: Vec<&str> = rules.split("  - alert: ").skip(1).collect();
+    assert!(alerts.len() >= 15, "{rules}");
+    for alert in alerts {
+        let block = alert.split("\n  - ").next().unwrap();
+        for field in
+            ["severity: ", "service: ", "summary: ", "description: ", "runbook_url: \"https://runbooks.example/"]
+        {
+            assert!(block.contains(field), "alert without {field}:\n{block}");
+        }
+    }
     if std::env::var_os("OBS_KEEP_ARTIFACTS").is_none() {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -389,4 +400,32 @@ fn an_error_ratio_step_fires_the_anomaly_alert() {
             expect("ObsLatencyAnomaly", step + 20, false),
         ],
     );
+}
+
+#[test]
+fn the_time_scale_shortens_windows_and_keeps_the_formulas() {
+    let unscaled = generator().prometheus_rules();
+    let scaled = Generator::new(SERVICE, OpsSettings::default().time_scale(1.0 / 60.0)).prometheus_rules();
+    // 1h/5m at 14.4x becomes 1m/5s at 14.4x: the same thresholds against shorter windows.
+    let fast = "job_function:obs_function_slo_errors:ratio_rate1h{job=\\\"ops-test\\\",function=\\\"checkout\\\",module=\\\"ops_rules\\\",slo=\\\"success\\\"} > 0.0144";
+    assert!(unscaled.contains(fast), "{unscaled}");
+    assert!(scaled.contains(&fast.replace("rate1h", "rate1m")), "{scaled}");
+    assert!(scaled.contains("[5s]") && scaled.contains("for: \"2s\"") && !scaled.contains("[5m]"), "{scaled}");
+    // Apart from the durations, the two files are the same text.
+    let strip = |text: &str| {
+        let mut out = String::new();
+        let mut chars = text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c.is_ascii_digit() {
+                while chars.peek().is_some_and(|c| c.is_ascii_alphanumeric() || *c == '.') {
+                    chars.next();
+                }
+                out.push('#');
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    };
+    assert_eq!(strip(&unscaled), strip(&scaled));
 }
