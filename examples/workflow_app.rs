@@ -9,13 +9,21 @@
 //! curl -s 127.0.0.1:9464/obs/workflows/active
 //! curl -s 127.0.0.1:9464/obs/workflows/process_document/graph.mmd
 //! curl -si 127.0.0.1:9464/health        # 503 while the document store is down (10 s of every 30 s)
+//! curl -s 127.0.0.1:9464/obs/rules.yml  # recording, SLO burn-rate, standard and anomaly rules
+//! curl -s 127.0.0.1:9464/obs/alertmanager.yml
+//! curl -s 127.0.0.1:9464/obs/dashboard.json
+//! OBS_OPS_WRITE=ops cargo run -p obs-examples --example workflow_app   # writes ops/*, exits 0
 //! ```
 //! `WORKFLOW_APP_RUNS=N` stops after N runs (for CI); otherwise it runs until stopped.
+//! The workflow and the store step carry objectives, so the generated rules
+//! page when the pipeline burns its error budget (the document store's
+//! outages do that on purpose).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck};
+use obs_runtime::health::{DiskSpaceCheck, MemoryCheck, ShowDetails, TcpCheck, WorkflowSuccessCheck};
+use obs_runtime::ops::Objective;
 use obs_runtime::workflow::TimeoutError;
 use obs_runtime::workflow::budget::{self, BudgetExceeded};
 use obs_runtime::{ErrorKind, HealthCheck, node, workflow};
@@ -101,7 +109,10 @@ async fn enrich(id: u64, words: Vec<String>) -> Result<usize, PipelineError> {
     Ok(words.len())
 }
 
-#[node]
+/// The objective of every step that talks to the document store.
+const STORAGE: Objective = Objective::new().success(99.0).latency_ms(100);
+
+#[node(objective = STORAGE)]
 async fn store(id: u64, tokens: usize) -> Result<(), PipelineError> {
     // A real network dependency: the document store must accept the connection.
     let addr = STORE.get().copied().ok_or(PipelineError::StoreUnavailable)?;
@@ -146,9 +157,12 @@ struct PipelineHealth {
     memory: MemoryCheck,
     #[health(non_critical)]
     disk: DiskSpaceCheck,
+    /// Degraded while fewer than 90 % of the pipeline's runs of the last 10 minutes succeed.
+    #[health(non_critical)]
+    pipeline: WorkflowSuccessCheck,
 }
 
-#[workflow(deadline = "2s", max_hops = 8, max_tokens = 64)]
+#[workflow(deadline = "2s", max_hops = 8, max_tokens = 64, objective(success = 95, latency = "1s", percentile = 99))]
 async fn process_document(id: u64) -> Result<(), PipelineError> {
     let raw = fetch(id).await?;
     let words = parse(id, raw).await?;
@@ -163,12 +177,14 @@ async fn main() {
         store: TcpCheck::new(store.to_string()),
         memory: MemoryCheck::new(),
         disk: DiskSpaceCheck::new("/"),
+        pipeline: WorkflowSuccessCheck::new("process_document").min_ratio(0.9).window(Duration::from_secs(600)),
     };
     let guard = obs_runtime::builder()
         .service_name("workflow_app")
         .health(health)
         // A local example: show each check's error and details without a token.
         .health_details(ShowDetails::Always)
+        .runbook_url("https://runbooks.example/workflow_app/{alert}")
         .init()
         .expect("obs init");
     if let Some(addr) = guard.http_addr() {
@@ -178,6 +194,9 @@ async fn main() {
         eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
         eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
         eprintln!("  http://{addr}/health                 (200, then 503 while the document store is down)");
+        eprintln!(
+            "  http://{addr}/obs/rules.yml          (generated Prometheus rules; also /obs/alertmanager.yml, /obs/dashboard.json)"
+        );
     }
     let runs: u64 = std::env::var("WORKFLOW_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
     let mut batch = tokio::task::JoinSet::new();

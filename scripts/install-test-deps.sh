@@ -11,11 +11,17 @@ fi
 missing=()
 # --- Prometheus (prometheus + promtool) -------------------------------------
 command -v prometheus >/dev/null 2>&1 && command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+# --- Alertmanager (alertmanager + amtool): checks the generated routing (tests/ops_*.rs) ---
+command -v prometheus-alertmanager >/dev/null 2>&1 && command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
 
 if [ "${#missing[@]}" -gt 0 ]; then
     echo "installing test dependencies: ${missing[*]}"
+    # Binaries only: the tests start prometheus and alertmanager themselves on free ports.
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    $SUDO rm -f /usr/sbin/policy-rc.d
 fi
 
 # --- health checks (obs-runtime/tests/health_pg_redis.rs) -------------------

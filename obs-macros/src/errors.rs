@@ -37,6 +37,11 @@ impl Errors {
         }
     }
 
+    /// `Ok` when nothing was recorded, else every recorded error as one.
+    pub fn into_result(self) -> syn::Result<()> {
+        self.0.map_or(Ok(()), Err)
+    }
+
     pub fn into_compile_error(self) -> TokenStream {
         self.0.map(syn::Error::into_compile_error).unwrap_or_default()
     }

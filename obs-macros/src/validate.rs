@@ -4,7 +4,7 @@
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat};
 
-use crate::args::{AttrArgs, NodeArgs, ObserveArgs, WorkflowArgs};
+use crate::args::{AttrArgs, InlineObjective, NodeArgs, ObjectiveArg, ObserveArgs, WorkflowArgs};
 use crate::errors::Errors;
 use crate::item::{Function, is_result};
 
@@ -102,5 +102,42 @@ fn common<A: AttrArgs>(function: &Function, args: &A, errors: &mut Errors) {
         && !function.output_type().is_some_and(is_result)
     {
         errors.push(syn::Error::new(span, "`err` needs a function that returns `Result`"));
+    }
+    if let Some(ObjectiveArg::Inline(objective)) = &common.objective {
+        inline_objective(objective, errors);
+    }
+    if let (Some(objective), false) = (&common.objective, common.metrics) {
+        let span = match objective {
+            ObjectiveArg::Inline(inline) => inline.span,
+            ObjectiveArg::Named(path) => path.span(),
+        };
+        errors.push(syn::Error::new(span, "an objective is measured from the metrics: remove `metrics = false`"));
+    }
+}
+
+/// The numbers of `objective(...)`: the same rules as `Objective::check` in the
+/// runtime (which a named objective goes through at compile time), each on its value.
+fn inline_objective(objective: &InlineObjective, errors: &mut Errors) {
+    if objective.success.is_none() && objective.latency.is_none() {
+        errors.push(syn::Error::new(
+            objective.span,
+            "an objective needs `success = <percent>` or `latency = \"<duration>\"`, as in `objective(success = 99.9)`",
+        ));
+    }
+    for (key, value) in [("success", objective.success), ("percentile", objective.percentile)] {
+        if let Some((span, percent)) = value
+            && !(percent > 0.0 && percent < 100.0)
+        {
+            errors.push(syn::Error::new(
+                span,
+                format!("`{key}` must be a percentage strictly between 0 and 100, as in `{key} = 99.9`"),
+            ));
+        }
+    }
+    if let Some((span, 0)) = objective.latency {
+        errors.push(syn::Error::new(span, "the latency threshold must be above zero"));
+    }
+    if let (Some((span, _)), None) = (objective.percentile, objective.latency) {
+        errors.push(syn::Error::new(span, "`percentile` needs a latency threshold: add `latency = \"250ms\"`"));
     }
 }

@@ -20,6 +20,18 @@ pub use crate::workflow::{
 };
 pub use linkme;
 
+pub use crate::ops::objective::Objective;
+
+/// A named objective (`objective = NAME`), checked where the call site's
+/// static is built: at compile time, so an out-of-range number fails the
+/// build with the check's message and never runs.
+pub const fn checked_objective(objective: Objective) -> Objective {
+    match objective.check() {
+        Ok(()) => objective,
+        Err(problem) => panic!("{}", problem),
+    }
+}
+
 /// What `#[derive(HealthCheck)]` expands to.
 #[cfg(feature = "health")]
 pub mod health {

@@ -12,6 +12,7 @@ use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
 use crate::metrics::{self, Handles};
+use crate::ops::objective::{Objective, same_bound};
 
 /// The most fields a span can carry (tracing's own limit), including the four
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
@@ -56,6 +57,7 @@ pub struct Info {
     pub kind: Kind,
     pub metrics: bool,
     pub log: bool,
+    pub objective: Option<Objective>,
 }
 
 /// A `tracing` callsite: metadata plus its registration and interest cache.
@@ -172,6 +174,11 @@ impl CallSite {
         self.info.metrics
     }
 
+    /// The objective of `objective(...)` or `objective = NAME`, if any.
+    pub fn objective(&self) -> Option<&Objective> {
+        self.info.objective.as_ref()
+    }
+
     pub(crate) fn logs(&self) -> bool {
         self.info.log
     }
@@ -228,6 +235,7 @@ impl std::fmt::Debug for CallSite {
             .field("kind", &self.info.kind)
             .field("file", &self.info.file)
             .field("line", &self.info.line)
+            .field("objective", &self.info.objective)
             .finish()
     }
 }
@@ -247,6 +255,25 @@ pub static CATALOG: [&'static CallSite];
 /// ```
 pub fn catalog() -> &'static [&'static CallSite] {
     &CATALOG
+}
+
+/// `buckets` with the latency threshold of every objective among `sites`
+/// added as a bound where it is not one already, so that the generated rules
+/// count the calls within a threshold from a real bucket (not interpolated).
+/// Adding beats failing: the threshold is in the annotation, and the buckets
+/// are a detail nobody should have to keep in step with it. Every histogram
+/// shares the one list.
+pub(crate) fn with_objective_bounds(mut buckets: Vec<f64>, sites: &[&'static CallSite]) -> Vec<f64> {
+    for site in sites {
+        if let Some(threshold) = site.objective().and_then(Objective::latency_threshold) {
+            let seconds = threshold.as_secs_f64();
+            if !buckets.iter().any(|b| same_bound(*b, seconds)) {
+                buckets.push(seconds);
+            }
+        }
+    }
+    buckets.sort_by(f64::total_cmp);
+    buckets
 }
 
 /// Registers every catalogued function's series at zero, so that they show in

@@ -55,6 +55,8 @@ pub struct Builder {
     pub(crate) health_settings: crate::health::Settings,
     #[cfg(feature = "otlp")]
     pub(crate) otlp: crate::export::otlp::OtlpOptions,
+    #[cfg(feature = "ops")]
+    pub(crate) ops: crate::ops::settings::OpsSettings,
 }
 
 /// Where the HTTP endpoints are served, resolved.
@@ -91,6 +93,8 @@ impl Default for Builder {
             health_settings: Default::default(),
             #[cfg(feature = "otlp")]
             otlp: Default::default(),
+            #[cfg(feature = "ops")]
+            ops: Default::default(),
         }
     }
 }
@@ -330,6 +334,22 @@ impl Builder {
     #[cfg(feature = "otlp")]
     pub fn keep_slow_traces(mut self, threshold: std::time::Duration) -> Self {
         self.otlp.keep.slower_than = Some(threshold);
+        self
+    }
+
+    /// How the operations artifacts are generated: scrape job, runbook links,
+    /// burn-rate windows, thresholds, Alertmanager receivers (see [`ops`](crate::ops)).
+    #[cfg(feature = "ops")]
+    pub fn ops(mut self, settings: crate::ops::settings::OpsSettings) -> Self {
+        self.ops = settings;
+        self
+    }
+
+    /// The `runbook_url` of every generated alert; `{alert}` is replaced by the
+    /// alert's name (default `https://runbooks.example/{alert}`).
+    #[cfg(feature = "ops")]
+    pub fn runbook_url(mut self, template: impl Into<String>) -> Self {
+        self.ops = self.ops.runbook_url(template);
         self
     }
 

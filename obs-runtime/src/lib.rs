@@ -42,6 +42,7 @@
 //! | `metrics = false`, `log = false` | turn off metrics or the end-of-call log event |
 //! | `reveal(token)` | record a parameter that looks like a credential (otherwise `[redacted]`) |
 //! | `crate = path` | the path of `obs_runtime` when it is re-exported by another crate |
+//! | `objective(success = 99.9, latency = "250ms", percentile = 99)`, `objective = NAME` | a service level objective (a `const` [`ops::Objective`] for `NAME`), from which [`ops`] generates burn-rate alerts |
 //!
 //! Arguments are recorded on the span in their `Debug` form, as with
 //! `tracing::instrument`; they never become metric labels.
@@ -100,6 +101,7 @@ mod http;
 mod init_error;
 pub mod log;
 pub mod metrics;
+pub mod ops;
 pub mod propagation;
 pub mod security;
 mod slots;

@@ -6,7 +6,8 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, Ident, LitStr, Path, Token};
 
-use super::{AttrArgs, Key, RawArg};
+use super::{AttrArgs, Key, RawArg, RawValue, apply, parse_list};
+use crate::errors::Errors;
 use crate::item::Param;
 
 /// Typed form of the arguments shared by `#[observe]`, `#[workflow]` and `#[node]`.
@@ -22,6 +23,7 @@ pub struct CommonArgs {
     pub log: bool,
     pub krate: Option<Path>,
     pub reveal: Vec<Ident>,
+    pub objective: Option<ObjectiveArg>,
 }
 
 impl Default for CommonArgs {
@@ -38,6 +40,7 @@ impl Default for CommonArgs {
             log: true,
             krate: None,
             reveal: Vec::new(),
+            objective: None,
         }
     }
 }
@@ -108,6 +111,10 @@ pub fn common_keys<T: AttrArgs>() -> Vec<Key<T>> {
         }),
         Key::new("reveal", |arg, a: &mut T| {
             set(a).reveal = arg.ident_list()?;
+            Ok(())
+        }),
+        Key::new("objective", |arg, a: &mut T| {
+            set(a).objective = Some(objective(arg)?);
             Ok(())
         }),
     ]
@@ -213,4 +220,64 @@ fn level(arg: &RawArg) -> syn::Result<Ident> {
         }
     };
     Ok(Ident::new(name, lit.span()))
+}
+
+/// `objective(success = 99.9, latency = "250ms", percentile = 99)`, or
+/// `objective = NAME` naming a `const` of type `obs_runtime::ops::Objective`.
+pub enum ObjectiveArg {
+    Inline(InlineObjective),
+    Named(Path),
+}
+
+/// The keys of an inline objective, each number with the span of its value
+/// (where `validate` reports it out of range).
+pub struct InlineObjective {
+    /// The parentheses, where an empty objective is reported.
+    pub span: Span,
+    pub success: Option<(Span, f64)>,
+    /// In nanoseconds.
+    pub latency: Option<(Span, u64)>,
+    pub percentile: Option<(Span, f64)>,
+}
+
+impl Default for InlineObjective {
+    fn default() -> Self {
+        InlineObjective { span: Span::call_site(), success: None, latency: None, percentile: None }
+    }
+}
+
+/// The keys `objective(...)` accepts, declared once with their parsers.
+fn objective_keys() -> Vec<Key<InlineObjective>> {
+    vec![
+        Key::new("success", |arg, o: &mut InlineObjective| {
+            o.success = Some((arg.value_span(), arg.number()?));
+            Ok(())
+        }),
+        Key::new("latency", |arg, o: &mut InlineObjective| {
+            o.latency = Some((arg.value_span(), arg.duration()?));
+            Ok(())
+        }),
+        Key::new("percentile", |arg, o: &mut InlineObjective| {
+            o.percentile = Some((arg.value_span(), arg.number()?));
+            Ok(())
+        }),
+    ]
+}
+
+fn objective(arg: &RawArg) -> syn::Result<ObjectiveArg> {
+    match &arg.value {
+        RawValue::Assign(_) => Ok(ObjectiveArg::Named(arg.path().map_err(|_| {
+            arg.expected("a list, as in `objective(success = 99.9)`, or the name of a `const` `obs_runtime::ops::Objective`")
+        })?)),
+        RawValue::List(span, tokens) => {
+            // The same key table machinery as the attribute itself: unknown and duplicate keys in one place.
+            let mut errors = Errors::default();
+            let mut inline = InlineObjective { span: *span, ..InlineObjective::default() };
+            apply(parse_list(tokens.clone(), &mut errors), &objective_keys(), &mut inline, &mut errors);
+            errors.into_result().map(|()| ObjectiveArg::Inline(inline))
+        }
+        RawValue::Flag => Err(arg.expected(
+            "a list, as in `objective(success = 99.9, latency = \"250ms\")`, or the name of a `const` `obs_runtime::ops::Objective`",
+        )),
+    }
 }

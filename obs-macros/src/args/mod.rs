@@ -8,7 +8,7 @@ pub mod duration;
 mod node;
 mod workflow;
 
-pub use common::{CommonArgs, Format, ObserveArgs};
+pub use common::{CommonArgs, Format, InlineObjective, ObjectiveArg, ObserveArgs};
 pub use node::NodeArgs;
 pub use workflow::WorkflowArgs;
 
@@ -159,12 +159,16 @@ impl RawArg {
     }
 
     pub fn expected(&self, what: &str) -> syn::Error {
-        let span = match &self.value {
+        syn::Error::new(self.value_span(), format!("`{}` expects {what}", self.name()))
+    }
+
+    /// The value's tokens (the key's, for a bare key).
+    pub fn value_span(&self) -> Span {
+        match &self.value {
             RawValue::Flag => self.key.span(),
             RawValue::Assign(expr) => expr.span(),
             RawValue::List(span, _) => *span,
-        };
-        syn::Error::new(span, format!("`{}` expects {what}", self.name()))
+        }
     }
 
     /// `key = "text"`.
@@ -206,6 +210,26 @@ impl RawArg {
             RawValue::Assign(Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. })) => i.base10_parse(),
             _ => Err(self.expected("an integer literal")),
         }
+    }
+
+    /// `key = 99.9` or `key = 99`.
+    pub fn number(&self) -> syn::Result<f64> {
+        fn literal(expr: &Expr) -> Option<syn::Result<f64>> {
+            match expr {
+                Expr::Lit(syn::ExprLit { lit: syn::Lit::Float(f), .. }) => Some(f.base10_parse()),
+                Expr::Lit(syn::ExprLit { lit: syn::Lit::Int(i), .. }) => Some(i.base10_parse()),
+                // `-5`: read, so that the range check can say what is wrong with it.
+                Expr::Unary(syn::ExprUnary { op: syn::UnOp::Neg(_), expr, .. }) => {
+                    literal(expr).map(|n| n.map(|n: f64| -n))
+                }
+                _ => None,
+            }
+        }
+        match &self.value {
+            RawValue::Assign(expr) => literal(expr),
+            _ => None,
+        }
+        .unwrap_or_else(|| Err(self.expected("a number, as in `key = 99.9`")))
     }
 
     /// `key = "250ms"`, as whole nanoseconds, in the one duration grammar.

@@ -12,7 +12,7 @@ use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{Ident, Path};
 
-use crate::args::{CommonArgs, Format};
+use crate::args::{CommonArgs, Format, ObjectiveArg};
 use crate::item::{Flavor, Function, is_result};
 use crate::validate::{LEADING_FIELDS, TRAILING_FIELDS};
 
@@ -128,6 +128,7 @@ impl Instrumented<'_> {
         let line = quote_spanned!(ident.span()=> ::core::line!());
         let (metrics, log) = (self.args.metrics, self.args.log);
         let kind = &self.kind;
+        let objective = objective(&private, self.args.objective.as_ref());
         let all_names = LEADING_FIELDS
             .iter()
             .map(|s| quote!(#s))
@@ -152,6 +153,7 @@ impl Instrumented<'_> {
                 kind: #kind,
                 metrics: #metrics,
                 log: #log,
+                objective: #objective,
             });
             #[#private::linkme::distributed_slice(#private::CATALOG)]
             #[linkme(crate = #private::linkme)]
@@ -351,6 +353,34 @@ impl Instrumented<'_> {
                     #private::Outcome::error(#target, (&#private::ErrorProbe(__obs_e)).obs_kind(), #message)
                 }
             }
+        }
+    }
+}
+
+/// The call site's objective: built from the checked inline keys, or the
+/// named `const` passed through the runtime's compile-time check (spanned on
+/// the name, so a wrong type or an out-of-range number is reported there).
+fn objective(private: &TokenStream, objective: Option<&ObjectiveArg>) -> TokenStream {
+    match objective {
+        None => quote!(::core::option::Option::None),
+        Some(ObjectiveArg::Named(path)) => {
+            let checked = respan(quote!(#private::checked_objective(#path)), path.span());
+            quote!(::core::option::Option::Some(#checked))
+        }
+        Some(ObjectiveArg::Inline(inline)) => {
+            let mut built = quote!(#private::Objective::new());
+            if let Some((_, percent)) = inline.success {
+                let percent = proc_macro2::Literal::f64_suffixed(percent);
+                built.extend(quote!(.success(#percent)));
+            }
+            if let Some((_, nanos)) = inline.latency {
+                built.extend(quote!(.latency(#private::Duration::from_nanos(#nanos))));
+            }
+            if let Some((_, percent)) = inline.percentile {
+                let percent = proc_macro2::Literal::f64_suffixed(percent);
+                built.extend(quote!(.percentile(#percent)));
+            }
+            quote!(::core::option::Option::Some(#built))
         }
     }
 }

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "health")]
 mod health;
+#[cfg(feature = "ops")]
+mod ops;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "prometheus")]
@@ -21,7 +23,7 @@ use seam::{Configured, Settings};
 /// in the reverse order). Only checks settings: nothing starts here.
 pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>, InitError> {
     #[cfg_attr(
-        not(any(feature = "prometheus", feature = "otlp", feature = "health", feature = "http")),
+        not(any(feature = "prometheus", feature = "otlp", feature = "health", feature = "http", feature = "ops")),
         allow(unused_mut)
     )]
     let mut exporters: Vec<Box<dyn Configured>> = Vec::new();
@@ -33,6 +35,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>,
     exporters.extend(health::configure(settings)?);
     #[cfg(feature = "http")]
     exporters.extend(workflow_views::configure(settings)?);
+    #[cfg(feature = "ops")]
+    exporters.extend(ops::configure(settings)?);
     let _ = settings;
     Ok(exporters)
 }

@@ -21,7 +21,11 @@ use crate::init_error::InitError;
 pub(crate) struct Settings {
     /// The service name in effect.
     pub service: String,
-    /// Histogram bucket bounds, checked (ascending, non-empty).
+    /// The metric name prefix.
+    #[cfg_attr(not(feature = "ops"), allow(dead_code))]
+    pub namespace: String,
+    /// Histogram bucket bounds, checked (ascending, non-empty), with every
+    /// objective's latency threshold added.
     pub buckets: Vec<f64>,
     /// Whether the HTTP server runs, so that routes are served.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
@@ -38,6 +42,8 @@ pub(crate) struct Settings {
     pub health_group: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
     #[cfg(feature = "otlp")]
     pub otlp: super::otlp::settings::OtlpOptions,
+    #[cfg(feature = "ops")]
+    pub ops: crate::ops::settings::OpsSettings,
 }
 
 /// The subscriber's base, under the layers exporters add.

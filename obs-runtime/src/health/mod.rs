@@ -48,8 +48,9 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod refresh;
-mod registry;
+pub(crate) mod registry;
 mod report;
+mod workflow_success;
 
 #[cfg(feature = "otlp")]
 pub(crate) use eval::CHECK_SPAN;
@@ -67,6 +68,7 @@ pub use postgres::PostgresCheck;
 pub use redis::RedisCheck;
 pub use registry::{ShowDetails, register, report, set_live, set_ready};
 pub use report::{ComponentReport, HealthReport};
+pub use workflow_success::WorkflowSuccessCheck;
 
 pub(crate) use refresh::start as start_refresh;
 pub(crate) use registry::{Settings, configure, register_arc};

@@ -88,6 +88,33 @@ fn registry() -> std::sync::MutexGuard<'static, Registry> {
     REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The dotted paths (the `check` label of `obs_health_status`) of the
+/// registered checks whose failure makes the report unhealthy: critical
+/// components under critical groups only.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))]
+pub(crate) fn critical_paths() -> Vec<String> {
+    let group = registry().group.clone();
+    group.map(|group| critical_paths_of(group.as_ref())).unwrap_or_default()
+}
+
+/// [`critical_paths`] of `group`, registered or not.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))]
+pub(crate) fn critical_paths_of(group: &dyn HealthCheck) -> Vec<String> {
+    fn collect(group: &dyn HealthCheck, prefix: &str, out: &mut Vec<String>) {
+        for component in group.components().into_iter().filter(|c| c.critical) {
+            let path =
+                if prefix.is_empty() { component.name.to_owned() } else { format!("{prefix}.{}", component.name) };
+            if let Some(inner) = component.check.group() {
+                collect(inner, &path, out);
+            }
+            out.push(path);
+        }
+    }
+    let mut out = Vec::new();
+    collect(group, "", &mut out);
+    out
+}
+
 pub(crate) fn settings() -> Settings {
     SETTINGS.read().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default()
 }

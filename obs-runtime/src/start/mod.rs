@@ -45,7 +45,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     // 1. Everything that can fail on bad input is checked before anything global changes.
     let service = builder.resolved_service_name();
     let filter = builder.filter()?;
-    let buckets = builder.checked_buckets()?.to_vec();
+    let buckets =
+        crate::callsite::with_objective_bounds(builder.checked_buckets()?.to_vec(), crate::callsite::catalog());
     let http_addr = builder.resolved_http_addr();
     #[cfg(feature = "http")]
     let listener = http_addr.map(bind).transpose()?.flatten();
@@ -56,6 +57,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let _ = http_addr;
     let settings = seam::Settings {
         service,
+        namespace: builder.namespace.clone(),
         buckets,
         serve_http,
         install_subscriber: builder.install_subscriber,
@@ -67,6 +69,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         health_group: builder.health.take(),
         #[cfg(feature = "otlp")]
         otlp: builder.otlp.clone(),
+        #[cfg(feature = "ops")]
+        ops: builder.ops.clone(),
     };
     let configured = crate::export::configure(&settings)?;
     if INITIALIZED.load(Ordering::SeqCst) {
