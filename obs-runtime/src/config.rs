@@ -49,6 +49,7 @@ pub struct Builder {
     pub(crate) max_series: usize,
     pub(crate) install_subscriber: bool,
     pub(crate) prometheus: bool,
+    pub(crate) process_metrics: bool,
     #[cfg(feature = "health")]
     pub(crate) health: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
     #[cfg(feature = "health")]
@@ -85,6 +86,7 @@ impl Default for Builder {
             max_series: 1000,
             install_subscriber: true,
             prometheus: true,
+            process_metrics: true,
             #[cfg(feature = "health")]
             health: None,
             #[cfg(feature = "health")]
@@ -175,6 +177,17 @@ impl Builder {
     /// it, metrics go to whatever `metrics` recorder the application installed.
     pub fn prometheus(mut self, install: bool) -> Self {
         self.prometheus = install;
+        self
+    }
+
+    /// Whether `/metrics` shows the standard process metrics (default true):
+    /// `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+    /// `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`,
+    /// `process_threads` and `process_start_time_seconds`, read at scrape time,
+    /// under those names whatever the namespace. Needs the `process` feature
+    /// (on by default); on a platform that cannot tell a value it is absent.
+    pub fn process_metrics(mut self, show: bool) -> Self {
+        self.process_metrics = show;
         self
     }
 

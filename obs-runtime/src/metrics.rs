@@ -10,6 +10,7 @@
 //! always go through the facade.
 
 mod families;
+pub(crate) mod process;
 pub(crate) mod store;
 
 pub use families::{
@@ -17,7 +18,9 @@ pub use families::{
     EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_ERRORS_TOTAL,
     FUNCTION_IN_FLIGHT, Family, HEALTH_CHECK_DURATION_SECONDS, HEALTH_STATUS, HTTP_SERVER_ACTIVE_REQUESTS,
     HTTP_SERVER_REQUEST_DURATION_SECONDS, LOG_DROPPED_TOTAL, MetricType, MetricUnit, NODE_DURATION_SECONDS,
-    NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, OVERFLOW_TOTAL, WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL,
+    NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, OVERFLOW_TOTAL, PROCESS_CPU_SECONDS_TOTAL, PROCESS_MAX_FDS, PROCESS_OPEN_FDS,
+    PROCESS_RESIDENT_MEMORY_BYTES, PROCESS_START_TIME_SECONDS, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY_BYTES,
+    WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL,
     WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
 
@@ -102,7 +105,7 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
     }
     STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
     for family in families() {
-        if own_buckets.is_none() || !store::renders(family) {
+        if (own_buckets.is_none() || !store::renders(family)) && !process::renders(family) {
             family.describe();
         }
     }

@@ -4,12 +4,14 @@
 //! function metrics obs keeps itself.
 
 use std::fmt::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use super::seam::{Configured, Exporter, Settings, StartContext};
 use crate::init_error::InitError;
+use crate::metrics::process;
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
 use crate::worker::Worker;
@@ -27,18 +29,24 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
         .set_buckets(&settings.buckets)
         .map_err(|e| InitError::Config(format!("histogram buckets: {e}")))?
         .build_recorder();
-    Ok(Some(Box::new(Recorder { handle: recorder.handle(), recorder: Some(recorder) })))
+    let process_metrics = settings.process_metrics;
+    Ok(Some(Box::new(Recorder { handle: recorder.handle(), recorder: Some(recorder), process_metrics })))
 }
 
 struct Recorder {
     handle: PrometheusHandle,
     recorder: Option<PrometheusRecorder>,
+    process_metrics: bool,
 }
 
 impl Configured for Recorder {
     fn install(&mut self) -> Result<(), InitError> {
         match self.recorder.take() {
-            Some(recorder) => metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet),
+            Some(recorder) => {
+                metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet)?;
+                PROCESS_METRICS.store(self.process_metrics, Ordering::Relaxed);
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -104,7 +112,21 @@ pub(crate) fn render(handle: &PrometheusHandle) -> String {
     if let Some((families, series)) = store::snapshot() {
         write_function_families(&mut text, families, &series);
     }
+    if PROCESS_METRICS.load(Ordering::Relaxed) {
+        write_process_families(&mut text, &process::read());
+    }
     text
+}
+
+/// Whether `/metrics` shows the process families ([`Builder::process_metrics`](crate::Builder::process_metrics)).
+static PROCESS_METRICS: AtomicBool = AtomicBool::new(false);
+
+/// One sample per process family, each with its `# HELP` and `# TYPE` lines.
+fn write_process_families(out: &mut String, values: &[(&'static Family, f64)]) {
+    for (family, value) in values {
+        let name = family.name();
+        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n{name} {value}\n\n", family.help(), family.metric_type());
+    }
 }
 
 /// Writes the calls counter, the duration histogram and the in-flight gauge,

@@ -32,6 +32,9 @@ pub(crate) struct Settings {
     /// Whether obs installs its Prometheus recorder.
     #[cfg(feature = "prometheus")]
     pub prometheus: bool,
+    /// Whether `/metrics` shows the standard process families.
+    #[cfg(feature = "prometheus")]
+    pub process_metrics: bool,
     #[cfg(feature = "health")]
     pub health: crate::health::Settings,
     #[cfg(feature = "health")]

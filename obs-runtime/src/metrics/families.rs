@@ -11,7 +11,7 @@
 use std::fmt;
 
 use MetricType::{Counter, Gauge, Histogram};
-use MetricUnit::{Count, Seconds};
+use MetricUnit::{Bytes, Count, Seconds};
 
 /// What kind of series a family holds: the `# TYPE` word in the Prometheus text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,8 +48,10 @@ impl fmt::Display for MetricType {
 pub enum MetricUnit {
     /// A number of things (calls, runs, spans, requests).
     Count,
-    /// Seconds of wall time.
+    /// Seconds (of wall time, of CPU time, or since the Unix epoch).
     Seconds,
+    /// Bytes of memory.
+    Bytes,
 }
 
 impl MetricUnit {
@@ -62,6 +64,7 @@ impl MetricUnit {
         match self {
             MetricUnit::Count => metrics::Unit::Count,
             MetricUnit::Seconds => metrics::Unit::Seconds,
+            MetricUnit::Bytes => metrics::Unit::Bytes,
         }
     }
 }
@@ -85,6 +88,9 @@ pub struct Family {
     unit: Option<MetricUnit>,
     help: &'static str,
     labels: &'static [&'static str],
+    /// Whether the name carries the namespace; the standard process families
+    /// keep the names every Prometheus client gives them, so dashboards work.
+    namespaced: bool,
 }
 
 impl Family {
@@ -95,7 +101,12 @@ impl Family {
         help: &'static str,
         labels: &'static [&'static str],
     ) -> Family {
-        Family { suffix, metric_type, unit, help, labels }
+        Family { suffix, metric_type, unit, help, labels, namespaced: true }
+    }
+
+    /// A family with a name fixed by convention, never prefixed by the namespace.
+    const fn standard(name: &'static str, metric_type: MetricType, unit: MetricUnit, help: &'static str) -> Family {
+        Family { suffix: name, metric_type, unit: Some(unit), help, labels: &[], namespaced: false }
     }
 
     /// The name without the namespace, e.g. `function_calls_total`.
@@ -124,9 +135,19 @@ impl Family {
     }
 
     /// The full name under `namespace` (`obs` → `obs_function_calls_total`); the
-    /// suffix alone when the namespace is empty.
+    /// suffix alone when the namespace is empty, and always for the standard
+    /// process families (`process_cpu_seconds_total`).
     pub fn name_in(&self, namespace: &str) -> String {
-        if namespace.is_empty() { self.suffix.to_owned() } else { format!("{namespace}_{}", self.suffix) }
+        if namespace.is_empty() || !self.namespaced {
+            self.suffix.to_owned()
+        } else {
+            format!("{namespace}_{}", self.suffix)
+        }
+    }
+
+    /// Whether the namespace prefixes the name (false for the standard process families).
+    pub fn is_namespaced(&self) -> bool {
+        self.namespaced
     }
 
     /// The full name under the namespace [`init`](crate::init) was configured
@@ -316,9 +337,38 @@ pub const LOG_DROPPED_TOTAL: Family = Family::new(
     "Log lines dropped because the buffer before stdout was full (the log consumer stalled).",
     &[],
 );
+/// CPU time (user and system) the process has used, read at scrape time.
+pub const PROCESS_CPU_SECONDS_TOTAL: Family = Family::standard(
+    "process_cpu_seconds_total",
+    Counter,
+    Seconds,
+    "Total user and system CPU time spent in seconds.",
+);
+/// Resident set size of the process.
+pub const PROCESS_RESIDENT_MEMORY_BYTES: Family =
+    Family::standard("process_resident_memory_bytes", Gauge, Bytes, "Resident memory size in bytes.");
+/// Virtual memory size of the process.
+pub const PROCESS_VIRTUAL_MEMORY_BYTES: Family =
+    Family::standard("process_virtual_memory_bytes", Gauge, Bytes, "Virtual memory size in bytes.");
+/// File descriptors the process has open.
+pub const PROCESS_OPEN_FDS: Family =
+    Family::standard("process_open_fds", Gauge, Count, "Number of open file descriptors.");
+/// The soft limit on open file descriptors (0: unlimited).
+pub const PROCESS_MAX_FDS: Family =
+    Family::standard("process_max_fds", Gauge, Count, "Maximum number of open file descriptors.");
+/// OS threads of the process.
+pub const PROCESS_THREADS: Family =
+    Family::standard("process_threads", Gauge, Count, "Number of OS threads in the process.");
+/// When the process started, in seconds since the Unix epoch.
+pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
+    "process_start_time_seconds",
+    Gauge,
+    Seconds,
+    "Start time of the process since unix epoch in seconds.",
+);
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 21] = [
+pub(crate) static FAMILIES: [&Family; 28] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -340,6 +390,13 @@ pub(crate) static FAMILIES: [&Family; 21] = [
     &EXPORTER_FAILED_SPANS_TOTAL,
     &EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL,
     &LOG_DROPPED_TOTAL,
+    &PROCESS_CPU_SECONDS_TOTAL,
+    &PROCESS_RESIDENT_MEMORY_BYTES,
+    &PROCESS_VIRTUAL_MEMORY_BYTES,
+    &PROCESS_OPEN_FDS,
+    &PROCESS_MAX_FDS,
+    &PROCESS_THREADS,
+    &PROCESS_START_TIME_SECONDS,
 ];
 
 /// Every metric family obs can emit.
@@ -383,5 +440,7 @@ mod tests {
         assert_eq!(HEALTH_STATUS.default_name(), "obs_health_status");
         assert_eq!(find("obs", "obs_workflow_active"), Some(&WORKFLOW_ACTIVE));
         assert_eq!(find("obs", "obs_workflow"), None);
+        assert_eq!(PROCESS_OPEN_FDS.name_in("shop"), "process_open_fds");
+        assert_eq!(find("obs", "process_cpu_seconds_total"), Some(&PROCESS_CPU_SECONDS_TOTAL));
     }
 }

@@ -61,6 +61,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         install_subscriber: builder.install_subscriber,
         #[cfg(feature = "prometheus")]
         prometheus: builder.prometheus,
+        #[cfg(feature = "prometheus")]
+        process_metrics: builder.process_metrics,
         #[cfg(feature = "health")]
         health: builder.health_settings.clone(),
         #[cfg(feature = "health")]
