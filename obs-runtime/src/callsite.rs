@@ -11,6 +11,7 @@ use tracing_core::callsite::{DefaultCallsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
+use crate::metrics::poll::{self, PollSeries};
 use crate::metrics::{self, Handles};
 
 /// The most fields a span can carry (tracing's own limit), including the four
@@ -55,6 +56,7 @@ pub struct Info {
     pub fields: &'static [&'static str],
     pub kind: Kind,
     pub metrics: bool,
+    pub poll_metrics: bool,
     pub log: bool,
 }
 
@@ -126,6 +128,7 @@ pub struct CallSite {
     pub(crate) cancelled: Site,
     pub(crate) panicked: Site,
     handles: OnceLock<Handles>,
+    polls: OnceLock<&'static PollSeries>,
 }
 
 impl CallSite {
@@ -139,6 +142,7 @@ impl CallSite {
             cancelled: Site::event(&me.cancelled, Level::WARN, &info),
             panicked: Site::event(&me.panicked, Level::ERROR, &info),
             handles: OnceLock::new(),
+            polls: OnceLock::new(),
         }
     }
 
@@ -189,6 +193,21 @@ impl CallSite {
         }
         let resolved = Handles::resolve(self.name(), self.module())?;
         Some(self.handles.get_or_init(|| resolved))
+    }
+
+    /// The busy-time and slow-poll series, resolved on first use once obs
+    /// keeps function metrics; `None` before, and with `metrics = false` or
+    /// `poll_metrics = false`.
+    #[inline]
+    pub(crate) fn poll_series(&'static self) -> Option<&'static PollSeries> {
+        if let Some(series) = self.polls.get() {
+            return Some(series);
+        }
+        if !self.records_metrics() || !self.info.poll_metrics {
+            return None;
+        }
+        let resolved = poll::series(self.name(), self.module(), self.kind())?;
+        Some(self.polls.get_or_init(|| resolved))
     }
 
     /// Opens the call's span with the argument values the macro collected, or

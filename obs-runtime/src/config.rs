@@ -50,6 +50,7 @@ pub struct Builder {
     pub(crate) install_subscriber: bool,
     pub(crate) prometheus: bool,
     pub(crate) process_metrics: bool,
+    pub(crate) slow_poll: std::time::Duration,
     #[cfg(feature = "health")]
     pub(crate) health: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
     #[cfg(feature = "health")]
@@ -87,6 +88,7 @@ impl Default for Builder {
             install_subscriber: true,
             prometheus: true,
             process_metrics: true,
+            slow_poll: crate::metrics::poll::DEFAULT_SLOW_POLL,
             #[cfg(feature = "health")]
             health: None,
             #[cfg(feature = "health")]
@@ -189,6 +191,32 @@ impl Builder {
     pub fn process_metrics(mut self, show: bool) -> Self {
         self.process_metrics = show;
         self
+    }
+
+    /// The slow-poll threshold (default 10 ms; `OBS_SLOW_POLL_THRESHOLD_MS` wins
+    /// when set): a poll of an async `#[observe]`, `#[workflow]` or `#[node]`
+    /// function that takes longer counts in `obs_function_slow_polls_total` and
+    /// is logged at WARN (at most once a second per function). A poll that long
+    /// holds its executor thread: blocking work inside async code.
+    pub fn slow_poll_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.slow_poll = threshold;
+        self
+    }
+
+    /// `OBS_SLOW_POLL_THRESHOLD_MS` when set and valid (a bad one is warned about), else the builder's.
+    pub(crate) fn resolved_slow_poll(&self) -> std::time::Duration {
+        let Some(text) = env_var("OBS_SLOW_POLL_THRESHOLD_MS") else { return self.slow_poll };
+        match text.trim().parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => std::time::Duration::from_secs_f64(ms / 1000.0),
+            _ => {
+                warn_env(
+                    "OBS_SLOW_POLL_THRESHOLD_MS",
+                    "not a number of milliseconds",
+                    "the builder's threshold (default 10 ms)",
+                );
+                self.slow_poll
+            }
+        }
     }
 
     /// The application's health checks, served on `/health`, `/health/live`,

@@ -11,9 +11,12 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, Prometheu
 
 use super::seam::{Configured, Exporter, Settings, StartContext};
 use crate::init_error::InitError;
-use crate::metrics::process;
 use crate::metrics::store::{self, Families, Totals};
-use crate::metrics::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
+use crate::metrics::{
+    FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,
+    FUNCTION_SLOW_POLLS_TOTAL, Family, Status,
+};
+use crate::metrics::{poll, process};
 use crate::worker::Worker;
 
 /// How often histogram samples are drained into buckets when nobody scrapes.
@@ -111,6 +114,7 @@ pub(crate) fn render(handle: &PrometheusHandle) -> String {
     let mut text = handle.render();
     if let Some((families, series)) = store::snapshot() {
         write_function_families(&mut text, families, &series);
+        write_poll_families(&mut text, &families.bounds, &poll::snapshot());
     }
     if PROCESS_METRICS.load(Ordering::Relaxed) {
         write_process_families(&mut text, &process::read());
@@ -125,7 +129,8 @@ static PROCESS_METRICS: AtomicBool = AtomicBool::new(false);
 fn write_process_families(out: &mut String, values: &[(&'static Family, f64)]) {
     for (family, value) in values {
         let name = family.name();
-        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n{name} {value}\n\n", family.help(), family.metric_type());
+        let _ =
+            write!(out, "# HELP {name} {}\n# TYPE {name} {}\n{name} {value}\n\n", family.help(), family.metric_type());
     }
 }
 
@@ -135,13 +140,6 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     if series.is_empty() {
         return;
     }
-    let labels = |out: &mut String, totals: &Totals| {
-        out.push_str("{function=\"");
-        escape_label_value(out, totals.function);
-        out.push_str("\",module=\"");
-        escape_label_value(out, totals.module);
-        out.push('"');
-    };
     let header = |out: &mut String, name: &str, family: &Family| {
         let name = sanitize_metric_name(name);
         let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
@@ -151,8 +149,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     let name = header(out, &families.calls, &FUNCTION_CALLS_TOTAL);
     for totals in series {
         for (status, count) in Status::FUNCTION.iter().zip(totals.calls) {
-            out.push_str(&name);
-            labels(out, totals);
+            function_labels(out, &name, (totals.function, totals.module));
             let _ = writeln!(out, ",status=\"{}\"}} {count}", status.as_str());
         }
     }
@@ -160,37 +157,76 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
 
     let name = header(out, &families.duration, &FUNCTION_DURATION_SECONDS);
     for totals in series {
-        let mut cumulative = 0;
-        let les = families.bounds.iter().map(Some).chain([None]);
-        for (le, count) in les.zip(&totals.buckets) {
-            cumulative += count;
-            let _ = write!(out, "{name}_bucket");
-            labels(out, totals);
-            match le {
-                Some(le) => {
-                    let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
-                }
-                None => {
-                    let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
-                }
-            }
-        }
-        let _ = write!(out, "{name}_sum");
-        labels(out, totals);
-        let _ = writeln!(out, "}} {}", totals.sum_seconds);
-        let _ = write!(out, "{name}_count");
-        labels(out, totals);
-        let _ = writeln!(out, "}} {cumulative}");
+        write_histogram(
+            out,
+            &name,
+            (totals.function, totals.module),
+            &families.bounds,
+            &totals.buckets,
+            totals.sum_seconds,
+        );
     }
     out.push('\n');
 
     let name = header(out, &families.in_flight, &FUNCTION_IN_FLIGHT);
     for totals in series {
-        out.push_str(&name);
-        labels(out, totals);
+        function_labels(out, &name, (totals.function, totals.module));
         let _ = writeln!(out, "}} {}", totals.in_flight);
     }
     out.push('\n');
+}
+
+/// The poll-time histogram and the slow-poll counter of every async function called so far.
+fn write_poll_families(out: &mut String, bounds: &[f64], series: &[poll::PollTotals]) {
+    if series.is_empty() {
+        return;
+    }
+    let name = sanitize_metric_name(&FUNCTION_POLL_SECONDS.name());
+    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} histogram\n", FUNCTION_POLL_SECONDS.help());
+    for totals in series {
+        write_histogram(out, &name, (totals.function, totals.module), bounds, &totals.buckets, totals.sum_seconds);
+    }
+    out.push('\n');
+    let name = sanitize_metric_name(&FUNCTION_SLOW_POLLS_TOTAL.name());
+    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} counter\n", FUNCTION_SLOW_POLLS_TOTAL.help());
+    for totals in series {
+        function_labels(out, &name, (totals.function, totals.module));
+        let _ = writeln!(out, "}} {}", totals.slow);
+    }
+    out.push('\n');
+}
+
+/// `name{function="…",module="…"`, left open for more labels.
+fn function_labels(out: &mut String, name: &str, (function, module): (&str, &str)) {
+    out.push_str(name);
+    out.push_str("{function=\"");
+    escape_label_value(out, function);
+    out.push_str("\",module=\"");
+    escape_label_value(out, module);
+    out.push('"');
+}
+
+/// One histogram series: cumulative `_bucket` lines from per-bucket counts, then `_sum` and `_count`.
+fn write_histogram(out: &mut String, name: &str, labels: (&str, &str), bounds: &[f64], buckets: &[u64], sum: f64) {
+    let bucket = format!("{name}_bucket");
+    let mut cumulative = 0;
+    let les = bounds.iter().map(Some).chain([None]);
+    for (le, count) in les.zip(buckets) {
+        cumulative += count;
+        function_labels(out, &bucket, labels);
+        match le {
+            Some(le) => {
+                let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
+            }
+            None => {
+                let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
+            }
+        }
+    }
+    function_labels(out, &format!("{name}_sum"), labels);
+    let _ = writeln!(out, "}} {sum}");
+    function_labels(out, &format!("{name}_count"), labels);
+    let _ = writeln!(out, "}} {cumulative}");
 }
 
 /// A label value in the text format: backslash, double quote and newline escaped.

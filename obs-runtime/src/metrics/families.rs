@@ -211,6 +211,22 @@ pub const FUNCTION_IN_FLIGHT: Family = Family::new(
     "Calls of instrumented functions currently running.",
     &["function", "module"],
 );
+/// Busy time of async instrumented calls (`#[observe]`, `#[workflow]`, `#[node]`): their summed poll durations.
+pub const FUNCTION_POLL_SECONDS: Family = Family::new(
+    "function_poll_seconds",
+    Histogram,
+    Some(Seconds),
+    "Busy time of async instrumented calls: the summed duration of their polls, per call.",
+    &["function", "module"],
+);
+/// Polls of async instrumented functions that took longer than the slow-poll threshold (default 10 ms).
+pub const FUNCTION_SLOW_POLLS_TOTAL: Family = Family::new(
+    "function_slow_polls_total",
+    Counter,
+    Some(Count),
+    "Polls of async instrumented functions longer than the slow-poll threshold (blocking work in async code).",
+    &["function", "module"],
+);
 /// Label values folded into [`OVERFLOW`](crate::metrics::OVERFLOW), by the family (full name) they were folded in.
 pub const OVERFLOW_TOTAL: Family = Family::new(
     "overflow_total",
@@ -338,12 +354,8 @@ pub const LOG_DROPPED_TOTAL: Family = Family::new(
     &[],
 );
 /// CPU time (user and system) the process has used, read at scrape time.
-pub const PROCESS_CPU_SECONDS_TOTAL: Family = Family::standard(
-    "process_cpu_seconds_total",
-    Counter,
-    Seconds,
-    "Total user and system CPU time spent in seconds.",
-);
+pub const PROCESS_CPU_SECONDS_TOTAL: Family =
+    Family::standard("process_cpu_seconds_total", Counter, Seconds, "Total user and system CPU time spent in seconds.");
 /// Resident set size of the process.
 pub const PROCESS_RESIDENT_MEMORY_BYTES: Family =
     Family::standard("process_resident_memory_bytes", Gauge, Bytes, "Resident memory size in bytes.");
@@ -368,11 +380,13 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
 );
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 28] = [
+pub(crate) static FAMILIES: [&Family; 30] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
     &FUNCTION_IN_FLIGHT,
+    &FUNCTION_POLL_SECONDS,
+    &FUNCTION_SLOW_POLLS_TOTAL,
     &OVERFLOW_TOTAL,
     &WORKFLOW_RUNS_TOTAL,
     &WORKFLOW_DURATION_SECONDS,

@@ -7,11 +7,11 @@
 //! itself with the help and type of its family table. What a platform cannot
 //! tell is absent from the scrape, never a made-up zero.
 
+use super::Family;
 use super::families::{
     PROCESS_CPU_SECONDS_TOTAL, PROCESS_MAX_FDS, PROCESS_OPEN_FDS, PROCESS_RESIDENT_MEMORY_BYTES,
     PROCESS_START_TIME_SECONDS, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY_BYTES,
 };
-use super::Family;
 
 /// The process families, in the order they are rendered.
 pub(crate) const RENDERED: [&Family; 7] = [

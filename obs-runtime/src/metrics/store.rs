@@ -15,16 +15,16 @@ use std::time::Duration;
 use super::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
 
 /// Shards per series: enough that a handful of busy threads rarely share one.
-const SHARDS: usize = 8;
+pub(super) const SHARDS: usize = 8;
 /// Counters per cache line pair (128 bytes, so adjacent-line prefetch does not
 /// pull in a neighbour's shard either).
-const SLOTS_PER_LINE: usize = 16;
+pub(super) const SLOTS_PER_LINE: usize = 16;
 
 #[repr(align(128))]
-struct Line([AtomicU64; SLOTS_PER_LINE]);
+pub(super) struct Line(pub(super) [AtomicU64; SLOTS_PER_LINE]);
 
 impl Line {
-    fn zero() -> Line {
+    pub(super) fn zero() -> Line {
         Line(std::array::from_fn(|_| AtomicU64::new(0)))
     }
 }
@@ -41,7 +41,7 @@ const BUCKETS: usize = SUM_WRAPS + 1;
 
 /// The shard this thread writes: threads take shards in turn as they first record.
 #[inline]
-fn shard() -> usize {
+pub(super) fn shard() -> usize {
     // A `const` thread-local with no destructor is a plain TLS read, with no lazy-init check.
     thread_local! {
         static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -174,6 +174,11 @@ struct Store {
 }
 
 static STORE: OnceLock<Store> = OnceLock::new();
+
+/// The bucket bounds in nanoseconds, once obs keeps function metrics itself.
+pub(super) fn bounds_nanos() -> Option<&'static [u64]> {
+    STORE.get().map(|store| store.bounds_nanos)
+}
 
 /// Keeps function metrics in obs from now on (called once, by `init`).
 pub(super) fn install(families: Families) {

@@ -79,6 +79,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     for exporter in &mut configured {
         exporter.install()?;
     }
+    crate::metrics::poll::set_threshold(builder.resolved_slow_poll());
     let own_buckets = configured.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
     crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
     crate::callsite::preregister();
