@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run -p obs-examples --example workflow_app
-//! curl -s 127.0.0.1:9464/metrics | grep -E 'obs_(workflow|node)_'
+//! curl -s 127.0.0.1:9464/metrics | grep -E 'obs_(workflow|node|queue)_'
 //! curl -s 127.0.0.1:9464/obs/workflows
 //! curl -s 127.0.0.1:9464/obs/workflows/active
 //! curl -s 127.0.0.1:9464/obs/workflows/process_document/graph.mmd
@@ -173,15 +173,26 @@ async fn main() {
         .expect("obs init");
     if let Some(addr) = guard.http_addr() {
         eprintln!("workflow_app: JSON logs on stdout; look at");
-        eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*)");
+        eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*, obs_queue_*, process_*)");
         eprintln!("  http://{addr}/obs/workflows          (learned shape with run and error counts)");
         eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
         eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
         eprintln!("  http://{addr}/health                 (200, then 503 while the document store is down)");
     }
     let runs: u64 = std::env::var("WORKFLOW_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+    // The intake hands document ids to the runner through a measured queue
+    // (obs_queue_depth{queue="documents"}, obs_queue_wait_seconds, ...).
+    let (intake, mut documents) = obs_runtime::queue::channel::<u64>("documents", 32);
+    tokio::spawn(async move {
+        for id in 0..runs {
+            if intake.send(id).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    });
     let mut batch = tokio::task::JoinSet::new();
-    for id in 0..runs {
+    while let Some(id) = documents.recv().await {
         if id % 10 == 9 {
             // Cancellation: the caller gives up on this run after 30 ms.
             batch.spawn(async move {
@@ -196,7 +207,6 @@ async fn main() {
         if batch.len() >= 20 {
             let _ = batch.join_next().await;
         }
-        tokio::time::sleep(Duration::from_millis(15)).await;
     }
     while batch.join_next().await.is_some() {}
     eprintln!("workflow_app: {runs} runs done");

@@ -1,7 +1,7 @@
 //! The metric-family table is the whole truth: an app that exercises every
 //! kind of metric obs emits (functions, errors and their overflow, workflows,
 //! nodes, budgets, health checks, `HttpLayer`, the OTLP exporter and its tail
-//! buffer) scrapes exactly the families of `obs_runtime::metrics::families()`,
+//! buffer, poll time, a queue, the process) scrapes exactly the families of `obs_runtime::metrics::families()`,
 //! each with the table's type, help text and labels; and the README lists
 //! every one of them.
 
@@ -147,6 +147,10 @@ fn every_family_a_scrape_shows_is_in_the_table_with_its_type_help_and_labels() {
         .expect("init");
 
     assert_eq!(lookup(1), 2);
+    let (tx, mut rx) = obs_runtime::queue::channel::<u8>("families", 1);
+    tx.try_send(1).unwrap();
+    assert!(tx.try_send(2).is_err(), "full");
+    assert_eq!(rx.try_recv(), Ok(1));
     for code in 0..KINDS.len() {
         let _ = fails_with(code);
     }

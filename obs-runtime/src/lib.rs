@@ -40,6 +40,7 @@
 //! | `err`, `err(Debug)`, `err(Display)` | treat the return type as a `Result` and choose how errors are rendered |
 //! | `ret`, `ret(Display)` | record the returned value on the end event |
 //! | `metrics = false`, `log = false` | turn off metrics or the end-of-call log event |
+//! | `poll_metrics = false` | turn off poll time and slow polls (`obs_function_poll_seconds`, `obs_function_slow_polls_total`) of an async function |
 //! | `reveal(token)` | record a parameter that looks like a credential (otherwise `[redacted]`) |
 //! | `crate = path` | the path of `obs_runtime` when it is re-exported by another crate |
 //!
@@ -98,6 +99,7 @@ mod init_error;
 pub mod log;
 pub mod metrics;
 pub mod propagation;
+pub mod queue;
 mod slots;
 mod start;
 #[cfg(feature = "otlp")]

@@ -353,6 +353,28 @@ pub const LOG_DROPPED_TOTAL: Family = Family::new(
     "Log lines dropped because the buffer before stdout was full (the log consumer stalled).",
     &[],
 );
+/// Items in an `obs_runtime::queue` channel now.
+pub const QUEUE_DEPTH: Family =
+    Family::new("queue_depth", Gauge, Some(Count), "Items waiting in the queue.", &["queue"]);
+/// The most items an `obs_runtime::queue` channel holds.
+pub const QUEUE_CAPACITY: Family =
+    Family::new("queue_capacity", Gauge, Some(Count), "The most items the queue holds.", &["queue"]);
+/// How long items waited in an `obs_runtime::queue` channel, from send to receive.
+pub const QUEUE_WAIT_SECONDS: Family = Family::new(
+    "queue_wait_seconds",
+    Histogram,
+    Some(Seconds),
+    "Time items spent in the queue, from send to receive.",
+    &["queue"],
+);
+/// `try_send` calls an `obs_runtime::queue` channel refused because it was full.
+pub const QUEUE_REJECTED_TOTAL: Family = Family::new(
+    "queue_rejected_total",
+    Counter,
+    Some(Count),
+    "Items refused by try_send because the queue was full.",
+    &["queue"],
+);
 /// CPU time (user and system) the process has used, read at scrape time.
 pub const PROCESS_CPU_SECONDS_TOTAL: Family =
     Family::standard("process_cpu_seconds_total", Counter, Seconds, "Total user and system CPU time spent in seconds.");
@@ -380,7 +402,7 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
 );
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 30] = [
+pub(crate) static FAMILIES: [&Family; 34] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -404,6 +426,10 @@ pub(crate) static FAMILIES: [&Family; 30] = [
     &EXPORTER_FAILED_SPANS_TOTAL,
     &EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL,
     &LOG_DROPPED_TOTAL,
+    &QUEUE_DEPTH,
+    &QUEUE_CAPACITY,
+    &QUEUE_WAIT_SECONDS,
+    &QUEUE_REJECTED_TOTAL,
     &PROCESS_CPU_SECONDS_TOTAL,
     &PROCESS_RESIDENT_MEMORY_BYTES,
     &PROCESS_VIRTUAL_MEMORY_BYTES,
