@@ -51,6 +51,7 @@ pub struct Builder {
     pub(crate) prometheus: bool,
     pub(crate) process_metrics: bool,
     pub(crate) slow_poll: std::time::Duration,
+    pub(crate) open_log_level: bool,
     #[cfg(feature = "health")]
     pub(crate) health: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
     #[cfg(feature = "health")]
@@ -89,6 +90,7 @@ impl Default for Builder {
             prometheus: true,
             process_metrics: true,
             slow_poll: crate::metrics::poll::DEFAULT_SLOW_POLL,
+            open_log_level: false,
             #[cfg(feature = "health")]
             health: None,
             #[cfg(feature = "health")]
@@ -217,6 +219,16 @@ impl Builder {
                 self.slow_poll
             }
         }
+    }
+
+    /// Let `PUT /obs/log-level` change the log filter without a token (default
+    /// false). Only for a server on a loopback address: `init` refuses it on
+    /// any other. With a token ([`health_token`](Self::health_token) or
+    /// `OBS_HEALTH_TOKEN`) the token is required all the same; without one and
+    /// without this, changes are refused.
+    pub fn open_log_level_on_loopback(mut self, open: bool) -> Self {
+        self.open_log_level = open;
+        self
     }
 
     /// The application's health checks, served on `/health`, `/health/live`,

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "health")]
 mod health;
+#[cfg(feature = "http")]
+mod log_level;
 #[cfg(feature = "otlp")]
 pub mod otlp;
 #[cfg(feature = "prometheus")]
@@ -31,6 +33,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>,
     exporters.extend(health::configure(settings)?);
     #[cfg(feature = "http")]
     exporters.extend(workflow_views::configure(settings)?);
+    #[cfg(feature = "http")]
+    exporters.extend(log_level::configure(settings)?);
     let _ = settings;
     Ok(exporters)
 }

@@ -9,6 +9,7 @@
 pub(crate) mod format;
 mod ids;
 mod json;
+pub(crate) mod level;
 mod memory;
 // The writer thread is a `Worker`, compiled with any feature (without one, stdout is written directly).
 #[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]

@@ -53,11 +53,18 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let serve_http = listener.is_some();
     #[cfg(not(feature = "http"))]
     let serve_http = false;
+    #[cfg(feature = "http")]
+    let http_loopback =
+        listener.as_ref().and_then(|l| l.local_addr().ok()).is_some_and(|addr| addr.ip().is_loopback());
+    #[cfg(not(feature = "http"))]
+    let http_loopback = false;
     let _ = http_addr;
     let settings = seam::Settings {
         service,
         buckets,
         serve_http,
+        http_loopback,
+        open_log_level: builder.open_log_level,
         install_subscriber: builder.install_subscriber,
         #[cfg(feature = "prometheus")]
         prometheus: builder.prometheus,
