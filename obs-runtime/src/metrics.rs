@@ -12,6 +12,7 @@
 mod families;
 pub(crate) mod poll;
 pub(crate) mod process;
+mod runtime;
 pub(crate) mod store;
 
 pub use families::{
@@ -24,6 +25,8 @@ pub use families::{
     PROCESS_VIRTUAL_MEMORY_BYTES, QUEUE_CAPACITY, QUEUE_DEPTH, QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS,
     WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
+pub use runtime::watch_tokio_runtime;
+pub(crate) use runtime::{Samples as RuntimeSamples, read as read_runtime, watch_current as watch_current_runtime};
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -107,7 +110,7 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
     STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
     for family in families() {
         let own = store::renders(family) || poll::RENDERED.contains(&family);
-        if (own_buckets.is_none() || !own) && !process::renders(family) {
+        if (own_buckets.is_none() || !own) && !process::renders(family) && !runtime::RENDERED.contains(&family) {
             family.describe();
         }
     }

@@ -14,7 +14,7 @@ use crate::init_error::InitError;
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{
     FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,
-    FUNCTION_SLOW_POLLS_TOTAL, Family, Status,
+    FUNCTION_SLOW_POLLS_TOTAL, Family, RuntimeSamples, Status,
 };
 use crate::metrics::{poll, process};
 use crate::worker::Worker;
@@ -119,7 +119,27 @@ pub(crate) fn render(handle: &PrometheusHandle) -> String {
     if PROCESS_METRICS.load(Ordering::Relaxed) {
         write_process_families(&mut text, &process::read());
     }
+    write_runtime_families(&mut text, &crate::metrics::read_runtime());
     text
+}
+
+/// The watched tokio runtime's families: one sample, or one per `worker`.
+fn write_runtime_families(out: &mut String, families: &[(&'static Family, RuntimeSamples)]) {
+    for (family, samples) in families {
+        let name = sanitize_metric_name(&family.name());
+        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
+        match samples {
+            RuntimeSamples::Single(value) => {
+                let _ = writeln!(out, "{name} {value}");
+            }
+            RuntimeSamples::PerWorker(values) => {
+                for (worker, value) in values.iter().enumerate() {
+                    let _ = writeln!(out, "{name}{{worker=\"{worker}\"}} {value}");
+                }
+            }
+        }
+        out.push('\n');
+    }
 }
 
 /// Whether `/metrics` shows the process families ([`Builder::process_metrics`](crate::Builder::process_metrics)).

@@ -375,6 +375,36 @@ pub const QUEUE_REJECTED_TOTAL: Family = Family::new(
     "Items refused by try_send because the queue was full.",
     &["queue"],
 );
+/// Worker threads of the watched tokio runtime.
+pub const TOKIO_WORKERS: Family =
+    Family::new("tokio_workers", Gauge, Some(Count), "Worker threads of the tokio runtime.", &[]);
+/// Tasks alive (spawned, not yet finished) in the watched tokio runtime.
+pub const TOKIO_ALIVE_TASKS: Family =
+    Family::new("tokio_alive_tasks", Gauge, Some(Count), "Tasks alive in the tokio runtime.", &[]);
+/// Tasks waiting in the watched tokio runtime's global (injection) queue.
+pub const TOKIO_GLOBAL_QUEUE_DEPTH: Family = Family::new(
+    "tokio_global_queue_depth",
+    Gauge,
+    Some(Count),
+    "Tasks waiting in the tokio runtime's global queue.",
+    &[],
+);
+/// Time each worker of the watched tokio runtime spent busy; its rate is the worker's busy ratio.
+pub const TOKIO_WORKER_BUSY_SECONDS_TOTAL: Family = Family::new(
+    "tokio_worker_busy_seconds_total",
+    Counter,
+    Some(Seconds),
+    "Time each tokio worker spent busy (its rate is the busy ratio).",
+    &["worker"],
+);
+/// Times each worker of the watched tokio runtime parked (went idle).
+pub const TOKIO_WORKER_PARK_TOTAL: Family = Family::new(
+    "tokio_worker_park_total",
+    Counter,
+    Some(Count),
+    "Times each tokio worker parked for lack of work.",
+    &["worker"],
+);
 /// CPU time (user and system) the process has used, read at scrape time.
 pub const PROCESS_CPU_SECONDS_TOTAL: Family =
     Family::standard("process_cpu_seconds_total", Counter, Seconds, "Total user and system CPU time spent in seconds.");
@@ -402,7 +432,7 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
 );
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 34] = [
+pub(crate) static FAMILIES: [&Family; 39] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -430,6 +460,11 @@ pub(crate) static FAMILIES: [&Family; 34] = [
     &QUEUE_CAPACITY,
     &QUEUE_WAIT_SECONDS,
     &QUEUE_REJECTED_TOTAL,
+    &TOKIO_WORKERS,
+    &TOKIO_ALIVE_TASKS,
+    &TOKIO_GLOBAL_QUEUE_DEPTH,
+    &TOKIO_WORKER_BUSY_SECONDS_TOTAL,
+    &TOKIO_WORKER_PARK_TOTAL,
     &PROCESS_CPU_SECONDS_TOTAL,
     &PROCESS_RESIDENT_MEMORY_BYTES,
     &PROCESS_VIRTUAL_MEMORY_BYTES,

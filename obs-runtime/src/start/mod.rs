@@ -54,8 +54,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(not(feature = "http"))]
     let serve_http = false;
     #[cfg(feature = "http")]
-    let http_loopback =
-        listener.as_ref().and_then(|l| l.local_addr().ok()).is_some_and(|addr| addr.ip().is_loopback());
+    let http_loopback = listener.as_ref().and_then(|l| l.local_addr().ok()).is_some_and(|addr| addr.ip().is_loopback());
     #[cfg(not(feature = "http"))]
     let http_loopback = false;
     let _ = http_addr;
@@ -90,6 +89,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let own_buckets = configured.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
     crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
     crate::callsite::preregister();
+    crate::metrics::watch_current_runtime();
     crate::workflow::metrics::preregister();
 
     // 3. The exporters, then the subscriber and the server from what they contributed.
