@@ -7,6 +7,7 @@
 //! curl -s 127.0.0.1:9464/metrics | grep -E 'obs_(workflow|node|queue)_'
 //! curl -s 127.0.0.1:9464/obs/workflows
 //! curl -s 127.0.0.1:9464/obs/workflows/active
+//! curl -s 127.0.0.1:9464/obs/hotspots      # where the time went, the errors, the blocking polls
 //! curl -s 127.0.0.1:9464/obs/workflows/process_document/graph.mmd
 //! curl -si 127.0.0.1:9464/health        # 503 while the document store is down (10 s of every 30 s)
 //! ```
@@ -176,6 +177,7 @@ async fn main() {
         eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*, obs_queue_*, process_*)");
         eprintln!("  http://{addr}/obs/workflows          (learned shape with run and error counts)");
         eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
+        eprintln!("  http://{addr}/obs/hotspots           (ranked by total time, p99, errors, slow polls)");
         eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
         eprintln!("  http://{addr}/health                 (200, then 503 while the document store is down)");
     }

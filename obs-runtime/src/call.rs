@@ -24,6 +24,7 @@ use crate::callsite::{CallSite, Site, hint_missing_init};
 use crate::error::ErrorMessage;
 use crate::log::redact::RedactUrls;
 use crate::metrics::poll::PollSeries;
+use crate::metrics::store::FunctionSeries;
 use crate::metrics::{Handles, Status};
 
 /// What a kind of call adds to the plain function call: `()` for
@@ -80,6 +81,8 @@ pub(crate) struct Call<H: Hook = ()> {
     /// the clock is then not read at all.
     start: Option<Instant>,
     handles: Option<&'static Handles>,
+    /// A workflow's or node's series for `/obs/hotspots`.
+    flow_series: Option<&'static FunctionSeries>,
     /// The busy time of an async call, when it is measured.
     polls: Option<Polls>,
     hook: H,
@@ -167,7 +170,7 @@ impl Call {
         }
         // `LevelFilter::current()` is `OFF` until some subscriber exists anywhere.
         let timed = handles.is_some() || (site.logs() && LevelFilter::current() != LevelFilter::OFF);
-        Call { site, start: timed.then(Instant::now), handles, polls: None, hook: () }
+        Call { site, start: timed.then(Instant::now), handles, flow_series: None, polls: None, hook: () }
     }
 
     /// A call of an async function, started by its first poll: that poll is
@@ -187,7 +190,11 @@ impl<H: Hook> Call<H> {
     pub(crate) fn with_hook(site: &'static CallSite, hook: H) -> Call<H> {
         let now = Instant::now();
         let polls = site.poll_series().map(|series| Polls { series, busy_nanos: 0, since: now, in_poll: false });
-        Call { site, start: Some(now), handles: None, polls, hook }
+        let flow_series = site.flow_series();
+        if let Some(series) = flow_series {
+            series.start();
+        }
+        Call { site, start: Some(now), handles: None, flow_series, polls, hook }
     }
 
     /// A poll of the call's future begins (a no-op when busy time is not measured).
@@ -251,6 +258,9 @@ impl<H: Hook> Call<H> {
         };
         let status = self.hook.status(ended);
         self.hook.end(status, elapsed.unwrap_or_default());
+        if let Some(series) = self.flow_series {
+            series.end(status, elapsed.unwrap_or_default());
+        }
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
             handles.end(status, elapsed.unwrap_or_default());

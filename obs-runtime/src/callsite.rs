@@ -12,6 +12,7 @@ use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
 use crate::metrics::poll::{self, PollSeries};
+use crate::metrics::store::{self, FunctionSeries};
 use crate::metrics::{self, Handles};
 
 /// The most fields a span can carry (tracing's own limit), including the four
@@ -129,6 +130,7 @@ pub struct CallSite {
     pub(crate) panicked: Site,
     handles: OnceLock<Handles>,
     polls: OnceLock<&'static PollSeries>,
+    flow_series: OnceLock<&'static FunctionSeries>,
 }
 
 impl CallSite {
@@ -143,6 +145,7 @@ impl CallSite {
             panicked: Site::event(&me.panicked, Level::ERROR, &info),
             handles: OnceLock::new(),
             polls: OnceLock::new(),
+            flow_series: OnceLock::new(),
         }
     }
 
@@ -208,6 +211,20 @@ impl CallSite {
         }
         let resolved = poll::series(self.name(), self.module(), self.kind())?;
         Some(self.polls.get_or_init(|| resolved))
+    }
+
+    /// The series of a workflow or node that `/obs/hotspots` ranks (not shown
+    /// on `/metrics`); `None` for functions, before `init` and with `metrics = false`.
+    #[inline]
+    pub(crate) fn flow_series(&'static self) -> Option<&'static FunctionSeries> {
+        if let Some(series) = self.flow_series.get() {
+            return Some(series);
+        }
+        if !self.records_metrics() || self.kind() == Kind::Function {
+            return None;
+        }
+        let resolved = store::series(self.name(), self.module(), self.kind())?;
+        Some(self.flow_series.get_or_init(|| resolved))
     }
 
     /// Opens the call's span with the argument values the macro collected, or

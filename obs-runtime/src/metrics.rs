@@ -146,7 +146,7 @@ impl Handles {
     /// The handles of `function` in `module`, once metrics are active.
     pub(crate) fn resolve(function: &'static str, module: &'static str) -> Option<Handles> {
         let state = STATE.get()?;
-        let meter = match store::series(function, module) {
+        let meter = match store::series(function, module, crate::callsite::Kind::Function) {
             Some(series) => Meter::Own(series),
             None => {
                 let ns = state.namespace.as_str();

@@ -5,7 +5,9 @@
 use std::time::{Duration, Instant};
 
 fn sample(text: &str, series: &str) -> Option<f64> {
-    text.lines().find(|l| l.rsplit_once(' ').is_some_and(|(s, _)| s == series)).and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
+    text.lines()
+        .find(|l| l.rsplit_once(' ').is_some_and(|(s, _)| s == series))
+        .and_then(|l| l.rsplit_once(' ')?.1.parse().ok())
 }
 
 fn get(text: &str, series: &str) -> f64 {

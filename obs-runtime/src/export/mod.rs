@@ -4,6 +4,8 @@
 
 #[cfg(feature = "health")]
 mod health;
+#[cfg(all(feature = "http", feature = "prometheus"))]
+mod hotspots;
 #[cfg(feature = "http")]
 mod log_level;
 #[cfg(feature = "otlp")]

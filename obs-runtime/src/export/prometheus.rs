@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use super::seam::{Configured, Exporter, Settings, StartContext};
+use crate::callsite::Kind;
 use crate::init_error::InitError;
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{
@@ -77,6 +78,7 @@ impl Configured for Recorder {
                     }),
                 )
             });
+            cx.serve(super::hotspots::routes);
         }
         let handle = self.handle.clone();
         cx.metrics_text = Some(Box::new(move || render(&handle)));
@@ -112,7 +114,9 @@ impl Exporter for Upkeep {
 /// through the `metrics` facade, then the function families from obs's store.
 pub(crate) fn render(handle: &PrometheusHandle) -> String {
     let mut text = handle.render();
-    if let Some((families, series)) = store::snapshot() {
+    if let Some((families, mut series)) = store::snapshot() {
+        // Workflows and nodes keep series for /obs/hotspots; /metrics has their own families.
+        series.retain(|totals| totals.kind == Kind::Function);
         write_function_families(&mut text, families, &series);
         write_poll_families(&mut text, &families.bounds, &poll::snapshot());
     }
@@ -294,6 +298,7 @@ mod tests {
         let series = [Totals {
             function: "say \"hi\"",
             module: "app",
+            kind: Kind::Function,
             calls: [3, 1, 0, 0],
             buckets: vec![2, 1, 1],
             sum_seconds: 2.25,
