@@ -10,11 +10,27 @@ use std::time::{Duration, Instant};
 use obs_runtime::observe;
 use support::{http_get, promtool_check, sample};
 
+/// CPU seconds (user + system) the kernel has charged this process, from
+/// `/proc/self/stat` (in clock ticks, which Linux exposes to user space at 100 a second).
+fn kernel_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    let after_name = &stat[stat.rfind(')').expect("(comm)") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // Fields 14 and 15 of stat(5), counted from the state (field 3) here.
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    ticks as f64 / 100.0
+}
+
+/// Burns CPU until the kernel has charged `seconds` more of it (on a busy
+/// machine that takes longer than `seconds` of wall time), at most 20 s.
 #[observe]
-fn spin(until: Instant) -> u64 {
+fn spin(seconds: f64) -> u64 {
+    let (start, deadline) = (kernel_cpu_seconds(), Instant::now() + Duration::from_secs(20));
     let mut n = 0u64;
-    while Instant::now() < until {
-        n = std::hint::black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
+    while kernel_cpu_seconds() - start < seconds && Instant::now() < deadline {
+        for _ in 0..100_000 {
+            n = std::hint::black_box(n.wrapping_mul(6364136223846793005).wrapping_add(1));
+        }
     }
     n
 }
@@ -64,10 +80,16 @@ fn process_metrics_are_present_plausible_and_accepted_by_promtool() {
     assert!(!first.contains("shop_process_"), "the process families keep their standard names");
 
     let cpu_before = value(&first, "process_cpu_seconds_total");
-    spin(Instant::now() + Duration::from_millis(600));
+    let kernel_before = kernel_cpu_seconds();
+    spin(0.5);
     let second = scrape();
+    let kernel_after = kernel_cpu_seconds();
     let cpu_after = value(&second, "process_cpu_seconds_total");
-    assert!(cpu_after - cpu_before >= 0.2, "CPU seconds went from {cpu_before} to {cpu_after} over a 600 ms busy loop");
+    assert!(cpu_after - cpu_before >= 0.45, "CPU seconds went from {cpu_before} to {cpu_after} over a 0.5 s busy loop");
+    assert!(
+        cpu_after <= kernel_after + 0.01 && cpu_after - cpu_before <= kernel_after - kernel_before + 0.05,
+        "obs says {cpu_before} → {cpu_after}, the kernel {kernel_before} → {kernel_after}"
+    );
 
     // The whole scrape (function families, runtime families, process families) is valid.
     promtool_check(&second);
