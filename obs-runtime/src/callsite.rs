@@ -11,6 +11,7 @@ use tracing_core::callsite::{DefaultCallsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
+pub use crate::kind::Kind;
 use crate::metrics::poll::{self, PollSeries};
 use crate::metrics::store::{self, FunctionSeries};
 use crate::metrics::{self, Handles};
@@ -19,29 +20,6 @@ use crate::metrics::{self, Handles};
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
 pub(crate) const MAX_FIELDS: usize = 32;
 const LEADING: usize = 4;
-
-/// What kind of instrumented function a call site is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Kind {
-    /// `#[observe]`.
-    Function,
-    /// `#[workflow]`: each call is a run with its own run id and budgets.
-    Workflow,
-    /// `#[node]`: a step of a workflow, with retries and a timeout per attempt.
-    Node,
-}
-
-impl Kind {
-    /// The word used in log events (`function.success`, `workflow.start`, `node.retry`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Function => "function",
-            Kind::Workflow => "workflow",
-            Kind::Node => "node",
-        }
-    }
-}
 
 /// What the macro knows about a call site at compile time.
 #[doc(hidden)]

@@ -96,6 +96,7 @@ pub mod health;
 #[cfg(feature = "http")]
 mod http;
 mod init_error;
+mod kind;
 pub mod log;
 pub mod metrics;
 pub mod propagation;

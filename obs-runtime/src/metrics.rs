@@ -109,8 +109,8 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
     }
     STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
     for family in families() {
-        let own = store::renders(family) || poll::RENDERED.contains(&family);
-        if (own_buckets.is_none() || !own) && !process::renders(family) && !runtime::RENDERED.contains(&family) {
+        let own = store::renders(family) || poll::RENDERED.contains(family);
+        if (own_buckets.is_none() || !own) && !process::renders(family) && !runtime::RENDERED.contains(family) {
             family.describe();
         }
     }
@@ -146,7 +146,7 @@ impl Handles {
     /// The handles of `function` in `module`, once metrics are active.
     pub(crate) fn resolve(function: &'static str, module: &'static str) -> Option<Handles> {
         let state = STATE.get()?;
-        let meter = match store::series(function, module, crate::callsite::Kind::Function) {
+        let meter = match store::series(function, module, crate::kind::Kind::Function) {
             Some(series) => Meter::Own(series),
             None => {
                 let ns = state.namespace.as_str();

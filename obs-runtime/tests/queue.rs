@@ -51,7 +51,7 @@ fn depth_follows_sends_and_receives_and_rejections_are_counted() {
     assert_eq!(sample(&text, r#"obs_queue_wait_seconds_count{queue="jobs"}"#), 4.0, "{text}");
     // Three items waited through the 100 ms sleep.
     let waited = sample(&text, r#"obs_queue_wait_seconds_sum{queue="jobs"}"#);
-    assert!(waited >= 0.3 && waited < 1.0, "waited {waited} s");
+    assert!((0.3..1.0).contains(&waited), "waited {waited} s");
     assert!(text.contains("# TYPE obs_queue_wait_seconds histogram"), "{text}");
 
     // Items still queued when the receiver goes are dropped with it, and leave the depth.

@@ -18,7 +18,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use crate::callsite::Kind;
+use crate::kind::Kind;
 use crate::metrics::Status;
 use crate::metrics::poll::{self, PollTotals};
 use crate::metrics::store::{self, Totals};

@@ -44,23 +44,24 @@ struct Access {
 }
 
 impl Access {
-    fn check(&self, headers: &HeaderMap) -> Result<(), Response> {
+    /// `Ok` when the request may change the filter, else the refusal to send.
+    fn check(&self, headers: &HeaderMap) -> Result<(), Box<Response>> {
         let Some(token) = &self.token else {
             if self.open {
                 return Ok(());
             }
-            return Err(error(
+            return Err(Box::new(error(
                 StatusCode::FORBIDDEN,
                 "changing the log level needs a token (Builder::health_token or OBS_HEALTH_TOKEN), \
                  or Builder::open_log_level_on_loopback",
-            ));
+            )));
         };
         if given_token_matches(headers, token) {
             return Ok(());
         }
         let mut refused = error(StatusCode::UNAUTHORIZED, "a valid `Authorization: Bearer <token>` header is required");
         refused.headers_mut().insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static("Bearer"));
-        Err(refused)
+        Err(Box::new(refused))
     }
 }
 
@@ -125,7 +126,7 @@ async fn show() -> Response {
 
 fn change(access: &Access, headers: &HeaderMap, query: &HashMap<String, String>, body: &str) -> Response {
     if let Err(refused) = access.check(headers) {
-        return refused;
+        return *refused;
     }
     let ttl = match query.get("ttl") {
         None => None,

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle, PrometheusRecorder};
 
 use super::seam::{Configured, Exporter, Settings, StartContext};
-use crate::callsite::Kind;
 use crate::init_error::InitError;
+use crate::kind::Kind;
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{
     FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use super::Family;
 use super::families::{FUNCTION_POLL_SECONDS, FUNCTION_SLOW_POLLS_TOTAL};
 use super::store::{Line, SHARDS, SLOTS_PER_LINE, bounds_nanos, shard};
-use crate::callsite::Kind;
+use crate::kind::Kind;
 
 /// The default slow-poll threshold: a poll longer than this blocks its executor thread noticeably.
 pub const DEFAULT_SLOW_POLL: Duration = Duration::from_millis(10);

@@ -13,7 +13,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use super::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
-use crate::callsite::Kind;
+use crate::kind::Kind;
 
 /// Shards per series: enough that a handful of busy threads rarely share one.
 pub(super) const SHARDS: usize = 8;
