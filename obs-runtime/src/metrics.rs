@@ -26,7 +26,9 @@ pub use families::{
     WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
 pub use runtime::watch_tokio_runtime;
-pub(crate) use runtime::{Samples as RuntimeSamples, read as read_runtime, watch_current as watch_current_runtime};
+pub(crate) use runtime::watch_current as watch_current_runtime;
+#[cfg(feature = "prometheus")]
+pub(crate) use runtime::{Samples as RuntimeSamples, read as read_runtime};
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};

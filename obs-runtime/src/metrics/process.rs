@@ -30,6 +30,7 @@ pub(crate) fn renders(family: &Family) -> bool {
 }
 
 /// The value of each process family the platform reports, read now.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 #[cfg(all(
     feature = "process",
     any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "freebsd", target_os = "openbsd")
@@ -49,6 +50,7 @@ pub(crate) fn read() -> Vec<(&'static Family, f64)> {
 }
 
 /// Without the `process` feature, or on a platform `metrics-process` does not know: none.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 #[cfg(not(all(
     feature = "process",
     any(target_os = "linux", target_os = "macos", target_os = "windows", target_os = "freebsd", target_os = "openbsd")

@@ -49,12 +49,14 @@ pub(crate) const RENDERED: [&Family; 5] = [
 ];
 
 /// One family's samples: values without labels, or one per worker.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) enum Samples {
     Single(f64),
     PerWorker(Vec<f64>),
 }
 
 /// The watched runtime's values now; empty when no runtime is watched.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) fn read() -> Vec<(&'static Family, Samples)> {
     let Some(handle) = WATCHED.lock().unwrap_or_else(|e| e.into_inner()).clone() else { return Vec::new() };
     let metrics = handle.metrics();
