@@ -25,8 +25,8 @@ pub use families::{
     PROCESS_VIRTUAL_MEMORY_BYTES, QUEUE_CAPACITY, QUEUE_DEPTH, QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS,
     WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
-pub use runtime::watch_tokio_runtime;
 pub(crate) use runtime::watch_current as watch_current_runtime;
+pub use runtime::watch_tokio_runtime;
 #[cfg(feature = "prometheus")]
 pub(crate) use runtime::{Samples as RuntimeSamples, read as read_runtime};
 
