@@ -4,9 +4,10 @@
 //!
 //! ```text
 //! cargo run -p obs-examples --example workflow_app
-//! curl -s 127.0.0.1:9464/metrics | grep -E 'obs_(workflow|node)_'
+//! curl -s 127.0.0.1:9464/metrics | grep -E 'obs_(workflow|node|queue)_'
 //! curl -s 127.0.0.1:9464/obs/workflows
 //! curl -s 127.0.0.1:9464/obs/workflows/active
+//! curl -s 127.0.0.1:9464/obs/hotspots      # where the time went, the errors, the blocking polls
 //! curl -s 127.0.0.1:9464/obs/workflows/process_document/graph.mmd
 //! curl -si 127.0.0.1:9464/health        # 503 while the document store is down (10 s of every 30 s)
 //! curl -s 127.0.0.1:9464/obs/rules.yml  # recording, SLO burn-rate, standard and anomaly rules
@@ -189,9 +190,10 @@ async fn main() {
         .expect("obs init");
     if let Some(addr) = guard.http_addr() {
         eprintln!("workflow_app: JSON logs on stdout; look at");
-        eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*)");
+        eprintln!("  http://{addr}/metrics                (obs_workflow_*, obs_node_*, obs_queue_*, process_*)");
         eprintln!("  http://{addr}/obs/workflows          (learned shape with run and error counts)");
         eprintln!("  http://{addr}/obs/workflows/active   (runs in progress, node by node)");
+        eprintln!("  http://{addr}/obs/hotspots           (ranked by total time, p99, errors, slow polls)");
         eprintln!("  http://{addr}/obs/workflows/process_document/graph.mmd   (Mermaid flowchart)");
         eprintln!("  http://{addr}/health                 (200, then 503 while the document store is down)");
         eprintln!(
@@ -199,8 +201,19 @@ async fn main() {
         );
     }
     let runs: u64 = std::env::var("WORKFLOW_APP_RUNS").ok().and_then(|v| v.parse().ok()).unwrap_or(u64::MAX);
+    // The intake hands document ids to the runner through a measured queue
+    // (obs_queue_depth{queue="documents"}, obs_queue_wait_seconds, ...).
+    let (intake, mut documents) = obs_runtime::queue::channel::<u64>("documents", 32);
+    tokio::spawn(async move {
+        for id in 0..runs {
+            if intake.send(id).await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(15)).await;
+        }
+    });
     let mut batch = tokio::task::JoinSet::new();
-    for id in 0..runs {
+    while let Some(id) = documents.recv().await {
         if id % 10 == 9 {
             // Cancellation: the caller gives up on this run after 30 ms.
             batch.spawn(async move {
@@ -215,7 +228,6 @@ async fn main() {
         if batch.len() >= 20 {
             let _ = batch.join_next().await;
         }
-        tokio::time::sleep(Duration::from_millis(15)).await;
     }
     while batch.join_next().await.is_some() {}
     eprintln!("workflow_app: {runs} runs done");

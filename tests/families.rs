@@ -1,7 +1,7 @@
 //! The metric-family table is the whole truth: an app that exercises every
 //! kind of metric obs emits (functions, errors and their overflow, workflows,
 //! nodes, budgets, health checks, `HttpLayer`, the OTLP exporter and its tail
-//! buffer) scrapes exactly the families of `obs_runtime::metrics::families()`,
+//! buffer, poll time, a queue, a tokio runtime, the process) scrapes exactly the families of `obs_runtime::metrics::families()`,
 //! each with the table's type, help text and labels; and the README lists
 //! every one of them.
 
@@ -147,10 +147,15 @@ fn every_family_a_scrape_shows_is_in_the_table_with_its_type_help_and_labels() {
         .expect("init");
 
     assert_eq!(lookup(1), 2);
+    let (tx, mut rx) = obs_runtime::queue::channel::<u8>("families", 1);
+    tx.try_send(1).unwrap();
+    assert!(tx.try_send(2).is_err(), "full");
+    assert_eq!(rx.try_recv(), Ok(1));
     for code in 0..KINDS.len() {
         let _ = fails_with(code);
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    obs_runtime::metrics::watch_tokio_runtime(runtime.handle());
     runtime.block_on(async {
         assert_eq!(pipeline().await.unwrap(), 1);
         assert!(too_many_hops().await.is_err());

@@ -4,12 +4,11 @@
 
 mod support;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use obs_runtime::{ErrorKind, observe};
-use support::{ChildGuard, free_port, http_get, require_tool};
+use support::{ChildGuard, free_port, http_get, promtool_check, require_tool};
 
 #[derive(Debug, ErrorKind)]
 enum CheckoutError {
@@ -30,24 +29,6 @@ async fn checkout(cart: u32) -> Result<u32, CheckoutError> {
 
 #[observe(name = "label \"with\" quotes")]
 fn oddly_named() {}
-
-fn promtool_check(text: &str) {
-    let promtool = require_tool("promtool");
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool starts");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let findings = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(
-        out.status.success() && findings.trim().is_empty(),
-        "promtool check metrics found:\n{findings}\n--- text ---\n{text}"
-    );
-}
 
 fn percent_encode(s: &str) -> String {
     s.bytes()

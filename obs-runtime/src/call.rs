@@ -23,6 +23,8 @@ use tracing_core::field::Value;
 use crate::callsite::{CallSite, Site, hint_missing_init};
 use crate::error::ErrorMessage;
 use crate::log::redact::RedactUrls;
+use crate::metrics::poll::PollSeries;
+use crate::metrics::store::FunctionSeries;
 use crate::metrics::{Handles, Status};
 
 /// What a kind of call adds to the plain function call: `()` for
@@ -79,7 +81,25 @@ pub(crate) struct Call<H: Hook = ()> {
     /// the clock is then not read at all.
     start: Option<Instant>,
     handles: Option<&'static Handles>,
+    /// A workflow's or node's series for `/obs/hotspots`.
+    flow_series: Option<&'static FunctionSeries>,
+    /// The busy time of an async call, when it is measured.
+    polls: Option<Polls>,
     hook: H,
+}
+
+/// The polls of an async call so far: their summed duration, and when the one
+/// in progress began.
+struct Polls {
+    series: &'static PollSeries,
+    busy_nanos: u64,
+    since: Instant,
+    in_poll: bool,
+}
+
+#[inline]
+fn nanos(elapsed: Duration) -> u64 {
+    elapsed.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(elapsed.subsec_nanos()))
 }
 
 /// An optional event field value.
@@ -150,14 +170,55 @@ impl Call {
         }
         // `LevelFilter::current()` is `OFF` until some subscriber exists anywhere.
         let timed = handles.is_some() || (site.logs() && LevelFilter::current() != LevelFilter::OFF);
-        Call { site, start: timed.then(Instant::now), handles, hook: () }
+        Call { site, start: timed.then(Instant::now), handles, flow_series: None, polls: None, hook: () }
+    }
+
+    /// A call of an async function, started by its first poll: that poll is
+    /// timed from the clock read that starts the call.
+    #[inline]
+    fn start_polled(site: &'static CallSite) -> Call {
+        let mut call = Call::start(site);
+        if let (Some(series), Some(since)) = (site.poll_series(), call.start) {
+            call.polls = Some(Polls { series, busy_nanos: 0, since, in_poll: true });
+        }
+        call
     }
 }
 
 impl<H: Hook> Call<H> {
     /// A call whose kind adds `hook`; always timed, since its hook measures it.
     pub(crate) fn with_hook(site: &'static CallSite, hook: H) -> Call<H> {
-        Call { site, start: Some(Instant::now()), handles: None, hook }
+        let now = Instant::now();
+        let polls = site.poll_series().map(|series| Polls { series, busy_nanos: 0, since: now, in_poll: false });
+        let flow_series = site.flow_series();
+        if let Some(series) = flow_series {
+            series.start();
+        }
+        Call { site, start: Some(now), handles: None, flow_series, polls, hook }
+    }
+
+    /// A poll of the call's future begins (a no-op when busy time is not measured).
+    #[inline]
+    pub(crate) fn poll_begin(&mut self) {
+        if let Some(polls) = &mut self.polls
+            && !polls.in_poll
+        {
+            polls.since = Instant::now();
+            polls.in_poll = true;
+        }
+    }
+
+    /// The poll in progress returned without ending the call.
+    #[inline]
+    pub(crate) fn poll_end(&mut self) {
+        if let Some(polls) = &mut self.polls
+            && polls.in_poll
+        {
+            polls.in_poll = false;
+            let took = nanos(polls.since.elapsed());
+            polls.busy_nanos = polls.busy_nanos.saturating_add(took);
+            polls.series.poll(took);
+        }
     }
 
     pub(crate) fn hook(&self) -> &H {
@@ -174,7 +235,21 @@ impl<H: Hook> Call<H> {
     }
 
     pub(crate) fn end(self, span: &Span, end: End<'_>) {
-        let elapsed = self.start.map(|start| start.elapsed());
+        let now = self.start.map(|start| (start, Instant::now()));
+        let elapsed = now.map(|(start, now)| now.duration_since(start));
+        if let Some(polls) = &self.polls {
+            // Ended inside a poll (the future returned, or its poll unwound): that
+            // poll lasted until now, read once for both.
+            let mut busy = polls.busy_nanos;
+            if polls.in_poll
+                && let Some((_, now)) = now
+            {
+                let took = nanos(now.duration_since(polls.since));
+                busy = busy.saturating_add(took);
+                polls.series.poll(took);
+            }
+            polls.series.end(busy);
+        }
         let ended = match end {
             End::Ok(_) => Status::Ok,
             End::Error(..) => Status::Error,
@@ -183,6 +258,9 @@ impl<H: Hook> Call<H> {
         };
         let status = self.hook.status(ended);
         self.hook.end(status, elapsed.unwrap_or_default());
+        if let Some(series) = self.flow_series {
+            series.end(status, elapsed.unwrap_or_default());
+        }
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
             handles.end(status, elapsed.unwrap_or_default());
@@ -379,10 +457,17 @@ impl<F: Future> Future for Observed<F> {
         progress.polling = true;
         let poll = this.inner.poll(cx);
         progress.polling = false;
-        if let Poll::Ready(output) = &poll
-            && let Some(completion) = progress.complete(span)
-        {
-            (this.classify)(output, completion);
+        match &poll {
+            Poll::Ready(output) => {
+                if let Some(completion) = progress.complete(span) {
+                    (this.classify)(output, completion);
+                }
+            }
+            Poll::Pending => {
+                if let Some(call) = &mut progress.call {
+                    call.poll_end();
+                }
+            }
         }
         poll
     }
@@ -408,11 +493,14 @@ impl Progress {
     /// Starts the call on its first poll; `false` once the call has ended.
     #[inline]
     fn begin(&mut self) -> bool {
-        if self.call.is_none() {
-            if self.done {
-                return false;
+        match &mut self.call {
+            Some(call) => call.poll_begin(),
+            None => {
+                if self.done {
+                    return false;
+                }
+                self.call = Some(Call::start_polled(self.site));
             }
-            self.call = Some(Call::start(self.site));
         }
         true
     }

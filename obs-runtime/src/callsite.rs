@@ -11,6 +11,9 @@ use tracing_core::callsite::{DefaultCallsite, Identifier};
 use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
+pub use crate::kind::Kind;
+use crate::metrics::poll::{self, PollSeries};
+use crate::metrics::store::{self, FunctionSeries};
 use crate::metrics::{self, Handles};
 use crate::ops::objective::{Objective, same_bound};
 
@@ -18,29 +21,6 @@ use crate::ops::objective::{Objective, same_bound};
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
 pub(crate) const MAX_FIELDS: usize = 32;
 const LEADING: usize = 4;
-
-/// What kind of instrumented function a call site is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Kind {
-    /// `#[observe]`.
-    Function,
-    /// `#[workflow]`: each call is a run with its own run id and budgets.
-    Workflow,
-    /// `#[node]`: a step of a workflow, with retries and a timeout per attempt.
-    Node,
-}
-
-impl Kind {
-    /// The word used in log events (`function.success`, `workflow.start`, `node.retry`, ...).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::Function => "function",
-            Kind::Workflow => "workflow",
-            Kind::Node => "node",
-        }
-    }
-}
 
 /// What the macro knows about a call site at compile time.
 #[doc(hidden)]
@@ -56,6 +36,7 @@ pub struct Info {
     pub fields: &'static [&'static str],
     pub kind: Kind,
     pub metrics: bool,
+    pub poll_metrics: bool,
     pub log: bool,
     pub objective: Option<Objective>,
 }
@@ -128,6 +109,8 @@ pub struct CallSite {
     pub(crate) cancelled: Site,
     pub(crate) panicked: Site,
     handles: OnceLock<Handles>,
+    polls: OnceLock<&'static PollSeries>,
+    flow_series: OnceLock<&'static FunctionSeries>,
 }
 
 impl CallSite {
@@ -141,6 +124,8 @@ impl CallSite {
             cancelled: Site::event(&me.cancelled, Level::WARN, &info),
             panicked: Site::event(&me.panicked, Level::ERROR, &info),
             handles: OnceLock::new(),
+            polls: OnceLock::new(),
+            flow_series: OnceLock::new(),
         }
     }
 
@@ -196,6 +181,35 @@ impl CallSite {
         }
         let resolved = Handles::resolve(self.name(), self.module())?;
         Some(self.handles.get_or_init(|| resolved))
+    }
+
+    /// The busy-time and slow-poll series, resolved on first use once obs
+    /// keeps function metrics; `None` before, and with `metrics = false` or
+    /// `poll_metrics = false`.
+    #[inline]
+    pub(crate) fn poll_series(&'static self) -> Option<&'static PollSeries> {
+        if let Some(series) = self.polls.get() {
+            return Some(series);
+        }
+        if !self.records_metrics() || !self.info.poll_metrics {
+            return None;
+        }
+        let resolved = poll::series(self.name(), self.module(), self.kind())?;
+        Some(self.polls.get_or_init(|| resolved))
+    }
+
+    /// The series of a workflow or node that `/obs/hotspots` ranks (not shown
+    /// on `/metrics`); `None` for functions, before `init` and with `metrics = false`.
+    #[inline]
+    pub(crate) fn flow_series(&'static self) -> Option<&'static FunctionSeries> {
+        if let Some(series) = self.flow_series.get() {
+            return Some(series);
+        }
+        if !self.records_metrics() || self.kind() == Kind::Function {
+            return None;
+        }
+        let resolved = store::series(self.name(), self.module(), self.kind())?;
+        Some(self.flow_series.get_or_init(|| resolved))
     }
 
     /// Opens the call's span with the argument values the macro collected, or

@@ -49,6 +49,9 @@ pub struct Builder {
     pub(crate) max_series: usize,
     pub(crate) install_subscriber: bool,
     pub(crate) prometheus: bool,
+    pub(crate) process_metrics: bool,
+    pub(crate) slow_poll: std::time::Duration,
+    pub(crate) open_log_level: bool,
     #[cfg(feature = "health")]
     pub(crate) health: Option<std::sync::Arc<dyn crate::health::HealthCheck>>,
     #[cfg(feature = "health")]
@@ -87,6 +90,9 @@ impl Default for Builder {
             max_series: 1000,
             install_subscriber: true,
             prometheus: true,
+            process_metrics: true,
+            slow_poll: crate::metrics::poll::DEFAULT_SLOW_POLL,
+            open_log_level: false,
             #[cfg(feature = "health")]
             health: None,
             #[cfg(feature = "health")]
@@ -179,6 +185,53 @@ impl Builder {
     /// it, metrics go to whatever `metrics` recorder the application installed.
     pub fn prometheus(mut self, install: bool) -> Self {
         self.prometheus = install;
+        self
+    }
+
+    /// Whether `/metrics` shows the standard process metrics (default true):
+    /// `process_cpu_seconds_total`, `process_resident_memory_bytes`,
+    /// `process_virtual_memory_bytes`, `process_open_fds`, `process_max_fds`,
+    /// `process_threads` and `process_start_time_seconds`, read at scrape time,
+    /// under those names whatever the namespace. Needs the `process` feature
+    /// (on by default); on a platform that cannot tell a value it is absent.
+    pub fn process_metrics(mut self, show: bool) -> Self {
+        self.process_metrics = show;
+        self
+    }
+
+    /// The slow-poll threshold (default 10 ms; `OBS_SLOW_POLL_THRESHOLD_MS` wins
+    /// when set): a poll of an async `#[observe]`, `#[workflow]` or `#[node]`
+    /// function that takes longer counts in `obs_function_slow_polls_total` and
+    /// is logged at WARN (at most once a second per function). A poll that long
+    /// holds its executor thread: blocking work inside async code.
+    pub fn slow_poll_threshold(mut self, threshold: std::time::Duration) -> Self {
+        self.slow_poll = threshold;
+        self
+    }
+
+    /// `OBS_SLOW_POLL_THRESHOLD_MS` when set and valid (a bad one is warned about), else the builder's.
+    pub(crate) fn resolved_slow_poll(&self) -> std::time::Duration {
+        let Some(text) = env_var("OBS_SLOW_POLL_THRESHOLD_MS") else { return self.slow_poll };
+        match text.trim().parse::<f64>() {
+            Ok(ms) if ms.is_finite() && ms >= 0.0 => std::time::Duration::from_secs_f64(ms / 1000.0),
+            _ => {
+                warn_env(
+                    "OBS_SLOW_POLL_THRESHOLD_MS",
+                    "not a number of milliseconds",
+                    "the builder's threshold (default 10 ms)",
+                );
+                self.slow_poll
+            }
+        }
+    }
+
+    /// Let `PUT /obs/log-level` change the log filter without a token (default
+    /// false). Only for a server on a loopback address: `init` refuses it on
+    /// any other. With a token ([`health_token`](Self::health_token) or
+    /// `OBS_HEALTH_TOKEN`) the token is required all the same; without one and
+    /// without this, changes are refused.
+    pub fn open_log_level_on_loopback(mut self, open: bool) -> Self {
+        self.open_log_level = open;
         self
     }
 

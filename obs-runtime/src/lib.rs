@@ -40,6 +40,7 @@
 //! | `err`, `err(Debug)`, `err(Display)` | treat the return type as a `Result` and choose how errors are rendered |
 //! | `ret`, `ret(Display)` | record the returned value on the end event |
 //! | `metrics = false`, `log = false` | turn off metrics or the end-of-call log event |
+//! | `poll_metrics = false` | turn off poll time and slow polls (`obs_function_poll_seconds`, `obs_function_slow_polls_total`) of an async function |
 //! | `reveal(token)` | record a parameter that looks like a credential (otherwise `[redacted]`) |
 //! | `crate = path` | the path of `obs_runtime` when it is re-exported by another crate |
 //! | `objective(success = 99.9, latency = "250ms", percentile = 99)`, `objective = NAME` | a service level objective (a `const` [`ops::Objective`] for `NAME`), from which [`ops`] generates burn-rate alerts |
@@ -99,10 +100,12 @@ pub mod health;
 #[cfg(feature = "http")]
 mod http;
 mod init_error;
+mod kind;
 pub mod log;
 pub mod metrics;
 pub mod ops;
 pub mod propagation;
+pub mod queue;
 pub mod security;
 mod slots;
 mod start;

@@ -10,17 +10,27 @@
 //! always go through the facade.
 
 mod families;
+pub(crate) mod poll;
+pub(crate) mod process;
+mod runtime;
 pub(crate) mod store;
 
 pub use families::{
     AUDIT_WRITE_ERRORS_TOTAL, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS_TOTAL, DEFAULT_NAMESPACE,
     EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL,
     EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_ERRORS_TOTAL,
-    FUNCTION_IN_FLIGHT, Family, HEALTH_CHECK_DURATION_SECONDS, HEALTH_STATUS, HTTP_SERVER_ACTIVE_REQUESTS,
-    HTTP_SERVER_REQUEST_DURATION_SECONDS, LOG_DROPPED_TOTAL, MetricType, MetricUnit, NODE_DURATION_SECONDS,
-    NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, OVERFLOW_TOTAL, SECURITY_EVENTS_TOTAL, WORKFLOW_ACTIVE,
-    WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
+    FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS, FUNCTION_SLOW_POLLS_TOTAL, Family, HEALTH_CHECK_DURATION_SECONDS,
+    HEALTH_STATUS, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION_SECONDS, LOG_DROPPED_TOTAL, MetricType,
+    MetricUnit, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, OVERFLOW_TOTAL, PROCESS_CPU_SECONDS_TOTAL,
+    PROCESS_MAX_FDS, PROCESS_OPEN_FDS, PROCESS_RESIDENT_MEMORY_BYTES, PROCESS_START_TIME_SECONDS, PROCESS_THREADS,
+    PROCESS_VIRTUAL_MEMORY_BYTES, QUEUE_CAPACITY, QUEUE_DEPTH, QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS,
+    SECURITY_EVENTS_TOTAL, WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS,
+    WORKFLOW_RUNS_TOTAL, families, find,
 };
+pub(crate) use runtime::watch_current as watch_current_runtime;
+pub use runtime::watch_tokio_runtime;
+#[cfg(feature = "prometheus")]
+pub(crate) use runtime::{Samples as RuntimeSamples, read as read_runtime};
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,7 +113,8 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
     }
     STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
     for family in families() {
-        if own_buckets.is_none() || !store::renders(family) {
+        let own = store::renders(family) || poll::RENDERED.contains(family);
+        if (own_buckets.is_none() || !own) && !process::renders(family) && !runtime::RENDERED.contains(family) {
             family.describe();
         }
     }
@@ -139,7 +150,7 @@ impl Handles {
     /// The handles of `function` in `module`, once metrics are active.
     pub(crate) fn resolve(function: &'static str, module: &'static str) -> Option<Handles> {
         let state = STATE.get()?;
-        let meter = match store::series(function, module) {
+        let meter = match store::series(function, module, crate::kind::Kind::Function) {
             Some(series) => Meter::Own(series),
             None => {
                 let ns = state.namespace.as_str();

@@ -79,6 +79,26 @@ pub fn require_tool(name: &str) -> std::path::PathBuf {
     })
 }
 
+/// Feeds `text` to `promtool check metrics` and fails the test on any finding.
+pub fn promtool_check(text: &str) {
+    use std::process::{Command, Stdio};
+    let promtool = require_tool("promtool");
+    let mut child = Command::new(promtool)
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool starts");
+    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let findings = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success() && findings.trim().is_empty(),
+        "promtool check metrics found:\n{findings}\n--- text ---\n{text}"
+    );
+}
+
 /// A child process killed when the guard drops, even when the test fails.
 pub struct ChildGuard(pub std::process::Child);
 

@@ -68,7 +68,7 @@ fn ret_and_err() -> Result<u8, std::fmt::Error> {
     Ok(1)
 }
 
-#[observe(metrics = false)]
+#[observe(metrics = false, poll_metrics = false)]
 fn no_metrics() {}
 
 #[observe(log = false)]

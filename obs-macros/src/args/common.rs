@@ -20,6 +20,8 @@ pub struct CommonArgs {
     pub err: Option<(Span, Format)>,
     pub ret: Option<Format>,
     pub metrics: bool,
+    /// Poll time and slow polls of async functions (`poll_metrics = false` turns them off).
+    pub poll_metrics: bool,
     pub log: bool,
     pub krate: Option<Path>,
     pub reveal: Vec<Ident>,
@@ -37,6 +39,7 @@ impl Default for CommonArgs {
             err: None,
             ret: None,
             metrics: true,
+            poll_metrics: true,
             log: true,
             krate: None,
             reveal: Vec::new(),
@@ -99,6 +102,10 @@ pub fn common_keys<T: AttrArgs>() -> Vec<Key<T>> {
         }),
         Key::new("metrics", |arg, a: &mut T| {
             set(a).metrics = arg.bool()?;
+            Ok(())
+        }),
+        Key::new("poll_metrics", |arg, a: &mut T| {
+            set(a).poll_metrics = arg.bool()?;
             Ok(())
         }),
         Key::new("log", |arg, a: &mut T| {

@@ -126,7 +126,7 @@ impl Instrumented<'_> {
         let level = self.args.level.clone().unwrap_or_else(|| Ident::new(self.default_span_level, Span::call_site()));
         let ok_level = self.args.level.clone().unwrap_or_else(|| Ident::new(self.default_ok_level, Span::call_site()));
         let line = quote_spanned!(ident.span()=> ::core::line!());
-        let (metrics, log) = (self.args.metrics, self.args.log);
+        let (metrics, poll_metrics, log) = (self.args.metrics, self.args.poll_metrics, self.args.log);
         let kind = &self.kind;
         let objective = objective(&private, self.args.objective.as_ref());
         let all_names = LEADING_FIELDS
@@ -152,6 +152,7 @@ impl Instrumented<'_> {
                 fields: &[#(#all_names),*],
                 kind: #kind,
                 metrics: #metrics,
+                poll_metrics: #poll_metrics,
                 log: #log,
                 objective: #objective,
             });

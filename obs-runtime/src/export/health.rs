@@ -14,11 +14,17 @@ const STOP_LIMIT: Duration = Duration::from_secs(1);
 
 /// Always on with the `health` feature; `OBS_HEALTH_TOKEN` wins over the builder's token.
 pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured>>, InitError> {
+    let resolved = resolved(settings);
+    Ok(Some(Box::new(Health { settings: resolved, group: settings.health_group.clone() })))
+}
+
+/// The health settings in force: the builder's, with `OBS_HEALTH_TOKEN` winning for the token.
+pub(crate) fn resolved(settings: &Settings) -> health::Settings {
     let mut resolved = settings.health.clone();
     if let Some(token) = crate::env::env_var("OBS_HEALTH_TOKEN") {
         resolved.token = Some(token);
     }
-    Ok(Some(Box::new(Health { settings: resolved, group: settings.health_group.clone() })))
+    resolved
 }
 
 struct Health {

@@ -4,6 +4,10 @@
 
 #[cfg(feature = "health")]
 mod health;
+#[cfg(all(feature = "http", feature = "prometheus"))]
+mod hotspots;
+#[cfg(feature = "http")]
+mod log_level;
 #[cfg(feature = "ops")]
 mod ops;
 #[cfg(feature = "otlp")]
@@ -37,6 +41,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>,
     exporters.extend(workflow_views::configure(settings)?);
     #[cfg(feature = "ops")]
     exporters.extend(ops::configure(settings)?);
+    #[cfg(feature = "http")]
+    exporters.extend(log_level::configure(settings)?);
     let _ = settings;
     Ok(exporters)
 }

@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
@@ -13,8 +14,13 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use super::recorder::{Histograms, ObsRecorder};
 use super::seam::{Configured, Exporter, Settings, StartContext};
 use crate::init_error::InitError;
+use crate::kind::Kind;
 use crate::metrics::store::{self, Families, Totals};
-use crate::metrics::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
+use crate::metrics::{
+    FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,
+    FUNCTION_SLOW_POLLS_TOTAL, Family, RuntimeSamples, Status,
+};
+use crate::metrics::{poll, process};
 
 /// The recorder with real histograms (the given bucket bounds), when
 /// [`Builder::prometheus`](crate::Builder::prometheus) is on (the default).
@@ -26,7 +32,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
     let handle = inner.handle();
     let recorder = ObsRecorder::new(inner, &settings.buckets);
     let view = View { handle, histograms: recorder.histograms() };
-    Ok(Some(Box::new(Recorder { view, recorder: Some(recorder) })))
+    let process_metrics = settings.process_metrics;
+    Ok(Some(Box::new(Recorder { view, recorder: Some(recorder), process_metrics })))
 }
 
 /// What a scrape reads.
@@ -39,12 +46,17 @@ struct View {
 struct Recorder {
     view: View,
     recorder: Option<ObsRecorder>,
+    process_metrics: bool,
 }
 
 impl Configured for Recorder {
     fn install(&mut self) -> Result<(), InitError> {
         match self.recorder.take() {
-            Some(recorder) => metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet),
+            Some(recorder) => {
+                metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet)?;
+                PROCESS_METRICS.store(self.process_metrics, Ordering::Relaxed);
+                Ok(())
+            }
             None => Ok(()),
         }
     }
@@ -72,6 +84,7 @@ impl Configured for Recorder {
                     }),
                 )
             });
+            cx.serve(super::hotspots::routes);
         }
         let view = self.view;
         cx.metrics_text = Some(Box::new(move || render(&view)));
@@ -92,14 +105,52 @@ impl Exporter for Scraped {
 
 /// Everything `/metrics` serves, in the Prometheus text format: the counters
 /// and gauges that went through the `metrics` facade, its histograms, then
-/// the function families from obs's store.
+/// the function families from obs's store, the process and the runtime.
 fn render(view: &View) -> String {
     let mut text = view.handle.render();
     view.histograms.render(&mut text);
-    if let Some((families, series)) = store::snapshot() {
+    if let Some((families, mut series)) = store::snapshot() {
+        // Workflows and nodes keep series for /obs/hotspots; /metrics has their own families.
+        series.retain(|totals| totals.kind == Kind::Function);
         write_function_families(&mut text, families, &series);
+        write_poll_families(&mut text, &families.bounds, &poll::snapshot());
     }
+    if PROCESS_METRICS.load(Ordering::Relaxed) {
+        write_process_families(&mut text, &process::read());
+    }
+    write_runtime_families(&mut text, &crate::metrics::read_runtime());
     text
+}
+
+/// The watched tokio runtime's families: one sample, or one per `worker`.
+fn write_runtime_families(out: &mut String, families: &[(&'static Family, RuntimeSamples)]) {
+    for (family, samples) in families {
+        let name = sanitize_metric_name(&family.name());
+        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
+        match samples {
+            RuntimeSamples::Single(value) => {
+                let _ = writeln!(out, "{name} {value}");
+            }
+            RuntimeSamples::PerWorker(values) => {
+                for (worker, value) in values.iter().enumerate() {
+                    let _ = writeln!(out, "{name}{{worker=\"{worker}\"}} {value}");
+                }
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// Whether `/metrics` shows the process families ([`Builder::process_metrics`](crate::Builder::process_metrics)).
+static PROCESS_METRICS: AtomicBool = AtomicBool::new(false);
+
+/// One sample per process family, each with its `# HELP` and `# TYPE` lines.
+fn write_process_families(out: &mut String, values: &[(&'static Family, f64)]) {
+    for (family, value) in values {
+        let name = family.name();
+        let _ =
+            write!(out, "# HELP {name} {}\n# TYPE {name} {}\n{name} {value}\n\n", family.help(), family.metric_type());
+    }
 }
 
 /// Writes the calls counter, the duration histogram and the in-flight gauge,
@@ -108,13 +159,6 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     if series.is_empty() {
         return;
     }
-    let labels = |out: &mut String, totals: &Totals| {
-        out.push_str("{function=\"");
-        escape_label_value(out, totals.function);
-        out.push_str("\",module=\"");
-        escape_label_value(out, totals.module);
-        out.push('"');
-    };
     let header = |out: &mut String, name: &str, family: &Family| {
         let name = sanitize_metric_name(name);
         let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
@@ -124,8 +168,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     let name = header(out, &families.calls, &FUNCTION_CALLS_TOTAL);
     for totals in series {
         for (status, count) in Status::FUNCTION.iter().zip(totals.calls) {
-            out.push_str(&name);
-            labels(out, totals);
+            function_labels(out, &name, (totals.function, totals.module));
             let _ = writeln!(out, ",status=\"{}\"}} {count}", status.as_str());
         }
     }
@@ -133,37 +176,76 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
 
     let name = header(out, &families.duration, &FUNCTION_DURATION_SECONDS);
     for totals in series {
-        let mut cumulative = 0;
-        let les = families.bounds.iter().map(Some).chain([None]);
-        for (le, count) in les.zip(&totals.buckets) {
-            cumulative += count;
-            let _ = write!(out, "{name}_bucket");
-            labels(out, totals);
-            match le {
-                Some(le) => {
-                    let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
-                }
-                None => {
-                    let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
-                }
-            }
-        }
-        let _ = write!(out, "{name}_sum");
-        labels(out, totals);
-        let _ = writeln!(out, "}} {}", totals.sum_seconds);
-        let _ = write!(out, "{name}_count");
-        labels(out, totals);
-        let _ = writeln!(out, "}} {cumulative}");
+        write_histogram(
+            out,
+            &name,
+            (totals.function, totals.module),
+            &families.bounds,
+            &totals.buckets,
+            totals.sum_seconds,
+        );
     }
     out.push('\n');
 
     let name = header(out, &families.in_flight, &FUNCTION_IN_FLIGHT);
     for totals in series {
-        out.push_str(&name);
-        labels(out, totals);
+        function_labels(out, &name, (totals.function, totals.module));
         let _ = writeln!(out, "}} {}", totals.in_flight);
     }
     out.push('\n');
+}
+
+/// The poll-time histogram and the slow-poll counter of every async function called so far.
+fn write_poll_families(out: &mut String, bounds: &[f64], series: &[poll::PollTotals]) {
+    if series.is_empty() {
+        return;
+    }
+    let name = sanitize_metric_name(&FUNCTION_POLL_SECONDS.name());
+    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} histogram\n", FUNCTION_POLL_SECONDS.help());
+    for totals in series {
+        write_histogram(out, &name, (totals.function, totals.module), bounds, &totals.buckets, totals.sum_seconds);
+    }
+    out.push('\n');
+    let name = sanitize_metric_name(&FUNCTION_SLOW_POLLS_TOTAL.name());
+    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} counter\n", FUNCTION_SLOW_POLLS_TOTAL.help());
+    for totals in series {
+        function_labels(out, &name, (totals.function, totals.module));
+        let _ = writeln!(out, "}} {}", totals.slow);
+    }
+    out.push('\n');
+}
+
+/// `name{function="…",module="…"`, left open for more labels.
+fn function_labels(out: &mut String, name: &str, (function, module): (&str, &str)) {
+    out.push_str(name);
+    out.push_str("{function=\"");
+    escape_label_value(out, function);
+    out.push_str("\",module=\"");
+    escape_label_value(out, module);
+    out.push('"');
+}
+
+/// One histogram series: cumulative `_bucket` lines from per-bucket counts, then `_sum` and `_count`.
+fn write_histogram(out: &mut String, name: &str, labels: (&str, &str), bounds: &[f64], buckets: &[u64], sum: f64) {
+    let bucket = format!("{name}_bucket");
+    let mut cumulative = 0;
+    let les = bounds.iter().map(Some).chain([None]);
+    for (le, count) in les.zip(buckets) {
+        cumulative += count;
+        function_labels(out, &bucket, labels);
+        match le {
+            Some(le) => {
+                let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
+            }
+            None => {
+                let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
+            }
+        }
+    }
+    function_labels(out, &format!("{name}_sum"), labels);
+    let _ = writeln!(out, "}} {sum}");
+    function_labels(out, &format!("{name}_count"), labels);
+    let _ = writeln!(out, "}} {cumulative}");
 }
 
 /// A label value in the text format: backslash, double quote and newline escaped.
@@ -211,6 +293,7 @@ mod tests {
         let series = [Totals {
             function: "say \"hi\"",
             module: "app",
+            kind: Kind::Function,
             calls: [3, 1, 0, 0],
             buckets: vec![2, 1, 1],
             sum_seconds: 2.25,

@@ -33,9 +33,18 @@ pub(crate) struct Settings {
     /// Whether obs installs the subscriber (what OTLP export hooks into).
     #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub install_subscriber: bool,
+    /// Whether the HTTP server listens on a loopback address.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub http_loopback: bool,
+    /// Whether `PUT /obs/log-level` is open without a token on loopback ([`Builder::open_log_level_on_loopback`](crate::Builder::open_log_level_on_loopback)).
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub open_log_level: bool,
     /// Whether obs installs its Prometheus recorder.
     #[cfg(feature = "prometheus")]
     pub prometheus: bool,
+    /// Whether `/metrics` shows the standard process families.
+    #[cfg(feature = "prometheus")]
+    pub process_metrics: bool,
     #[cfg(feature = "health")]
     pub health: crate::health::Settings,
     #[cfg(feature = "health")]
@@ -48,7 +57,10 @@ pub(crate) struct Settings {
 
 /// The subscriber's base, under the layers exporters add.
 #[cfg(feature = "otlp")]
-pub(crate) type Base = tracing_subscriber::layer::Layered<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>;
+pub(crate) type Base = tracing_subscriber::layer::Layered<
+    tracing_subscriber::reload::Layer<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
+    tracing_subscriber::Registry,
+>;
 
 /// Renders the text a scrape of `/metrics` returns now.
 pub(crate) type MetricsText = Box<dyn Fn() -> String + Send + Sync>;

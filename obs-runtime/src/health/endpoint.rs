@@ -54,14 +54,14 @@ fn authorized(headers: &HeaderMap) -> bool {
 
 /// The credentials of a `Bearer` authorization: the scheme is case-insensitive
 /// and one or more spaces follow it (RFC 9110 §11.4, RFC 6750 §2.1).
-fn bearer_credentials(value: &str) -> Option<&str> {
+pub(crate) fn bearer_credentials(value: &str) -> Option<&str> {
     let (scheme, credentials) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| credentials.trim_matches(' '))
 }
 
 /// Compares every byte of equal-length values without an early exit, so
 /// timing does not reveal how much of a guess was right (only its length).
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -9,6 +9,9 @@
 pub(crate) mod format;
 mod ids;
 mod json;
+// Changed through `/obs/log-level`, so read only with the `http` feature.
+#[cfg_attr(not(feature = "http"), allow(dead_code))]
+pub(crate) mod level;
 mod memory;
 // The writer thread is a `Worker`, compiled with any feature (without one, stdout is written directly).
 #[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]

@@ -11,7 +11,7 @@
 use std::fmt;
 
 use MetricType::{Counter, Gauge, Histogram};
-use MetricUnit::{Count, Seconds};
+use MetricUnit::{Bytes, Count, Seconds};
 
 /// What kind of series a family holds: the `# TYPE` word in the Prometheus text format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -48,8 +48,10 @@ impl fmt::Display for MetricType {
 pub enum MetricUnit {
     /// A number of things (calls, runs, spans, requests).
     Count,
-    /// Seconds of wall time.
+    /// Seconds (of wall time, of CPU time, or since the Unix epoch).
     Seconds,
+    /// Bytes of memory.
+    Bytes,
 }
 
 impl MetricUnit {
@@ -62,6 +64,7 @@ impl MetricUnit {
         match self {
             MetricUnit::Count => metrics::Unit::Count,
             MetricUnit::Seconds => metrics::Unit::Seconds,
+            MetricUnit::Bytes => metrics::Unit::Bytes,
         }
     }
 }
@@ -85,6 +88,9 @@ pub struct Family {
     unit: Option<MetricUnit>,
     help: &'static str,
     labels: &'static [&'static str],
+    /// Whether the name carries the namespace; the standard process families
+    /// keep the names every Prometheus client gives them, so dashboards work.
+    namespaced: bool,
 }
 
 impl Family {
@@ -95,7 +101,12 @@ impl Family {
         help: &'static str,
         labels: &'static [&'static str],
     ) -> Family {
-        Family { suffix, metric_type, unit, help, labels }
+        Family { suffix, metric_type, unit, help, labels, namespaced: true }
+    }
+
+    /// A family with a name fixed by convention, never prefixed by the namespace.
+    const fn standard(name: &'static str, metric_type: MetricType, unit: MetricUnit, help: &'static str) -> Family {
+        Family { suffix: name, metric_type, unit: Some(unit), help, labels: &[], namespaced: false }
     }
 
     /// The name without the namespace, e.g. `function_calls_total`.
@@ -124,9 +135,19 @@ impl Family {
     }
 
     /// The full name under `namespace` (`obs` → `obs_function_calls_total`); the
-    /// suffix alone when the namespace is empty.
+    /// suffix alone when the namespace is empty, and always for the standard
+    /// process families (`process_cpu_seconds_total`).
     pub fn name_in(&self, namespace: &str) -> String {
-        if namespace.is_empty() { self.suffix.to_owned() } else { format!("{namespace}_{}", self.suffix) }
+        if namespace.is_empty() || !self.namespaced {
+            self.suffix.to_owned()
+        } else {
+            format!("{namespace}_{}", self.suffix)
+        }
+    }
+
+    /// Whether the namespace prefixes the name (false for the standard process families).
+    pub fn is_namespaced(&self) -> bool {
+        self.namespaced
     }
 
     /// The full name under the namespace [`init`](crate::init) was configured
@@ -188,6 +209,22 @@ pub const FUNCTION_IN_FLIGHT: Family = Family::new(
     Gauge,
     Some(Count),
     "Calls of instrumented functions currently running.",
+    &["function", "module"],
+);
+/// Busy time of async instrumented calls (`#[observe]`, `#[workflow]`, `#[node]`): their summed poll durations.
+pub const FUNCTION_POLL_SECONDS: Family = Family::new(
+    "function_poll_seconds",
+    Histogram,
+    Some(Seconds),
+    "Busy time of async instrumented calls: the summed duration of their polls, per call.",
+    &["function", "module"],
+);
+/// Polls of async instrumented functions that took longer than the slow-poll threshold (default 10 ms).
+pub const FUNCTION_SLOW_POLLS_TOTAL: Family = Family::new(
+    "function_slow_polls_total",
+    Counter,
+    Some(Count),
+    "Polls of async instrumented functions longer than the slow-poll threshold (blocking work in async code).",
     &["function", "module"],
 );
 /// Label values folded into [`OVERFLOW`](crate::metrics::OVERFLOW), by the family (full name) they were folded in.
@@ -350,12 +387,92 @@ pub const AUDIT_WRITE_ERRORS_TOTAL: Family = Family::new(
     &[],
 );
 
+/// Items in an `obs_runtime::queue` channel now.
+pub const QUEUE_DEPTH: Family =
+    Family::new("queue_depth", Gauge, Some(Count), "Items waiting in the queue.", &["queue"]);
+/// The most items an `obs_runtime::queue` channel holds.
+pub const QUEUE_CAPACITY: Family =
+    Family::new("queue_capacity", Gauge, Some(Count), "The most items the queue holds.", &["queue"]);
+/// How long items waited in an `obs_runtime::queue` channel, from send to receive.
+pub const QUEUE_WAIT_SECONDS: Family = Family::new(
+    "queue_wait_seconds",
+    Histogram,
+    Some(Seconds),
+    "Time items spent in the queue, from send to receive.",
+    &["queue"],
+);
+/// `try_send` calls an `obs_runtime::queue` channel refused because it was full.
+pub const QUEUE_REJECTED_TOTAL: Family = Family::new(
+    "queue_rejected_total",
+    Counter,
+    Some(Count),
+    "Items refused by try_send because the queue was full.",
+    &["queue"],
+);
+/// Worker threads of the watched tokio runtime.
+pub const TOKIO_WORKERS: Family =
+    Family::new("tokio_workers", Gauge, Some(Count), "Worker threads of the tokio runtime.", &[]);
+/// Tasks alive (spawned, not yet finished) in the watched tokio runtime.
+pub const TOKIO_ALIVE_TASKS: Family =
+    Family::new("tokio_alive_tasks", Gauge, Some(Count), "Tasks alive in the tokio runtime.", &[]);
+/// Tasks waiting in the watched tokio runtime's global (injection) queue.
+pub const TOKIO_GLOBAL_QUEUE_DEPTH: Family = Family::new(
+    "tokio_global_queue_depth",
+    Gauge,
+    Some(Count),
+    "Tasks waiting in the tokio runtime's global queue.",
+    &[],
+);
+/// Time each worker of the watched tokio runtime spent busy; its rate is the worker's busy ratio.
+pub const TOKIO_WORKER_BUSY_SECONDS_TOTAL: Family = Family::new(
+    "tokio_worker_busy_seconds_total",
+    Counter,
+    Some(Seconds),
+    "Time each tokio worker spent busy (its rate is the busy ratio).",
+    &["worker"],
+);
+/// Times each worker of the watched tokio runtime parked (went idle).
+pub const TOKIO_WORKER_PARK_TOTAL: Family = Family::new(
+    "tokio_worker_park_total",
+    Counter,
+    Some(Count),
+    "Times each tokio worker parked for lack of work.",
+    &["worker"],
+);
+/// CPU time (user and system) the process has used, read at scrape time.
+pub const PROCESS_CPU_SECONDS_TOTAL: Family =
+    Family::standard("process_cpu_seconds_total", Counter, Seconds, "Total user and system CPU time spent in seconds.");
+/// Resident set size of the process.
+pub const PROCESS_RESIDENT_MEMORY_BYTES: Family =
+    Family::standard("process_resident_memory_bytes", Gauge, Bytes, "Resident memory size in bytes.");
+/// Virtual memory size of the process.
+pub const PROCESS_VIRTUAL_MEMORY_BYTES: Family =
+    Family::standard("process_virtual_memory_bytes", Gauge, Bytes, "Virtual memory size in bytes.");
+/// File descriptors the process has open.
+pub const PROCESS_OPEN_FDS: Family =
+    Family::standard("process_open_fds", Gauge, Count, "Number of open file descriptors.");
+/// The soft limit on open file descriptors (0: unlimited).
+pub const PROCESS_MAX_FDS: Family =
+    Family::standard("process_max_fds", Gauge, Count, "Maximum number of open file descriptors.");
+/// OS threads of the process.
+pub const PROCESS_THREADS: Family =
+    Family::standard("process_threads", Gauge, Count, "Number of OS threads in the process.");
+/// When the process started, in seconds since the Unix epoch.
+pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
+    "process_start_time_seconds",
+    Gauge,
+    Seconds,
+    "Start time of the process since unix epoch in seconds.",
+);
+
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 25] = [
+pub(crate) static FAMILIES: [&Family; 43] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
     &FUNCTION_IN_FLIGHT,
+    &FUNCTION_POLL_SECONDS,
+    &FUNCTION_SLOW_POLLS_TOTAL,
     &OVERFLOW_TOTAL,
     &WORKFLOW_RUNS_TOTAL,
     &WORKFLOW_DURATION_SECONDS,
@@ -377,6 +494,22 @@ pub(crate) static FAMILIES: [&Family; 25] = [
     &CIRCUIT_BREAKER_TRANSITIONS_TOTAL,
     &SECURITY_EVENTS_TOTAL,
     &AUDIT_WRITE_ERRORS_TOTAL,
+    &QUEUE_DEPTH,
+    &QUEUE_CAPACITY,
+    &QUEUE_WAIT_SECONDS,
+    &QUEUE_REJECTED_TOTAL,
+    &TOKIO_WORKERS,
+    &TOKIO_ALIVE_TASKS,
+    &TOKIO_GLOBAL_QUEUE_DEPTH,
+    &TOKIO_WORKER_BUSY_SECONDS_TOTAL,
+    &TOKIO_WORKER_PARK_TOTAL,
+    &PROCESS_CPU_SECONDS_TOTAL,
+    &PROCESS_RESIDENT_MEMORY_BYTES,
+    &PROCESS_VIRTUAL_MEMORY_BYTES,
+    &PROCESS_OPEN_FDS,
+    &PROCESS_MAX_FDS,
+    &PROCESS_THREADS,
+    &PROCESS_START_TIME_SECONDS,
 ];
 
 /// Every metric family obs can emit.
@@ -420,5 +553,7 @@ mod tests {
         assert_eq!(HEALTH_STATUS.default_name(), "obs_health_status");
         assert_eq!(find("obs", "obs_workflow_active"), Some(&WORKFLOW_ACTIVE));
         assert_eq!(find("obs", "obs_workflow"), None);
+        assert_eq!(PROCESS_OPEN_FDS.name_in("shop"), "process_open_fds");
+        assert_eq!(find("obs", "process_cpu_seconds_total"), Some(&PROCESS_CPU_SECONDS_TOTAL));
     }
 }

@@ -13,18 +13,19 @@ use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
 use super::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
+use crate::kind::Kind;
 
 /// Shards per series: enough that a handful of busy threads rarely share one.
-const SHARDS: usize = 8;
+pub(super) const SHARDS: usize = 8;
 /// Counters per cache line pair (128 bytes, so adjacent-line prefetch does not
 /// pull in a neighbour's shard either).
-const SLOTS_PER_LINE: usize = 16;
+pub(super) const SLOTS_PER_LINE: usize = 16;
 
 #[repr(align(128))]
-struct Line([AtomicU64; SLOTS_PER_LINE]);
+pub(super) struct Line(pub(super) [AtomicU64; SLOTS_PER_LINE]);
 
 impl Line {
-    fn zero() -> Line {
+    pub(super) fn zero() -> Line {
         Line(std::array::from_fn(|_| AtomicU64::new(0)))
     }
 }
@@ -76,7 +77,7 @@ const BUCKETS: usize = SUM_WRAPS + 1;
 
 /// The shard this thread writes: threads take shards in turn as they first record.
 #[inline]
-fn shard() -> usize {
+pub(super) fn shard() -> usize {
     // A `const` thread-local with no destructor is a plain TLS read, with no lazy-init check.
     thread_local! {
         static SHARD: Cell<usize> = const { Cell::new(usize::MAX) };
@@ -98,14 +99,17 @@ fn shard() -> usize {
 pub(crate) struct FunctionSeries {
     function: &'static str,
     module: &'static str,
+    /// Workflows and nodes keep a series too, for `/obs/hotspots` only: their
+    /// metrics on `/metrics` are the workflow and node families.
+    kind: Kind,
     /// Bucket upper bounds in nanoseconds, ascending.
     bounds: &'static [u64],
     slots: Sharded,
 }
 
 impl FunctionSeries {
-    fn new(function: &'static str, module: &'static str, bounds: &'static [u64]) -> FunctionSeries {
-        FunctionSeries { function, module, bounds, slots: Sharded::new(BUCKETS + bounds.len() + 1) }
+    fn new(function: &'static str, module: &'static str, kind: Kind, bounds: &'static [u64]) -> FunctionSeries {
+        FunctionSeries { function, module, kind, bounds, slots: Sharded::new(BUCKETS + bounds.len() + 1) }
     }
 
     #[inline]
@@ -151,6 +155,7 @@ impl FunctionSeries {
         Totals {
             function: self.function,
             module: self.module,
+            kind: self.kind,
             calls: std::array::from_fn(|i| sum(CALLS + i)),
             sum_seconds: self.sum_nanos() as f64 / 1e9,
             in_flight: started.saturating_sub(ended),
@@ -165,6 +170,8 @@ impl FunctionSeries {
 pub(crate) struct Totals {
     pub function: &'static str,
     pub module: &'static str,
+    /// `/metrics` shows functions only; `/obs/hotspots` every kind.
+    pub kind: Kind,
     /// Calls ended with each of [`Status::FUNCTION`], in that order.
     pub calls: [u64; 4],
     /// Calls per bucket (not cumulative), the last one above every bound.
@@ -201,6 +208,11 @@ struct Store {
 
 static STORE: OnceLock<Store> = OnceLock::new();
 
+/// The bucket bounds in nanoseconds, once obs keeps function metrics itself.
+pub(super) fn bounds_nanos() -> Option<&'static [u64]> {
+    STORE.get().map(|store| store.bounds_nanos)
+}
+
 /// Keeps function metrics in obs from now on (called once, by `init`).
 pub(super) fn install(families: Families) {
     let nanos = families.bounds.iter().map(|&b| (b * 1e9).round() as u64).collect::<Vec<_>>();
@@ -209,14 +221,14 @@ pub(super) fn install(families: Families) {
 
 /// The series of a `(function, module)` pair, created at zero on first use;
 /// `None` when function metrics go through the facade.
-pub(super) fn series(function: &'static str, module: &'static str) -> Option<&'static FunctionSeries> {
+pub(crate) fn series(function: &'static str, module: &'static str, kind: Kind) -> Option<&'static FunctionSeries> {
     let store = STORE.get()?;
     let mut all = store.series.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(found) = all.iter().find(|s| s.function == function && s.module == module) {
+    if let Some(found) = all.iter().find(|s| s.function == function && s.module == module && s.kind == kind) {
         return Some(found);
     }
     let created: &'static FunctionSeries =
-        Box::leak(Box::new(FunctionSeries::new(function, module, store.bounds_nanos)));
+        Box::leak(Box::new(FunctionSeries::new(function, module, kind, store.bounds_nanos)));
     all.push(created);
     Some(created)
 }
@@ -239,7 +251,7 @@ mod tests {
 
     #[test]
     fn calls_land_in_the_first_bucket_whose_bound_they_do_not_exceed() {
-        let series = FunctionSeries::new("f", "m", BOUNDS);
+        let series = FunctionSeries::new("f", "m", Kind::Function, BOUNDS);
         for nanos in [0, 1_000, 1_001, 50_000, 100_000, 100_001, 5_000_000_000] {
             series.start();
             series.end(Status::Ok, Duration::from_nanos(nanos));
@@ -253,7 +265,8 @@ mod tests {
 
     #[test]
     fn shards_written_by_many_threads_add_up_and_calls_may_end_on_another_thread() {
-        let series: &'static FunctionSeries = Box::leak(Box::new(FunctionSeries::new("f", "m", BOUNDS)));
+        let series: &'static FunctionSeries =
+            Box::leak(Box::new(FunctionSeries::new("f", "m", Kind::Function, BOUNDS)));
         std::thread::scope(|scope| {
             for _ in 0..SHARDS + 3 {
                 scope.spawn(|| {
@@ -278,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_duration_sum_survives_passing_u64_nanoseconds() {
-        let series = FunctionSeries::new("f", "m", &[1_000]);
+        let series = FunctionSeries::new("f", "m", Kind::Function, &[1_000]);
         // 3 calls of 300 years each: 2.8e19 ns, past u64::MAX (1.8e19).
         let long = Duration::from_secs(300 * 365 * 24 * 3600);
         for _ in 0..3 {

@@ -54,15 +54,23 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     let serve_http = listener.is_some();
     #[cfg(not(feature = "http"))]
     let serve_http = false;
+    #[cfg(feature = "http")]
+    let http_loopback = listener.as_ref().and_then(|l| l.local_addr().ok()).is_some_and(|addr| addr.ip().is_loopback());
+    #[cfg(not(feature = "http"))]
+    let http_loopback = false;
     let _ = http_addr;
     let settings = seam::Settings {
         service,
         namespace: builder.namespace.clone(),
         buckets,
         serve_http,
+        http_loopback,
+        open_log_level: builder.open_log_level,
         install_subscriber: builder.install_subscriber,
         #[cfg(feature = "prometheus")]
         prometheus: builder.prometheus,
+        #[cfg(feature = "prometheus")]
+        process_metrics: builder.process_metrics,
         #[cfg(feature = "health")]
         health: builder.health_settings.clone(),
         #[cfg(feature = "health")]
@@ -98,9 +106,11 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         }
         installed.push(exporter);
     }
+    crate::metrics::poll::set_threshold(builder.resolved_slow_poll());
     let own_buckets = installed.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
     crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
     crate::callsite::preregister();
+    crate::metrics::watch_current_runtime();
     crate::workflow::metrics::preregister();
 
     // 3. The exporters, then the subscriber and the server from what they

@@ -78,6 +78,9 @@ pub(super) fn install(
         let _ = cx;
         tracing_subscriber::layer::Identity::new()
     };
+    let text = filter.to_string();
+    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
+    crate::log::level::install(handle, text);
     let registry = tracing_subscriber::registry().with(filter).with(spans);
     // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.
     #[cfg(feature = "otlp")]

@@ -93,7 +93,13 @@ where
             && let Some(inner) = this.inner.as_mut().as_pin_mut()
         {
             *this.polling = true;
+            if let Some(call) = this.call.as_mut() {
+                call.poll_begin();
+            }
             let poll = inner.poll(cx);
+            if let Some(call) = this.call.as_mut() {
+                call.poll_end();
+            }
             *this.polling = false;
             if let Poll::Ready(output) = poll {
                 this.inner.set(None);

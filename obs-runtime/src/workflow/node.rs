@@ -150,7 +150,13 @@ where
                     let _ctx = this.ctx.clone().map(context::enter);
                     let Some(current) = this.current.as_mut().as_pin_mut() else { return Poll::Pending };
                     *this.polling = true;
+                    if let Some(call) = this.call.as_mut() {
+                        call.poll_begin();
+                    }
                     let poll = current.poll(cx);
+                    if let Some(call) = this.call.as_mut() {
+                        call.poll_end();
+                    }
                     *this.polling = false;
                     let (output, timed_out) = match poll {
                         Poll::Ready(output) => (output, false),
