@@ -17,10 +17,10 @@ pub(crate) struct Worker {
 }
 
 /// The stop signal as a [`Worker::spawn`] thread sees it.
-#[cfg_attr(not(any(feature = "health", feature = "prometheus")), allow(dead_code))]
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
 pub(crate) struct Stop(mpsc::Receiver<()>);
 
-#[cfg_attr(not(any(feature = "health", feature = "prometheus")), allow(dead_code))]
+#[cfg_attr(not(feature = "health"), allow(dead_code))]
 impl Stop {
     /// Waits at most `timeout`; `true` once the worker is asked to stop.
     pub(crate) fn wait(&self, timeout: Duration) -> bool {
@@ -29,7 +29,7 @@ impl Stop {
 }
 
 impl Worker {
-    #[cfg_attr(not(any(feature = "health", feature = "prometheus")), allow(dead_code))]
+    #[cfg_attr(not(feature = "health"), allow(dead_code))]
     /// Runs `body` on a thread named `name`; it should return soon after
     /// [`Stop::wait`] says so.
     pub(crate) fn spawn(name: &str, body: impl FnOnce(Stop) + Send + 'static) -> std::io::Result<Worker> {

@@ -101,6 +101,12 @@ impl<E: SpanExporter + 'static> Sink for Spans<E> {
 /// A log record and the scope it was emitted in.
 pub(crate) type LogItem = Box<(SdkLogRecord, InstrumentationScope)>;
 
+impl Weigh for LogItem {
+    fn weight(&self) -> usize {
+        size_of::<Self>() + size_of::<InstrumentationScope>() + self.0.weight()
+    }
+}
+
 /// Log records to a `LogExporter`.
 pub(crate) struct Logs<E>(pub E);
 

@@ -10,8 +10,6 @@ use opentelemetry::trace::{Event, Link, Status};
 use opentelemetry::{Array, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 
-use super::processor::LogItem;
-
 /// What an item weighs in memory, approximately (its own size and the text it owns).
 pub(crate) trait Weigh {
     fn weight(&self) -> usize;
@@ -30,14 +28,13 @@ impl Weigh for SpanData {
     }
 }
 
-impl Weigh for LogItem {
+impl Weigh for opentelemetry_sdk::logs::SdkLogRecord {
     fn weight(&self) -> usize {
-        let (record, _) = &**self;
-        let fields: usize = record
+        let fields: usize = self
             .attributes_iter()
             .map(|(key, value)| size_of::<(KeyValue, AnyValue)>() + key.as_str().len() + any(value))
             .sum();
-        size_of::<Self>() + size_of_val(&**self) + record.body().map_or(0, any) + fields
+        size_of::<Self>() + self.body().map_or(0, any) + fields
     }
 }
 
