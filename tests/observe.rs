@@ -458,3 +458,21 @@ fn every_method_of_an_observed_impl_block_is_measured_as_type_method() {
     assert_eq!(failed["order"], 0, "{failed}");
     assert!(!logs.text().contains("sk_live_canary_ledger"), "self is not recorded");
 }
+
+#[test]
+fn the_server_lists_its_endpoints_at_its_root_and_says_where_it_is_when_it_starts() {
+    let (guard, logs) = telemetry();
+    let addr = guard.http_addr().unwrap();
+    let (status, body) = http_get(addr, "/").unwrap();
+    assert_eq!(status, 200);
+    for path in ["/metrics", "/health", "/health/ready", "/obs/workflows", "/obs/rules.yml", "/obs/hotspots"] {
+        assert!(body.lines().any(|l| l.trim() == path), "{path} is listed:\n{body}");
+    }
+    let start = logs.lines().into_iter().find(|l| l["event"] == "obs.start").expect("the start line");
+    assert_eq!(start["level"], "INFO");
+    let message = start["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("obs: serving /metrics") && message.ends_with(&format!("on http://{addr}")),
+        "{message}"
+    );
+}

@@ -66,6 +66,14 @@ fn circuits_and_security_events_are_counted_and_logged() {
     let granted = logged.iter().find(|l| l["event"] == "security.authorization").unwrap();
     assert_eq!(granted["level"], "INFO");
     assert_eq!(granted["resource"], "https://files.example/invoice/17?token=[redacted]", "query values are redacted");
+    // Every event is counted by level: as many as there are lines of that level.
+    let text = guard.render_metrics().unwrap();
+    for level in ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"] {
+        let written = logged.iter().filter(|l| l["level"] == level).count() as f64;
+        let series = format!(r#"obs_log_events_total{{level="{}"}}"#, level.to_lowercase());
+        assert_eq!(sample(&text, &series), Some(written), "{series}\n{text}");
+    }
+    assert_eq!(sample(&text, r#"obs_log_events_total{level="warn"}"#), Some(5.0), "2 openings, 3 failures");
     let limited = logged.iter().find(|l| l["event"] == "security.rate_limit").unwrap();
     assert!(!limited["event.reason"].as_str().unwrap().contains("hunter2"), "{limited}");
 }

@@ -43,7 +43,7 @@ impl Configured for Health {
 
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         #[cfg(feature = "http")]
-        cx.serve(health::endpoint::routes);
+        cx.serve(&["/health", "/health/live", "/health/ready"], health::endpoint::routes);
         #[cfg(not(feature = "http"))]
         let _ = cx;
         Ok(Box::new(Refresh { interval: self.settings.refresh, worker: None }))

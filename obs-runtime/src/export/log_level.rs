@@ -84,7 +84,7 @@ struct LogLevel {
 impl Configured for LogLevel {
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         let access = self.access;
-        cx.serve(move |router| {
+        cx.serve(&["/obs/log-level"], move |router| {
             router.route(
                 "/obs/log-level",
                 get(show).put(move |headers: HeaderMap, Query(query): Query<HashMap<String, String>>, body: String| {

@@ -55,7 +55,10 @@ impl Configured for Ops {
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         #[cfg(feature = "http")]
         if self.serve {
-            cx.serve(routes);
+            cx.serve(
+                &["/obs/rules.yml", "/obs/alertmanager.yml", "/obs/dashboard.json", "/obs/dashboard-queries.yml"],
+                routes,
+            );
         }
         let _ = cx;
         Ok(Box::new(Served))

@@ -70,7 +70,7 @@ impl Configured for Recorder {
         #[cfg(feature = "http")]
         {
             let view = self.view.clone();
-            cx.serve(move |router| {
+            cx.serve(&["/metrics"], move |router| {
                 router.route(
                     "/metrics",
                     axum::routing::get(move || {
@@ -84,7 +84,7 @@ impl Configured for Recorder {
                     }),
                 )
             });
-            cx.serve(super::hotspots::routes);
+            cx.serve(&["/obs/hotspots"], super::hotspots::routes);
         }
         let view = self.view;
         cx.metrics_text = Some(Box::new(move || render(&view)));

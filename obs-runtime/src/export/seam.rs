@@ -72,6 +72,9 @@ pub(crate) type MetricsText = Box<dyn Fn() -> String + Send + Sync>;
 pub(crate) struct StartContext {
     #[cfg(feature = "http")]
     routes: axum::Router,
+    /// The paths the routes serve, listed at `GET /` and in the start line.
+    #[cfg(feature = "http")]
+    paths: Vec<&'static str>,
     /// The OpenTelemetry layer, between the filter and the log layer (which
     /// reads the ids it assigns).
     #[cfg(feature = "otlp")]
@@ -84,16 +87,23 @@ pub(crate) struct StartContext {
 }
 
 impl StartContext {
-    /// Adds routes to the HTTP server (served when it runs).
+    /// Adds routes to the HTTP server (served when it runs); `paths` name what
+    /// they serve, for the index at `GET /` and the start line.
     #[cfg(feature = "http")]
-    pub(crate) fn serve(&mut self, add: impl FnOnce(axum::Router) -> axum::Router) {
+    pub(crate) fn serve(&mut self, paths: &[&'static str], add: impl FnOnce(axum::Router) -> axum::Router) {
+        self.paths.extend_from_slice(paths);
         self.routes = add(std::mem::take(&mut self.routes));
     }
 
-    /// Every route contributed.
+    /// Every route contributed, with `GET /` listing them, and their paths.
     #[cfg(feature = "http")]
-    pub(crate) fn take_routes(&mut self) -> axum::Router {
-        std::mem::take(&mut self.routes)
+    pub(crate) fn take_routes(&mut self) -> (axum::Router, Vec<&'static str>) {
+        let paths = std::mem::take(&mut self.paths);
+        let index: String = std::iter::once("obs endpoints:\n".to_owned())
+            .chain(paths.iter().map(|path| format!("  {path}\n")))
+            .collect();
+        let routes = std::mem::take(&mut self.routes).route("/", axum::routing::get(move || async move { index }));
+        (routes, paths)
     }
 }
 

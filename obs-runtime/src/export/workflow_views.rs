@@ -28,7 +28,7 @@ struct WorkflowViews;
 
 impl Configured for WorkflowViews {
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
-        cx.serve(routes);
+        cx.serve(&["/obs/workflows", "/obs/workflows/active"], routes);
         Ok(self)
     }
 }

@@ -6,6 +6,7 @@
 //! `span_id`, `span`, the event's fields (an `error` object with `kind`,
 //! `message` and `chain` on failures) and the fields of the spans in scope.
 
+pub(crate) mod count;
 pub(crate) mod format;
 mod ids;
 mod json;

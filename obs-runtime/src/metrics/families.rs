@@ -354,6 +354,14 @@ pub const LOG_DROPPED_TOTAL: Family = Family::new(
     "Log lines dropped because the buffer before stdout was full (the log consumer stalled).",
     &[],
 );
+/// Log events by level, counted whether or not their line is written.
+pub const LOG_EVENTS_TOTAL: Family = Family::new(
+    "log_events_total",
+    Counter,
+    Some(Count),
+    "Log events the filter let through, by level (whatever the log format, written or dropped).",
+    &["level"],
+);
 /// The state of each circuit breaker the application reports through `obs_runtime::circuit`.
 pub const CIRCUIT_BREAKER_STATE: Family = Family::new(
     "circuit_breaker_state",
@@ -466,7 +474,7 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
 );
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 43] = [
+pub(crate) static FAMILIES: [&Family; 44] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -490,6 +498,7 @@ pub(crate) static FAMILIES: [&Family; 43] = [
     &EXPORTER_FAILED_SPANS_TOTAL,
     &EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL,
     &LOG_DROPPED_TOTAL,
+    &LOG_EVENTS_TOTAL,
     &CIRCUIT_BREAKER_STATE,
     &CIRCUIT_BREAKER_TRANSITIONS_TOTAL,
     &SECURITY_EVENTS_TOTAL,

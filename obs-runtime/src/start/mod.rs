@@ -131,9 +131,19 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(feature = "http")]
     let http_addr = match listener {
         Some(listener) => {
-            let server = crate::http::Server::start(listener, cx.take_routes())?;
+            let (routes, paths) = cx.take_routes();
+            let server = crate::http::Server::start(listener, routes)?;
             let addr = server.addr();
             exporters.0.push(Box::new(server));
+            let paths = paths.join(", ");
+            tracing::info!(
+                target: "obs_runtime",
+                event = "obs.start",
+                service = %settings.service,
+                http.address = %addr,
+                endpoints = %paths,
+                "obs: serving {paths} on http://{addr}"
+            );
             Some(addr)
         }
         None => None,

@@ -8,6 +8,7 @@ use tracing_subscriber::layer::SubscriberExt;
 
 use crate::export::seam::{Exporter, StartContext};
 use crate::init_error::InitError;
+use crate::log::count::EventCounts;
 use crate::log::{JsonLayer, LogFormat};
 use crate::metrics::LOG_DROPPED_TOTAL;
 
@@ -81,7 +82,7 @@ pub(super) fn install(
     let text = filter.to_string();
     let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
     crate::log::level::install(handle, text);
-    let registry = tracing_subscriber::registry().with(filter).with(spans);
+    let registry = tracing_subscriber::registry().with(filter).with(spans).with(EventCounts::new());
     // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.
     #[cfg(feature = "otlp")]
     let (with_lines, export_only) = match logs {
