@@ -147,6 +147,15 @@ fn every_family_a_scrape_shows_is_in_the_table_with_its_type_help_and_labels() {
         .expect("init");
 
     assert_eq!(lookup(1), 2);
+    obs_runtime::circuit::record("families", obs_runtime::circuit::CircuitState::Closed);
+    obs_runtime::circuit::record("families", obs_runtime::circuit::CircuitState::Open);
+    obs_runtime::security::event(obs_runtime::security::SecurityEvent::authentication("families").success());
+    // An open trail shows its error counter, at zero.
+    let trail_dir = std::env::temp_dir().join(format!("obs-families-audit-{}", std::process::id()));
+    std::fs::create_dir_all(&trail_dir).unwrap();
+    let trail = obs_runtime::audit::AuditLog::open(trail_dir.join("audit.jsonl"), Default::default()).unwrap();
+    trail.record("families", "read", "table", "success").unwrap();
+    std::fs::remove_dir_all(&trail_dir).unwrap();
     let (tx, mut rx) = obs_runtime::queue::channel::<u8>("families", 1);
     tx.try_send(1).unwrap();
     assert!(tx.try_send(2).is_err(), "full");

@@ -350,7 +350,8 @@ fn the_dashboard_holds_together() {
     let mut ids = std::collections::HashSet::new();
     let mut boxes: Vec<(u64, u64, u64, u64, String)> = Vec::new();
     let rows: Vec<_> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
-    assert_eq!(rows, ["Overview", "Workflows", "Nodes", "Health"]);
+    // The process row is there because the process families are (feature `process`).
+    assert_eq!(rows, ["Overview", "Workflows", "Nodes", "Health", "Process"]);
     for panel in panels {
         let title = panel["title"].as_str().unwrap().to_owned();
         assert!(ids.insert(panel["id"].as_u64().unwrap()), "panel id {} used twice", panel["id"]);

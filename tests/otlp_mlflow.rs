@@ -461,8 +461,14 @@ fn a_workflow_run_is_one_trace(
     assert!(matches!(failed, Err(IngestError::Timeout(_))), "{failed:?}");
 
     let lines = logs.lines();
-    let run_lines =
-        |doc: u64| -> Vec<&Value> { lines.iter().filter(|l| l["workflow"] == "ingest" && l["doc"] == doc).collect() };
+    // Slow-poll warnings depend on the machine (a first poll in a debug build on a busy one): not part of the run's story.
+    let run_lines = |doc: u64| -> Vec<&Value> {
+        lines
+            .iter()
+            .filter(|l| l["workflow"] == "ingest" && l["doc"] == doc)
+            .filter(|l| !l["event"].as_str().unwrap_or_default().ends_with(".slow_poll"))
+            .collect()
+    };
     let events = |lines: &[&Value]| -> Vec<String> {
         lines.iter().map(|l| l["event"].as_str().unwrap_or_default().to_owned()).collect()
     };

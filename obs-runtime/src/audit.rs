@@ -141,6 +141,8 @@ pub struct AuditLog {
     path: PathBuf,
     options: Options,
     state: Mutex<State>,
+    /// `obs_audit_write_errors_total`, at zero from the moment a trail is open.
+    errors: metrics::Counter,
 }
 
 struct State {
@@ -171,7 +173,8 @@ impl AuditLog {
             file.sync_data()?;
         }
         let state = State { file, size: whole, seq, last, unsynced: 0 };
-        Ok(AuditLog { path, options, state: Mutex::new(state) })
+        let errors = metrics::counter!(AUDIT_WRITE_ERRORS_TOTAL.name());
+        Ok(AuditLog { path, options, state: Mutex::new(state), errors })
     }
 
     /// Appends one record; with [`Sync::Always`] it is on disk when this returns.
@@ -184,7 +187,7 @@ impl AuditLog {
         let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let result = self.append(&mut state, actor, action, resource, outcome);
         if result.is_err() {
-            metrics::counter!(AUDIT_WRITE_ERRORS_TOTAL.name()).increment(1);
+            self.errors.increment(1);
         }
         result
     }

@@ -78,7 +78,9 @@ fn events(needle: &str) -> Vec<Value> {
         .text()
         .lines()
         .filter(|line| line.contains(needle))
-        .map(|line| serde_json::from_str(line).expect("every line is JSON"))
+        .map(|line| serde_json::from_str::<Value>(line).expect("every line is JSON"))
+        // Slow-poll warnings depend on the machine (a first poll in a debug build on a busy one).
+        .filter(|line| !line["event"].as_str().unwrap_or_default().ends_with(".slow_poll"))
         .collect()
 }
 
