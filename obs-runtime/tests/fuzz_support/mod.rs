@@ -82,6 +82,8 @@ pub struct Tally {
     pub max_peak_input: usize,
     /// The largest peak / input ratio among inputs of at least 1 KiB.
     pub max_ratio_1k: f64,
+    /// The same among inputs of at least 32 KiB (fixed buffers no longer dominate).
+    pub max_ratio_32k: f64,
 }
 
 impl Tally {
@@ -95,19 +97,23 @@ impl Tally {
         if input >= 1024 {
             self.max_ratio_1k = self.max_ratio_1k.max(peak as f64 / input as f64);
         }
+        if input >= 32 * 1024 {
+            self.max_ratio_32k = self.max_ratio_32k.max(peak as f64 / input as f64);
+        }
     }
 
     pub fn report(&self, target: &str, elapsed: std::time::Duration) {
         println!(
             "{target}: {} cases in {:.2} s ({:.0}/s), {} input bytes; peak bytes allocated: max {} (input {} bytes); \
-             max peak per input byte (inputs >= 1 KiB): {:.2}",
+             max peak per input byte: {:.2} (inputs >= 1 KiB), {:.2} (inputs >= 32 KiB)",
             self.cases,
             elapsed.as_secs_f64(),
             self.cases as f64 / elapsed.as_secs_f64().max(1e-9),
             self.input_bytes,
             self.max_peak,
             self.max_peak_input,
-            self.max_ratio_1k
+            self.max_ratio_1k,
+            self.max_ratio_32k
         );
     }
 }
