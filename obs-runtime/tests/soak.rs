@@ -558,6 +558,50 @@ fn app_call(addr: SocketAddr, timeout: Duration) -> (bool, Duration) {
     (ok, started.elapsed())
 }
 
+/// Whether the server has closed `stream` (end of stream or a reset), without waiting.
+fn closed_by_server(stream: &mut TcpStream) -> bool {
+    let _ = stream.set_nonblocking(true);
+    let mut buf = [0u8; 1024];
+    let closed = loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break false,
+            Err(_) => break true,
+        }
+    };
+    let _ = stream.set_nonblocking(false);
+    closed
+}
+
+/// Replaces the clients the server closed (the header timeout) with new ones, from many
+/// threads at once, so that the pressure stays on; returns how many were replaced.
+fn reopen(clients: &Mutex<Vec<TcpStream>>, addr: SocketAddr, slow: bool) -> u64 {
+    let mut list = clients.lock().unwrap();
+    let before = list.len();
+    list.retain_mut(|s| !closed_by_server(s));
+    let missing = before - list.len();
+    drop(list);
+    let replaced = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for t in 0..32 {
+            let replaced = &replaced;
+            scope.spawn(move || {
+                for _ in (t..missing).step_by(32) {
+                    if let Ok(mut s) = TcpStream::connect_timeout(&addr, Duration::from_millis(300)) {
+                        if slow {
+                            let _ = s.write_all(b"GET /metrics HTTP/1.1\r\nHost: x\r\n");
+                        }
+                        clients.lock().unwrap().push(s);
+                        replaced.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            });
+        }
+    });
+    replaced.into_inner()
+}
+
 #[test]
 #[ignore = "soak: minutes long; scripts/soak.sh runs it"]
 fn soak_connection_exhaustion() {
@@ -634,11 +678,13 @@ fn soak_connection_exhaustion() {
     let mut scrapes = Vec::new();
     let mut app_calls = Vec::new();
     let mut fds_max = 0;
+    let mut reopened = 0;
     let hold_started = Instant::now();
     while hold_started.elapsed() < hold {
         for s in slow_clients.lock().unwrap().iter_mut() {
             let _ = s.write_all(b"a");
         }
+        reopened += reopen(&clients, metrics, false) + reopen(&slow_clients, metrics, true);
         let (status, took) = scrape(metrics, timeout);
         scrapes.push((status, took));
         let (ok, took_app) = app_call(app, timeout);
@@ -646,6 +692,7 @@ fn soak_connection_exhaustion() {
         fds_max = fds_max.max(fds_of(&pid));
         std::thread::sleep(Duration::from_millis(1000).saturating_sub(took + took_app));
     }
+    let held = clients.lock().unwrap().len() + slow_clients.lock().unwrap().len();
     let answered = scrapes.iter().filter(|(s, _)| *s == 200).count();
     let slowest_scrape = scrapes.iter().map(|(_, t)| *t).max().unwrap_or_default();
     let app_ok = app_calls.iter().filter(|(ok, _)| *ok).count();
@@ -673,7 +720,8 @@ fn soak_connection_exhaustion() {
     let _ = child.wait();
     let accept_errors = rest.split_whitespace().find_map(|p| p.strip_prefix("accept_errors=")).unwrap_or("?").to_owned();
     eprintln!(
-        "connection exhaustion ({idle} idle + {slow} slow, held {hold:?}): /metrics answered {answered} of {} scrapes, \
+        "connection exhaustion ({idle} idle + {slow} slow, held {hold:?}, {reopened} reopened after the server closed \
+         them, {held} open at the end): /metrics answered {answered} of {} scrapes, \
          slowest {slowest_scrape:?} (normal {normal_scrape:?}); the application's listener answered {app_ok} of {}, \
          slowest {slowest_app:?} (normal {normal_app:?}), accept errors {accept_errors}; descriptors {fds_before} before, \
          {fds_max} at most, {fds_after} after; recovered (scrape < 500 ms) {recovered:?} after the clients went; \
