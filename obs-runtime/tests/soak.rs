@@ -371,8 +371,10 @@ fn soak_backend_down() {
     backend_round(0);
 }
 
+/// Fails today: measured on commit f8aa25b (60 s, 8 threads), RSS 716 MB after the warm-up and
+/// 2.51 GB at most with export on, against 8 MB with export off (see the report).
 #[test]
-#[ignore = "soak: minutes long; scripts/soak.sh runs it"]
+#[ignore = "defect: with 64 KB string arguments and the backend down, RSS grows by gigabytes (the export queues are bounded by count, not bytes); scripts/soak.sh runs it with SOAK_KNOWN_DEFECTS=1"]
 fn soak_backend_down_64k_arguments() {
     backend_round(64 * 1024);
 }
@@ -674,24 +676,32 @@ fn soak_connection_exhaustion() {
         connect_failed.load(Ordering::Relaxed)
     );
 
-    // While they are held: scrape and call the application every second; the slow ones drip.
-    let mut scrapes = Vec::new();
-    let mut app_calls = Vec::new();
-    let mut fds_max = 0;
-    let mut reopened = 0;
+    // While they are held: a prober scrapes and calls the application every second; meanwhile
+    // the slow clients drip and the ones the server closed are replaced.
     let hold_started = Instant::now();
-    while hold_started.elapsed() < hold {
-        for s in slow_clients.lock().unwrap().iter_mut() {
-            let _ = s.write_all(b"a");
+    let (scrapes, app_calls, fds_max, reopened) = std::thread::scope(|scope| {
+        let prober = scope.spawn(|| {
+            let (mut scrapes, mut app_calls, mut fds_max) = (Vec::new(), Vec::new(), 0);
+            while hold_started.elapsed() < hold {
+                let round = Instant::now();
+                scrapes.push(scrape(metrics, timeout));
+                app_calls.push(app_call(app, timeout));
+                fds_max = fds_max.max(fds_of(&pid));
+                std::thread::sleep(Duration::from_secs(1).saturating_sub(round.elapsed()));
+            }
+            (scrapes, app_calls, fds_max)
+        });
+        let mut reopened = 0;
+        while hold_started.elapsed() < hold {
+            for s in slow_clients.lock().unwrap().iter_mut() {
+                let _ = s.write_all(b"a");
+            }
+            reopened += reopen(&clients, metrics, false) + reopen(&slow_clients, metrics, true);
+            std::thread::sleep(Duration::from_millis(200));
         }
-        reopened += reopen(&clients, metrics, false) + reopen(&slow_clients, metrics, true);
-        let (status, took) = scrape(metrics, timeout);
-        scrapes.push((status, took));
-        let (ok, took_app) = app_call(app, timeout);
-        app_calls.push((ok, took_app));
-        fds_max = fds_max.max(fds_of(&pid));
-        std::thread::sleep(Duration::from_millis(1000).saturating_sub(took + took_app));
-    }
+        let (scrapes, app_calls, fds_max) = prober.join().unwrap();
+        (scrapes, app_calls, fds_max, reopened)
+    });
     let held = clients.lock().unwrap().len() + slow_clients.lock().unwrap().len();
     let answered = scrapes.iter().filter(|(s, _)| *s == 200).count();
     let slowest_scrape = scrapes.iter().map(|(_, t)| *t).max().unwrap_or_default();
@@ -764,6 +774,18 @@ async fn long_run(nodes: u64) -> Result<u64, Never> {
     Ok(sum)
 }
 
+/// CPU time of this process so far (user + system), in nanoseconds.
+fn cpu_ns() -> u64 {
+    // SAFETY: a valid pointer to a zeroed local struct.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let ns = |t: libc::timeval| t.tv_sec as u64 * 1_000_000_000 + t.tv_usec as u64 * 1000;
+    ns(usage.ru_utime) + ns(usage.ru_stime)
+}
+
 fn http_get_len(addr: SocketAddr, path: &str) -> usize {
     let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_secs(5)) else { return 0 };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
@@ -797,9 +819,9 @@ fn long_run_child() {
         })
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
-    let started = Instant::now();
+    let (started, cpu_before) = (Instant::now(), cpu_ns());
     runtime.block_on(long_run(nodes)).unwrap();
-    let elapsed = started.elapsed();
+    let (elapsed, cpu) = (started.elapsed(), cpu_ns() - cpu_before);
     stop.store(true, Ordering::Relaxed);
     let samples = sampler.join().unwrap();
     let text = guard.render_metrics().unwrap();
@@ -812,10 +834,11 @@ fn long_run_child() {
     let view_max = samples.iter().map(|s| s.2).max().unwrap_or(0);
     let view_min = samples.iter().map(|s| s.2).filter(|&n| n > 0).min().unwrap_or(0);
     println!(
-        "SOAK long_run nodes={nodes} counted={counted} seconds={:.1} ns_per_node={:.0} samples={} rss_first_kb={rss_first} \
+        "SOAK long_run nodes={nodes} counted={counted} seconds={:.1} ns_per_node={:.0} cpu_ns_per_node={:.0} samples={} rss_first_kb={rss_first} \
          rss_max_kb={rss_max} rss_last_kb={rss_last} view_min_bytes={view_min} view_max_bytes={view_max}",
         elapsed.as_secs_f64(),
         elapsed.as_nanos() as f64 / nodes as f64,
+        cpu as f64 / nodes as f64,
         samples.len()
     );
 }
@@ -828,9 +851,10 @@ fn soak_long_workflow_run() {
     assert_eq!(field(r, "counted"), field(r, "nodes"), "every node execution is counted");
     let growth = field(r, "rss_max_kb") - field(r, "rss_first_kb");
     eprintln!(
-        "long run: {} node executions in {} s, RSS {} kB -> max {} kB (+{growth} kB), /obs/workflows/active {}..{} bytes",
+        "long run: {} node executions in {} s ({} ns of process CPU a node), RSS {} kB -> max {} kB (+{growth} kB), /obs/workflows/active {}..{} bytes",
         field(r, "nodes"),
         field(r, "seconds"),
+        field(r, "cpu_ns_per_node"),
         field(r, "rss_first_kb"),
         field(r, "rss_max_kb"),
         field(r, "view_min_bytes"),
