@@ -10,6 +10,9 @@
 //! whatever the code does): compare the two columns, not the workflow column
 //! with 1.0.
 //!
+//! A second table gives the same from CPU time per run (each thread's own
+//! clock), which a machine shared with other work disturbs less.
+//!
 //! Runs with the Prometheus recorder installed and no subscriber, so what is
 //! measured is the workflow's own bookkeeping (run state, active-run map,
 //! learned graph, node and workflow metrics), not log formatting.
@@ -22,6 +25,7 @@ use std::hint::black_box;
 use std::path::PathBuf;
 use std::pin::pin;
 use std::sync::Barrier;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -86,10 +90,34 @@ fn block_on<F: Future>(future: F) -> F::Output {
     }
 }
 
+/// CPU time of the calling thread, in nanoseconds. Beside criterion's wall time:
+/// on a machine shared with other work, a thread that is preempted loses wall
+/// time but no CPU time, while contention (cache lines moving between cores,
+/// spinning) costs CPU time. A thread asleep on a lock costs neither, so a
+/// blocking lock shows in the wall figures only.
+fn thread_cpu_ns() -> u64 {
+    // SAFETY: a valid pointer to a zeroed local struct.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts
+    };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// CPU nanoseconds and runs, per variant (workflow, plain) and thread count, over the whole run.
+static CPU: [[(AtomicU64, AtomicU64); THREADS.len()]; 2] =
+    [const { [const { (AtomicU64::new(0), AtomicU64::new(0)) }; THREADS.len()] }; 2];
+
 /// Time for `iters` runs on one thread when `threads` threads run at the same
 /// moment: the slowest thread's time, so criterion's per-iteration figure is
-/// the time of one run on one thread.
-fn concurrent<F: Future<Output = u64>>(threads: usize, iters: u64, f: fn(u64) -> F) -> Duration {
+/// the time of one run on one thread. Adds each thread's CPU time to `cpu`.
+fn concurrent<F: Future<Output = u64>>(
+    threads: usize,
+    iters: u64,
+    f: fn(u64) -> F,
+    cpu: &(AtomicU64, AtomicU64),
+) -> Duration {
     let barrier = Barrier::new(threads);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
@@ -97,11 +125,14 @@ fn concurrent<F: Future<Output = u64>>(threads: usize, iters: u64, f: fn(u64) ->
                 let barrier = &barrier;
                 scope.spawn(move || {
                     barrier.wait();
-                    let start = Instant::now();
+                    let (start, cpu_start) = (Instant::now(), thread_cpu_ns());
                     for i in 0..iters {
                         black_box(block_on(f(black_box(i ^ ((t as u64) << 48)))));
                     }
-                    start.elapsed()
+                    let elapsed = start.elapsed();
+                    cpu.0.fetch_add(thread_cpu_ns() - cpu_start, Ordering::Relaxed);
+                    cpu.1.fetch_add(iters, Ordering::Relaxed);
+                    elapsed
                 })
             })
             .collect();
@@ -111,12 +142,12 @@ fn concurrent<F: Future<Output = u64>>(threads: usize, iters: u64, f: fn(u64) ->
 
 fn scaling(c: &mut Criterion) {
     let mut group = c.benchmark_group("scaling");
-    for threads in THREADS {
+    for (n, threads) in THREADS.into_iter().enumerate() {
         group.bench_function(format!("workflow_10_nodes_{threads}"), |b| {
-            b.iter_custom(|iters| concurrent(threads, iters, workflow_10_nodes))
+            b.iter_custom(|iters| concurrent(threads, iters, workflow_10_nodes, &CPU[0][n]))
         });
         group.bench_function(format!("plain_10_steps_{threads}"), |b| {
-            b.iter_custom(|iters| concurrent(threads, iters, plain_10_steps))
+            b.iter_custom(|iters| concurrent(threads, iters, plain_10_steps, &CPU[1][n]))
         });
     }
     group.finish();
@@ -174,6 +205,34 @@ fn summary(since: SystemTime) {
     }
 }
 
+/// The same table from CPU time per run (warm-up included).
+fn cpu_summary() {
+    let per_run = |v: usize, n: usize| {
+        let (ns, runs) = (&CPU[v][n].0, &CPU[v][n].1);
+        let runs = runs.load(Ordering::Relaxed);
+        (runs > 0).then(|| ns.load(Ordering::Relaxed) as f64 / runs as f64)
+    };
+    println!("\n== scaling by CPU time: CPU ns per run; 1-thread figure / this one ==");
+    println!("{:>7} {:>14} {:>9} {:>14} {:>9} {:>13}", "threads", "workflow ns", "ratio", "plain ns", "ratio", "wf / plain");
+    for (n, threads) in THREADS.into_iter().enumerate() {
+        let ratio = |one: Option<f64>, this: Option<f64>| Some(one? / this?);
+        let show = |v: Option<f64>, width: usize, prec: usize| match v {
+            Some(v) => format!("{v:>width$.prec$}"),
+            None => format!("{:>width$}", "-"),
+        };
+        let (wf, plain) = (per_run(0, n), per_run(1, n));
+        let (wf_ratio, plain_ratio) = (ratio(per_run(0, 0), wf), ratio(per_run(1, 0), plain));
+        println!(
+            "{threads:>7} {} {} {} {} {}",
+            show(wf, 14, 1),
+            show(wf_ratio, 9, 3),
+            show(plain, 14, 1),
+            show(plain_ratio, 9, 3),
+            show(ratio(wf_ratio, plain_ratio), 13, 3),
+        );
+    }
+}
+
 fn env_ms(name: &str, default: u64) -> Duration {
     Duration::from_millis(std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default))
 }
@@ -195,4 +254,5 @@ fn main() {
 
     c.final_summary();
     summary(since);
+    cpu_summary();
 }
