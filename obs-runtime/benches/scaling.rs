@@ -181,7 +181,10 @@ fn summary(since: SystemTime) {
     let ns = |id: String| estimate(&dir, since, &id);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!("\n== scaling: ns per run per thread; throughput per thread / 1-thread figure ({cores} cores) ==");
-    println!("{:>7} {:>14} {:>9} {:>14} {:>9} {:>13}", "threads", "workflow ns", "ratio", "plain ns", "ratio", "wf / plain");
+    println!(
+        "{:>7} {:>14} {:>9} {:>14} {:>9} {:>13}",
+        "threads", "workflow ns", "ratio", "plain ns", "ratio", "wf / plain"
+    );
     let wf1 = ns("scaling/workflow_10_nodes_1".into());
     let plain1 = ns("scaling/plain_10_steps_1".into());
     for threads in THREADS {
@@ -213,7 +216,10 @@ fn cpu_summary() {
         (runs > 0).then(|| ns.load(Ordering::Relaxed) as f64 / runs as f64)
     };
     println!("\n== scaling by CPU time: CPU ns per run; 1-thread figure / this one ==");
-    println!("{:>7} {:>14} {:>9} {:>14} {:>9} {:>13}", "threads", "workflow ns", "ratio", "plain ns", "ratio", "wf / plain");
+    println!(
+        "{:>7} {:>14} {:>9} {:>14} {:>9} {:>13}",
+        "threads", "workflow ns", "ratio", "plain ns", "ratio", "wf / plain"
+    );
     for (n, threads) in THREADS.into_iter().enumerate() {
         let ratio = |one: Option<f64>, this: Option<f64>| Some(one? / this?);
         let show = |v: Option<f64>, width: usize, prec: usize| match v {

@@ -38,8 +38,19 @@ static ALLOC: Counting = Counting;
 
 /// Keys the line writes itself (an event field with one of these names would
 /// repeat a key, which is a separate question from escaping).
-const RESERVED: &[&str] =
-    &["timestamp", "level", "target", "service", "trace_id", "span_id", "span", "error", "error.kind", "message", "span_value"];
+const RESERVED: &[&str] = &[
+    "timestamp",
+    "level",
+    "target",
+    "service",
+    "trace_id",
+    "span_id",
+    "span",
+    "error",
+    "error.kind",
+    "message",
+    "span_value",
+];
 
 /// Characters that stress a JSON escaper, then anything.
 fn text_char() -> impl Strategy<Value = char> {
@@ -151,7 +162,8 @@ fn leak(s: &str) -> &'static str {
 }
 
 fn event_site(target: &str, names: &[String]) -> &'static Metadata<'static> {
-    let names: &'static [&'static str] = Box::leak(names.iter().map(|n| leak(n)).collect::<Vec<_>>().into_boxed_slice());
+    let names: &'static [&'static str] =
+        Box::leak(names.iter().map(|n| leak(n)).collect::<Vec<_>>().into_boxed_slice());
     let site: &'static DynCallsite = Box::leak(Box::new(DynCallsite(OnceLock::new())));
     let meta = Metadata::new(
         "fuzz event",
@@ -265,7 +277,9 @@ fn run_case(case: &Case, tally: &mut Tally) -> Result<(), TestCaseError> {
             // Rust prints a float without an exponent, which a JSON reader may read back as an integer,
             // and serde_json (without `float_roundtrip`) may read it one unit in the last place off.
             FieldValue::F64(v) if v.is_finite() => {
-                let read = got.as_f64().ok_or_else(|| TestCaseError::fail(format!("field {name:?}: {got} is not a number")))?;
+                let read = got
+                    .as_f64()
+                    .ok_or_else(|| TestCaseError::fail(format!("field {name:?}: {got} is not a number")))?;
                 prop_assert!(
                     read == *v || (read.to_bits() as i64).abs_diff(v.to_bits() as i64) <= 2,
                     "field {:?}: wrote {}, read {}",

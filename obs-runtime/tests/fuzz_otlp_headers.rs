@@ -20,7 +20,8 @@
 //!   about only once per process, so only the first warning per variable is.
 //!
 //! Long runs: `PROPTEST_CASES=2000 cargo test -p obs-runtime --release --test fuzz_otlp_headers -- --nocapture`
-//! (`PROPTEST_CASES` for the per-process target; the in-process one runs 100 times as many).
+//! (`PROPTEST_CASES` for the per-process target; the in-process one runs 100 times as many,
+//! or `FUZZ_IN_PROCESS_CASES`).
 
 mod fuzz_support;
 
@@ -53,7 +54,9 @@ const ALL_VARS: &[&str] = &[
 
 fn junk() -> impl Strategy<Value = String> {
     prop::collection::vec(
-        prop::sample::select(vec![' ', '%', '=', ':', ';', '"', '\t', '\u{7f}', 'é', '0', 'f', 'z', '@', '/', '?', '&']),
+        prop::sample::select(vec![
+            ' ', '%', '=', ':', ';', '"', '\t', '\u{7f}', 'é', '0', 'f', 'z', '@', '/', '?', '&',
+        ]),
         0..6,
     )
     .prop_map(|c| c.into_iter().collect())
@@ -122,10 +125,14 @@ fn case() -> impl Strategy<Value = Case> {
         prop::option::of(endpoint()),
         any::<bool>(),
         prop::option::weighted(0.2, endpoint()),
-        prop::option::weighted(0.2, (
-            prop::sample::select(vec!["authorization".to_owned(), format!("x-{CANARY} key"), "x-k".to_owned()]),
-            (junk(), junk(), any::<bool>()).prop_map(|(a, b, nl)| format!("Bearer {a}{CANARY}{b}{}", if nl { "\n" } else { "" })),
-        )),
+        prop::option::weighted(
+            0.2,
+            (
+                prop::sample::select(vec!["authorization".to_owned(), format!("x-{CANARY} key"), "x-k".to_owned()]),
+                (junk(), junk(), any::<bool>())
+                    .prop_map(|(a, b, nl)| format!("Bearer {a}{CANARY}{b}{}", if nl { "\n" } else { "" })),
+            ),
+        ),
     )
         .prop_map(|(headers, resource, general, traces, logs, export_logs, builder_endpoint, builder_header)| {
             let mut vars: Vec<(&'static str, String)> = headers;
@@ -318,7 +325,7 @@ fn one_process_per_case() {
 
 #[test]
 fn many_cases_in_one_process() {
-    let n = cases(25) * 100;
+    let n = std::env::var("FUZZ_IN_PROCESS_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(cases(25) * 100);
     let mut cmd = child_command("many");
     cmd.env("OBS_FUZZ_MANY", n.to_string());
     let start = Instant::now();

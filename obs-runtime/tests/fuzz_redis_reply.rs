@@ -115,9 +115,7 @@ fn raw_run(message: &str, input: &[u8]) -> Option<usize> {
         return None;
     }
     let window = MAX_RAW + 1;
-    (0..=bytes.len() - window)
-        .find(|&at| input.windows(window).any(|w| w == &bytes[at..at + window]))
-        .map(|_| window)
+    (0..=bytes.len() - window).find(|&at| input.windows(window).any(|w| w == &bytes[at..at + window])).map(|_| window)
 }
 
 /// Messages too long or quoting too much of the reply, when not failing on them.

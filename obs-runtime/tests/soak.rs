@@ -176,13 +176,13 @@ impl std::error::Error for Failure {}
 /// The instrumented function: `payload` is recorded on its span (a string argument).
 #[observe]
 fn handle(i: u64, payload: &str) -> Result<u64, Failure> {
-    if i % 2 == 0 { Ok(i.wrapping_mul(3) ^ payload.len() as u64) } else { Err(Failure::Upstream) }
+    if i.is_multiple_of(2) { Ok(i.wrapping_mul(3) ^ payload.len() as u64) } else { Err(Failure::Upstream) }
 }
 
 /// Even calls continue a sampled caller's trace (a `request` span and `handle`),
 /// odd ones start an unsampled trace that fails (kept for its error).
 fn call(thread: u64, i: u64, payload: &str, export: bool) {
-    if i % 2 == 0 {
+    if i.is_multiple_of(2) {
         let span = tracing::info_span!("request");
         let mut trace_id = [0u8; 16];
         trace_id[..8].copy_from_slice(&(i + 1).to_be_bytes());
@@ -480,12 +480,14 @@ fn soak_stdout_stalled() {
     let text = reader.join().unwrap();
     let mut written = 0u64;
     for line in text.lines().filter(|l| l.starts_with('{')) {
-        let json: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("a torn line ({e}): {line}"));
+        let json: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("a torn line ({e}): {line}"));
         if json["event"] == "function.error" && json["span"].as_str().is_some_and(|s| s.ends_with("failing")) {
             written += 1;
         }
     }
-    let (calls, dropped, max_ns) = (field(&report, "calls") as u64, field(&report, "dropped") as u64, field(&report, "max_ns"));
+    let (calls, dropped, max_ns) =
+        (field(&report, "calls") as u64, field(&report, "dropped") as u64, field(&report, "max_ns"));
     eprintln!(
         "stdout stalled {duration:?}: {calls} failing calls, written {written}, dropped {dropped}, slowest call {:.3} ms, \
          p99.9 {:.1} µs",
@@ -617,7 +619,12 @@ fn soak_connection_exhaustion() {
         rl.rlim_cur = rl.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
     }
-    assert!(rl.rlim_cur as usize > idle + slow + 100, "the test needs {} descriptors, has {}", idle + slow + 100, rl.rlim_cur);
+    assert!(
+        rl.rlim_cur as usize > idle + slow + 100,
+        "the test needs {} descriptors, has {}",
+        idle + slow + 100,
+        rl.rlim_cur
+    );
 
     let mut child = Command::new(std::env::current_exe().unwrap())
         .args(["child", "--exact", "--nocapture", "-q", "--test-threads=1"])
@@ -728,7 +735,8 @@ fn soak_connection_exhaustion() {
     let mut rest = String::new();
     let _ = out.read_to_string(&mut rest);
     let _ = child.wait();
-    let accept_errors = rest.split_whitespace().find_map(|p| p.strip_prefix("accept_errors=")).unwrap_or("?").to_owned();
+    let accept_errors =
+        rest.split_whitespace().find_map(|p| p.strip_prefix("accept_errors=")).unwrap_or("?").to_owned();
     eprintln!(
         "connection exhaustion ({idle} idle + {slow} slow, held {hold:?}, {reopened} reopened after the server closed \
          them, {held} open at the end): /metrics answered {answered} of {} scrapes, \
@@ -826,8 +834,9 @@ fn long_run_child() {
     let samples = sampler.join().unwrap();
     let text = guard.render_metrics().unwrap();
     let counted = sample(&text, "obs_node_runs_total", &[("node", "step"), ("status", "ok")]) as u64;
-    // Skip the first samples (start-up, the allocator reaching its working size).
-    let steady: Vec<_> = samples.iter().skip(samples.len() / 10).collect();
+    // Skip the first samples (start-up, the allocator reaching its working size): a tenth of
+    // the run, at least its first 2 s.
+    let steady: Vec<_> = samples.iter().skip((samples.len() / 10).max(4)).collect();
     let rss_first = steady.first().map_or(0, |s| s.1);
     let rss_max = steady.iter().map(|s| s.1).max().unwrap_or(0);
     let rss_last = steady.last().map_or(0, |s| s.1);
