@@ -11,7 +11,9 @@
 //!   half start an unsampled trace and fail (one span, kept for its error).
 //!   Against the same run with export off: p99 call latency (ratio), RSS
 //!   growth, and exported + dropped + failed + tail overflow = spans
-//!   produced, exactly, from the scrape text. Repeated with 64 KB string arguments.
+//!   produced, exactly, from the scrape text; and a third run with a backend
+//!   that answers at once, to tell what export costs from what the backend
+//!   being down costs. Repeated with 64 KB string arguments.
 //! - `soak_stdout_stalled`: stdout is a pipe nobody reads for
 //!   `SOAK_STALL_SECONDS` (30) during an error storm from 4 threads: the
 //!   slowest call, and written + dropped = lines logged, exactly.
@@ -196,20 +198,59 @@ fn call(thread: u64, i: u64, payload: &str, export: bool) {
     }
 }
 
+/// Answers every HTTP request on `stream` with `200 OK` and an empty body (an empty
+/// OTLP export response), until the client hangs up.
+fn answer_ok(stream: TcpStream) {
+    let mut reader = BufReader::new(stream);
+    let mut body = Vec::new();
+    loop {
+        let mut length = 0usize;
+        loop {
+            let mut line = String::new();
+            match reader.read_line(&mut line) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+            if line == "\r\n" {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':')
+                && name.eq_ignore_ascii_case("content-length")
+            {
+                length = value.trim().parse().unwrap_or(0);
+            }
+        }
+        body.resize(length, 0);
+        if reader.read_exact(&mut body).is_err() {
+            return;
+        }
+        let response = b"HTTP/1.1 200 OK\r\nContent-Type: application/x-protobuf\r\nContent-Length: 0\r\n\r\n";
+        if reader.get_mut().write_all(response).is_err() {
+            return;
+        }
+    }
+}
+
 fn backend_down_child() {
     let export = std::env::var("SOAK_EXPORT").as_deref() == Ok("on");
     let arg_bytes = env_u64("SOAK_ARG_BYTES", 0) as usize;
     let duration = env_secs("SOAK_BACKEND_DOWN_SECONDS", 60);
     let threads = env_u64("SOAK_THREADS", 8);
-    // A backend that accepts connections and never answers (the exporter's requests time out).
-    let blackhole = TcpListener::bind("127.0.0.1:0").unwrap();
-    let backend = blackhole.local_addr().unwrap();
+    // A backend that accepts connections and never answers (the exporter's requests time out),
+    // or, for the reference run, one that accepts every request at once.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let backend = listener.local_addr().unwrap();
+    let up = std::env::var("SOAK_BACKEND").as_deref() == Ok("up");
     let held = Arc::new(Mutex::new(Vec::new()));
     {
         let held = held.clone();
         std::thread::spawn(move || {
-            for stream in blackhole.incoming().flatten() {
-                held.lock().unwrap().push(stream);
+            for stream in listener.incoming().flatten() {
+                if up {
+                    std::thread::spawn(move || answer_ok(stream));
+                } else {
+                    held.lock().unwrap().push(stream);
+                }
             }
         });
     }
@@ -337,19 +378,27 @@ fn run_child(scenario: &str, env: &[(&str, String)]) -> Vec<String> {
 }
 
 fn backend_round(arg_bytes: usize) {
-    let env = |export: &str| vec![("SOAK_EXPORT", export.to_owned()), ("SOAK_ARG_BYTES", arg_bytes.to_string())];
-    let off = run_child("backend-down", &env("off"));
-    let on = run_child("backend-down", &env("on"));
+    let env = |export: &str, backend: &str| {
+        vec![
+            ("SOAK_EXPORT", export.to_owned()),
+            ("SOAK_ARG_BYTES", arg_bytes.to_string()),
+            ("SOAK_BACKEND", backend.to_owned()),
+        ]
+    };
+    let off = run_child("backend-down", &env("off", "down"));
+    let on = run_child("backend-down", &env("on", "down"));
+    // The same with a backend that answers: what export itself costs the callers.
+    let up = (env_u64("SOAK_BACKEND_UP_REFERENCE", 1) == 1).then(|| run_child("backend-down", &env("on", "up")));
     let (off, on) = (&off[0], &on[0]);
     let ratio = field(on, "p99_ns") / field(off, "p99_ns");
     let growth_on = field(on, "rss_max_kb") - field(on, "rss_first_kb");
     let growth_off = field(off, "rss_max_kb") - field(off, "rss_first_kb");
+    let accounted = |r: &str| field(r, "exported") + field(r, "dropped") + field(r, "failed") + field(r, "overflow");
     let produced = field(on, "produced");
-    let accounted = field(on, "exported") + field(on, "dropped") + field(on, "failed") + field(on, "overflow");
     eprintln!(
         "backend down, {arg_bytes}-byte arguments: p99 export on / off = {ratio:.2} ({} ns / {} ns), p999 on / off = {:.2}, \
          max on / off = {} / {} ns, throughput on / off = {:.2}, RSS growth after warm-up on {growth_on} kB (max {} kB), \
-         off {growth_off} kB (max {} kB); spans produced {produced}, accounted {accounted}",
+         off {growth_off} kB (max {} kB); spans produced {produced}, accounted {}",
         field(on, "p99_ns"),
         field(off, "p99_ns"),
         field(on, "p999_ns") / field(off, "p999_ns"),
@@ -358,8 +407,28 @@ fn backend_round(arg_bytes: usize) {
         field(on, "calls_per_sec") / field(off, "calls_per_sec"),
         field(on, "rss_max_kb"),
         field(off, "rss_max_kb"),
+        accounted(on),
     );
-    assert_eq!(accounted, produced, "exported + dropped + failed + overflow = spans produced: {on}");
+    if let Some(up) = &up {
+        let up = &up[0];
+        eprintln!(
+            "backend up (reference), {arg_bytes}-byte arguments: p99 up / off = {:.2} ({} ns), p999 up / off = {:.2}, \
+             throughput up / off = {:.2}; p99 down / up = {:.2}; RSS growth after warm-up {} kB (max {} kB); \
+             spans produced {}, exported {}, accounted {}",
+            field(up, "p99_ns") / field(off, "p99_ns"),
+            field(up, "p99_ns"),
+            field(up, "p999_ns") / field(off, "p999_ns"),
+            field(up, "calls_per_sec") / field(off, "calls_per_sec"),
+            field(on, "p99_ns") / field(up, "p99_ns"),
+            field(up, "rss_max_kb") - field(up, "rss_first_kb"),
+            field(up, "rss_max_kb"),
+            field(up, "produced"),
+            field(up, "exported"),
+            accounted(up),
+        );
+        assert_eq!(accounted(up), field(up, "produced"), "every span is accounted for with the backend up: {up}");
+    }
+    assert_eq!(accounted(on), produced, "exported + dropped + failed + overflow = spans produced: {on}");
     // Bounded: the queue (2048 spans) and the tail buffer hold a bounded number of spans.
     let limit_kb = env_u64("SOAK_RSS_GROWTH_LIMIT_KB", if arg_bytes > 0 { 512 * 1024 } else { 64 * 1024 }) as f64;
     assert!(growth_on < limit_kb, "RSS grew {growth_on} kB after warm-up with the backend down: {on}");
