@@ -263,7 +263,7 @@ fn backend_down_child() {
     if export {
         builder = builder
             .otlp_endpoint(format!("http://{backend}"))
-            .otlp_logs(true)
+            .otlp_logs(env_u64("SOAK_OTLP_LOGS", 1) == 1)
             .otlp_timeout(Duration::from_millis(500))
             .otlp_shutdown_timeout(Duration::from_secs(1));
     }
@@ -441,7 +441,9 @@ fn soak_backend_down() {
 }
 
 /// Fails today: measured on commit f8aa25b (60 s, 8 threads), RSS 716 MB after the warm-up and
-/// 2.51 GB at most with export on, against 8 MB with export off (see the report).
+/// 2.51 GB at most with export on, against 8 MB with export off. In 20 s runs of the child
+/// alone: 508 MB -> 1.76 GB with log export on, 230 MB -> 788 MB with it off
+/// (`SOAK_OTLP_LOGS=0`), and 498 MB -> 614 MB with a backend that answers (`SOAK_BACKEND=up`).
 #[test]
 #[ignore = "defect: with 64 KB string arguments and the backend down, RSS grows by gigabytes (the export queues are bounded by count, not bytes); scripts/soak.sh runs it with SOAK_KNOWN_DEFECTS=1"]
 fn soak_backend_down_64k_arguments() {
