@@ -28,10 +28,13 @@ mod fuzz_support;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use fuzz_support::cases;
+use fuzz_support::{Counting, Tally, cases, peak_above, reset_peak};
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
 
 /// Put into every secret value; must never come back out.
 const CANARY: &str = "QX7CANARY9Z";
@@ -230,10 +233,20 @@ fn child() {
             let strategy = case();
             let start = Instant::now();
             let (mut ok, mut err, mut config) = (0u64, 0u64, 0u64);
+            let mut tally = Tally::default();
             for _ in 0..n {
                 let case = strategy.new_tree(&mut runner).unwrap().current();
                 set_vars(&case);
+                let input = case.vars.iter().map(|(k, v)| k.len() + v.len()).sum::<usize>()
+                    + case.builder_endpoint.as_ref().map_or(0, String::len)
+                    + case.builder_header.as_ref().map_or(0, |(k, v)| k.len() + v.len());
+                let base = reset_peak();
                 let outcome = init_case(&case, false);
+                let peak = peak_above(base);
+                // The first case ran `init` itself; the others resolve the settings only.
+                if ok + err > 0 {
+                    tally.add(input, peak);
+                }
                 if outcome.contains(CANARY) {
                     println!("LEAK: {case:?} -> {outcome}");
                 }
@@ -247,6 +260,7 @@ fn child() {
                     println!("PANIC: {outcome}");
                 }
             }
+            tally.report("ALLOC: settings resolution", start.elapsed());
             println!(
                 "MANY: {n} cases in {:.2} s ({ok} ok, {err} errors of which {config} configuration errors, the rest \
                  `already initialized` after the settings were resolved)",
@@ -331,6 +345,9 @@ fn many_cases_in_one_process() {
     let start = Instant::now();
     let out = output(cmd);
     let summary = out.stdout.lines().find_map(|l| l.split_once("MANY: ").map(|(_, s)| s.to_owned()));
+    if let Some(alloc) = out.stdout.lines().find_map(|l| l.split_once("ALLOC: ").map(|(_, s)| s.to_owned())) {
+        println!("otlp headers, in one process: {alloc}");
+    }
     println!(
         "otlp headers, in one process: {} (child ran {:.2} s)",
         summary.as_deref().unwrap_or("no summary"),

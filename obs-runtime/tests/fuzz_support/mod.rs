@@ -80,6 +80,8 @@ pub struct Tally {
     /// The largest peak of any case, and that case's input size.
     pub max_peak: usize,
     pub max_peak_input: usize,
+    /// The largest peak / input ratio of any input.
+    pub max_ratio: f64,
     /// The largest peak / input ratio among inputs of at least 1 KiB.
     pub max_ratio_1k: f64,
     /// The same among inputs of at least 32 KiB (fixed buffers no longer dominate).
@@ -94,6 +96,9 @@ impl Tally {
             self.max_peak = peak;
             self.max_peak_input = input;
         }
+        if input > 0 {
+            self.max_ratio = self.max_ratio.max(peak as f64 / input as f64);
+        }
         if input >= 1024 {
             self.max_ratio_1k = self.max_ratio_1k.max(peak as f64 / input as f64);
         }
@@ -105,13 +110,14 @@ impl Tally {
     pub fn report(&self, target: &str, elapsed: std::time::Duration) {
         println!(
             "{target}: {} cases in {:.2} s ({:.0}/s), {} input bytes; peak bytes allocated: max {} (input {} bytes); \
-             max peak per input byte: {:.2} (inputs >= 1 KiB), {:.2} (inputs >= 32 KiB)",
+             max peak per input byte: {:.2} (any input), {:.2} (inputs >= 1 KiB), {:.2} (inputs >= 32 KiB)",
             self.cases,
             elapsed.as_secs_f64(),
             self.cases as f64 / elapsed.as_secs_f64().max(1e-9),
             self.input_bytes,
             self.max_peak,
             self.max_peak_input,
+            self.max_ratio,
             self.max_ratio_1k,
             self.max_ratio_32k
         );
