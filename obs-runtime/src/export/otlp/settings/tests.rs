@@ -1,7 +1,13 @@
 //! How the settings read the builder (these tests do not touch the process
 //! environment: `obs-runtime/tests/env_settings.rs` does, in child processes).
 
-use super::*;
+use super::endpoint::{Endpoint, check_url};
+use super::env::{Signal, parse_key_values};
+use super::options::{OtlpOptions, OtlpProtocol};
+use super::redact::redact_url;
+use super::resolved::Settings;
+use super::sampler::{TraceSampler, env_sampler};
+use crate::init_error::InitError;
 
 #[test]
 fn samplers_parse_as_the_spec_names_them_in_any_case() {
