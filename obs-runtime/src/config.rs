@@ -237,6 +237,42 @@ impl Builder {
         self
     }
 
+    /// Trust the CA certificates of this PEM file for `https://` endpoints,
+    /// instead of the platform's roots, as `OTEL_EXPORTER_OTLP_CERTIFICATE`
+    /// does (that variable and `..._TRACES_CERTIFICATE`, `..._LOGS_CERTIFICATE`
+    /// win). The file is read in `init`: a missing or unparsable file is an
+    /// [`InitError`](crate::InitError) naming the setting.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_certificate(mut self, ca_pem: impl Into<std::path::PathBuf>) -> Self {
+        self.otlp.tls.certificate = Some(ca_pem.into());
+        self
+    }
+
+    /// Present this client certificate (PEM, the chain) and its private key
+    /// (PEM: PKCS#8, PKCS#1 or SEC1) to the collector: mutual TLS, as
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY`
+    /// do (those win). Both files are read and checked in `init`.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_client_certificate(
+        mut self,
+        certificate_pem: impl Into<std::path::PathBuf>,
+        key_pem: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.otlp.tls.client_certificate = Some(certificate_pem.into());
+        self.otlp.tls.client_key = Some(key_pem.into());
+        self
+    }
+
+    /// Over gRPC, send to an endpoint given without a scheme (`collector:4317`)
+    /// in plain text (`true`) or over TLS (`false`, the default), as
+    /// `OTEL_EXPORTER_OTLP_INSECURE` does (it wins). An endpoint's `http://`
+    /// or `https://` always decides; OTLP/HTTP endpoints need one.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_insecure(mut self, insecure: bool) -> Self {
+        self.otlp.tls.insecure = Some(insecure);
+        self
+    }
+
     /// The time limit of one export request (default 10 s; `OTEL_EXPORTER_OTLP_TIMEOUT` wins).
     #[cfg(feature = "otlp")]
     pub fn otlp_timeout(mut self, timeout: std::time::Duration) -> Self {

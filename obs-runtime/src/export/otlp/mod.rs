@@ -60,6 +60,7 @@ mod processor;
 pub(crate) mod settings;
 mod tail;
 mod trace_export;
+mod transport;
 
 use opentelemetry::trace::TraceContextExt;
 

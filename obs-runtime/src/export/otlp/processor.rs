@@ -129,6 +129,7 @@ enum Item<T> {
 
 /// Tuning of a pipeline.
 pub(crate) struct QueueConfig {
+    pub destination: super::transport::Destination,
     pub queue_size: usize,
     pub batch_size: usize,
     pub batch_delay: Duration,
@@ -170,7 +171,13 @@ impl<T: Send + 'static> Pipeline<T> {
             batch_size: config.batch_size.max(1),
             batch_delay: config.batch_delay,
             metrics,
-            errors: ErrorLog { signal, interval: config.error_log_interval, last: None, suppressed: 0 },
+            errors: ErrorLog {
+                signal,
+                destination: config.destination.clone(),
+                interval: config.error_log_interval,
+                last: None,
+                suppressed: 0,
+            },
         };
         let name = format!("obs-otlp-{}", signal.name());
         // Stopped through the control channel, which acknowledges (see `shutdown`), not by a signal of its own.
@@ -281,6 +288,7 @@ impl LogProcessor for LogQueue {
 /// Logs export failures at most once per interval, saying how many were not logged.
 struct ErrorLog {
     signal: Signal,
+    destination: super::transport::Destination,
     interval: Duration,
     last: Option<Instant>,
     suppressed: u64,
@@ -288,6 +296,8 @@ struct ErrorLog {
 
 impl ErrorLog {
     fn failed(&mut self, items: usize, error: &OTelSdkError) {
+        // Taken on every failure, so a line never shows the cause of an older one.
+        let error = self.destination.describe(error);
         let now = Instant::now();
         if self.last.is_some_and(|last| now.duration_since(last) < self.interval) {
             self.suppressed += 1;
@@ -301,8 +311,9 @@ impl ErrorLog {
             signal = self.signal.name(),
             items,
             suppressed_errors = suppressed,
+            endpoint = %self.destination.host,
             error = %error,
-            "OTLP export of {} failed; they are dropped until the backend answers (logged at most once per {:?})",
+            "OTLP export of {} failed ({error}); they are dropped until the backend answers (logged at most once per {:?})",
             self.signal.name(),
             self.interval
         );

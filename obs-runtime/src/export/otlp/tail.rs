@@ -204,6 +204,7 @@ mod tests {
     fn run(keep: KeepRule, f: impl FnOnce()) -> (Vec<(String, bool)>, Vec<serde_json::Value>) {
         let exported = Collect::default();
         let config = QueueConfig {
+            destination: Default::default(),
             queue_size: 2 * MAX_SPANS,
             batch_size: 64,
             batch_delay: Duration::from_millis(10),

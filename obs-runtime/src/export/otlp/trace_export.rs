@@ -29,9 +29,9 @@ impl Configured for Traces {
     /// Builds the exporter, its queue and thread, and the OpenTelemetry layer. Nothing global changes here.
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         let Traces { endpoint, sampler, resource, options } = *self;
-        let (mut exporter, executor) = build(&endpoint, span_exporter)?;
+        let (mut exporter, executor, destination) = build(&endpoint, span_exporter)?;
         exporter.set_resource(&resource);
-        let pipeline = Pipeline::start(Signal::Traces, Spans(exporter), executor, &queue_config(&options))
+        let pipeline = Pipeline::start(Signal::Traces, Spans(exporter), executor, &queue_config(&options, destination))
             .map_err(thread_error)?;
         let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
         let head = sampler.to_sdk();

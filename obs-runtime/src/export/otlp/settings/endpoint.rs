@@ -7,6 +7,7 @@ use super::env::{Signal, var, var_either};
 use super::headers::resolve_headers;
 use super::options::{OtlpOptions, OtlpProtocol};
 use super::redact::{HeaderNames, redact_url};
+use super::tls::{Tls, insecure};
 use crate::env::warn_env;
 use crate::init_error::InitError;
 
@@ -18,6 +19,7 @@ pub(crate) struct Endpoint {
     pub protocol: OtlpProtocol,
     pub headers: Vec<(String, String)>,
     pub timeout: Duration,
+    pub tls: Tls,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -27,6 +29,7 @@ impl std::fmt::Debug for Endpoint {
             .field("protocol", &self.protocol)
             .field("headers", &HeaderNames(&self.headers))
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -61,9 +64,17 @@ impl Endpoint {
             OtlpProtocol::HttpProtobuf => format!("{}/v1/{}", base.trim_end_matches('/'), signal.name()),
             OtlpProtocol::Grpc => base,
         };
+        // The spec's `INSECURE` rule: a gRPC endpoint without a scheme is plain text only when asked.
+        let insecure = protocol == OtlpProtocol::Grpc && insecure(signal, &options.tls);
+        let with_scheme = |url: &str| match protocol {
+            OtlpProtocol::Grpc if !url.contains("://") => {
+                format!("{}://{url}", if insecure { "http" } else { "https" })
+            }
+            _ => url.to_owned(),
+        };
         let from_env = |name: &str, next: &str| {
             let url = var(name)?;
-            check_url(url.trim()).map_err(|why| warn_env(name, why, next)).ok()
+            check_url(&with_scheme(url.trim())).map_err(|why| warn_env(name, why, next)).ok()
         };
         let specific = signal.var("ENDPOINT");
         let url = if let Some(url) = from_env(&specific, "OTEL_EXPORTER_OTLP_ENDPOINT, the builder's endpoint or none")
@@ -72,14 +83,16 @@ impl Endpoint {
         } else if let Some(base) = from_env("OTEL_EXPORTER_OTLP_ENDPOINT", "the builder's endpoint or none") {
             with_path(base)
         } else if let Some(base) = &options.endpoint {
-            let base = check_url(base.trim()).map_err(|why| {
+            let base = check_url(&with_scheme(base.trim())).map_err(|why| {
                 InitError::Config(format!("Builder::otlp_endpoint({:?}): {why}", redact_url(base.trim())))
             })?;
             with_path(base)
         } else {
             return Ok(None);
         };
-        Ok(Some(Endpoint { url, protocol, headers, timeout }))
+        // Read even for `http://`, so a wrong path shows up before TLS is switched on.
+        let tls = Tls::resolve(signal, &options.tls)?;
+        Ok(Some(Endpoint { url, protocol, headers, timeout, tls }))
     }
 }
 
@@ -87,12 +100,9 @@ impl Endpoint {
 pub(super) fn check_url(url: &str) -> Result<String, &'static str> {
     let uri: http::Uri = url.parse().map_err(|_| "not a URL")?;
     match uri.scheme_str() {
-        Some(s) if s.eq_ignore_ascii_case("http") && uri.host().is_some() => Ok(url.to_owned()),
-        // Refused here rather than failing every export later.
-        Some(s) if s.eq_ignore_ascii_case("https") => {
-            Err("obs does not export over TLS yet; send to a collector on http:// (typically a local \
-             OpenTelemetry Collector or agent that forwards over TLS)")
+        Some(s) if (s.eq_ignore_ascii_case("http") || s.eq_ignore_ascii_case("https")) && uri.host().is_some() => {
+            Ok(url.to_owned())
         }
-        _ => Err("must be an http:// URL"),
+        _ => Err("must be an http:// or https:// URL"),
     }
 }

@@ -23,6 +23,7 @@ mod options;
 mod redact;
 mod resolved;
 mod sampler;
+mod tls;
 
 pub(crate) use endpoint::Endpoint;
 pub(crate) use env::Signal;
@@ -31,6 +32,7 @@ pub use options::OtlpProtocol;
 pub(crate) use redact::redact_url;
 pub(crate) use resolved::Settings;
 pub use sampler::TraceSampler;
+pub(crate) use tls::Tls;
 
 #[cfg(test)]
 mod tests;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::redact::{HeaderNames, redact_url};
 use super::sampler::TraceSampler;
+use super::tls::TlsOptions;
 use crate::init_error::InitError;
 
 /// The builder's OTLP options (code side); the environment is read in [`Settings::resolve`].
@@ -14,6 +15,7 @@ pub(crate) struct OtlpOptions {
     pub endpoint: Option<String>,
     pub headers: Vec<(String, String)>,
     pub timeout: Option<Duration>,
+    pub tls: TlsOptions,
     pub sampler: Option<TraceSampler>,
     pub queue_size: usize,
     pub batch_size: usize,
@@ -36,6 +38,7 @@ impl Default for OtlpOptions {
             endpoint: None,
             headers: Vec::new(),
             timeout: None,
+            tls: TlsOptions::default(),
             sampler: None,
             queue_size: 2048,
             batch_size: 512,
@@ -57,6 +60,7 @@ impl std::fmt::Debug for OtlpOptions {
             .field("endpoint", &self.endpoint.as_deref().map(redact_url))
             .field("headers", &HeaderNames(&self.headers))
             .field("timeout", &self.timeout)
+            .field("tls", &self.tls)
             .field("sampler", &self.sampler)
             .field("queue_size", &self.queue_size)
             .field("batch_size", &self.batch_size)

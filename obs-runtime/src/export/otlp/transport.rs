@@ -1,0 +1,181 @@
+//! How export reaches the collector: the HTTP client (reqwest's blocking
+//! client on rustls with the `ring` provider; no OpenSSL) and the TLS of the
+//! gRPC channel, both from the TLS material `settings/tls.rs` read in `init`,
+//! and what an export failure line says: the endpoint's host and the cause
+//! (DNS, refused, TLS, timeout), which opentelemetry-otlp's HTTP exporter
+//! reduces to "network error".
+
+use std::sync::{Arc, Mutex};
+
+use opentelemetry_http::{Bytes, HttpClient, HttpError, Request, Response};
+
+use super::settings::{Endpoint, Tls, redact_url};
+use crate::init_error::InitError;
+
+/// The cause of the last failed request, written by the HTTP client on the
+/// export thread and read there by the pipeline when the export fails.
+#[derive(Debug, Default)]
+pub(crate) struct LastCause(Mutex<Option<String>>);
+
+impl LastCause {
+    fn set(&self, cause: String) {
+        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(cause);
+    }
+
+    pub(crate) fn take(&self) -> Option<String> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+/// Where a pipeline sends, as its failure lines name it.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Destination {
+    /// `host:port` of the endpoint (no userinfo, path or query).
+    pub host: String,
+    /// Set by the HTTP client; gRPC errors carry their cause themselves.
+    pub cause: Option<Arc<LastCause>>,
+}
+
+impl Destination {
+    /// The failure as one line: the host, then the cause when the client recorded one.
+    pub(crate) fn describe(&self, error: &opentelemetry_sdk::error::OTelSdkError) -> String {
+        match self.cause.as_ref().and_then(|c| c.take()) {
+            Some(cause) => format!("{}: {cause}", self.host),
+            None => format!("{}: {error}", self.host),
+        }
+    }
+}
+
+/// `host:port` of `url`, for failure lines.
+pub(super) fn host_of(url: &str) -> String {
+    let shown = redact_url(url);
+    let uri: Option<http::Uri> = shown.parse().ok();
+    match uri.as_ref().and_then(|u| u.authority()) {
+        Some(authority) => authority.as_str().rsplit('@').next().unwrap_or_default().to_owned(),
+        None => shown,
+    }
+}
+
+/// The rustls client configuration of `tls`: its CA certificates or the
+/// platform's verifier, and its client certificate for mutual TLS.
+fn rustls_config(tls: &Tls) -> Result<rustls::ClientConfig, String> {
+    use rustls_platform_verifier::BuilderVerifierExt;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?;
+    let builder = match &tls.roots {
+        Some(pem) => {
+            let mut roots = rustls::RootCertStore::empty();
+            let (_, unusable) = roots.add_parsable_certificates(pem.parsed.clone());
+            if roots.is_empty() {
+                return Err(format!("none of its {unusable} certificate(s) is a usable CA certificate"));
+            }
+            builder.with_root_certificates(roots)
+        }
+        None => builder.with_platform_verifier().map_err(|e| format!("the platform's root certificates: {e}"))?,
+    };
+    match &tls.identity {
+        Some(id) => builder
+            .with_client_auth_cert(id.chain.parsed.clone(), id.key.parsed.clone_key())
+            .map_err(|e| format!("the client certificate and key do not fit together: {e}")),
+        None => Ok(builder.with_no_client_auth()),
+    }
+}
+
+/// The HTTP client of one signal. Built on a thread of its own: reqwest's
+/// blocking client starts (and would drop) a runtime, which panics inside an
+/// async context, and `init` may run in one.
+pub(super) fn http_client(endpoint: &Endpoint, cause: Arc<LastCause>) -> Result<HttpTransport, InitError> {
+    let tls = rustls_config(&endpoint.tls).map_err(|why| InitError::Config(format!("OTLP TLS settings: {why}")))?;
+    let timeout = endpoint.timeout;
+    let client = std::thread::Builder::new()
+        .name("obs-otlp-client".into())
+        .spawn(move || reqwest::blocking::Client::builder().timeout(timeout).tls_backend_preconfigured(tls).build())
+        .map_err(|e| InitError::Config(format!("OTLP HTTP client thread: {e}")))?
+        .join()
+        .map_err(|_| InitError::Config("OTLP HTTP client: building it panicked".into()))?
+        .map_err(|e| InitError::Config(format!("OTLP HTTP client: {}", chain(&e))))?;
+    Ok(HttpTransport { client, cause })
+}
+
+/// reqwest's blocking client, recording why a request failed.
+#[derive(Debug)]
+pub(super) struct HttpTransport {
+    client: reqwest::blocking::Client,
+    cause: Arc<LastCause>,
+}
+
+#[async_trait::async_trait]
+impl HttpClient for HttpTransport {
+    async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
+        let sent = HttpClient::send_bytes(&self.client, request).await;
+        if let Err(error) = &sent {
+            self.cause.set(cause(error.as_ref()));
+        }
+        sent
+    }
+}
+
+/// Why a request failed, in a few words a reader can act on.
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut next = Some(error);
+    let mut io_kind = None;
+    while let Some(e) = next {
+        // `io::Error` hides the error it wraps from `source()`: look inside.
+        let inner = e.downcast_ref::<std::io::Error>().and_then(|io| {
+            io_kind.get_or_insert(io.kind());
+            io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static))
+        });
+        for e in [Some(e), inner].into_iter().flatten() {
+            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+                return match tls {
+                    rustls::Error::InvalidCertificate(why) => {
+                        format!("TLS: the server's certificate is not trusted ({why:?})")
+                    }
+                    other => format!("TLS: {other}"),
+                };
+            }
+        }
+        next = e.source();
+    }
+    let text = chain(error);
+    match io_kind {
+        Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".to_owned(),
+        Some(std::io::ErrorKind::TimedOut) => "timed out".to_owned(),
+        _ if text.contains("dns error") => format!("DNS lookup failed ({text})"),
+        _ if text.to_ascii_lowercase().contains("timed out") => "timed out".to_owned(),
+        _ => text,
+    }
+}
+
+/// Every message of an error's source chain, joined.
+fn chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![error.to_string()];
+    let mut next = error.source();
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !parts.last().is_some_and(|last| last.contains(&text)) {
+            parts.push(text);
+        }
+        next = e.source();
+    }
+    parts.join(": ")
+}
+
+/// The TLS of the gRPC channel: the endpoint's CA certificates (or the
+/// platform's roots) and client certificate. HTTP/2 is assumed: a TLS
+/// terminator in front of the collector may not negotiate ALPN.
+#[cfg(feature = "otlp-grpc")]
+pub(super) fn grpc_tls(tls: &Tls) -> opentelemetry_otlp::tonic_types::transport::ClientTlsConfig {
+    use opentelemetry_otlp::tonic_types::transport::{Certificate, ClientTlsConfig, Identity};
+    let config = ClientTlsConfig::new().assume_http2(true);
+    let config = match &tls.roots {
+        Some(pem) => config.ca_certificate(Certificate::from_pem(&pem.text)),
+        None => config.with_native_roots(),
+    };
+    match &tls.identity {
+        Some(id) => config.identity(Identity::from_pem(&id.chain.text, &id.key.text)),
+        None => config,
+    }
+}
