@@ -119,25 +119,28 @@ impl HttpClient for HttpTransport {
 
 /// Why a request failed, in a few words a reader can act on.
 fn cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut next = Some(error);
     let mut io_kind = None;
+    let mut next = Some(error);
     while let Some(e) = next {
-        // `io::Error` hides the error it wraps from `source()`: look inside.
-        let inner = e.downcast_ref::<std::io::Error>().and_then(|io| {
-            io_kind.get_or_insert(io.kind());
-            io.get_ref().map(|inner| inner as &(dyn std::error::Error + 'static))
-        });
-        for e in [Some(e), inner].into_iter().flatten() {
-            if let Some(tls) = e.downcast_ref::<rustls::Error>() {
-                return match tls {
-                    rustls::Error::InvalidCertificate(why) => {
-                        format!("TLS: the server's certificate is not trusted ({why:?})")
-                    }
-                    other => format!("TLS: {other}"),
-                };
-            }
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return match tls {
+                rustls::Error::InvalidCertificate(why) => {
+                    format!("TLS: the server's certificate is not trusted ({why:?})")
+                }
+                other => format!("TLS: {other}"),
+            };
         }
-        next = e.source();
+        // `io::Error` hides the error it wraps from `source()` (it returns that error's source): look inside.
+        next = match e.downcast_ref::<std::io::Error>() {
+            Some(io) => {
+                io_kind = Some(io.kind());
+                match io.get_ref() {
+                    Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+                    None => e.source(),
+                }
+            }
+            None => e.source(),
+        };
     }
     let text = chain(error);
     match io_kind {
