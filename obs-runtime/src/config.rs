@@ -273,6 +273,33 @@ impl Builder {
         self
     }
 
+    /// Export metrics over OTLP too (default off): every obs family and every
+    /// metric recorded through the `metrics` facade, the values `/metrics`
+    /// shows, to `{endpoint}/v1/metrics` (or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`)
+    /// every [`otlp_metric_interval`](Self::otlp_metric_interval).
+    /// `OTEL_METRICS_EXPORTER=otlp` or `none` wins when set. Reads obs's
+    /// Prometheus recorder, so it needs [`prometheus`](Self::prometheus) on (the default).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_metrics(mut self, export: bool) -> Self {
+        self.otlp.metrics = export;
+        self
+    }
+
+    /// How often metrics are exported (default 60 s; `OTEL_METRIC_EXPORT_INTERVAL` wins).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_metric_interval(mut self, interval: std::time::Duration) -> Self {
+        self.otlp.metric_interval = interval.max(std::time::Duration::from_millis(1));
+        self
+    }
+
+    /// Cumulative (the default) or delta sums and histograms;
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` wins when set.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_metric_temporality(mut self, temporality: crate::export::otlp::Temporality) -> Self {
+        self.otlp.temporality = temporality;
+        self
+    }
+
     /// The time limit of one export request (default 10 s; `OTEL_EXPORTER_OTLP_TIMEOUT` wins).
     #[cfg(feature = "otlp")]
     pub fn otlp_timeout(mut self, timeout: std::time::Duration) -> Self {

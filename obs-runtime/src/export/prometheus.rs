@@ -68,7 +68,7 @@ impl Configured for Recorder {
             });
         }
         let handle = self.handle.clone();
-        cx.metrics_text = Some(Box::new(move || render(&handle)));
+        cx.metrics_text = Some(std::sync::Arc::new(move || render(&handle)));
         // Drains histogram samples into buckets even when nobody scrapes, so memory stays flat.
         let handle = self.handle;
         let upkeep = Worker::spawn("obs-upkeep", move |stop| {

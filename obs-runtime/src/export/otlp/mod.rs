@@ -56,6 +56,9 @@
 mod build;
 mod log_export;
 pub(crate) mod logs;
+mod metric_export;
+mod metric_points;
+mod metric_text;
 mod processor;
 pub(crate) mod settings;
 mod tail;
@@ -66,7 +69,7 @@ use opentelemetry::trace::TraceContextExt;
 
 pub(crate) use logs::LogSink;
 pub(crate) use settings::OtlpOptions;
-pub use settings::{OtlpProtocol, TraceSampler};
+pub use settings::{OtlpProtocol, Temporality, TraceSampler};
 
 use crate::export::seam::{self, Configured};
 use crate::init_error::InitError;
@@ -91,7 +94,11 @@ pub(crate) fn configure(settings: &seam::Settings) -> Result<Vec<Box<dyn Configu
         }));
     }
     if let Some(endpoint) = resolved.logs {
-        exporters.push(Box::new(log_export::Logs { endpoint, resource, options: resolved.options }));
+        exporters.push(Box::new(log_export::Logs { endpoint, resource, options: resolved.options.clone() }));
+    }
+    if let Some(export) = resolved.metrics {
+        let resource = resolved.resource.clone();
+        exporters.push(Box::new(metric_export::Metrics { export, resource, options: resolved.options }));
     }
     Ok(exporters)
 }

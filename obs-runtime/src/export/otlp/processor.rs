@@ -52,7 +52,7 @@ pub(crate) enum Executor {
 }
 
 impl Executor {
-    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         match self {
             Executor::Plain => futures_executor::block_on(future),
             #[cfg(feature = "otlp-grpc")]
@@ -76,6 +76,10 @@ impl Executor {
 /// What the export thread does with a batch of one signal.
 pub(crate) trait Sink: Send + 'static {
     type Item: Send + 'static;
+    /// What one item counts for in `obs_exporter_*_total` (a span, a log record, a collection's data points).
+    fn weight(_item: &Self::Item) -> u64 {
+        1
+    }
     fn export(&mut self, batch: Vec<Self::Item>, executor: &Executor) -> OTelSdkResult;
     fn shutdown(&mut self);
 }
@@ -144,6 +148,7 @@ pub(crate) struct Pipeline<T> {
     control: Mutex<mpsc::Sender<Control>>,
     thread: Mutex<Option<Thread>>,
     dropped: Counter,
+    weight: fn(&T) -> u64,
     shutdown_timeout: Duration,
 }
 
@@ -188,14 +193,20 @@ impl<T: Send + 'static> Pipeline<T> {
             control: Mutex::new(control),
             thread: Mutex::new(Some(thread)),
             dropped,
+            weight: S::weight,
             shutdown_timeout: config.shutdown_timeout,
         })
     }
 
     /// Queues an item for export, or drops and counts it when the queue is full.
     pub(crate) fn enqueue(&self, item: T) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(Item::Data(item)) {
-            self.dropped.increment(1);
+        if let Err(TrySendError::Full(item) | TrySendError::Disconnected(item)) = self.queue.try_send(Item::Data(item))
+        {
+            let weight = match &item {
+                Item::Data(item) => (self.weight)(item),
+                Item::Wake => 0,
+            };
+            self.dropped.increment(weight);
         }
     }
 
@@ -419,19 +430,20 @@ impl<S: Sink> Worker<S> {
             return;
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
-        let count = batch.len();
+        let count: u64 = batch.iter().map(S::weight).sum();
+        let items = batch.len();
         // No scoped `NoSubscriber` around this: a scoped dispatcher anywhere in the
         // process takes every thread's `tracing` calls off their fast path (and
         // makes dispatcher look-ups inside layers fail). The HTTP and gRPC stacks
         // used here emit no spans.
         match self.sink.export(batch, &self.executor) {
             Ok(()) => {
-                self.metrics.exported.increment(count as u64);
+                self.metrics.exported.increment(count);
                 self.errors.recovered();
             }
             Err(error) => {
-                self.metrics.failed.increment(count as u64);
-                self.errors.failed(count, &error);
+                self.metrics.failed.increment(count);
+                self.errors.failed(items, &error);
             }
         }
     }

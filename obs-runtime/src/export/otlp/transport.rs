@@ -166,6 +166,61 @@ fn chain(error: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The gRPC client of metrics export (the span and log exporters bring their own).
+#[cfg(feature = "otlp-grpc")]
+pub(super) struct GrpcMetrics {
+    client: opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient<
+        tonic::transport::Channel,
+    >,
+    metadata: tonic::metadata::MetadataMap,
+}
+
+/// A lazily connecting channel to `endpoint`, with its TLS and metadata. Must run inside the runtime that drives it.
+#[cfg(feature = "otlp-grpc")]
+pub(super) fn grpc_metrics_client(endpoint: &Endpoint) -> Result<GrpcMetrics, InitError> {
+    use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_client::MetricsServiceClient;
+    let shown = redact_url(&endpoint.url);
+    let channel = tonic::transport::Endpoint::from_shared(endpoint.url.clone())
+        .map_err(|_| InitError::Config(format!("OTLP metrics endpoint {shown}: not a gRPC endpoint")))?
+        .timeout(endpoint.timeout);
+    let tls = endpoint.url.get(..8).is_some_and(|scheme| scheme.eq_ignore_ascii_case("https://"));
+    let channel = if tls {
+        channel
+            .tls_config(grpc_tls(&endpoint.tls))
+            .map_err(|e| InitError::Config(format!("OTLP metrics endpoint {shown}: TLS: {}", chain(&e))))?
+    } else {
+        channel
+    };
+    let headers: http::HeaderMap = endpoint
+        .headers
+        .iter()
+        .filter_map(|(k, v)| Some((k.parse::<http::HeaderName>().ok()?, v.parse().ok()?)))
+        .collect();
+    Ok(GrpcMetrics {
+        client: MetricsServiceClient::new(channel.connect_lazy()),
+        metadata: tonic::metadata::MetadataMap::from_headers(headers),
+    })
+}
+
+#[cfg(feature = "otlp-grpc")]
+impl GrpcMetrics {
+    pub(super) async fn export(
+        &mut self,
+        request: opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        let mut request = tonic::Request::new(request);
+        *request.metadata_mut() = self.metadata.clone();
+        match self.client.export(request).await {
+            Ok(_) => Ok(()),
+            Err(status) => Err(opentelemetry_sdk::error::OTelSdkError::InternalFailure(format!(
+                "gRPC status {:?}: {}",
+                status.code(),
+                cause(&status)
+            ))),
+        }
+    }
+}
+
 /// The TLS of the gRPC channel: the endpoint's CA certificates (or the
 /// platform's roots) and client certificate. HTTP/2 is assumed: a TLS
 /// terminator in front of the collector may not negotiate ALPN.

@@ -9,6 +9,7 @@ use crate::env::warn_env;
 pub(crate) enum Signal {
     Traces,
     Logs,
+    Metrics,
 }
 
 impl Signal {
@@ -17,6 +18,7 @@ impl Signal {
         match self {
             Signal::Traces => "traces",
             Signal::Logs => "logs",
+            Signal::Metrics => "metrics",
         }
     }
 

@@ -19,6 +19,7 @@
 mod endpoint;
 mod env;
 mod headers;
+mod metrics;
 mod options;
 mod redact;
 mod resolved;
@@ -27,10 +28,11 @@ mod tls;
 
 pub(crate) use endpoint::Endpoint;
 pub(crate) use env::Signal;
+pub use metrics::Temporality;
 pub(crate) use options::OtlpOptions;
 pub use options::OtlpProtocol;
 pub(crate) use redact::redact_url;
-pub(crate) use resolved::Settings;
+pub(crate) use resolved::{MetricExport, Settings};
 pub use sampler::TraceSampler;
 pub(crate) use tls::Tls;
 

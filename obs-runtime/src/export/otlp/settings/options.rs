@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::metrics::Temporality;
 use super::redact::{HeaderNames, redact_url};
 use super::sampler::TraceSampler;
 use super::tls::TlsOptions;
@@ -27,6 +28,10 @@ pub(crate) struct OtlpOptions {
     pub protocol: OtlpProtocol,
     /// Export log events too.
     pub logs: bool,
+    /// Export metrics too, every `metric_interval`, with `temporality`.
+    pub metrics: bool,
+    pub metric_interval: Duration,
+    pub temporality: Temporality,
     /// Export the spans of health evaluations (off: they start no trace).
     #[cfg_attr(not(feature = "health"), allow(dead_code))]
     pub trace_health: bool,
@@ -49,6 +54,9 @@ impl Default for OtlpOptions {
             keep: Default::default(),
             protocol: OtlpProtocol::HttpProtobuf,
             logs: false,
+            metrics: false,
+            metric_interval: Duration::from_secs(60),
+            temporality: Temporality::Cumulative,
             trace_health: false,
         }
     }
@@ -71,6 +79,9 @@ impl std::fmt::Debug for OtlpOptions {
             .field("keep", &self.keep)
             .field("protocol", &self.protocol)
             .field("logs", &self.logs)
+            .field("metrics", &self.metrics)
+            .field("metric_interval", &self.metric_interval)
+            .field("temporality", &self.temporality)
             .field("trace_health", &self.trace_health)
             .finish()
     }

@@ -1,9 +1,11 @@
 //! Everything export needs, resolved once in `init`.
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use super::endpoint::Endpoint;
 use super::env::{Signal, exporter_choice, parse_key_values, sdk_disabled, var};
+use super::metrics::{self, Temporality};
 use super::options::OtlpOptions;
 use super::sampler::{TraceSampler, env_sampler};
 use crate::env::warn_env;
@@ -16,9 +18,19 @@ pub(crate) struct Settings {
     pub traces: Option<Endpoint>,
     /// Log export, when asked for (`OTEL_LOGS_EXPORTER=otlp` or [`Builder::otlp_logs`](crate::Builder::otlp_logs)).
     pub logs: Option<Endpoint>,
+    /// Metrics export, when asked for (`OTEL_METRICS_EXPORTER=otlp` or [`Builder::otlp_metrics`](crate::Builder::otlp_metrics)).
+    pub metrics: Option<MetricExport>,
     pub sampler: TraceSampler,
     pub resource: Vec<(String, String)>,
     pub options: OtlpOptions,
+}
+
+/// Where, how often and with which temporality metrics are exported.
+#[derive(Debug, Clone)]
+pub(crate) struct MetricExport {
+    pub endpoint: Endpoint,
+    pub interval: Duration,
+    pub temporality: Temporality,
 }
 
 impl Settings {
@@ -46,12 +58,25 @@ impl Settings {
             }
             warn_env("OTEL_LOGS_EXPORTER", &format!("log export asks for an endpoint ({where_})"), "no log export");
         }
+        let metrics_from_env = metrics::exporter_choice();
+        let metrics_on = metrics_from_env.unwrap_or(options.metrics);
+        let interval = metrics::interval(options.metric_interval);
+        let temporality = metrics::temporality(options.temporality);
+        let metrics = Endpoint::resolve(Signal::Metrics, options)?;
+        if metrics_on && metrics.is_none() {
+            let where_ = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint";
+            if metrics_from_env.is_none() {
+                return Err(InitError::Config(format!("OTLP metrics export is on but no endpoint is set ({where_})")));
+            }
+            warn_env("OTEL_METRICS_EXPORTER", &format!("metrics export asks for an endpoint ({where_})"), "none");
+        }
         let traces = traces.filter(|_| traces_on);
         let logs = logs.filter(|_| logs_on);
-        if disabled || (traces.is_none() && logs.is_none()) {
+        let metrics = metrics.filter(|_| metrics_on).map(|endpoint| MetricExport { endpoint, interval, temporality });
+        if disabled || (traces.is_none() && logs.is_none() && metrics.is_none()) {
             return Ok(None);
         }
-        Ok(Some(Settings { traces, logs, sampler, resource, options: options.clone() }))
+        Ok(Some(Settings { traces, logs, metrics, sampler, resource, options: options.clone() }))
     }
 }
 
