@@ -50,22 +50,16 @@ pub(super) fn build<E>(
     make: fn(&Endpoint, Option<transport::HttpTransport>) -> Result<E, opentelemetry_otlp::ExporterBuildError>,
 ) -> Result<(E, Executor, Destination), InitError> {
     let mut destination = Destination { host: transport::host_of(&endpoint.url), cause: None };
-    let (executor, client) = match endpoint.protocol {
+    let executor = Executor::Tokio(
+        crate::worker::current_thread_runtime().map_err(|e| InitError::Config(format!("OTLP export runtime: {e}")))?,
+    );
+    let client = match endpoint.protocol {
         OtlpProtocol::HttpProtobuf => {
             let cause = std::sync::Arc::new(LastCause::default());
             destination.cause = Some(cause.clone());
-            (Executor::Plain, Some(transport::http_client(endpoint, cause)?))
+            Some(transport::http_client(endpoint, cause)?)
         }
-        #[cfg(feature = "otlp-grpc")]
-        OtlpProtocol::Grpc => (
-            Executor::Tokio(
-                crate::worker::current_thread_runtime()
-                    .map_err(|e| InitError::Config(format!("OTLP gRPC runtime: {e}")))?,
-            ),
-            None,
-        ),
-        #[cfg(not(feature = "otlp-grpc"))]
-        OtlpProtocol::Grpc => unreachable!("rejected by Settings::resolve without the otlp-grpc feature"),
+        OtlpProtocol::Grpc => None,
     };
     let exporter = executor.enter(|| make(endpoint, client)).map_err(|e| {
         // The URL is shown redacted, the error may quote it too.

@@ -51,23 +51,20 @@ impl Configured for Metrics {
         };
         let endpoint = &export.endpoint;
         let mut destination = Destination { host: transport::host_of(&endpoint.url), cause: None };
-        let (sink, executor) = match endpoint.protocol {
+        let executor = Executor::Tokio(
+            crate::worker::current_thread_runtime()
+                .map_err(|e| InitError::Config(format!("OTLP export runtime: {e}")))?,
+        );
+        let sink = match endpoint.protocol {
             OtlpProtocol::HttpProtobuf => {
                 let cause = Arc::new(LastCause::default());
                 destination.cause = Some(cause.clone());
-                let client = transport::http_client(endpoint, cause)?;
-                let sink =
-                    MetricRequests::Http { client, url: endpoint.url.clone(), headers: endpoint.headers.clone() };
-                (sink, Executor::Plain)
+                let client = Box::new(transport::http_client(endpoint, cause)?);
+                MetricRequests::Http { client, url: endpoint.url.clone(), headers: endpoint.headers.clone() }
             }
             #[cfg(feature = "otlp-grpc")]
             OtlpProtocol::Grpc => {
-                let executor = Executor::Tokio(
-                    crate::worker::current_thread_runtime()
-                        .map_err(|e| InitError::Config(format!("OTLP gRPC runtime: {e}")))?,
-                );
-                let sink = executor.enter(|| transport::grpc_metrics_client(endpoint))?;
-                (MetricRequests::Grpc(Box::new(sink)), executor)
+                MetricRequests::Grpc(Box::new(executor.enter(|| transport::grpc_metrics_client(endpoint))?))
             }
             #[cfg(not(feature = "otlp-grpc"))]
             OtlpProtocol::Grpc => unreachable!("rejected by Settings::resolve without the otlp-grpc feature"),
@@ -141,7 +138,7 @@ impl Exporter for RunningMetrics {
 /// How collections reach the collector.
 pub(super) enum MetricRequests {
     Http {
-        client: transport::HttpTransport,
+        client: Box<transport::HttpTransport>,
         url: String,
         headers: Vec<(String, String)>,
     },

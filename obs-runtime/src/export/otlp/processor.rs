@@ -43,19 +43,20 @@ impl PipelineMetrics {
     }
 }
 
-/// Runs the exporter's futures on the export thread: a plain executor for the
-/// blocking HTTP client, the pipeline's own current-thread tokio runtime for gRPC.
+/// Runs the exporter's futures on the export thread: the pipeline's own
+/// current-thread tokio runtime (the HTTP and gRPC clients need one); a plain
+/// executor for exporters that need none (the tests' in-memory ones).
 pub(crate) enum Executor {
+    #[cfg(test)]
     Plain,
-    #[cfg(feature = "otlp-grpc")]
     Tokio(tokio::runtime::Runtime),
 }
 
 impl Executor {
     pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         match self {
+            #[cfg(test)]
             Executor::Plain => futures_executor::block_on(future),
-            #[cfg(feature = "otlp-grpc")]
             Executor::Tokio(runtime) => runtime.block_on(future),
         }
     }
@@ -63,8 +64,8 @@ impl Executor {
     /// Runs `f` where the exporter may reach its runtime (a gRPC channel spawns a task when built).
     pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
         match self {
+            #[cfg(test)]
             Executor::Plain => f(),
-            #[cfg(feature = "otlp-grpc")]
             Executor::Tokio(runtime) => {
                 let _entered = runtime.enter();
                 f()

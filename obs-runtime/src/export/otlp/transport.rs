@@ -1,5 +1,5 @@
-//! How export reaches the collector: the HTTP client (reqwest's blocking
-//! client on rustls with the `ring` provider; no OpenSSL) and the TLS of the
+//! How export reaches the collector: the HTTP client (hyper on rustls with the
+//! `ring` provider, driven by the pipeline's runtime; no OpenSSL) and the TLS of the
 //! gRPC channel, both from the TLS material `settings/tls.rs` read in `init`,
 //! and what an export failure line says: the endpoint's host and the cause
 //! (DNS, refused, TLS, timeout), which opentelemetry-otlp's HTTP exporter
@@ -83,26 +83,22 @@ fn rustls_config(tls: &Tls) -> Result<rustls::ClientConfig, String> {
     }
 }
 
-/// The HTTP client of one signal. Built on a thread of its own: reqwest's
-/// blocking client starts (and would drop) a runtime, which panics inside an
-/// async context, and `init` may run in one.
+type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connect::HttpConnector>;
+
+/// The HTTP client of one signal (`http://` and `https://`), with the endpoint's TLS
+/// material and time limit. Its requests run on the pipeline's runtime.
 pub(super) fn http_client(endpoint: &Endpoint, cause: Arc<LastCause>) -> Result<HttpTransport, InitError> {
     let tls = rustls_config(&endpoint.tls).map_err(|why| InitError::Config(format!("OTLP TLS settings: {why}")))?;
-    let timeout = endpoint.timeout;
-    let client = std::thread::Builder::new()
-        .name("obs-otlp-client".into())
-        .spawn(move || reqwest::blocking::Client::builder().timeout(timeout).tls_backend_preconfigured(tls).build())
-        .map_err(|e| InitError::Config(format!("OTLP HTTP client thread: {e}")))?
-        .join()
-        .map_err(|_| InitError::Config("OTLP HTTP client: building it panicked".into()))?
-        .map_err(|e| InitError::Config(format!("OTLP HTTP client: {}", chain(&e))))?;
+    let connector =
+        hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
+    let client = opentelemetry_http::hyper::HyperClient::new(connector, endpoint.timeout, None);
     Ok(HttpTransport { client, cause })
 }
 
-/// reqwest's blocking client, recording why a request failed.
+/// hyper's client, recording why a request failed.
 #[derive(Debug)]
 pub(super) struct HttpTransport {
-    client: reqwest::blocking::Client,
+    client: opentelemetry_http::hyper::HyperClient<Connector>,
     cause: Arc<LastCause>,
 }
 
@@ -147,7 +143,9 @@ fn cause(error: &(dyn std::error::Error + 'static)) -> String {
         Some(std::io::ErrorKind::ConnectionRefused) => "connection refused".to_owned(),
         Some(std::io::ErrorKind::TimedOut) => "timed out".to_owned(),
         _ if text.contains("dns error") => format!("DNS lookup failed ({text})"),
-        _ if text.to_ascii_lowercase().contains("timed out") => "timed out".to_owned(),
+        _ if text.to_ascii_lowercase().contains("timed out") || text.contains("deadline has elapsed") => {
+            "timed out".to_owned()
+        }
         _ => text,
     }
 }
