@@ -120,6 +120,20 @@ fn arrives(protocol: Protocol) {
         c.spans().into_iter().find(|s| s.trace_id == trace && s.name == "otlp_tls::charge")
     });
     assert_eq!(span.resource_attr("service.name"), Some("Str(tls-shop)"));
+    // Each attribute once, with the current semantic-convention names; no bridge timing attributes.
+    let keys: Vec<&str> = span.attributes.iter().map(|(k, _)| k.as_str()).collect();
+    for key in ["code.file.path", "code.line.number", "code.function.name"] {
+        assert_eq!(keys.iter().filter(|k| **k == key).count(), 1, "{key} once: {keys:?}");
+    }
+    for key in ["code.filepath", "code.lineno", "busy_ns", "idle_ns"] {
+        assert!(!keys.contains(&key), "{key} is not exported: {keys:?}");
+    }
+    assert!(
+        span.attr("code.file.path").is_some_and(|p| p.contains("otlp_tls.rs")),
+        "{:?}",
+        span.attr("code.file.path")
+    );
+    assert!(span.attributes.iter().all(|(_, v)| v != "Str()"), "no empty attribute: {:?}", span.attributes);
     let record = collector.wait_until(Duration::from_secs(30), "the log record over TLS", |c| {
         c.logs().into_iter().find(|l| l.trace_id == trace && l.attr("event") == Some("Str(charge.done)"))
     });

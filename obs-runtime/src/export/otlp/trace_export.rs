@@ -45,7 +45,12 @@ impl Configured for Traces {
             .with_sampler(sampler)
             .with_resource(resource)
             .build();
-        cx.span_layer = Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("obs")));
+        // Location comes from obs's own `code.*` fields (current semantic-convention names), so
+        // the bridge adds none: no second, old-named copy, and no location pointing into obs
+        // for spans obs creates on the user's behalf (the HTTP server span). Nor
+        // `busy_ns`/`idle_ns`, which no backend shows as timing.
+        let layer = tracing_opentelemetry::layer().with_location(false).with_tracked_inactivity(false);
+        cx.span_layer = Some(layer.with_tracer(provider.tracer("obs")));
         Ok(Box::new(RunningTraces { provider, shutdown_timeout: options.shutdown_timeout }))
     }
 }
