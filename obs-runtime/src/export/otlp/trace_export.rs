@@ -48,8 +48,15 @@ impl Configured for Traces {
         // Location comes from obs's own `code.*` fields (current semantic-convention names), so
         // the bridge adds none: no second, old-named copy, and no location pointing into obs
         // for spans obs creates on the user's behalf (the HTTP server span). Nor
-        // `busy_ns`/`idle_ns`, which no backend shows as timing.
-        let layer = tracing_opentelemetry::layer().with_location(false).with_tracked_inactivity(false);
+        // `busy_ns`/`idle_ns`, which no backend shows as timing. Nor the bridge's copies of an
+        // error: `error.type`/`error.message` are on the span and the exporter adds the
+        // `exception` event (processor.rs); the bridge's `exception.message` repeats them and
+        // its `exception.stacktrace` (the source chain) is empty for most errors.
+        let layer = tracing_opentelemetry::layer()
+            .with_location(false)
+            .with_tracked_inactivity(false)
+            .with_error_records_to_exceptions(false)
+            .with_error_fields_to_exceptions(false);
         cx.span_layer = Some(layer.with_tracer(provider.tracer("obs")));
         Ok(Box::new(RunningTraces { provider, shutdown_timeout: options.shutdown_timeout }))
     }
