@@ -64,3 +64,16 @@ if ! "$OBS_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.
     echo "installing rotel==$ROTEL_VERSION into $OBS_VENV"
     "$OBS_VENV/bin/pip" install --quiet --disable-pip-version-check "rotel==$ROTEL_VERSION"
 fi
+
+# --- TLS terminator (tests/otlp_tls.rs) ---------------------------------------
+# stunnel4 in front of the Rotel collector: OTLP over TLS and mutual TLS, with a
+# CA and certificates the test makes with the openssl CLI. The test starts
+# stunnel itself on free ports (no system service).
+if ! command -v stunnel4 >/dev/null 2>&1 && ! command -v stunnel >/dev/null 2>&1 || ! command -v openssl >/dev/null 2>&1; then
+    echo "installing test dependencies: stunnel4 openssl"
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+    $SUDO chmod +x /usr/sbin/policy-rc.d
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends stunnel4 openssl >/dev/null
+    $SUDO rm -f /usr/sbin/policy-rc.d
+fi

@@ -111,8 +111,8 @@ fn bad_settings_are_init_errors(endpoint: &str) {
     let base = || obs_runtime::builder().without_http().otlp_endpoint(endpoint);
     let bad: [(&str, obs_runtime::Builder); 4] = [
         ("trace sampling ratio", base().trace_sampler(obs_runtime::export::otlp::TraceSampler::Ratio(1.5))),
-        ("TLS", base().otlp_endpoint(endpoint.replace("http://", "https://"))),
-        ("http:// URL", base().otlp_endpoint("localhost:4318")),
+        ("Builder::otlp_certificate: cannot read", base().otlp_certificate("/nonexistent/obs-ca.pem")),
+        ("http:// or https:// URL", base().otlp_endpoint("localhost:4318")),
         ("Builder::otlp_header", base().otlp_header("x-a", "line\nbreak")),
     ];
     for (expected, builder) in bad {

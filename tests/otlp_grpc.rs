@@ -127,6 +127,13 @@ async fn spans_and_log_records_reach_a_collector_over_grpc() {
     assert_eq!(ship.attr("error.type"), Some("Str(no_courier)"));
     assert_eq!(ship.attr("parcel"), Some("Int(900)"));
     assert!(ship.events.iter().any(|e| e.contains("exception")), "an exception event: {ship:#?}");
+    // Each attribute once, none empty: the bridge adds no copy of the error.
+    let keys: Vec<&str> = ship.attributes.iter().map(|(k, _)| k.as_str()).collect();
+    for key in ["exception.message", "exception.stacktrace", "code.filepath", "busy_ns"] {
+        assert!(!keys.contains(&key), "{key} on the span: {keys:?}");
+    }
+    assert!(ship.attributes.iter().all(|(_, v)| v != "Slice()" && v != "Str()"), "{:?}", ship.attributes);
+    assert!(!ship.events.iter().any(|e| e.contains("exception.stacktrace")), "{:#?}", ship.events);
     assert_eq!(root.status_code, "STATUS_CODE_ERROR");
     assert_eq!(pack.status_code, "STATUS_CODE_UNSET");
 

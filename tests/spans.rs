@@ -87,8 +87,9 @@ fn spans_carry_code_fields_and_arguments() {
     let span = spans.span("spans::parse_order");
     assert_eq!(span.fields["code.function.name"], "parse_order");
     assert_eq!(span.fields["code.namespace"], "spans");
-    assert!(span.fields["code.filepath"].ends_with("spans.rs"));
-    assert!(span.fields["code.lineno"].parse::<u32>().unwrap() > 60);
+    assert!(span.fields["code.file.path"].ends_with("spans.rs"));
+    assert!(span.fields["code.line.number"].parse::<u32>().unwrap() > 60);
+    assert!(!span.fields.contains_key("code.filepath") && !span.fields.contains_key("code.lineno"));
     assert_eq!(span.fields["raw"], "42");
     assert_eq!(span.fields["strict"], "false");
     assert!(!span.fields.contains_key("error.type"));

@@ -9,7 +9,9 @@ use crate::errors::Errors;
 use crate::item::{Function, is_result};
 
 /// Span fields the runtime fills itself, before and after the arguments.
-pub const LEADING_FIELDS: &[&str] = &["code.function.name", "code.namespace", "code.filepath", "code.lineno"];
+// The current OpenTelemetry semantic-convention names (`code.file.path`, `code.line.number`),
+// not the deprecated `code.filepath` / `code.lineno`.
+pub const LEADING_FIELDS: &[&str] = &["code.function.name", "code.namespace", "code.file.path", "code.line.number"];
 pub const TRAILING_FIELDS: &[&str] = &["error.type", "error.message", "otel.status_code", "obs.outcome"];
 /// Keep in step with `obs_runtime::callsite::MAX_FIELDS`.
 const MAX_FIELDS: usize = 32;

@@ -294,6 +294,69 @@ impl Builder {
         self
     }
 
+    /// Trust the CA certificates of this PEM file for `https://` endpoints,
+    /// instead of the platform's roots, as `OTEL_EXPORTER_OTLP_CERTIFICATE`
+    /// does (that variable and `..._TRACES_CERTIFICATE`, `..._LOGS_CERTIFICATE`
+    /// win). The file is read in `init`: a missing or unparsable file is an
+    /// [`InitError`](crate::InitError) naming the setting.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_certificate(mut self, ca_pem: impl Into<std::path::PathBuf>) -> Self {
+        self.otlp.tls.certificate = Some(ca_pem.into());
+        self
+    }
+
+    /// Present this client certificate (PEM, the chain) and its private key
+    /// (PEM: PKCS#8, PKCS#1 or SEC1) to the collector: mutual TLS, as
+    /// `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE` and `OTEL_EXPORTER_OTLP_CLIENT_KEY`
+    /// do (those win). Both files are read and checked in `init`.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_client_certificate(
+        mut self,
+        certificate_pem: impl Into<std::path::PathBuf>,
+        key_pem: impl Into<std::path::PathBuf>,
+    ) -> Self {
+        self.otlp.tls.client_certificate = Some(certificate_pem.into());
+        self.otlp.tls.client_key = Some(key_pem.into());
+        self
+    }
+
+    /// Over gRPC, send to an endpoint given without a scheme (`collector:4317`)
+    /// in plain text (`true`) or over TLS (`false`, the default), as
+    /// `OTEL_EXPORTER_OTLP_INSECURE` does (it wins). An endpoint's `http://`
+    /// or `https://` always decides; OTLP/HTTP endpoints need one.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_insecure(mut self, insecure: bool) -> Self {
+        self.otlp.tls.insecure = Some(insecure);
+        self
+    }
+
+    /// Export metrics over OTLP too (default off): every obs family and every
+    /// metric recorded through the `metrics` facade, the values `/metrics`
+    /// shows, to `{endpoint}/v1/metrics` (or `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT`)
+    /// every [`otlp_metric_interval`](Self::otlp_metric_interval).
+    /// `OTEL_METRICS_EXPORTER=otlp` or `none` wins when set. Reads obs's
+    /// Prometheus recorder, so it needs [`prometheus`](Self::prometheus) on (the default).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_metrics(mut self, export: bool) -> Self {
+        self.otlp.metrics = export;
+        self
+    }
+
+    /// How often metrics are exported (default 60 s; `OTEL_METRIC_EXPORT_INTERVAL` wins).
+    #[cfg(feature = "otlp")]
+    pub fn otlp_metric_interval(mut self, interval: std::time::Duration) -> Self {
+        self.otlp.metric_interval = interval.max(std::time::Duration::from_millis(1));
+        self
+    }
+
+    /// Cumulative (the default) or delta sums and histograms;
+    /// `OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE` wins when set.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_metric_temporality(mut self, temporality: crate::export::otlp::Temporality) -> Self {
+        self.otlp.temporality = temporality;
+        self
+    }
+
     /// The time limit of one export request (default 10 s; `OTEL_EXPORTER_OTLP_TIMEOUT` wins).
     #[cfg(feature = "otlp")]
     pub fn otlp_timeout(mut self, timeout: std::time::Duration) -> Self {

@@ -80,7 +80,7 @@ impl Drop for Worker {
 /// A single-threaded tokio runtime with every driver the features compiled in,
 /// for a background thread to `block_on`: obs's work runs the same in async
 /// and sync applications, and never on the application's own runtime.
-#[cfg(any(feature = "http", feature = "health", feature = "otlp-grpc"))]
+#[cfg(any(feature = "http", feature = "health", feature = "otlp"))]
 pub(crate) fn current_thread_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread().enable_all().build()
 }

@@ -36,6 +36,10 @@ const VARIABLES: &[(&str, &str)] = &[
     ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
     ("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf"),
     ("OTEL_EXPORTER_OTLP_LOGS_PROTOCOL", "http/protobuf"),
+    ("OTEL_EXPORTER_OTLP_INSECURE", "false"),
+    ("OTEL_METRICS_EXPORTER", "otlp"),
+    ("OTEL_METRIC_EXPORT_INTERVAL", "60000"),
+    ("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "cumulative"),
     ("OBS_HTTP_ADDR", "127.0.0.1:0"),
     ("OBS_HEALTH_TOKEN", "QX7CANARY9Z"),
     ("RUST_LOG", "info"),
@@ -161,7 +165,7 @@ fn child() {
             drop(guard);
         }
         "builder-secret-endpoint" => {
-            drop(report(quiet().otlp_endpoint(format!("https://user:{CANARY}@collector:4318/?token={CANARY}")).init()))
+            drop(report(quiet().otlp_endpoint(format!("ftp://user:{CANARY}@collector:4318/?token={CANARY}")).init()))
         }
         "builder-secret-header" => drop(report(
             quiet()
@@ -272,7 +276,8 @@ fn secrets_never_appear_in_warnings_or_errors() {
         ("OTEL_EXPORTER_OTLP_HEADERS", format!("x-a=1,Authorization: Bearer {CANARY}")),
         ("OTEL_EXPORTER_OTLP_TRACES_HEADERS", format!("authorization=Bearer%z{CANARY}")),
         ("OTEL_EXPORTER_OTLP_HEADERS", format!("authorization=Bearer {CANARY}\u{7f}")),
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("https://user:{CANARY}@collector:4318/?token={CANARY}")),
+        // No scheme: not an OTLP/HTTP endpoint.
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("user:{CANARY}@collector:4318/?token={CANARY}")),
         ("OTEL_EXPORTER_OTLP_LOGS_ENDPOINT", format!("ftp://user:{CANARY}@collector/")),
         ("OTEL_RESOURCE_ATTRIBUTES", format!("k={CANARY}%")),
     ] {
@@ -295,7 +300,7 @@ fn secrets_never_appear_in_warnings_or_errors() {
     assert!(out.stdout.contains("exporter.error"), "{}", out.stdout);
     assert!(!out.leaked(), "the secret is shown:\n{}{}", out.stdout, out.stderr);
     let out = run("builder-secret-endpoint", &[]);
-    assert!(out.init.contains("TLS") && out.init.contains("<redacted>@collector:4318"), "{}", out.init);
+    assert!(out.init.contains("https://") && out.init.contains("<redacted>@collector:4318"), "{}", out.init);
 }
 
 #[test]

@@ -28,6 +28,25 @@ pub struct ReceivedSpan {
     pub resource: Vec<(String, String)>,
 }
 
+/// A metric data point as the collector received it (sums, gauges and histograms).
+#[derive(Debug, Clone, Default)]
+pub struct ReceivedPoint {
+    /// The metric's name.
+    pub name: String,
+    /// `Sum`, `Gauge` or `Histogram`.
+    pub data_type: String,
+    /// The aggregation temporality as printed (e.g. `Cumulative`, `Delta`).
+    pub temporality: String,
+    pub attributes: Vec<(String, String)>,
+    /// A sum's or gauge's value.
+    pub value: f64,
+    /// A histogram's count, bounds and bucket counts.
+    pub count: u64,
+    pub bounds: Vec<f64>,
+    pub buckets: Vec<u64>,
+    pub resource: Vec<(String, String)>,
+}
+
 /// A log record as the collector received it.
 #[derive(Debug, Clone, Default)]
 pub struct ReceivedLog {
@@ -113,7 +132,7 @@ impl Collector {
         command
             .arg("start")
             .args(["--otlp-grpc-endpoint", &grpc.to_string(), "--otlp-http-endpoint", &http.to_string()])
-            .args(["--exporter", "blackhole", "--debug-log", "traces", "--debug-log", "logs"])
+            .args(["--exporter", "blackhole", "--debug-log", "traces", "--debug-log", "logs", "--debug-log", "metrics"])
             .args(["--debug-log-verbosity", "detailed", "--batch-timeout", "50ms"])
             .arg("--log-file")
             .arg(dir.join("agent.log"))
@@ -175,6 +194,11 @@ impl Collector {
     /// The spans received so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         parse_spans(&self.output())
+    }
+
+    /// The metric data points received so far, in the order received.
+    pub fn metric_points(&self) -> Vec<ReceivedPoint> {
+        parse_points(&self.output())
     }
 
     /// The log records received so far.
@@ -308,4 +332,72 @@ fn parse_logs(text: &str) -> Vec<ReceivedLog> {
             resource: b.resource,
         })
         .collect()
+}
+
+/// The data points of the print-out: `Metric #n` blocks with their
+/// `Descriptor`, then `NumberDataPoints #n` / `HistogramDataPoints #n`.
+fn parse_points(text: &str) -> Vec<ReceivedPoint> {
+    #[derive(PartialEq)]
+    enum In {
+        Resource,
+        Descriptor,
+        Point,
+        Other,
+    }
+    let mut points = Vec::new();
+    let mut resource = Vec::new();
+    let (mut name, mut data_type, mut temporality) = (String::new(), String::new(), String::new());
+    let mut section = In::Other;
+    let mut current: Option<ReceivedPoint> = None;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("ResourceMetrics #") {
+            points.extend(current.take());
+            resource.clear();
+            section = In::Other;
+        } else if trimmed == "Resource attributes:" {
+            section = In::Resource;
+        } else if trimmed.starts_with("Metric #") {
+            points.extend(current.take());
+            section = In::Other;
+        } else if trimmed == "Descriptor:" {
+            (name, data_type, temporality) = Default::default();
+            section = In::Descriptor;
+        } else if trimmed.starts_with("NumberDataPoints #") || trimmed.starts_with("HistogramDataPoints #") {
+            points.extend(current.take());
+            current = Some(ReceivedPoint {
+                name: name.clone(),
+                data_type: data_type.clone(),
+                temporality: temporality.clone(),
+                resource: resource.clone(),
+                ..Default::default()
+            });
+            section = In::Point;
+        } else if let Some((key, value)) = arrow_pair(line) {
+            match (&section, current.as_mut()) {
+                (In::Resource, _) => resource.push((key, value)),
+                (In::Descriptor, _) => match key.as_str() {
+                    "Name" => name = value,
+                    "DataType" => data_type = value,
+                    "AggregationTemporality" => temporality = value,
+                    _ => {}
+                },
+                (In::Point, Some(point)) => point.attributes.push((key, value)),
+                _ => {}
+            }
+        } else if let (Some(point), Some((label, value))) = (current.as_mut(), labelled(line)) {
+            if label == "Value" {
+                point.value = value.parse().unwrap_or(f64::NAN);
+            } else if label == "Count" {
+                point.count = value.parse().unwrap_or(0);
+            } else if label.starts_with("ExplicitBounds #") {
+                point.bounds.push(value.parse().unwrap_or(f64::NAN));
+            } else if label.starts_with("Buckets #") {
+                // `Buckets #0, Count: 5`
+                point.buckets.push(value.parse().unwrap_or(0));
+            }
+        }
+    }
+    points.extend(current);
+    points
 }

@@ -87,7 +87,7 @@ impl Configured for Recorder {
             cx.serve(&["/obs/hotspots"], super::hotspots::routes);
         }
         let view = self.view;
-        cx.metrics_text = Some(Box::new(move || render(&view)));
+        cx.metrics_text = Some(std::sync::Arc::new(move || render(&view)));
         Ok(Box::new(Scraped))
     }
 }

@@ -63,7 +63,7 @@ pub(crate) type Base = tracing_subscriber::layer::Layered<
 >;
 
 /// Renders the text a scrape of `/metrics` returns now.
-pub(crate) type MetricsText = Box<dyn Fn() -> String + Send + Sync>;
+pub(crate) type MetricsText = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
 
 /// What exporters hand to `init` while they start: the pieces of the
 /// subscriber and of the HTTP server that `init` puts together once all of

@@ -25,10 +25,11 @@ impl Configured for Logs {
     /// Builds the exporter, its queue and thread, and the log layer's sink. Nothing global changes here.
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         let Logs { endpoint, resource, options } = *self;
-        let (mut exporter, executor) = build(&endpoint, log_exporter)?;
+        let (mut exporter, executor, destination) = build(&endpoint, log_exporter)?;
         exporter.set_resource(&resource);
-        let pipeline = Pipeline::start(Signal::Logs, LogRecords(exporter), executor, &queue_config(&options))
-            .map_err(thread_error)?;
+        let pipeline =
+            Pipeline::start(Signal::Logs, LogRecords(exporter), executor, &queue_config(&options, destination))
+                .map_err(thread_error)?;
         let provider =
             SdkLoggerProvider::builder().with_log_processor(LogQueue(pipeline)).with_resource(resource).build();
         cx.log_sink = Some(LogSink::new(provider.logger("obs")));

@@ -45,19 +45,20 @@ impl PipelineMetrics {
     }
 }
 
-/// Runs the exporter's futures on the export thread: a plain executor for the
-/// blocking HTTP client, the pipeline's own current-thread tokio runtime for gRPC.
+/// Runs the exporter's futures on the export thread: the pipeline's own
+/// current-thread tokio runtime (the HTTP and gRPC clients need one); a plain
+/// executor for exporters that need none (the tests' in-memory ones).
 pub(crate) enum Executor {
+    #[cfg(test)]
     Plain,
-    #[cfg(feature = "otlp-grpc")]
     Tokio(tokio::runtime::Runtime),
 }
 
 impl Executor {
-    fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+    pub(crate) fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
         match self {
+            #[cfg(test)]
             Executor::Plain => futures_executor::block_on(future),
-            #[cfg(feature = "otlp-grpc")]
             Executor::Tokio(runtime) => runtime.block_on(future),
         }
     }
@@ -65,8 +66,8 @@ impl Executor {
     /// Runs `f` where the exporter may reach its runtime (a gRPC channel spawns a task when built).
     pub(crate) fn enter<R>(&self, f: impl FnOnce() -> R) -> R {
         match self {
+            #[cfg(test)]
             Executor::Plain => f(),
-            #[cfg(feature = "otlp-grpc")]
             Executor::Tokio(runtime) => {
                 let _entered = runtime.enter();
                 f()
@@ -78,6 +79,10 @@ impl Executor {
 /// What the export thread does with a batch of one signal.
 pub(crate) trait Sink: Send + 'static {
     type Item: Send + 'static;
+    /// What one item counts for in `obs_exporter_*_total` (a span, a log record, a collection's data points).
+    fn counts_for(_item: &Self::Item) -> u64 {
+        1
+    }
     fn export(&mut self, batch: Vec<Self::Item>, executor: &Executor) -> OTelSdkResult;
     fn shutdown(&mut self);
 }
@@ -141,6 +146,7 @@ pub(crate) const QUEUE_BYTES: usize = 32 << 20;
 
 /// Tuning of a pipeline.
 pub(crate) struct QueueConfig {
+    pub destination: super::transport::Destination,
     pub queue_size: usize,
     /// What the queued items and the batch being exported may weigh in all.
     pub queue_bytes: usize,
@@ -160,6 +166,7 @@ pub(crate) struct Pipeline<T> {
     control: Mutex<mpsc::Sender<Control>>,
     thread: Mutex<Option<Thread>>,
     dropped: Counter,
+    counts_for: fn(&T) -> u64,
     shutdown_timeout: Duration,
 }
 
@@ -190,7 +197,13 @@ impl<T: Weigh + Send + 'static> Pipeline<T> {
             batch_size: config.batch_size.max(1),
             batch_delay: config.batch_delay,
             metrics,
-            errors: ErrorLog { signal, interval: config.error_log_interval, last: None, suppressed: 0 },
+            errors: ErrorLog {
+                signal,
+                destination: config.destination.clone(),
+                interval: config.error_log_interval,
+                last: None,
+                suppressed: 0,
+            },
         };
         let name = format!("obs-otlp-{}", signal.name());
         // Stopped through the control channel, which acknowledges (see `shutdown`), not by a signal of its own.
@@ -203,6 +216,7 @@ impl<T: Weigh + Send + 'static> Pipeline<T> {
             control: Mutex::new(control),
             thread: Mutex::new(Some(thread)),
             dropped,
+            counts_for: S::counts_for,
             shutdown_timeout: config.shutdown_timeout,
         })
     }
@@ -210,17 +224,17 @@ impl<T: Weigh + Send + 'static> Pipeline<T> {
     /// Queues an item for export, or drops and counts it when the queue is
     /// full, by count or by weight.
     pub(crate) fn enqueue(&self, item: T) {
-        let weight = item.weight();
-        if self.held.fetch_add(weight, Ordering::Relaxed) + weight > self.max_bytes {
-            self.held.fetch_sub(weight, Ordering::Relaxed);
-            self.dropped.increment(1);
+        let bytes = item.weight();
+        let counts = (self.counts_for)(&item);
+        if self.held.fetch_add(bytes, Ordering::Relaxed) + bytes > self.max_bytes {
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+            self.dropped.increment(counts);
             return;
         }
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) =
-            self.queue.try_send(Item::Data(item, weight))
+        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(Item::Data(item, bytes))
         {
-            self.held.fetch_sub(weight, Ordering::Relaxed);
-            self.dropped.increment(1);
+            self.held.fetch_sub(bytes, Ordering::Relaxed);
+            self.dropped.increment(counts);
         }
     }
 
@@ -313,6 +327,7 @@ impl LogProcessor for LogQueue {
 /// Logs export failures at most once per interval, saying how many were not logged.
 struct ErrorLog {
     signal: Signal,
+    destination: super::transport::Destination,
     interval: Duration,
     last: Option<Instant>,
     suppressed: u64,
@@ -320,6 +335,8 @@ struct ErrorLog {
 
 impl ErrorLog {
     fn failed(&mut self, items: usize, error: &OTelSdkError) {
+        // Taken on every failure, so a line never shows the cause of an older one.
+        let error = self.destination.describe(error);
         let now = Instant::now();
         if self.last.is_some_and(|last| now.duration_since(last) < self.interval) {
             self.suppressed += 1;
@@ -333,8 +350,9 @@ impl ErrorLog {
             signal = self.signal.name(),
             items,
             suppressed_errors = suppressed,
+            endpoint = %self.destination.host,
             error = %error,
-            "OTLP export of {} failed; they are dropped until the backend answers (logged at most once per {:?})",
+            "OTLP export of {} failed ({error}); they are dropped until the backend answers (logged at most once per {:?})",
             self.signal.name(),
             self.interval
         );
@@ -445,7 +463,8 @@ impl<S: Sink> Worker<S> {
             return;
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(self.batch_size));
-        let count = batch.len();
+        let count: u64 = batch.iter().map(S::counts_for).sum();
+        let items = batch.len();
         let weight = std::mem::take(&mut self.batch_bytes);
         // No scoped `NoSubscriber` around this: a scoped dispatcher anywhere in the
         // process takes every thread's `tracing` calls off their fast path (and
@@ -453,12 +472,12 @@ impl<S: Sink> Worker<S> {
         // used here emit no spans.
         match self.sink.export(batch, &self.executor) {
             Ok(()) => {
-                self.metrics.exported.increment(count as u64);
+                self.metrics.exported.increment(count);
                 self.errors.recovered();
             }
             Err(error) => {
-                self.metrics.failed.increment(count as u64);
-                self.errors.failed(count, &error);
+                self.metrics.failed.increment(count);
+                self.errors.failed(items, &error);
             }
         }
         self.held.fetch_sub(weight, Ordering::Relaxed);
@@ -525,6 +544,7 @@ mod tests {
             batch_delay: Duration::from_millis(1),
             shutdown_timeout: Duration::from_secs(5),
             error_log_interval: Duration::from_secs(60),
+            destination: Default::default(),
         };
         let pipeline = metrics::with_local_recorder(&recorder, || {
             Pipeline::start(Signal::Traces, backend.clone(), Executor::Plain, &config).unwrap()

@@ -282,6 +282,7 @@ mod tests {
     fn run(keep: KeepRule, f: impl FnOnce()) -> (Vec<(String, bool)>, Vec<serde_json::Value>) {
         let exported = Collect::default();
         let config = QueueConfig {
+            destination: Default::default(),
             queue_size: 2 * MAX_SPANS,
             queue_bytes: 2 * MAX_BYTES,
             batch_size: 64,

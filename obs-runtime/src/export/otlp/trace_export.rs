@@ -29,9 +29,9 @@ impl Configured for Traces {
     /// Builds the exporter, its queue and thread, and the OpenTelemetry layer. Nothing global changes here.
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         let Traces { endpoint, sampler, resource, options } = *self;
-        let (mut exporter, executor) = build(&endpoint, span_exporter)?;
+        let (mut exporter, executor, destination) = build(&endpoint, span_exporter)?;
         exporter.set_resource(&resource);
-        let pipeline = Pipeline::start(Signal::Traces, Spans(exporter), executor, &queue_config(&options))
+        let pipeline = Pipeline::start(Signal::Traces, Spans(exporter), executor, &queue_config(&options, destination))
             .map_err(thread_error)?;
         let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
         let head = sampler.to_sdk();
@@ -45,7 +45,19 @@ impl Configured for Traces {
             .with_sampler(sampler)
             .with_resource(resource)
             .build();
-        cx.span_layer = Some(tracing_opentelemetry::layer().with_tracer(provider.tracer("obs")));
+        // Location comes from obs's own `code.*` fields (current semantic-convention names), so
+        // the bridge adds none: no second, old-named copy, and no location pointing into obs
+        // for spans obs creates on the user's behalf (the HTTP server span). Nor
+        // `busy_ns`/`idle_ns`, which no backend shows as timing. Nor the bridge's copies of an
+        // error: `error.type`/`error.message` are on the span and the exporter adds the
+        // `exception` event (processor.rs); the bridge's `exception.message` repeats them and
+        // its `exception.stacktrace` (the source chain) is empty for most errors.
+        let layer = tracing_opentelemetry::layer()
+            .with_location(false)
+            .with_tracked_inactivity(false)
+            .with_error_records_to_exceptions(false)
+            .with_error_fields_to_exceptions(false);
+        cx.span_layer = Some(layer.with_tracer(provider.tracer("obs")));
         Ok(Box::new(RunningTraces { provider, shutdown_timeout: options.shutdown_timeout }))
     }
 }

@@ -1,7 +1,14 @@
 //! How the settings read the builder (these tests do not touch the process
 //! environment: `obs-runtime/tests/env_settings.rs` does, in child processes).
 
-use super::*;
+use super::endpoint::{Endpoint, check_url};
+use super::env::{Signal, parse_key_values};
+use super::options::{OtlpOptions, OtlpProtocol};
+use super::redact::redact_url;
+use super::resolved::Settings;
+use super::sampler::{TraceSampler, env_sampler};
+use super::tls::TlsOptions;
+use crate::init_error::InitError;
 
 #[test]
 fn samplers_parse_as_the_spec_names_them_in_any_case() {
@@ -59,7 +66,8 @@ fn urls_are_checked() {
     assert!(check_url("ftp://a/b").is_err());
     assert!(check_url("http://a:1/x").is_ok());
     assert!(check_url("HTTP://a:1/x").is_ok());
-    assert!(check_url("https://a:1/x").unwrap_err().contains("TLS"));
+    assert!(check_url("https://a:1/x").is_ok());
+    assert!(check_url("collector:4317").is_err(), "a scheme is needed (gRPC gets one from the INSECURE rule)");
 }
 
 #[test]
@@ -68,10 +76,11 @@ fn echoed_urls_have_no_userinfo_or_query_values() {
     let shown = redact_url(&url);
     assert_eq!(shown, "https://<redacted>@collector:4318/v1/traces?token=<redacted>&<redacted>");
     assert_eq!(redact_url("http://c:4318/"), "http://c:4318/");
-    let err = Endpoint::resolve(Signal::Traces, &OtlpOptions { endpoint: Some(url.clone()), ..Default::default() })
-        .unwrap_err();
+    let bad = url.replace("https://", "ftp://");
+    let err =
+        Endpoint::resolve(Signal::Traces, &OtlpOptions { endpoint: Some(bad), ..Default::default() }).unwrap_err();
     for text in [err.to_string(), format!("{err:?}")] {
-        assert!(text.contains("TLS") && text.contains("collector:4318"), "{text}");
+        assert!(text.contains("https://") && text.contains("collector:4318"), "{text}");
         assert!(!text.contains(CANARY), "{text}");
     }
 }
@@ -145,4 +154,90 @@ fn protocols_parse_as_the_spec_names_them() {
     assert_eq!(OtlpProtocol::parse("HTTP/PROTOBUF").unwrap(), OtlpProtocol::HttpProtobuf);
     assert!(OtlpProtocol::parse("http/json").unwrap_err().contains("not http/json"));
     assert!(OtlpProtocol::parse("thrift").is_err());
+}
+
+/// A file of the test's own, removed on drop.
+struct TempFile(std::path::PathBuf);
+
+impl TempFile {
+    fn new(name: &str, content: &str) -> TempFile {
+        let path = std::env::temp_dir().join(format!("obs-tls-unit-{}-{name}", std::process::id()));
+        std::fs::write(&path, content).unwrap();
+        TempFile(path)
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+fn with_tls(tls: TlsOptions) -> Result<Option<Endpoint>, InitError> {
+    Endpoint::resolve(
+        Signal::Traces,
+        &OtlpOptions { endpoint: Some("https://c:4318".into()), tls, ..Default::default() },
+    )
+}
+
+#[test]
+fn a_missing_or_unparsable_tls_file_is_an_error_naming_the_setting_not_the_content() {
+    let missing = TlsOptions { certificate: Some("/nonexistent/obs-ca.pem".into()), ..Default::default() };
+    let err = with_tls(missing).unwrap_err().to_string();
+    assert!(err.contains("Builder::otlp_certificate: cannot read"), "{err}");
+    assert!(err.contains("no such file"), "{err}");
+
+    let garbage = TempFile::new("garbage.pem", &format!("-----BEGIN CERTIFICATE-----\n{CANARY}!!\n"));
+    let err = with_tls(TlsOptions { certificate: Some(garbage.0.clone()), ..Default::default() }).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("Builder::otlp_certificate: ") && text.contains("PEM"), "{text}");
+    assert!(!text.contains(CANARY), "{text}");
+
+    let empty = TempFile::new("empty.pem", "just words\n");
+    let err = with_tls(TlsOptions { certificate: Some(empty.0.clone()), ..Default::default() }).unwrap_err();
+    assert!(err.to_string().contains("holds no PEM certificate"), "{err}");
+
+    let key = TempFile::new("not-a-key.pem", &format!("{CANARY}\n"));
+    let options = TlsOptions {
+        client_certificate: Some("/nonexistent/client.pem".into()),
+        client_key: Some(key.0.clone()),
+        ..Default::default()
+    };
+    let err = with_tls(options).unwrap_err().to_string();
+    assert!(err.contains("Builder::otlp_client_certificate: cannot read"), "{err}");
+}
+
+#[test]
+fn a_client_certificate_needs_its_key() {
+    let cert = TlsOptions { client_certificate: Some("/nonexistent/client.pem".into()), ..Default::default() };
+    let err = with_tls(cert).unwrap_err().to_string();
+    assert!(err.contains("needs its key"), "{err}");
+}
+
+#[test]
+fn insecure_decides_the_scheme_of_a_grpc_endpoint_without_one() {
+    if !cfg!(feature = "otlp-grpc") {
+        return;
+    }
+    let url = |insecure: Option<bool>, endpoint: &str| {
+        let options = OtlpOptions {
+            endpoint: Some(endpoint.into()),
+            protocol: OtlpProtocol::Grpc,
+            tls: TlsOptions { insecure, ..Default::default() },
+            ..Default::default()
+        };
+        Endpoint::resolve(Signal::Traces, &options).unwrap().unwrap().url
+    };
+    assert_eq!(url(None, "collector:4317"), "https://collector:4317");
+    assert_eq!(url(Some(false), "collector:4317"), "https://collector:4317");
+    assert_eq!(url(Some(true), "collector:4317"), "http://collector:4317");
+    assert_eq!(url(Some(true), "https://collector:4317"), "https://collector:4317", "a scheme wins");
+    assert_eq!(url(None, "http://collector:4317"), "http://collector:4317");
+    // OTLP/HTTP always needs its scheme.
+    let options = OtlpOptions {
+        endpoint: Some("collector:4318".into()),
+        tls: TlsOptions { insecure: Some(true), ..Default::default() },
+        ..Default::default()
+    };
+    assert!(Endpoint::resolve(Signal::Traces, &options).is_err());
 }

@@ -1,0 +1,121 @@
+//! Everything export needs, resolved once in `init`.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use super::endpoint::Endpoint;
+use super::env::{Signal, exporter_choice, parse_key_values, sdk_disabled, var};
+use super::metrics::{self, Temporality};
+use super::options::OtlpOptions;
+use super::sampler::{TraceSampler, env_sampler};
+use crate::env::warn_env;
+use crate::init_error::InitError;
+
+/// Everything export needs, resolved.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    /// Span export, when on.
+    pub traces: Option<Endpoint>,
+    /// Log export, when asked for (`OTEL_LOGS_EXPORTER=otlp` or [`Builder::otlp_logs`](crate::Builder::otlp_logs)).
+    pub logs: Option<Endpoint>,
+    /// Metrics export, when asked for (`OTEL_METRICS_EXPORTER=otlp` or [`Builder::otlp_metrics`](crate::Builder::otlp_metrics)).
+    pub metrics: Option<MetricExport>,
+    pub sampler: TraceSampler,
+    pub resource: Vec<(String, String)>,
+    pub options: OtlpOptions,
+}
+
+/// Where, how often and with which temporality metrics are exported.
+#[derive(Debug, Clone)]
+pub(crate) struct MetricExport {
+    pub endpoint: Endpoint,
+    pub interval: Duration,
+    pub temporality: Temporality,
+}
+
+impl Settings {
+    /// `Ok(None)` when nothing is exported: no endpoint anywhere, or `OTEL_SDK_DISABLED=true`.
+    /// Environment variables win over the builder, as for `OTEL_SERVICE_NAME`.
+    pub(crate) fn resolve(options: &OtlpOptions, service: &str) -> Result<Option<Settings>, InitError> {
+        let disabled = sdk_disabled();
+        // Everything is checked even when export is off, so a typo shows up on
+        // the developer's machine and not first in production.
+        let from_code = options.sampler.unwrap_or(TraceSampler::ParentBasedAlwaysOn).check()?;
+        let sampler = match var("OTEL_TRACES_SAMPLER") {
+            Some(name) => env_sampler(&name, var("OTEL_TRACES_SAMPLER_ARG").as_deref()).unwrap_or(from_code),
+            None => from_code,
+        };
+        let traces_on = exporter_choice("OTEL_TRACES_EXPORTER").unwrap_or(true);
+        let logs_from_env = exporter_choice("OTEL_LOGS_EXPORTER");
+        let logs_on = logs_from_env.unwrap_or(options.logs);
+        let traces = Endpoint::resolve(Signal::Traces, options)?;
+        let logs = Endpoint::resolve(Signal::Logs, options)?;
+        let resource = resource_attributes(options, service);
+        if logs_on && logs.is_none() {
+            let where_ = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint";
+            if logs_from_env.is_none() {
+                return Err(InitError::Config(format!("OTLP log export is on but no endpoint is set ({where_})")));
+            }
+            warn_env("OTEL_LOGS_EXPORTER", &format!("log export asks for an endpoint ({where_})"), "no log export");
+        }
+        let metrics_from_env = metrics::exporter_choice();
+        let metrics_on = metrics_from_env.unwrap_or(options.metrics);
+        let interval = metrics::interval(options.metric_interval);
+        let temporality = metrics::temporality(options.temporality);
+        let metrics = Endpoint::resolve(Signal::Metrics, options)?;
+        if metrics_on && metrics.is_none() {
+            let where_ = "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint";
+            if metrics_from_env.is_none() {
+                return Err(InitError::Config(format!("OTLP metrics export is on but no endpoint is set ({where_})")));
+            }
+            warn_env("OTEL_METRICS_EXPORTER", &format!("metrics export asks for an endpoint ({where_})"), "none");
+        }
+        let traces = traces.filter(|_| traces_on);
+        let logs = logs.filter(|_| logs_on);
+        let metrics = metrics.filter(|_| metrics_on).map(|endpoint| MetricExport { endpoint, interval, temporality });
+        if disabled || (traces.is_none() && logs.is_none() && metrics.is_none()) {
+            return Ok(None);
+        }
+        Ok(Some(Settings { traces, logs, metrics, sampler, resource, options: options.clone() }))
+    }
+}
+
+/// The resource of exported spans: detected attributes, then `OTEL_RESOURCE_ATTRIBUTES`,
+/// then the service name (which `OTEL_SERVICE_NAME` or the builder chose) on top.
+fn resource_attributes(options: &OtlpOptions, service: &str) -> Vec<(String, String)> {
+    let mut attrs: BTreeMap<String, String> = BTreeMap::new();
+    let ids = crate::log::SpanIds::new_child_of(None);
+    let id = format!("{:032x}", ids.trace_id);
+    attrs.insert(
+        "service.instance.id".into(),
+        format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]),
+    );
+    if let Some(host) = host_name() {
+        attrs.insert("host.name".into(), host);
+    }
+    attrs.insert("process.pid".into(), std::process::id().to_string());
+    attrs.insert("telemetry.sdk.name".into(), "opentelemetry".into());
+    attrs.insert("telemetry.sdk.language".into(), "rust".into());
+    attrs.insert("telemetry.distro.name".into(), "obs".into());
+    attrs.insert("telemetry.distro.version".into(), env!("CARGO_PKG_VERSION").into());
+    if let Some(version) = &options.service_version {
+        attrs.insert("service.version".into(), version.clone());
+    }
+    if let Some(text) = var("OTEL_RESOURCE_ATTRIBUTES") {
+        match parse_key_values(&text) {
+            Ok(members) => attrs.extend(members),
+            Err(why) => warn_env("OTEL_RESOURCE_ATTRIBUTES", &why, "none of its attributes"),
+        }
+    }
+    attrs.insert("service.name".into(), service.to_owned());
+    attrs.into_iter().collect()
+}
+
+fn host_name() -> Option<String> {
+    let from_file = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| from_file("/proc/sys/kernel/hostname"))
+        .or_else(|| from_file("/etc/hostname"))
+        .filter(|h| !h.is_empty())
+}
