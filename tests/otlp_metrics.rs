@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use obs_runtime::export::otlp::{OtlpProtocol, Temporality};
 use obs_runtime::observe;
-use support::MemoryWriter;
 use support::collector::{Collector, ReceivedPoint};
+use support::{MemoryWriter, run_child};
 
 #[derive(Debug, obs_runtime::ErrorKind)]
 enum StockError {
@@ -37,17 +37,6 @@ fn reserve(item: u64) -> Result<u64, StockError> {
 }
 
 const BUCKETS: &[f64] = &[0.000_001, 0.001, 5.0];
-
-fn run_child(case: &str) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env("OBS_TEST_CHILD", case)
-        .output()
-        .expect("run the child");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "case {case} failed:\n{text}");
-    assert!(text.contains(&format!("case {case} passed")), "case {case} did not run:\n{text}");
-}
 
 #[test]
 fn cumulative_points_equal_the_calls_made_over_http() {

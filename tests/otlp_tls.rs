@@ -22,9 +22,9 @@ use std::time::Duration;
 
 use obs_runtime::export::otlp::OtlpProtocol;
 use obs_runtime::observe;
-use support::MemoryWriter;
 use support::collector::Collector;
 use support::tls::{Certs, Stunnel};
+use support::{MemoryWriter, run_child};
 
 #[observe]
 fn charge(order: u64) -> u64 {
@@ -38,17 +38,6 @@ fn counter(guard: &obs_runtime::ObsGuard, name: &str, signal: &str) -> f64 {
 }
 
 /// Runs `case` in a child process and fails with its output when it fails.
-fn run_child(case: &str) {
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
-        .env("OBS_TEST_CHILD", case)
-        .output()
-        .expect("run the child");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "case {case} failed:\n{text}");
-    assert!(text.contains(&format!("case {case} passed")), "case {case} did not run:\n{text}");
-}
-
 #[test]
 fn spans_and_logs_arrive_over_https_with_a_custom_ca() {
     run_child("custom_ca_http");

@@ -196,3 +196,17 @@ impl std::fmt::Display for PaymentError {
     }
 }
 impl std::error::Error for PaymentError {}
+
+/// Runs this test binary's `child` test with `OBS_TEST_CHILD=case` (for cases
+/// that need a process of their own, since `init` runs once per process) and
+/// fails unless the child says `case {case} passed`.
+pub fn run_child(case: &str) {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "child", "--nocapture", "--test-threads=1"])
+        .env("OBS_TEST_CHILD", case)
+        .output()
+        .expect("run the child");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "case {case} failed:\n{text}");
+    assert!(text.contains(&format!("case {case} passed")), "case {case} did not run:\n{text}");
+}
