@@ -10,8 +10,6 @@
 #   SOAK_STALL_SECONDS=30         the error storm into an unread stdout
 #   SOAK_IDLE=2000 SOAK_SLOW=1000 SOAK_HOLD_SECONDS=20 SOAK_FD_LIMIT=512   connection exhaustion
 #   SOAK_NODES=10000000           node executions of the one long workflow run
-# Tests that fail today because of a known defect (their `#[ignore]` reason says which) run
-# only with SOAK_KNOWN_DEFECTS=1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
@@ -33,10 +31,8 @@ tests=(
     soak_stdout_stalled
     soak_connection_exhaustion
     soak_backend_down
+    soak_backend_down_64k_arguments
 )
-if [[ "${SOAK_KNOWN_DEFECTS:-0}" == 1 ]]; then
-    tests+=(soak_backend_down_64k_arguments)
-fi
 skipped=()
 for test in "${tests[@]}"; do
     left=$((budget - (SECONDS - started)))

@@ -14,9 +14,11 @@ use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 
+use metrics::atomics::AtomicU64;
 use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::PrometheusRecorder;
 use metrics_exporter_prometheus::formatting::{sanitize_description, sanitize_label_key, sanitize_label_value};
+use metrics_util::registry::{Registry, Storage};
 
 use crate::metrics::store::Sharded;
 
@@ -26,19 +28,43 @@ pub(crate) struct ObsRecorder {
     histograms: Arc<Histograms>,
 }
 
-/// Every histogram registered through the facade.
+/// Every histogram registered through the facade, in metrics-util's sharded
+/// registry (a handle looked up per call, as `HttpLayer` does, takes no global lock).
 pub(crate) struct Histograms {
-    /// Bucket upper bounds, ascending (checked by `init`).
-    bounds: Arc<[f64]>,
-    series: Mutex<HashMap<Key, Arc<Buckets>>>,
+    series: Registry<Key, BucketStorage>,
     /// Help text by metric name, from `describe_histogram!`.
     help: Mutex<HashMap<String, String>>,
 }
 
+/// Makes the registry's histograms [`Buckets`] with the configured bounds.
+/// Counters and gauges stay in the inner recorder; this registry never holds any.
+struct BucketStorage {
+    /// Bucket upper bounds, ascending (checked by `init`).
+    bounds: Arc<[f64]>,
+}
+
+impl Storage<Key> for BucketStorage {
+    type Counter = Arc<AtomicU64>;
+    type Gauge = Arc<AtomicU64>;
+    type Histogram = Arc<Buckets>;
+
+    fn counter(&self, _: &Key) -> Self::Counter {
+        Arc::new(AtomicU64::new(0))
+    }
+
+    fn gauge(&self, _: &Key) -> Self::Gauge {
+        Arc::new(AtomicU64::new(0))
+    }
+
+    fn histogram(&self, _: &Key) -> Self::Histogram {
+        Arc::new(Buckets::new(self.bounds.clone()))
+    }
+}
+
 impl ObsRecorder {
     pub(crate) fn new(inner: PrometheusRecorder, bounds: &[f64]) -> ObsRecorder {
-        let histograms = Histograms { bounds: bounds.into(), series: Mutex::default(), help: Mutex::default() };
-        ObsRecorder { inner, histograms: Arc::new(histograms) }
+        let series = Registry::new(BucketStorage { bounds: bounds.into() });
+        ObsRecorder { inner, histograms: Arc::new(Histograms { series, help: Mutex::default() }) }
     }
 
     pub(crate) fn histograms(&self) -> Arc<Histograms> {
@@ -69,10 +95,7 @@ impl Recorder for ObsRecorder {
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        let histograms = &self.histograms;
-        let mut series = histograms.series.lock().unwrap_or_else(|e| e.into_inner());
-        let buckets = series.entry(key.clone()).or_insert_with(|| Arc::new(Buckets::new(histograms.bounds.clone())));
-        Histogram::from_arc(buckets.clone())
+        self.histograms.series.get_or_create_histogram(key, |buckets| Histogram::from_arc(buckets.clone()))
     }
 }
 
@@ -113,11 +136,9 @@ impl HistogramFn for Buckets {
 impl Histograms {
     /// Every histogram in the Prometheus text format, sorted by name and labels.
     pub(crate) fn render(&self, out: &mut String) {
-        let series: Vec<(Key, Arc<Buckets>)> = {
-            let series = self.series.lock().unwrap_or_else(|e| e.into_inner());
-            series.iter().map(|(key, buckets)| (key.clone(), buckets.clone())).collect()
-        };
-        let mut rows: Vec<(String, String, Arc<Buckets>)> = series
+        let mut rows: Vec<(String, String, Arc<Buckets>)> = self
+            .series
+            .get_histogram_handles()
             .into_iter()
             .map(|(key, buckets)| {
                 let labels = key

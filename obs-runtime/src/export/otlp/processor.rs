@@ -144,6 +144,9 @@ enum Item<T> {
 /// The bytes a pipeline holds at most (queued and in the batch being exported), by default.
 pub(crate) const QUEUE_BYTES: usize = 32 << 20;
 
+/// What one export batch weighs at most, whatever its item count.
+const MAX_BATCH_BYTES: usize = 4 << 20;
+
 /// Tuning of a pipeline.
 pub(crate) struct QueueConfig {
     pub destination: super::transport::Destination,
@@ -406,7 +409,7 @@ impl<S: Sink> Worker<S> {
                     }
                     self.batch.push(item);
                     self.batch_bytes += weight;
-                    if self.batch.len() >= self.batch_size {
+                    if self.batch_full() {
                         self.export();
                         deadline = Instant::now() + self.batch_delay;
                     }
@@ -439,6 +442,12 @@ impl<S: Sink> Worker<S> {
         }
     }
 
+    /// A batch goes out at its size in items, or sooner at [`MAX_BATCH_BYTES`]:
+    /// export copies it (request, encoding) while the next one fills.
+    fn batch_full(&self) -> bool {
+        self.batch.len() >= self.batch_size || self.batch_bytes >= MAX_BATCH_BYTES
+    }
+
     fn shut_down(&mut self) {
         let sink = &mut self.sink;
         self.executor.enter(|| sink.shutdown());
@@ -450,7 +459,7 @@ impl<S: Sink> Worker<S> {
             if let Item::Data(item, weight) = item {
                 self.batch.push(item);
                 self.batch_bytes += weight;
-                if self.batch.len() >= self.batch_size {
+                if self.batch_full() {
                     self.export();
                 }
             }

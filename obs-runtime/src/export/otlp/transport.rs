@@ -91,25 +91,80 @@ pub(super) fn http_client(endpoint: &Endpoint, cause: Arc<LastCause>) -> Result<
     let tls = rustls_config(&endpoint.tls).map_err(|why| InitError::Config(format!("OTLP TLS settings: {why}")))?;
     let connector =
         hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
-    let client = opentelemetry_http::hyper::HyperClient::new(connector, endpoint.timeout, None);
-    Ok(HttpTransport { client, cause })
+    let connections = Connections::default();
+    let client = hyper_util::client::legacy::Client::builder(connections.clone()).build(connector);
+    Ok(HttpTransport { client, timeout: endpoint.timeout, connections, cause })
 }
 
 /// hyper's client, recording why a request failed.
-#[derive(Debug)]
 pub(super) struct HttpTransport {
-    client: opentelemetry_http::hyper::HyperClient<Connector>,
+    client: hyper_util::client::legacy::Client<Connector, http_body_util::Full<Bytes>>,
+    timeout: std::time::Duration,
+    connections: Connections,
     cause: Arc<LastCause>,
 }
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport").field("timeout", &self.timeout).finish_non_exhaustive()
+    }
+}
+
+/// The largest response body read (the collector's answer is a few bytes).
+const MAX_RESPONSE_BYTES: usize = 4 << 20;
 
 #[async_trait::async_trait]
 impl HttpClient for HttpTransport {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let sent = HttpClient::send_bytes(&self.client, request).await;
+        use http_body_util::BodyExt as _;
+
+        let (parts, body) = request.into_parts();
+        let request = Request::from_parts(parts, http_body_util::Full::new(body));
+        let exchange = async {
+            let response = self.client.request(request).await?;
+            let (parts, body) = response.into_parts();
+            let body = http_body_util::Limited::new(body, MAX_RESPONSE_BYTES).collect().await?.to_bytes();
+            Ok::<_, HttpError>(Response::from_parts(parts, body))
+        };
+        let sent = match tokio::time::timeout(self.timeout, exchange).await {
+            Ok(sent) => sent,
+            Err(elapsed) => {
+                // The connection would go on writing the batch to a backend that does not
+                // read it, holding it (megabytes) until the backend closes: end it now.
+                self.connections.end_all();
+                Err(Box::new(elapsed) as HttpError)
+            }
+        };
         if let Err(error) = &sent {
             self.cause.set(cause(error.as_ref()));
         }
         sent
+    }
+}
+
+/// Runs the client's connection tasks where they can be ended: after a
+/// request timed out, its connection is ended with its body.
+#[derive(Clone, Default)]
+struct Connections(Arc<Mutex<Vec<tokio::task::AbortHandle>>>);
+
+impl Connections {
+    fn end_all(&self) {
+        for task in self.0.lock().unwrap_or_else(|e| e.into_inner()).drain(..) {
+            task.abort();
+        }
+    }
+}
+
+impl<F> hyper::rt::Executor<F> for Connections
+where
+    F: std::future::Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    fn execute(&self, future: F) {
+        let task = tokio::spawn(future).abort_handle();
+        let mut tasks = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.retain(|task| !task.is_finished());
+        tasks.push(task);
     }
 }
 
