@@ -17,6 +17,8 @@ pub(crate) mod prometheus;
 #[cfg(feature = "prometheus")]
 mod recorder;
 pub(crate) mod seam;
+#[cfg(feature = "prometheus")]
+mod text_format;
 #[cfg(feature = "http")]
 mod workflow_views;
 

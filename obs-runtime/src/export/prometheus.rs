@@ -13,6 +13,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::recorder::{Histograms, ObsRecorder};
 use super::seam::{Configured, Exporter, Settings, StartContext};
+use super::text_format::{escape_label_value, sanitize_metric_name};
 use crate::init_error::InitError;
 use crate::kind::Kind;
 use crate::metrics::store::{self, Families, Totals};
@@ -248,39 +249,9 @@ fn write_histogram(out: &mut String, name: &str, labels: (&str, &str), bounds: &
     let _ = writeln!(out, "}} {cumulative}");
 }
 
-/// A label value in the text format: backslash, double quote and newline escaped.
-fn escape_label_value(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// A metric name made valid (`[a-zA-Z_:][a-zA-Z0-9_:]*`) the way the recorder
-/// does it for the names it renders, so a namespace reads the same in both.
-fn sanitize_metric_name(name: &str) -> String {
-    name.char_indices()
-        .map(|(i, c)| {
-            let valid = c.is_ascii_alphabetic() || c == '_' || c == ':' || (i > 0 && c.is_ascii_digit());
-            if valid { c } else { '_' }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn label_values_escape_backslash_quote_and_newline() {
-        let mut out = String::new();
-        escape_label_value(&mut out, "a\\b\"c\nd é");
-        assert_eq!(out, r#"a\\b\"c\nd é"#);
-    }
 
     #[test]
     fn function_families_are_a_real_histogram_with_cumulative_buckets() {

@@ -17,9 +17,9 @@ use std::sync::{Arc, Mutex};
 use metrics::atomics::AtomicU64;
 use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
 use metrics_exporter_prometheus::PrometheusRecorder;
-use metrics_exporter_prometheus::formatting::{sanitize_description, sanitize_label_key, sanitize_label_value};
 use metrics_util::registry::{Registry, Storage};
 
+use super::text_format::{escape_help, escape_label_value, sanitize_label_name, sanitize_metric_name};
 use crate::metrics::store::Sharded;
 
 /// The recorder `init` installs, and what renders its histograms.
@@ -141,12 +141,16 @@ impl Histograms {
             .get_histogram_handles()
             .into_iter()
             .map(|(key, buckets)| {
-                let labels = key
-                    .labels()
-                    .map(|l| format!("{}=\"{}\"", sanitize_label_key(l.key()), sanitize_label_value(l.value())))
-                    .collect::<Vec<_>>()
-                    .join(",");
-                (sanitize_name(key.name()), labels, buckets)
+                let mut labels = String::new();
+                for (i, label) in key.labels().enumerate() {
+                    if i > 0 {
+                        labels.push(',');
+                    }
+                    let _ = write!(labels, "{}=\"", sanitize_label_name(label.key()));
+                    escape_label_value(&mut labels, label.value());
+                    labels.push('"');
+                }
+                (sanitize_metric_name(key.name()), labels, buckets)
             })
             .collect();
         rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
@@ -158,7 +162,9 @@ impl Histograms {
                     out.push('\n');
                 }
                 if let Some(help) = help.get(name) {
-                    let _ = writeln!(out, "# HELP {name} {}", sanitize_description(help));
+                    let _ = write!(out, "# HELP {name} ");
+                    escape_help(out, help);
+                    out.push('\n');
                 }
                 let _ = writeln!(out, "# TYPE {name} histogram");
                 current = Some(name);
@@ -188,11 +194,6 @@ impl Histograms {
             out.push('\n');
         }
     }
-}
-
-/// A metric name made valid the way the inner recorder makes the names it renders.
-fn sanitize_name(name: &str) -> String {
-    metrics_exporter_prometheus::formatting::sanitize_metric_name(name)
 }
 
 #[cfg(test)]
@@ -225,6 +226,15 @@ mod tests {
              step_seconds_sum{step=\"pa\\\"rse\",kind=\"a\"} 2.65\n\
              step_seconds_count{step=\"pa\\\"rse\",kind=\"a\"} 5\n\n";
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_backslash_before_a_quote_in_a_label_value_is_kept() {
+        let recorder = recorder(&[1.0]);
+        metrics::with_local_recorder(&recorder, || metrics::histogram!("p", "path" => r#"C:\"x"#).record(0.5));
+        let mut out = String::new();
+        recorder.histograms().render(&mut out);
+        assert!(out.contains(r#"p_count{path="C:\\\"x"} 1"#), "{out}");
     }
 
     #[test]
