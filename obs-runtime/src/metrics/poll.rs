@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use super::Family;
 use super::families::{FUNCTION_POLL_SECONDS, FUNCTION_SLOW_POLLS_TOTAL};
-use super::store::{Line, SHARDS, SLOTS_PER_LINE, bounds_nanos, shard};
+use super::store::{Sharded, bounds_nanos, shard};
 use crate::kind::Kind;
 
 /// The default slow-poll threshold: a poll longer than this blocks its executor thread noticeably.
@@ -27,8 +27,8 @@ const WARN_INTERVAL_NANOS: u64 = 1_000_000_000;
 static SLOW_POLL_NANOS: AtomicU64 = AtomicU64::new(10_000_000);
 
 // Where each counter sits within a shard.
+/// With its wrap count in the next slot (see [`Sharded::add_nanos`]).
 const SUM_NANOS: usize = 0;
-const SUM_WRAPS: usize = 1;
 const SLOW: usize = 2;
 /// One slot per bucket bound, then `+Inf`.
 const BUCKETS: usize = 3;
@@ -39,8 +39,7 @@ pub(crate) struct PollSeries {
     pub(crate) module: &'static str,
     kind: Kind,
     bounds: &'static [u64],
-    lines_per_shard: usize,
-    lines: Box<[Line]>,
+    slots: Sharded,
     /// When the last slow-poll line was written (nanoseconds of obs's clock), and how many were not since.
     last_warn: AtomicU64,
     unlogged: AtomicU64,
@@ -48,23 +47,15 @@ pub(crate) struct PollSeries {
 
 impl PollSeries {
     fn new(function: &'static str, module: &'static str, kind: Kind, bounds: &'static [u64]) -> PollSeries {
-        let lines_per_shard = (BUCKETS + bounds.len() + 1).div_ceil(SLOTS_PER_LINE);
-        let lines = (0..SHARDS * lines_per_shard).map(|_| Line::zero()).collect();
         PollSeries {
             function,
             module,
             kind,
             bounds,
-            lines_per_shard,
-            lines,
+            slots: Sharded::new(BUCKETS + bounds.len() + 1),
             last_warn: AtomicU64::new(0),
             unlogged: AtomicU64::new(0),
         }
-    }
-
-    #[inline]
-    fn slot(&self, shard: usize, index: usize) -> &AtomicU64 {
-        &self.lines[shard * self.lines_per_shard + index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
     }
 
     /// One poll took `nanos`: counted (and logged) when over the threshold.
@@ -78,7 +69,7 @@ impl PollSeries {
     #[cold]
     #[inline(never)]
     fn slow(&self, nanos: u64) {
-        self.slot(shard(), SLOW).fetch_add(1, Relaxed);
+        self.slots.mine(SLOW).fetch_add(1, Relaxed);
         let now = quanta::Instant::now();
         let now_nanos = clock_nanos(now);
         let last = self.last_warn.load(Relaxed);
@@ -111,28 +102,17 @@ impl PollSeries {
     pub(crate) fn end(&self, busy: u64) {
         let bucket = self.bounds.iter().position(|&bound| busy <= bound).unwrap_or(self.bounds.len());
         let shard = shard();
-        let before = self.slot(shard, SUM_NANOS).fetch_add(busy, Relaxed);
-        if before.checked_add(busy).is_none() {
-            self.slot(shard, SUM_WRAPS).fetch_add(1, Relaxed);
-        }
-        self.slot(shard, BUCKETS + bucket).fetch_add(1, Relaxed);
+        self.slots.add_nanos(shard, SUM_NANOS, busy);
+        self.slots.slot(shard, BUCKETS + bucket).fetch_add(1, Relaxed);
     }
 
     fn totals(&self) -> PollTotals {
-        let sum =
-            |index: usize| (0..SHARDS).map(|shard| self.slot(shard, index).load(Relaxed)).fold(0, u64::wrapping_add);
-        let nanos: u128 = (0..SHARDS)
-            .map(|shard| {
-                let wraps = u128::from(self.slot(shard, SUM_WRAPS).load(Relaxed));
-                (wraps << 64) + u128::from(self.slot(shard, SUM_NANOS).load(Relaxed))
-            })
-            .sum();
         PollTotals {
             function: self.function,
             module: self.module,
-            buckets: (0..=self.bounds.len()).map(|b| sum(BUCKETS + b)).collect(),
-            sum_seconds: nanos as f64 / 1e9,
-            slow: sum(SLOW),
+            buckets: (0..=self.bounds.len()).map(|b| self.slots.sum(BUCKETS + b)).collect(),
+            sum_seconds: self.slots.sum_nanos(SUM_NANOS) as f64 / 1e9,
+            slow: self.slots.sum(SLOW),
         }
     }
 }

@@ -16,16 +16,16 @@ use super::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT,
 use crate::kind::Kind;
 
 /// Shards per series: enough that a handful of busy threads rarely share one.
-pub(super) const SHARDS: usize = 8;
+const SHARDS: usize = 8;
 /// Counters per cache line pair (128 bytes, so adjacent-line prefetch does not
 /// pull in a neighbour's shard either).
-pub(super) const SLOTS_PER_LINE: usize = 16;
+const SLOTS_PER_LINE: usize = 16;
 
 #[repr(align(128))]
-pub(super) struct Line(pub(super) [AtomicU64; SLOTS_PER_LINE]);
+struct Line([AtomicU64; SLOTS_PER_LINE]);
 
 impl Line {
-    pub(super) fn zero() -> Line {
+    fn zero() -> Line {
         Line(std::array::from_fn(|_| AtomicU64::new(0)))
     }
 }
@@ -50,8 +50,26 @@ impl Sharded {
     }
 
     #[inline]
-    fn slot(&self, shard: usize, index: usize) -> &AtomicU64 {
+    pub(crate) fn slot(&self, shard: usize, index: usize) -> &AtomicU64 {
         &self.lines[shard * self.lines_per_shard + index / SLOTS_PER_LINE].0[index % SLOTS_PER_LINE]
+    }
+
+    /// Adds `nanos` to the nanosecond sum at `sum` of `shard`, counting each
+    /// wrap past `u64::MAX` (584 years of summed time: days, for a busy series
+    /// of long calls) in the slot after it.
+    #[inline]
+    pub(crate) fn add_nanos(&self, shard: usize, sum: usize, nanos: u64) {
+        if self.slot(shard, sum).fetch_add(nanos, Relaxed).checked_add(nanos).is_none() {
+            self.slot(shard, sum + 1).fetch_add(1, Relaxed);
+        }
+    }
+
+    /// The nanosecond sum at `sum` of every shard, wraps included.
+    pub(crate) fn sum_nanos(&self, sum: usize) -> u128 {
+        self.each(sum + 1)
+            .zip(self.each(sum))
+            .map(|(wraps, nanos)| (u128::from(wraps.load(Relaxed)) << 64) + u128::from(nanos.load(Relaxed)))
+            .sum()
     }
 
     /// Counter `index` of every shard.
@@ -128,20 +146,8 @@ impl FunctionSeries {
         if (status as usize) < Status::FUNCTION.len() {
             slot(CALLS + status as usize).fetch_add(1, Relaxed);
         }
-        let before = slot(SUM_NANOS).fetch_add(nanos, Relaxed);
-        if before.checked_add(nanos).is_none() {
-            slot(SUM_WRAPS).fetch_add(1, Relaxed);
-        }
+        self.slots.add_nanos(shard, SUM_NANOS, nanos);
         slot(BUCKETS + bucket).fetch_add(1, Relaxed);
-    }
-
-    /// The summed call time of every shard, wraps included.
-    fn sum_nanos(&self) -> u128 {
-        self.slots
-            .each(SUM_WRAPS)
-            .zip(self.slots.each(SUM_NANOS))
-            .map(|(wraps, nanos)| (u128::from(wraps.load(Relaxed)) << 64) + u128::from(nanos.load(Relaxed)))
-            .sum()
     }
 
     /// Sums the shards. The counters are read one by one while calls go on, so
@@ -157,7 +163,7 @@ impl FunctionSeries {
             module: self.module,
             kind: self.kind,
             calls: std::array::from_fn(|i| sum(CALLS + i)),
-            sum_seconds: self.sum_nanos() as f64 / 1e9,
+            sum_seconds: self.slots.sum_nanos(SUM_NANOS) as f64 / 1e9,
             in_flight: started.saturating_sub(ended),
             buckets,
         }
