@@ -263,7 +263,7 @@ impl<H: Hook> Call<H> {
         }
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
-            handles.end(status, elapsed.unwrap_or_default());
+            handles.end(status, elapsed.unwrap_or_default(), span);
             if let End::Error(kind, _) = end {
                 handles.error(kind);
             }

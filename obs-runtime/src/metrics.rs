@@ -9,6 +9,7 @@
 //! facade to whatever recorder the application installed. Errors and overflow
 //! always go through the facade.
 
+pub(crate) mod exemplar;
 mod families;
 pub(crate) mod poll;
 pub(crate) mod process;
@@ -176,9 +177,9 @@ impl Handles {
     }
 
     #[inline]
-    pub(crate) fn end(&self, status: Status, elapsed: Duration) {
+    pub(crate) fn end(&self, status: Status, elapsed: Duration, span: &tracing::Span) {
         match &self.meter {
-            Meter::Own(series) => series.end(status, elapsed),
+            Meter::Own(series) => series.end_traced(status, elapsed, span),
             Meter::Facade { calls, duration, in_flight } => {
                 in_flight.decrement(1.0);
                 if let Some(calls) = calls.get(status as usize) {

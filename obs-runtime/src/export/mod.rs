@@ -17,8 +17,9 @@ pub(crate) mod prometheus;
 #[cfg(feature = "prometheus")]
 mod recorder;
 pub(crate) mod seam;
-#[cfg(feature = "prometheus")]
-mod text_format;
+// Always compiled: the seam's `MetricsText` names the format.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+pub(crate) mod text_format;
 #[cfg(feature = "http")]
 mod workflow_views;
 

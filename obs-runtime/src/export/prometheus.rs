@@ -1,21 +1,22 @@
 //! The Prometheus exporter: obs's recorder (`recorder.rs`) as the global
 //! `metrics` recorder, and `GET /metrics`; and the one function that renders
-//! it: the recorder's counters and gauges, its histograms, then the function
-//! metrics obs keeps itself. Every histogram counts into buckets as it
-//! records, so nothing needs draining between scrapes and no thread runs.
+//! it, in the format the scraper asks for (`text_format.rs`): the recorder's
+//! counters, gauges and histograms, then the function metrics obs keeps
+//! itself (with their exemplars, in OpenMetrics), the process and the tokio
+//! runtime. Every histogram counts into buckets as it records, so nothing
+//! needs draining between scrapes and no thread runs.
 
 use std::fmt::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-
-use super::recorder::{Histograms, ObsRecorder};
+use super::recorder::{FacadeMetrics, ObsRecorder};
 use super::seam::{Configured, Exporter, Settings, StartContext};
-use super::text_format::{escape_label_value, sanitize_metric_name};
+use super::text_format::{TextFormat, escape_label_value, sanitize_metric_name, write_value};
 use crate::init_error::InitError;
 use crate::kind::Kind;
+use crate::metrics::exemplar::{self, Exemplar};
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{
     FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,
@@ -29,10 +30,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
     if !settings.prometheus {
         return Ok(None);
     }
-    let inner = PrometheusBuilder::new().build_recorder();
-    let handle = inner.handle();
-    let recorder = ObsRecorder::new(inner, &settings.buckets);
-    let view = View { handle, histograms: recorder.histograms() };
+    let recorder = ObsRecorder::new(&settings.buckets);
+    let view = View { facade: recorder.facade() };
     let process_metrics = settings.process_metrics;
     Ok(Some(Box::new(Recorder { view, recorder: Some(recorder), process_metrics })))
 }
@@ -40,8 +39,7 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
 /// What a scrape reads.
 #[derive(Clone)]
 struct View {
-    handle: PrometheusHandle,
-    histograms: Arc<Histograms>,
+    facade: Arc<FacadeMetrics>,
 }
 
 struct Recorder {
@@ -74,13 +72,12 @@ impl Configured for Recorder {
             cx.serve(&["/metrics"], move |router| {
                 router.route(
                     "/metrics",
-                    axum::routing::get(move || {
+                    axum::routing::get(move |headers: axum::http::HeaderMap| {
                         let view = view.clone();
                         async move {
-                            (
-                                [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-                                render(&view),
-                            )
+                            let accept = headers.get(axum::http::header::ACCEPT).and_then(|v| v.to_str().ok());
+                            let format = TextFormat::negotiate(accept);
+                            ([(axum::http::header::CONTENT_TYPE, format.content_type())], render(&view, format))
                         }
                     }),
                 )
@@ -88,7 +85,7 @@ impl Configured for Recorder {
             cx.serve(&["/obs/hotspots"], super::hotspots::routes);
         }
         let view = self.view;
-        cx.metrics_text = Some(std::sync::Arc::new(move || render(&view)));
+        cx.metrics_text = Some(std::sync::Arc::new(move |format| render(&view, format)));
         Ok(Box::new(Scraped))
     }
 }
@@ -104,30 +101,39 @@ impl Exporter for Scraped {
     fn shutdown(self: Box<Self>, _deadline: Instant) {}
 }
 
-/// Everything `/metrics` serves, in the Prometheus text format: the counters
-/// and gauges that went through the `metrics` facade, its histograms, then
-/// the function families from obs's store, the process and the runtime.
-fn render(view: &View) -> String {
-    let mut text = view.handle.render();
-    view.histograms.render(&mut text);
+/// Everything `/metrics` serves, in `format`: the counters, gauges and
+/// histograms that went through the `metrics` facade, then the function
+/// families from obs's store, the process and the runtime. An OpenMetrics
+/// rendering shows the exemplars taken so far and starts the next interval.
+fn render(view: &View, format: TextFormat) -> String {
+    let mut text = String::new();
+    view.facade.render(&mut text, format);
     if let Some((families, mut series)) = store::snapshot() {
         // Workflows and nodes keep series for /obs/hotspots; /metrics has their own families.
         series.retain(|totals| totals.kind == Kind::Function);
-        write_function_families(&mut text, families, &series);
-        write_poll_families(&mut text, &families.bounds, &poll::snapshot());
+        write_function_families(&mut text, format, families, &series);
+        write_poll_families(&mut text, format, &families.bounds, &poll::snapshot());
+    }
+    if format == TextFormat::OpenMetrics {
+        exemplar::next_interval();
     }
     if PROCESS_METRICS.load(Ordering::Relaxed) {
-        write_process_families(&mut text, &process::read());
+        write_process_families(&mut text, format, &process::read());
     }
-    write_runtime_families(&mut text, &crate::metrics::read_runtime());
+    write_runtime_families(&mut text, format, &crate::metrics::read_runtime());
+    format.finish(&mut text);
     text
 }
 
+/// `# HELP` and `# TYPE` of one of obs's families, under the name given; the samples' name.
+fn header(out: &mut String, format: TextFormat, name: &str, family: &Family) -> String {
+    format.family(out, &sanitize_metric_name(name), family.metric_type(), Some(family.help()))
+}
+
 /// The watched tokio runtime's families: one sample, or one per `worker`.
-fn write_runtime_families(out: &mut String, families: &[(&'static Family, RuntimeSamples)]) {
+fn write_runtime_families(out: &mut String, format: TextFormat, families: &[(&'static Family, RuntimeSamples)]) {
     for (family, samples) in families {
-        let name = sanitize_metric_name(&family.name());
-        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
+        let name = header(out, format, &family.name(), family);
         match samples {
             RuntimeSamples::Single(value) => {
                 let _ = writeln!(out, "{name} {value}");
@@ -138,7 +144,6 @@ fn write_runtime_families(out: &mut String, families: &[(&'static Family, Runtim
                 }
             }
         }
-        out.push('\n');
     }
 }
 
@@ -146,74 +151,72 @@ fn write_runtime_families(out: &mut String, families: &[(&'static Family, Runtim
 static PROCESS_METRICS: AtomicBool = AtomicBool::new(false);
 
 /// One sample per process family, each with its `# HELP` and `# TYPE` lines.
-fn write_process_families(out: &mut String, values: &[(&'static Family, f64)]) {
+fn write_process_families(out: &mut String, format: TextFormat, values: &[(&'static Family, f64)]) {
     for (family, value) in values {
-        let name = family.name();
-        let _ =
-            write!(out, "# HELP {name} {}\n# TYPE {name} {}\n{name} {value}\n\n", family.help(), family.metric_type());
+        let name = header(out, format, &family.name(), family);
+        let _ = write!(out, "{name} ");
+        write_value(out, *value);
+        out.push('\n');
     }
 }
 
 /// Writes the calls counter, the duration histogram and the in-flight gauge,
-/// each with its `# HELP` and `# TYPE` lines once.
-fn write_function_families(out: &mut String, families: &Families, series: &[Totals]) {
+/// each with its `# HELP` and `# TYPE` lines once, and in OpenMetrics the
+/// exemplars of the counters and buckets.
+fn write_function_families(out: &mut String, format: TextFormat, families: &Families, series: &[Totals]) {
     if series.is_empty() {
         return;
     }
-    let header = |out: &mut String, name: &str, family: &Family| {
-        let name = sanitize_metric_name(name);
-        let _ = write!(out, "# HELP {name} {}\n# TYPE {name} {}\n", family.help(), family.metric_type());
-        name
-    };
-
-    let name = header(out, &families.calls, &FUNCTION_CALLS_TOTAL);
+    let name = header(out, format, &families.calls, &FUNCTION_CALLS_TOTAL);
     for totals in series {
-        for (status, count) in Status::FUNCTION.iter().zip(totals.calls) {
+        for ((status, count), exemplar) in Status::FUNCTION.iter().zip(totals.calls).zip(&totals.call_exemplars) {
             function_labels(out, &name, (totals.function, totals.module));
-            let _ = writeln!(out, ",status=\"{}\"}} {count}", status.as_str());
+            let _ = write!(out, ",status=\"{}\"}} {count}", status.as_str());
+            format.exemplar(out, exemplar.as_ref());
+            out.push('\n');
         }
     }
-    out.push('\n');
 
-    let name = header(out, &families.duration, &FUNCTION_DURATION_SECONDS);
+    let name = header(out, format, &families.duration, &FUNCTION_DURATION_SECONDS);
     for totals in series {
-        write_histogram(
-            out,
-            &name,
-            (totals.function, totals.module),
-            &families.bounds,
-            &totals.buckets,
-            totals.sum_seconds,
-        );
+        let histogram = HistogramSeries {
+            labels: (totals.function, totals.module),
+            bounds: &families.bounds,
+            buckets: &totals.buckets,
+            exemplars: &totals.bucket_exemplars,
+            sum: totals.sum_seconds,
+        };
+        histogram.write(out, format, &name);
     }
-    out.push('\n');
 
-    let name = header(out, &families.in_flight, &FUNCTION_IN_FLIGHT);
+    let name = header(out, format, &families.in_flight, &FUNCTION_IN_FLIGHT);
     for totals in series {
         function_labels(out, &name, (totals.function, totals.module));
         let _ = writeln!(out, "}} {}", totals.in_flight);
     }
-    out.push('\n');
 }
 
 /// The poll-time histogram and the slow-poll counter of every async function called so far.
-fn write_poll_families(out: &mut String, bounds: &[f64], series: &[poll::PollTotals]) {
+fn write_poll_families(out: &mut String, format: TextFormat, bounds: &[f64], series: &[poll::PollTotals]) {
     if series.is_empty() {
         return;
     }
-    let name = sanitize_metric_name(&FUNCTION_POLL_SECONDS.name());
-    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} histogram\n", FUNCTION_POLL_SECONDS.help());
+    let name = header(out, format, &FUNCTION_POLL_SECONDS.name(), &FUNCTION_POLL_SECONDS);
     for totals in series {
-        write_histogram(out, &name, (totals.function, totals.module), bounds, &totals.buckets, totals.sum_seconds);
+        let histogram = HistogramSeries {
+            labels: (totals.function, totals.module),
+            bounds,
+            buckets: &totals.buckets,
+            exemplars: &[],
+            sum: totals.sum_seconds,
+        };
+        histogram.write(out, format, &name);
     }
-    out.push('\n');
-    let name = sanitize_metric_name(&FUNCTION_SLOW_POLLS_TOTAL.name());
-    let _ = write!(out, "# HELP {name} {}\n# TYPE {name} counter\n", FUNCTION_SLOW_POLLS_TOTAL.help());
+    let name = header(out, format, &FUNCTION_SLOW_POLLS_TOTAL.name(), &FUNCTION_SLOW_POLLS_TOTAL);
     for totals in series {
         function_labels(out, &name, (totals.function, totals.module));
         let _ = writeln!(out, "}} {}", totals.slow);
     }
-    out.push('\n');
 }
 
 /// `name{function="…",module="…"`, left open for more labels.
@@ -226,32 +229,93 @@ fn function_labels(out: &mut String, name: &str, (function, module): (&str, &str
     out.push('"');
 }
 
-/// One histogram series: cumulative `_bucket` lines from per-bucket counts, then `_sum` and `_count`.
-fn write_histogram(out: &mut String, name: &str, labels: (&str, &str), bounds: &[f64], buckets: &[u64], sum: f64) {
-    let bucket = format!("{name}_bucket");
-    let mut cumulative = 0;
-    let les = bounds.iter().map(Some).chain([None]);
-    for (le, count) in les.zip(buckets) {
-        cumulative += count;
-        function_labels(out, &bucket, labels);
-        match le {
-            Some(le) => {
-                let _ = writeln!(out, ",le=\"{le}\"}} {cumulative}");
+/// One histogram series of a function.
+struct HistogramSeries<'a> {
+    labels: (&'a str, &'a str),
+    /// Upper bounds, without `+Inf`.
+    bounds: &'a [f64],
+    /// Per-bucket counts (not cumulative), `+Inf` last.
+    buckets: &'a [u64],
+    /// Each bucket's exemplar, when it has one (empty: none).
+    exemplars: &'a [Option<Exemplar>],
+    sum: f64,
+}
+
+impl HistogramSeries<'_> {
+    /// Cumulative `_bucket` lines, then `_sum` and `_count`.
+    fn write(&self, out: &mut String, format: TextFormat, name: &str) {
+        let bucket = format!("{name}_bucket");
+        let mut cumulative = 0;
+        let les = self.bounds.iter().map(Some).chain([None]);
+        for (i, (le, count)) in les.zip(self.buckets).enumerate() {
+            cumulative += count;
+            function_labels(out, &bucket, self.labels);
+            match le {
+                Some(le) => {
+                    let _ = write!(out, ",le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = write!(out, ",le=\"+Inf\"}} {cumulative}");
+                }
             }
-            None => {
-                let _ = writeln!(out, ",le=\"+Inf\"}} {cumulative}");
-            }
+            format.exemplar(out, self.exemplars.get(i).and_then(Option::as_ref));
+            out.push('\n');
         }
+        function_labels(out, &format!("{name}_sum"), self.labels);
+        out.push_str("} ");
+        write_value(out, self.sum);
+        out.push('\n');
+        function_labels(out, &format!("{name}_count"), self.labels);
+        let _ = writeln!(out, "}} {cumulative}");
     }
-    function_labels(out, &format!("{name}_sum"), labels);
-    let _ = writeln!(out, "}} {sum}");
-    function_labels(out, &format!("{name}_count"), labels);
-    let _ = writeln!(out, "}} {cumulative}");
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const EXEMPLAR: Exemplar = Exemplar {
+        trace_id: 0x0af7651916cd43dd8448eb211c80319c,
+        span_id: 0xb7ad6b7169203331,
+        value: 0.25,
+        unix_nanos: 1_700_000_000_123_000_000,
+    };
+
+    #[test]
+    fn openmetrics_names_counter_families_without_total_and_carries_exemplars() {
+        let families = Families {
+            calls: "obs_function_calls_total".into(),
+            duration: "obs_function_duration_seconds".into(),
+            in_flight: "obs_function_in_flight".into(),
+            bounds: vec![0.001, 0.5],
+        };
+        let series = [Totals {
+            function: "f",
+            module: "app",
+            kind: Kind::Function,
+            calls: [3, 1, 0, 0],
+            buckets: vec![2, 1, 1],
+            sum_seconds: 2.25,
+            in_flight: 0,
+            bucket_exemplars: vec![None, Some(EXEMPLAR), None],
+            call_exemplars: [None, Some(Exemplar { value: 1.0, ..EXEMPLAR }), None, None],
+        }];
+        let mut out = String::new();
+        write_function_families(&mut out, TextFormat::OpenMetrics, &families, &series);
+        let ids = r#"{trace_id="0af7651916cd43dd8448eb211c80319c",span_id="b7ad6b7169203331"}"#;
+        for line in [
+            "# TYPE obs_function_calls counter".to_owned(),
+            r#"obs_function_calls_total{function="f",module="app",status="ok"} 3"#.to_owned(),
+            format!(r#"obs_function_calls_total{{function="f",module="app",status="error"}} 1 # {ids} 1 1700000000.123000000"#),
+            format!(
+                r#"obs_function_duration_seconds_bucket{{function="f",module="app",le="0.5"}} 3 # {ids} 0.25 1700000000.123000000"#
+            ),
+            r#"obs_function_duration_seconds_bucket{function="f",module="app",le="+Inf"} 4"#.to_owned(),
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
+        }
+        assert!(!out.lines().any(str::is_empty), "no blank line in OpenMetrics:\n{out}");
+    }
 
     #[test]
     fn function_families_are_a_real_histogram_with_cumulative_buckets() {
@@ -269,9 +333,12 @@ mod tests {
             buckets: vec![2, 1, 1],
             sum_seconds: 2.25,
             in_flight: 1,
+            bucket_exemplars: vec![None, Some(EXEMPLAR), None],
+            call_exemplars: [None, Some(EXEMPLAR), None, None],
         }];
         let mut out = String::new();
-        write_function_families(&mut out, &families, &series);
+        write_function_families(&mut out, TextFormat::Prometheus, &families, &series);
+        assert!(!out.contains('#') || !out.contains("trace_id"), "no exemplar in the classic format:\n{out}");
         let labels = r#"function="say \"hi\"",module="app""#;
         for line in [
             "# TYPE obs_function_calls_total counter".to_owned(),

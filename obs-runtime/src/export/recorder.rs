@@ -1,13 +1,16 @@
-//! The global `metrics` recorder obs installs: metrics-exporter-prometheus's
-//! for counters and gauges, with histograms kept here, in buckets.
+//! The global `metrics` recorder obs installs, and its rendering in both
+//! text formats (`text_format.rs`): every counter, gauge and histogram
+//! recorded through the facade (workflow, node, health, HTTP, queue and the
+//! application's own metrics) lives here, in metrics-util's sharded registry
+//! (a handle looked up per request, as `HttpLayer` does, takes no global lock).
 //!
-//! That recorder keeps every histogram sample (a value and an `Instant`,
-//! 24 bytes) until its upkeep drains them into buckets, every few seconds or
-//! at a scrape: at a few million samples a second, hundreds of megabytes
-//! between two drains, and more when the drain falls behind. Here a sample
-//! is counted into its bucket as it is recorded, into counters only the
-//! recording thread's shard touches (`metrics/store.rs`), so a histogram's
-//! memory is fixed when it is registered, at any call rate, with no upkeep.
+//! Histograms count each sample into its bucket as it is recorded, into
+//! counters only the recording thread's shard touches (`metrics/store.rs`),
+//! so a histogram's memory is fixed when it is registered, at any call rate,
+//! with no upkeep. (metrics-exporter-prometheus keeps every sample, a value
+//! and an `Instant`, 24 bytes, until its upkeep drains them: hundreds of
+//! megabytes between two drains at a few million samples a second; and it
+//! renders neither OpenMetrics nor a label value's `\"` faithfully.)
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -16,28 +19,25 @@ use std::sync::{Arc, Mutex};
 
 use metrics::atomics::AtomicU64;
 use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
-use metrics_exporter_prometheus::PrometheusRecorder;
 use metrics_util::registry::{Registry, Storage};
 
-use super::text_format::{escape_help, escape_label_value, sanitize_label_name, sanitize_metric_name};
+use super::text_format::{TextFormat, escape_label_value, sanitize_label_name, sanitize_metric_name, write_value};
+use crate::metrics::MetricType;
 use crate::metrics::store::Sharded;
 
-/// The recorder `init` installs, and what renders its histograms.
+/// The recorder `init` installs.
 pub(crate) struct ObsRecorder {
-    inner: PrometheusRecorder,
-    histograms: Arc<Histograms>,
+    facade: Arc<FacadeMetrics>,
 }
 
-/// Every histogram registered through the facade, in metrics-util's sharded
-/// registry (a handle looked up per call, as `HttpLayer` does, takes no global lock).
-pub(crate) struct Histograms {
+/// Every series registered through the facade, and the help texts given by `describe_*`.
+pub(crate) struct FacadeMetrics {
     series: Registry<Key, BucketStorage>,
-    /// Help text by metric name, from `describe_histogram!`.
+    /// Help text by metric name.
     help: Mutex<HashMap<String, String>>,
 }
 
-/// Makes the registry's histograms [`Buckets`] with the configured bounds.
-/// Counters and gauges stay in the inner recorder; this registry never holds any.
+/// Counters and gauges as plain atomics (a gauge holds its `f64` bits), histograms as [`Buckets`].
 struct BucketStorage {
     /// Bucket upper bounds, ascending (checked by `init`).
     bounds: Arc<[f64]>,
@@ -62,40 +62,45 @@ impl Storage<Key> for BucketStorage {
 }
 
 impl ObsRecorder {
-    pub(crate) fn new(inner: PrometheusRecorder, bounds: &[f64]) -> ObsRecorder {
+    pub(crate) fn new(bounds: &[f64]) -> ObsRecorder {
         let series = Registry::new(BucketStorage { bounds: bounds.into() });
-        ObsRecorder { inner, histograms: Arc::new(Histograms { series, help: Mutex::default() }) }
+        ObsRecorder { facade: Arc::new(FacadeMetrics { series, help: Mutex::default() }) }
     }
 
-    pub(crate) fn histograms(&self) -> Arc<Histograms> {
-        self.histograms.clone()
+    /// What renders the recorded series.
+    pub(crate) fn facade(&self) -> Arc<FacadeMetrics> {
+        self.facade.clone()
+    }
+
+    fn describe(&self, key: KeyName, description: SharedString) {
+        let mut help = self.facade.help.lock().unwrap_or_else(|e| e.into_inner());
+        help.insert(key.as_str().to_owned(), description.into_owned());
     }
 }
 
 impl Recorder for ObsRecorder {
-    fn describe_counter(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_counter(key, unit, description);
+    fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.describe(key, description);
     }
 
-    fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
-        self.inner.describe_gauge(key, unit, description);
+    fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        self.describe(key, description);
     }
 
     fn describe_histogram(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        let mut help = self.histograms.help.lock().unwrap_or_else(|e| e.into_inner());
-        help.insert(key.as_str().to_owned(), description.into_owned());
+        self.describe(key, description);
     }
 
-    fn register_counter(&self, key: &Key, metadata: &Metadata<'_>) -> Counter {
-        self.inner.register_counter(key, metadata)
+    fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
+        self.facade.series.get_or_create_counter(key, |counter| Counter::from_arc(counter.clone()))
     }
 
-    fn register_gauge(&self, key: &Key, metadata: &Metadata<'_>) -> Gauge {
-        self.inner.register_gauge(key, metadata)
+    fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
+        self.facade.series.get_or_create_gauge(key, |gauge| Gauge::from_arc(gauge.clone()))
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        self.histograms.series.get_or_create_histogram(key, |buckets| Histogram::from_arc(buckets.clone()))
+        self.facade.series.get_or_create_histogram(key, |buckets| Histogram::from_arc(buckets.clone()))
     }
 }
 
@@ -133,42 +138,58 @@ impl HistogramFn for Buckets {
     }
 }
 
-impl Histograms {
-    /// Every histogram in the Prometheus text format, sorted by name and labels.
-    pub(crate) fn render(&self, out: &mut String) {
-        let mut rows: Vec<(String, String, Arc<Buckets>)> = self
-            .series
-            .get_histogram_handles()
-            .into_iter()
-            .map(|(key, buckets)| {
-                let mut labels = String::new();
-                for (i, label) in key.labels().enumerate() {
-                    if i > 0 {
-                        labels.push(',');
-                    }
-                    let _ = write!(labels, "{}=\"", sanitize_label_name(label.key()));
-                    escape_label_value(&mut labels, label.value());
-                    labels.push('"');
-                }
-                (sanitize_metric_name(key.name()), labels, buckets)
-            })
-            .collect();
-        rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+/// `a="x",b="y"`: a key's labels, escaped, in the order given.
+fn labels_of(key: &Key) -> String {
+    let mut labels = String::new();
+    for (i, label) in key.labels().enumerate() {
+        if i > 0 {
+            labels.push(',');
+        }
+        let _ = write!(labels, "{}=\"", sanitize_label_name(label.key()));
+        escape_label_value(&mut labels, label.value());
+        labels.push('"');
+    }
+    labels
+}
+
+/// Handles sorted by metric name, then labels: each family's samples together.
+fn sorted<T>(handles: impl IntoIterator<Item = (Key, T)>) -> Vec<(String, String, T)> {
+    let mut rows: Vec<(String, String, T)> =
+        handles.into_iter().map(|(key, handle)| (sanitize_metric_name(key.name()), labels_of(&key), handle)).collect();
+    rows.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    rows
+}
+
+/// `name{labels} ` (no braces without labels).
+fn series(out: &mut String, name: &str, labels: &str) {
+    out.push_str(name);
+    if !labels.is_empty() {
+        let _ = write!(out, "{{{labels}}}");
+    }
+    out.push(' ');
+}
+
+impl FacadeMetrics {
+    /// Every counter, then every gauge, then every histogram, in `format`,
+    /// each family with its `# HELP` (when described) and `# TYPE` once.
+    pub(crate) fn render(&self, out: &mut String, format: TextFormat) {
         let help = self.help.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        let mut current: Option<&str> = None;
-        for (name, labels, buckets) in &rows {
-            if current != Some(name) {
-                if current.is_some() {
-                    out.push('\n');
-                }
-                if let Some(help) = help.get(name) {
-                    let _ = write!(out, "# HELP {name} ");
-                    escape_help(out, help);
-                    out.push('\n');
-                }
-                let _ = writeln!(out, "# TYPE {name} histogram");
-                current = Some(name);
-            }
+        let mut families = Families { out, format, help: &help, current: None, sample: String::new() };
+
+        for (name, labels, counter) in sorted(self.series.get_counter_handles()) {
+            let sample = families.enter(&name, MetricType::Counter);
+            series(families.out, &sample, &labels);
+            let _ = writeln!(families.out, "{}", counter.load(Relaxed));
+        }
+        for (name, labels, gauge) in sorted(self.series.get_gauge_handles()) {
+            let sample = families.enter(&name, MetricType::Gauge);
+            series(families.out, &sample, &labels);
+            write_value(families.out, f64::from_bits(gauge.load(Relaxed)));
+            families.out.push('\n');
+        }
+        for (name, labels, buckets) in sorted(self.series.get_histogram_handles()) {
+            families.enter(&name, MetricType::Histogram);
+            let out = &mut *families.out;
             let sep = if labels.is_empty() { "" } else { "," };
             let mut cumulative = 0;
             for (i, bound) in buckets.bounds.iter().enumerate() {
@@ -178,21 +199,34 @@ impl Histograms {
             cumulative += buckets.slots.sum(buckets.bounds.len());
             let _ = writeln!(out, "{name}_bucket{{{labels}{sep}le=\"+Inf\"}} {cumulative}");
             let sum: f64 = buckets.slots.each(buckets.sum_slot()).map(|s| f64::from_bits(s.load(Relaxed))).sum();
-            let braces = |out: &mut String| {
-                if !labels.is_empty() {
-                    let _ = write!(out, "{{{labels}}}");
-                }
-            };
-            let _ = write!(out, "{name}_sum");
-            braces(out);
-            let _ = writeln!(out, " {sum}");
-            let _ = write!(out, "{name}_count");
-            braces(out);
-            let _ = writeln!(out, " {cumulative}");
-        }
-        if current.is_some() {
+            series(out, &format!("{name}_sum"), &labels);
+            write_value(out, sum);
             out.push('\n');
+            series(out, &format!("{name}_count"), &labels);
+            let _ = writeln!(out, "{cumulative}");
         }
+    }
+}
+
+/// The family being written, so its header is written once.
+struct Families<'a> {
+    out: &'a mut String,
+    format: TextFormat,
+    help: &'a HashMap<String, String>,
+    current: Option<(String, MetricType)>,
+    /// The sample name of the current family.
+    sample: String,
+}
+
+impl Families<'_> {
+    /// Writes the header of `name`'s family unless it is the current one; returns the samples' name.
+    fn enter(&mut self, name: &str, kind: MetricType) -> String {
+        if self.current.as_ref().is_none_or(|(current, k)| current != name || *k != kind) {
+            let help = self.help.get(name).map(String::as_str);
+            self.sample = self.format.family(self.out, name, kind, help);
+            self.current = Some((name.to_owned(), kind));
+        }
+        self.sample.clone()
     }
 }
 
@@ -201,7 +235,7 @@ mod tests {
     use super::*;
 
     fn recorder(bounds: &[f64]) -> ObsRecorder {
-        ObsRecorder::new(metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder(), bounds)
+        ObsRecorder::new(bounds)
     }
 
     #[test]
@@ -216,15 +250,15 @@ mod tests {
             metrics::histogram!("bare").record(3.0);
         });
         let mut out = String::new();
-        recorder.histograms().render(&mut out);
+        recorder.facade().render(&mut out, TextFormat::Prometheus);
         let expected = "# TYPE bare histogram\n\
-             bare_bucket{le=\"0.1\"} 0\nbare_bucket{le=\"1\"} 0\nbare_bucket{le=\"+Inf\"} 1\nbare_sum 3\nbare_count 1\n\n\
+             bare_bucket{le=\"0.1\"} 0\nbare_bucket{le=\"1\"} 0\nbare_bucket{le=\"+Inf\"} 1\nbare_sum 3\nbare_count 1\n\
              # HELP step_seconds Time per \"step\".\n# TYPE step_seconds histogram\n\
              step_seconds_bucket{step=\"pa\\\"rse\",kind=\"a\",le=\"0.1\"} 2\n\
              step_seconds_bucket{step=\"pa\\\"rse\",kind=\"a\",le=\"1\"} 3\n\
              step_seconds_bucket{step=\"pa\\\"rse\",kind=\"a\",le=\"+Inf\"} 5\n\
              step_seconds_sum{step=\"pa\\\"rse\",kind=\"a\"} 2.65\n\
-             step_seconds_count{step=\"pa\\\"rse\",kind=\"a\"} 5\n\n";
+             step_seconds_count{step=\"pa\\\"rse\",kind=\"a\"} 5\n";
         assert_eq!(out, expected);
     }
 
@@ -233,7 +267,7 @@ mod tests {
         let recorder = recorder(&[1.0]);
         metrics::with_local_recorder(&recorder, || metrics::histogram!("p", "path" => r#"C:\"x"#).record(0.5));
         let mut out = String::new();
-        recorder.histograms().render(&mut out);
+        recorder.facade().render(&mut out, TextFormat::Prometheus);
         assert!(out.contains(r#"p_count{path="C:\\\"x"} 1"#), "{out}");
     }
 
@@ -247,7 +281,7 @@ mod tests {
             }
         });
         let mut out = String::new();
-        recorder.histograms().render(&mut out);
+        recorder.facade().render(&mut out, TextFormat::Prometheus);
         assert!(out.contains("x_count 120000\n") && out.contains("x_sum 60000\n"), "{out}");
     }
 }

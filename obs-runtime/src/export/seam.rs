@@ -62,8 +62,8 @@ pub(crate) type Base = tracing_subscriber::layer::Layered<
     tracing_subscriber::Registry,
 >;
 
-/// Renders the text a scrape of `/metrics` returns now.
-pub(crate) type MetricsText = std::sync::Arc<dyn Fn() -> String + Send + Sync>;
+/// Renders the text a scrape of `/metrics` returns now, in the format given.
+pub(crate) type MetricsText = std::sync::Arc<dyn Fn(super::text_format::TextFormat) -> String + Send + Sync>;
 
 /// What exporters hand to `init` while they start: the pieces of the
 /// subscriber and of the HTTP server that `init` puts together once all of

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
+use super::exemplar::{self, Exemplar};
 use super::{FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, Family, Status};
 use crate::kind::Kind;
 
@@ -123,11 +124,14 @@ pub(crate) struct FunctionSeries {
     /// Bucket upper bounds in nanoseconds, ascending.
     bounds: &'static [u64],
     slots: Sharded,
+    /// One recent stored trace per bucket and per status, for OpenMetrics scrapes.
+    exemplars: exemplar::Slots,
 }
 
 impl FunctionSeries {
     fn new(function: &'static str, module: &'static str, kind: Kind, bounds: &'static [u64]) -> FunctionSeries {
-        FunctionSeries { function, module, kind, bounds, slots: Sharded::new(BUCKETS + bounds.len() + 1) }
+        let slots = Sharded::new(BUCKETS + bounds.len() + 1);
+        FunctionSeries { function, module, kind, bounds, slots, exemplars: exemplar::Slots::new(bounds.len() + 1) }
     }
 
     #[inline]
@@ -137,6 +141,19 @@ impl FunctionSeries {
 
     #[inline]
     pub(crate) fn end(&self, status: Status, elapsed: Duration) {
+        self.record(status, elapsed);
+    }
+
+    /// [`end`](Self::end), offering the call as an exemplar of its bucket and status.
+    #[inline]
+    pub(crate) fn end_traced(&self, status: Status, elapsed: Duration, span: &tracing::Span) {
+        let (bucket, nanos) = self.record(status, elapsed);
+        self.exemplars.offer(bucket, status, nanos, span);
+    }
+
+    /// Counts the call; returns its bucket and its duration in nanoseconds.
+    #[inline]
+    fn record(&self, status: Status, elapsed: Duration) -> (usize, u64) {
         let nanos = elapsed.as_secs().saturating_mul(1_000_000_000).saturating_add(u64::from(elapsed.subsec_nanos()));
         // Most calls are short and end at one of the first bounds.
         let bucket = self.bounds.iter().position(|&bound| nanos <= bound).unwrap_or(self.bounds.len());
@@ -148,6 +165,7 @@ impl FunctionSeries {
         }
         self.slots.add_nanos(shard, SUM_NANOS, nanos);
         slot(BUCKETS + bucket).fetch_add(1, Relaxed);
+        (bucket, nanos)
     }
 
     /// Sums the shards. The counters are read one by one while calls go on, so
@@ -166,6 +184,8 @@ impl FunctionSeries {
             sum_seconds: self.slots.sum_nanos(SUM_NANOS) as f64 / 1e9,
             in_flight: started.saturating_sub(ended),
             buckets,
+            bucket_exemplars: self.exemplars.buckets(),
+            call_exemplars: self.exemplars.statuses(),
         }
     }
 }
@@ -184,6 +204,10 @@ pub(crate) struct Totals {
     pub buckets: Vec<u64>,
     pub sum_seconds: f64,
     pub in_flight: u64,
+    /// The exemplar of each bucket, when one was taken.
+    pub bucket_exemplars: Vec<Option<Exemplar>>,
+    /// The exemplar of each of [`Status::FUNCTION`]'s calls counters.
+    pub call_exemplars: [Option<Exemplar>; 4],
 }
 
 /// The names (under the configured namespace) and bucket bounds of the families obs renders itself.

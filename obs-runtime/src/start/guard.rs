@@ -29,7 +29,7 @@ impl ObsGuard {
 
     /// The Prometheus text a scrape of `/metrics` would return now.
     pub fn render_metrics(&self) -> Option<String> {
-        self.metrics_text.as_ref().map(|render| render())
+        self.metrics_text.as_ref().map(|render| render(crate::export::text_format::TextFormat::Prometheus))
     }
 }
 

@@ -109,6 +109,15 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     otel || logs
 }
 
+/// Whether `span` starts its trace in this process: no parent span here and no
+/// remote caller given to [`set_parent`] (the tail sampler records only such
+/// traces when the head sampler drops them).
+#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
+pub(crate) fn is_local_root(span: &tracing::Span) -> bool {
+    crate::log::with_registry_span(span, |span| span.parent().is_none() && span.extensions().get::<RemoteCaller>().is_none())
+        .unwrap_or(false)
+}
+
 /// What neither the log ids nor OpenTelemetry's context keep faithfully of a
 /// remote parent: its flags (the log ids have none; its sampling decision
 /// stands) and its `tracestate`, which the spec requires to be passed on

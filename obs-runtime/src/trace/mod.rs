@@ -22,6 +22,7 @@ mod server;
 #[cfg(feature = "reqwest")]
 pub use context::RequestBuilderExt;
 pub use context::{current_context, inject_current, set_parent};
+pub(crate) use context::is_local_root;
 #[cfg(feature = "http")]
 pub use server::{HttpLayer, HttpService};
 

@@ -113,7 +113,8 @@ struct Collect {
 
 impl Collect {
     fn once(&self) {
-        let text = (self.render)();
+        // OpenMetrics: the rendering that carries exemplars.
+        let text = (self.render)(crate::export::text_format::TextFormat::OpenMetrics);
         // Only this thread and shutdown take it, one after the other.
         let (request, points) = self.points.lock().unwrap_or_else(|e| e.into_inner()).request(&text, now_nanos());
         self.pipeline.enqueue(Collected { request, points });

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::metrics::v1::{
-    AggregationTemporality, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
-    ScopeMetrics, Sum, metric, number_data_point,
+    AggregationTemporality, Exemplar, Gauge, Histogram, HistogramDataPoint, Metric, NumberDataPoint, ResourceMetrics,
+    ScopeMetrics, Sum, exemplar, metric, number_data_point,
 };
 use opentelemetry_proto::tonic::resource::v1::Resource;
 
@@ -70,6 +70,8 @@ impl Points {
             Temporality::Cumulative => AggregationTemporality::Cumulative,
             Temporality::Delta => AggregationTemporality::Delta,
         } as i32;
+        // An exemplar stays on `/metrics` until a newer call replaces it: sent once.
+        let since = self.last;
         let mut points = 0;
         let mut metrics = Vec::with_capacity(families.len());
         for TextFamily { name, help, kind } in families {
@@ -77,9 +79,12 @@ impl Points {
                 Kind::Counter(series) => {
                     let data_points: Vec<NumberDataPoint> = series
                         .into_iter()
-                        .map(|(labels, value)| {
+                        .map(|(labels, value, exemplar)| {
                             let value = self.sum_delta(&name, &labels, value);
-                            number_point(&labels, start, now, value)
+                            NumberDataPoint {
+                                exemplars: exemplar.iter().filter(|e| e.time_unix_nano >= since).map(otlp_exemplar).collect(),
+                                ..number_point(&labels, start, now, value)
+                            }
                         })
                         .collect();
                     points += data_points.len() as u64;
@@ -106,6 +111,12 @@ impl Points {
                                 sum: Some(histogram.sum),
                                 bucket_counts: histogram.counts,
                                 explicit_bounds: histogram.bounds,
+                                exemplars: histogram
+                                    .exemplars
+                                    .iter()
+                                    .filter(|e| e.time_unix_nano >= since)
+                                    .map(otlp_exemplar)
+                                    .collect(),
                                 ..Default::default()
                             }
                         })
@@ -172,10 +183,22 @@ impl Points {
                     sum: total.sum - before.sum,
                     count: total.count - before.count,
                     bounds: total.bounds,
+                    exemplars: total.exemplars,
                 }
             }
             _ => total,
         }
+    }
+}
+
+/// An exemplar as OTLP carries it: the trace and span ids as bytes.
+fn otlp_exemplar(exemplar: &metric_text::TextExemplar) -> Exemplar {
+    Exemplar {
+        time_unix_nano: exemplar.time_unix_nano,
+        value: Some(exemplar::Value::AsDouble(exemplar.value)),
+        span_id: exemplar.span_id.to_vec(),
+        trace_id: exemplar.trace_id.to_vec(),
+        ..Default::default()
     }
 }
 

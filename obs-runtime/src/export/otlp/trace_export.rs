@@ -2,6 +2,7 @@
 //! span (through the layer this adds to the subscriber), queued for the span
 //! pipeline's export thread.
 
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
@@ -16,6 +17,7 @@ use super::settings::{Endpoint, OtlpOptions, Signal, TraceSampler};
 use super::tail;
 use crate::export::seam::{Configured, Exporter, StartContext};
 use crate::init_error::InitError;
+use crate::metrics::Status;
 
 /// Span export, configured.
 pub(super) struct Traces {
@@ -34,6 +36,8 @@ impl Configured for Traces {
         let pipeline = Pipeline::start(Signal::Traces, Spans(exporter), executor, &queue_config(&options, destination))
             .map_err(thread_error)?;
         let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
+        let _ = KEEP.set(options.keep);
+        crate::metrics::exemplar::enable(stored);
         let head = sampler.to_sdk();
         let sampler: Box<dyn ShouldSample> =
             if options.keep.active() { Box::new(tail::RecordDropped(head)) } else { Box::new(head) };
@@ -61,6 +65,36 @@ impl Configured for Traces {
         Ok(Box::new(RunningTraces { provider, shutdown_timeout: options.shutdown_timeout }))
     }
 }
+
+/// What [`stored`] keeps besides sampled traces (the tail sampler's rule).
+static KEEP: OnceLock<tail::KeepRule> = OnceLock::new();
+
+/// The ids of a call's span when this exporter will send its trace: sampled by
+/// the head sampler, or a local root that the tail buffer keeps for its error
+/// or its duration. An inner call of a trace kept after the fact does not
+/// qualify: whether its trace is kept is only known when the root ends.
+fn stored(span: &tracing::Span, status: Status, nanos: u64) -> Option<(u128, u64)> {
+    use opentelemetry::trace::TraceContextExt as _;
+    use tracing_opentelemetry::OpenTelemetrySpanExt as _;
+    let cx = span.context();
+    let sc = cx.span().span_context().clone();
+    if !sc.is_valid() {
+        return None;
+    }
+    let ids = (u128::from_be_bytes(sc.trace_id().to_bytes()), u64::from_be_bytes(sc.span_id().to_bytes()));
+    if sc.is_sampled() {
+        return Some(ids);
+    }
+    let keep = KEEP.get()?;
+    let failed = keep.errors && matches!(status, Status::Error | Status::Panic);
+    // The buffer measures the span, which opens a little before the call starts
+    // and closes after it ends; a call just at the threshold may fall short there.
+    let slow = keep.slower_than.is_some_and(|limit| nanos >= (limit.as_nanos() as u64).saturating_add(SLOW_MARGIN_NANOS));
+    ((failed || slow) && crate::trace::is_local_root(span)).then_some(ids)
+}
+
+/// How far past `keep_slow_traces`' threshold a call must be for its exemplar.
+const SLOW_MARGIN_NANOS: u64 = 1_000_000;
 
 struct RunningTraces {
     provider: SdkTracerProvider,
