@@ -65,6 +65,16 @@ if ! "$OBS_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.
     "$OBS_VENV/bin/pip" install --quiet --disable-pip-version-check "rotel==$ROTEL_VERSION"
 fi
 
+# --- prometheus_client (tests/exemplars.rs) ----------------------------------
+# The reference client library's OpenMetrics parser, strict where the
+# specification is: it checks the OpenMetrics text /metrics serves (the
+# Debian promtool predates exemplars in `check metrics`).
+PROMETHEUS_CLIENT_VERSION="0.26.0"
+if ! "$OBS_VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('prometheus_client') != '$PROMETHEUS_CLIENT_VERSION')" 2>/dev/null; then
+    echo "installing prometheus_client==$PROMETHEUS_CLIENT_VERSION into $OBS_VENV"
+    "$OBS_VENV/bin/pip" install --quiet --disable-pip-version-check "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
+fi
+
 # --- TLS terminator (tests/otlp_tls.rs) ---------------------------------------
 # stunnel4 in front of the Rotel collector: OTLP over TLS and mutual TLS, with a
 # CA and certificates the test makes with the openssl CLI. The test starts

@@ -24,16 +24,30 @@ pub fn http_get_with(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> 
     read_response(stream)
 }
 
+/// `GET path` with extra request headers; returns the status code, the response head
+/// (status line and headers, lowercased) and the body.
+pub fn http_get_full(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))?;
+    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{extra}\r\n")?;
+    read_full_response(stream)
+}
+
 /// Reads a `Connection: close` response to the end: status code and (de-chunked) body.
-fn read_response(mut stream: TcpStream) -> std::io::Result<(u16, String)> {
+fn read_response(stream: TcpStream) -> std::io::Result<(u16, String)> {
+    read_full_response(stream).map(|(status, _, body)| (status, body))
+}
+
+fn read_full_response(mut stream: TcpStream) -> std::io::Result<(u16, String, String)> {
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body =
-        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
-    Ok((status, body))
+    let head = head.to_ascii_lowercase();
+    let body = if head.contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_owned() };
+    Ok((status, head, body))
 }
 
 fn dechunk(mut body: &str) -> String {
