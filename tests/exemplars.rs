@@ -131,6 +131,8 @@ fn sampled() {
         .http_addr("127.0.0.1:0".parse().unwrap())
         .otlp_endpoint(format!("http://{}", collector.http))
         .otlp_batch_delay(Duration::from_millis(50))
+        .otlp_metrics(true)
+        .otlp_metric_interval(Duration::from_millis(300))
         .init()
         .expect("init");
     let app = guard.http_addr().unwrap();
@@ -210,6 +212,15 @@ fn sampled() {
     };
     drop(guard);
     wait_for_traces(&collector, &stored);
+    // OTLP metrics carry exemplars too, each naming a trace the collector received.
+    let sent: BTreeSet<String> = collector
+        .metric_points()
+        .into_iter()
+        .filter(|p| p.name.starts_with("obs_function_"))
+        .flat_map(|p| p.exemplar_traces)
+        .collect();
+    assert!(!sent.is_empty(), "no exemplar in the OTLP metric points:\n{}", collector.output());
+    wait_for_traces(&collector, &sent);
 }
 
 fn kept_errors() {

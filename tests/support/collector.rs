@@ -45,6 +45,8 @@ pub struct ReceivedPoint {
     pub bounds: Vec<f64>,
     pub buckets: Vec<u64>,
     pub resource: Vec<(String, String)>,
+    /// The trace ids of the point's exemplars.
+    pub exemplar_traces: Vec<String>,
 }
 
 /// A log record as the collector received it.
@@ -342,6 +344,7 @@ fn parse_points(text: &str) -> Vec<ReceivedPoint> {
         Resource,
         Descriptor,
         Point,
+        Exemplar,
         Other,
     }
     let mut points = Vec::new();
@@ -373,6 +376,8 @@ fn parse_points(text: &str) -> Vec<ReceivedPoint> {
                 ..Default::default()
             });
             section = In::Point;
+        } else if trimmed.starts_with("Exemplar #") {
+            section = In::Exemplar;
         } else if let Some((key, value)) = arrow_pair(line) {
             match (&section, current.as_mut()) {
                 (In::Resource, _) => resource.push((key, value)),
@@ -383,6 +388,7 @@ fn parse_points(text: &str) -> Vec<ReceivedPoint> {
                     _ => {}
                 },
                 (In::Point, Some(point)) => point.attributes.push((key, value)),
+                (In::Exemplar, Some(point)) if key == "Trace ID" => point.exemplar_traces.push(value),
                 _ => {}
             }
         } else if let (Some(point), Some((label, value))) = (current.as_mut(), labelled(line)) {
