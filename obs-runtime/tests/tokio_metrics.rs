@@ -58,7 +58,15 @@ fn runtime_metrics_appear_for_a_watched_runtime_only() {
             task.await.unwrap();
         }
     });
-    let text = scrape();
+    // A finished task leaves the runtime's count just after its handle resolves.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let text = loop {
+        let text = scrape();
+        if get(&text, "obs_tokio_alive_tasks") == idle || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
     assert_eq!(get(&text, "obs_tokio_alive_tasks"), idle, "{text}");
     let busy = get(&text, r#"obs_tokio_worker_busy_seconds_total{worker="0"}"#)
         + get(&text, r#"obs_tokio_worker_busy_seconds_total{worker="1"}"#);
