@@ -425,6 +425,17 @@ impl Builder {
         self
     }
 
+    /// Also export each span's code attributes under their names from before
+    /// semantic conventions 1.33 (`code.filepath`, `code.lineno`, `code.function`
+    /// beside `code.file.path`, `code.line.number`, `code.function.name`), for
+    /// backends that read only those; `OTEL_SEMCONV_STABILITY_OPT_IN=code/dup` does
+    /// the same. Default off: each attribute once, under its stable name.
+    #[cfg(feature = "otlp")]
+    pub fn otlp_old_code_attributes(mut self, also: bool) -> Self {
+        self.otlp.old_code_names = also;
+        self
+    }
+
     /// Head sampling of new traces (default: follow the parent, else sample all);
     /// `OTEL_TRACES_SAMPLER` and `OTEL_TRACES_SAMPLER_ARG` win when set.
     #[cfg(feature = "otlp")]

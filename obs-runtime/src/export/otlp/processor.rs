@@ -88,18 +88,49 @@ pub(crate) trait Sink: Send + 'static {
 }
 
 /// Spans to a `SpanExporter`.
-pub(crate) struct Spans<E>(pub E);
+pub(crate) struct Spans<E> {
+    pub exporter: E,
+    /// Add the pre-1.33 names of the code attributes too (`OTEL_SEMCONV_STABILITY_OPT_IN=code/dup`).
+    pub old_code_names: bool,
+}
+
+#[cfg(test)]
+impl<E> Spans<E> {
+    pub(crate) fn new(exporter: E) -> Spans<E> {
+        Spans { exporter, old_code_names: false }
+    }
+}
 
 impl<E: SpanExporter + 'static> Sink for Spans<E> {
     type Item = SpanData;
 
     fn export(&mut self, mut batch: Vec<SpanData>, executor: &Executor) -> OTelSdkResult {
-        batch.iter_mut().for_each(add_exception_event);
-        executor.block_on(self.0.export(batch))
+        for span in &mut batch {
+            add_exception_event(span);
+            if self.old_code_names {
+                add_old_code_names(span);
+            }
+        }
+        executor.block_on(self.exporter.export(batch))
     }
 
     fn shutdown(&mut self) {
-        let _ = self.0.shutdown();
+        let _ = self.exporter.shutdown();
+    }
+}
+
+/// The code attributes' names before semantic conventions 1.33 made them
+/// stable, for backends that only read those: each stable one's value under
+/// its old name too.
+const OLD_CODE_NAMES: [(&str, &str); 3] =
+    [("code.file.path", "code.filepath"), ("code.line.number", "code.lineno"), ("code.function.name", "code.function")];
+
+fn add_old_code_names(span: &mut SpanData) {
+    for (stable, old) in OLD_CODE_NAMES {
+        let found = span.attributes.iter().find(|kv| kv.key.as_str() == stable).map(|kv| kv.value.clone());
+        if let Some(value) = found {
+            span.attributes.push(KeyValue::new(old, value));
+        }
     }
 }
 

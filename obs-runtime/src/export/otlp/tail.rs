@@ -290,7 +290,7 @@ mod tests {
             shutdown_timeout: Duration::from_secs(5),
             error_log_interval: Duration::from_secs(60),
         };
-        let pipeline = Pipeline::start(Signal::Traces, Spans(exported.clone()), Executor::Plain, &config).unwrap();
+        let pipeline = Pipeline::start(Signal::Traces, Spans::new(exported.clone()), Executor::Plain, &config).unwrap();
         let processor = SpanQueue { pipeline, tail: keep.active().then(|| TailBuffer::new(keep)) };
         let head = TraceSampler::ParentBasedRatio(0.0).to_sdk();
         let builder = SdkTracerProvider::builder().with_span_processor(processor);

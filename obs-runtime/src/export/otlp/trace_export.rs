@@ -33,7 +33,7 @@ impl Configured for Traces {
         let Traces { endpoint, sampler, resource, options } = *self;
         let (mut exporter, executor, destination) = build(&endpoint, span_exporter)?;
         exporter.set_resource(&resource);
-        let pipeline = Pipeline::start(Signal::Traces, Spans(exporter), executor, &queue_config(&options, destination))
+        let pipeline = Pipeline::start(Signal::Traces, Spans { exporter, old_code_names: options.old_code_names }, executor, &queue_config(&options, destination))
             .map_err(thread_error)?;
         let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
         let _ = KEEP.set(options.keep);

@@ -35,6 +35,8 @@ pub(crate) struct OtlpOptions {
     /// Export the spans of health evaluations (off: they start no trace).
     #[cfg_attr(not(feature = "health"), allow(dead_code))]
     pub trace_health: bool,
+    /// Also export the code attributes under their pre-1.33 names.
+    pub old_code_names: bool,
 }
 
 impl Default for OtlpOptions {
@@ -58,6 +60,7 @@ impl Default for OtlpOptions {
             metric_interval: Duration::from_secs(60),
             temporality: Temporality::Cumulative,
             trace_health: false,
+            old_code_names: false,
         }
     }
 }
@@ -83,6 +86,7 @@ impl std::fmt::Debug for OtlpOptions {
             .field("metric_interval", &self.metric_interval)
             .field("temporality", &self.temporality)
             .field("trace_health", &self.trace_health)
+            .field("old_code_names", &self.old_code_names)
             .finish()
     }
 }

@@ -76,8 +76,17 @@ impl Settings {
         if disabled || (traces.is_none() && logs.is_none() && metrics.is_none()) {
             return Ok(None);
         }
-        Ok(Some(Settings { traces, logs, metrics, sampler, resource, options: options.clone() }))
+        let mut options = options.clone();
+        options.old_code_names |= code_dup_opted_in();
+        Ok(Some(Settings { traces, logs, metrics, sampler, resource, options }))
     }
+}
+
+/// `OTEL_SEMCONV_STABILITY_OPT_IN` lists `code/dup`: the code attributes under
+/// their old names as well, as the code-attributes migration guide describes
+/// (`code` alone is what obs always sends).
+fn code_dup_opted_in() -> bool {
+    var("OTEL_SEMCONV_STABILITY_OPT_IN").is_some_and(|list| list.split(',').any(|item| item.trim() == "code/dup"))
 }
 
 /// The resource of exported spans: detected attributes, then `OTEL_RESOURCE_ATTRIBUTES`,
