@@ -306,7 +306,9 @@ mod tests {
         for line in [
             "# TYPE obs_function_calls counter".to_owned(),
             r#"obs_function_calls_total{function="f",module="app",status="ok"} 3"#.to_owned(),
-            format!(r#"obs_function_calls_total{{function="f",module="app",status="error"}} 1 # {ids} 1 1700000000.123000000"#),
+            format!(
+                r#"obs_function_calls_total{{function="f",module="app",status="error"}} 1 # {ids} 1 1700000000.123000000"#
+            ),
             format!(
                 r#"obs_function_duration_seconds_bucket{{function="f",module="app",le="0.5"}} 3 # {ids} 0.25 1700000000.123000000"#
             ),

@@ -188,7 +188,8 @@ mod tests {
     fn a_slot_keeps_the_first_exemplar_of_an_interval_and_reads_it_whole() {
         let slot = Slot::default();
         assert_eq!(slot.read(), None);
-        let first = Exemplar { trace_id: u128::MAX - 7, span_id: 9, value: 0.25, unix_nanos: 1_700_000_000_000_000_000 };
+        let first =
+            Exemplar { trace_id: u128::MAX - 7, span_id: 9, value: 0.25, unix_nanos: 1_700_000_000_000_000_000 };
         assert!(slot.wants(5));
         slot.write(5, first);
         assert!(!slot.wants(5), "filled for interval 5");
@@ -208,7 +209,10 @@ mod tests {
                 s.spawn(move || {
                     for epoch in 0..20_000u64 {
                         let id = u128::from(t) << 64 | u128::from(t);
-                        slot.write(epoch * 4 + t, Exemplar { trace_id: id, span_id: t, value: t as f64, unix_nanos: t });
+                        slot.write(
+                            epoch * 4 + t,
+                            Exemplar { trace_id: id, span_id: t, value: t as f64, unix_nanos: t },
+                        );
                     }
                 });
             }

@@ -114,8 +114,10 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
 /// traces when the head sampler drops them).
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn is_local_root(span: &tracing::Span) -> bool {
-    crate::log::with_registry_span(span, |span| span.parent().is_none() && span.extensions().get::<RemoteCaller>().is_none())
-        .unwrap_or(false)
+    crate::log::with_registry_span(span, |span| {
+        span.parent().is_none() && span.extensions().get::<RemoteCaller>().is_none()
+    })
+    .unwrap_or(false)
 }
 
 /// What neither the log ids nor OpenTelemetry's context keep faithfully of a

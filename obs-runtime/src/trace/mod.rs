@@ -21,8 +21,8 @@ mod server;
 
 #[cfg(feature = "reqwest")]
 pub use context::RequestBuilderExt;
-pub use context::{current_context, inject_current, set_parent};
 pub(crate) use context::is_local_root;
+pub use context::{current_context, inject_current, set_parent};
 #[cfg(feature = "http")]
 pub use server::{HttpLayer, HttpService};
 

@@ -82,7 +82,11 @@ impl Points {
                         .map(|(labels, value, exemplar)| {
                             let value = self.sum_delta(&name, &labels, value);
                             NumberDataPoint {
-                                exemplars: exemplar.iter().filter(|e| e.time_unix_nano >= since).map(otlp_exemplar).collect(),
+                                exemplars: exemplar
+                                    .iter()
+                                    .filter(|e| e.time_unix_nano >= since)
+                                    .map(otlp_exemplar)
+                                    .collect(),
                                 ..number_point(&labels, start, now, value)
                             }
                         })

@@ -207,7 +207,8 @@ fn parse_exemplar(text: &str) -> Option<TextExemplar> {
 fn unix_nanos(seconds: &str) -> Option<u64> {
     let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
     let fraction = fraction.get(..fraction.len().min(9))?;
-    let nanos = if fraction.is_empty() { 0 } else { fraction.parse::<u64>().ok()? * 10u64.pow(9 - fraction.len() as u32) };
+    let nanos =
+        if fraction.is_empty() { 0 } else { fraction.parse::<u64>().ok()? * 10u64.pow(9 - fraction.len() as u32) };
     whole.parse::<u64>().ok()?.checked_mul(1_000_000_000)?.checked_add(nanos)
 }
 
@@ -278,7 +279,8 @@ obs_function_duration_seconds_count{function="a",module="app"} 4
         assert_eq!(series.len(), 1);
         let labels = vec![("function".to_owned(), "a".to_owned()), ("module".to_owned(), "app".to_owned())];
         assert_eq!(series[0].0, labels);
-        let expected = Histogram { bounds: vec![0.001, 0.5], counts: vec![2, 1, 1], sum: 2.25, count: 4, exemplars: vec![] };
+        let expected =
+            Histogram { bounds: vec![0.001, 0.5], counts: vec![2, 1, 1], sum: 2.25, count: 4, exemplars: vec![] };
         assert_eq!(series[0].1, expected);
     }
 

@@ -33,8 +33,13 @@ impl Configured for Traces {
         let Traces { endpoint, sampler, resource, options } = *self;
         let (mut exporter, executor, destination) = build(&endpoint, span_exporter)?;
         exporter.set_resource(&resource);
-        let pipeline = Pipeline::start(Signal::Traces, Spans { exporter, old_code_names: options.old_code_names }, executor, &queue_config(&options, destination))
-            .map_err(thread_error)?;
+        let pipeline = Pipeline::start(
+            Signal::Traces,
+            Spans { exporter, old_code_names: options.old_code_names },
+            executor,
+            &queue_config(&options, destination),
+        )
+        .map_err(thread_error)?;
         let tail = options.keep.active().then(|| tail::TailBuffer::new(options.keep));
         let _ = KEEP.set(options.keep);
         crate::metrics::exemplar::enable(stored);
@@ -89,7 +94,8 @@ fn stored(span: &tracing::Span, status: Status, nanos: u64) -> Option<(u128, u64
     let failed = keep.errors && matches!(status, Status::Error | Status::Panic);
     // The buffer measures the span, which opens a little before the call starts
     // and closes after it ends; a call just at the threshold may fall short there.
-    let slow = keep.slower_than.is_some_and(|limit| nanos >= (limit.as_nanos() as u64).saturating_add(SLOW_MARGIN_NANOS));
+    let slow =
+        keep.slower_than.is_some_and(|limit| nanos >= (limit.as_nanos() as u64).saturating_add(SLOW_MARGIN_NANOS));
     ((failed || slow) && crate::trace::is_local_root(span)).then_some(ids)
 }
 
