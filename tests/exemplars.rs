@@ -123,14 +123,19 @@ fn wait_for_traces(collector: &Collector, traces: &BTreeSet<String>) {
     });
 }
 
-fn sampled() {
-    let collector = Collector::start();
-    let guard = obs_runtime::builder()
+/// obs serving `/metrics` on a free port and exporting traces to `collector`.
+fn exporting_to(collector: &Collector) -> obs_runtime::Builder {
+    obs_runtime::builder()
         .service_name("exemplars")
         .log_writer(MemoryWriter::default())
         .http_addr("127.0.0.1:0".parse().unwrap())
         .otlp_endpoint(format!("http://{}", collector.http))
         .otlp_batch_delay(Duration::from_millis(50))
+}
+
+fn sampled() {
+    let collector = Collector::start();
+    let guard = exporting_to(&collector)
         .otlp_metrics(true)
         .otlp_metric_interval(Duration::from_millis(300))
         .init()
@@ -225,12 +230,7 @@ fn sampled() {
 
 fn kept_errors() {
     let collector = Collector::start();
-    let guard = obs_runtime::builder()
-        .service_name("exemplars")
-        .log_writer(MemoryWriter::default())
-        .http_addr("127.0.0.1:0".parse().unwrap())
-        .otlp_endpoint(format!("http://{}", collector.http))
-        .otlp_batch_delay(Duration::from_millis(50))
+    let guard = exporting_to(&collector)
         .trace_sampler(TraceSampler::ParentBasedRatio(0.0))
         .keep_error_traces(true)
         .init()
