@@ -96,6 +96,14 @@ impl FlowCall {
         emit(self.site.site, &self.site.start, "started", event, Extra { attempt, ..Extra::default() });
     }
 
+    /// Makes the run an MLflow run (a tracked workflow's first poll, inside its span).
+    pub(crate) fn track(&self, span: &Span, tracking: crate::mlflow::Tracking) {
+        if let Some(run) = &self.run {
+            run.set_tracked();
+            crate::mlflow::run_started(run.id, run.name(), run.started_at, span, tracking);
+        }
+    }
+
     /// One attempt of a node failed and will be retried.
     pub(crate) fn retried(&self) {
         if let Some(FlowMeter::Node(handles)) = self.meter {
@@ -125,6 +133,9 @@ impl Hook for FlowCall {
             (Role::Workflow, Some(run)) => {
                 active::finish(run);
                 graph::record_run(&self.site.shape, run.name(), failed);
+                if run.tracked() {
+                    crate::mlflow::run_ended(run.id, status, run.tokens_used());
+                }
             }
             (Role::Node { from, kind }, Some(run)) => {
                 let node = self.site.name();
@@ -136,6 +147,9 @@ impl Hook for FlowCall {
                     }
                 }
                 graph::record_node(&self.site.shape, run.name(), from, node, *kind, failed);
+                if run.tracked() {
+                    crate::mlflow::node_ended(run.id, node, self.attempt, elapsed.as_secs_f64());
+                }
             }
             _ => {}
         }

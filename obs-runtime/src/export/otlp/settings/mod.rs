@@ -32,7 +32,7 @@ pub use metrics::Temporality;
 pub(crate) use options::OtlpOptions;
 pub use options::OtlpProtocol;
 pub(crate) use redact::redact_url;
-pub(crate) use resolved::{MetricExport, Settings};
+pub(crate) use resolved::{MetricExport, Settings, host_name};
 pub use sampler::TraceSampler;
 pub(crate) use tls::Tls;
 
