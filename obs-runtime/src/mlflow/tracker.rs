@@ -92,6 +92,8 @@ pub(crate) struct Tracker {
     /// The last request found the server unavailable.
     down: bool,
     errors: ErrorLog,
+    /// When the full queue's drops were last said.
+    drops_said: Option<Instant>,
 }
 
 impl Tracker {
@@ -119,6 +121,7 @@ impl Tracker {
             runs: HashMap::new(),
             down: false,
             errors,
+            drops_said: None,
         }
     }
 
@@ -460,9 +463,10 @@ impl Tracker {
     /// Says how many items the full queue dropped, at most once per interval.
     fn report_drops(&mut self) {
         let dropped = self.counters.dropped_unlogged.load(Ordering::Acquire);
-        if dropped > 0 && self.errors.may_log() {
+        let due = self.drops_said.is_none_or(|said| said.elapsed() >= self.options.error_log_interval);
+        if dropped > 0 && due {
             self.counters.dropped_unlogged.fetch_sub(dropped, Ordering::AcqRel);
-            self.errors.mark_logged();
+            self.drops_said = Some(Instant::now());
             tracing::warn!(
                 target: "obs_runtime::mlflow",
                 event = "exporter.dropped",
