@@ -61,7 +61,7 @@ pub struct Builder {
     #[cfg(feature = "ops")]
     pub(crate) ops: crate::ops::settings::OpsSettings,
     #[cfg(feature = "mlflow")]
-    pub(crate) mlflow: crate::export::mlflow::MlflowOptions,
+    pub(crate) mlflow: crate::mlflow::options::MlflowOptions,
 }
 
 /// Where the HTTP endpoints are served, resolved.
@@ -414,6 +414,13 @@ impl Builder {
     #[cfg(feature = "mlflow")]
     pub fn mlflow_retry_for(mut self, limit: std::time::Duration) -> Self {
         self.mlflow.retry_for = limit;
+        self
+    }
+
+    /// The time limit of one tracking request (default 5 s).
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.mlflow.timeout = timeout;
         self
     }
 

@@ -17,37 +17,10 @@ use crate::metrics::{
     EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL, Family,
 };
 use crate::mlflow::client::{Client, Connection, basic, bearer};
+use crate::mlflow::options::MlflowOptions;
 use crate::mlflow::tracker::{Counters, Options, Stopping, Tracker};
 use crate::mlflow::{Op, Sink};
 use crate::worker::Worker;
-
-/// What the builder says about tracking.
-#[derive(Debug, Clone)]
-pub(crate) struct MlflowOptions {
-    pub tracking_uri: Option<String>,
-    pub experiment: Option<String>,
-    pub timeout: Duration,
-    pub retry_for: Duration,
-    pub queue_size: usize,
-    pub shutdown_timeout: Duration,
-    pub error_log_interval: Duration,
-    pub flush_every: Duration,
-}
-
-impl Default for MlflowOptions {
-    fn default() -> Self {
-        MlflowOptions {
-            tracking_uri: None,
-            experiment: None,
-            timeout: Duration::from_secs(5),
-            retry_for: Duration::from_secs(10),
-            queue_size: 4096,
-            shutdown_timeout: Duration::from_secs(5),
-            error_log_interval: Duration::from_secs(60),
-            flush_every: Duration::from_millis(500),
-        }
-    }
-}
 
 /// The tracking exporter when a tracking URI is set; an unusable URI from the
 /// builder is an error, one from the environment (perhaps meant for a Python

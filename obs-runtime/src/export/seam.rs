@@ -54,7 +54,7 @@ pub(crate) struct Settings {
     #[cfg(feature = "ops")]
     pub ops: crate::ops::settings::OpsSettings,
     #[cfg(feature = "mlflow")]
-    pub mlflow: super::mlflow::MlflowOptions,
+    pub mlflow: crate::mlflow::options::MlflowOptions,
 }
 
 /// The subscriber's base, under the layers exporters add.

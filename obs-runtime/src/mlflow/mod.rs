@@ -45,6 +45,8 @@ pub(crate) mod client;
 #[cfg(feature = "mlflow")]
 pub(crate) mod limits;
 #[cfg(feature = "mlflow")]
+pub(crate) mod options;
+#[cfg(feature = "mlflow")]
 pub(crate) mod tracker;
 
 use std::fmt::{Display, Write as _};

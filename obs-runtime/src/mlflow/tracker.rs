@@ -203,11 +203,12 @@ impl Tracker {
         let started = Instant::now();
         let mut backoff = Duration::from_millis(100);
         loop {
-            let give_up = match self.stopping.deadline() {
-                Some(deadline) => deadline.min(started + self.options.retry_for),
-                None => started + self.options.retry_for,
-            };
-            let limit = give_up.saturating_duration_since(Instant::now()).max(Duration::from_millis(50));
+            // One request is bounded by the client's timeout, and by the shutdown deadline.
+            let stop = self.stopping.deadline();
+            let give_up = stop.map_or(started + self.options.retry_for, |d| d.min(started + self.options.retry_for));
+            let limit = stop.map_or(Duration::from_secs(86_400), |d| {
+                d.saturating_duration_since(Instant::now()).max(Duration::from_millis(50))
+            });
             let client = &self.client;
             let sent = self.runtime.block_on(async {
                 let exchange = async {
