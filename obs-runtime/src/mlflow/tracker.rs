@@ -22,6 +22,10 @@ use super::limits::{self, fit};
 use super::{Op, Start, now_ms};
 use crate::workflow::RunId;
 
+/// The most runs kept open at once: a run whose end was dropped (a full queue)
+/// would otherwise be kept until shutdown; past this, new runs are not tracked.
+const MAX_OPEN_RUNS: usize = 10_000;
+
 /// The counters of tracking, `signal="mlflow"`.
 pub(crate) struct Counters {
     pub exported: metrics::Counter,
@@ -288,6 +292,14 @@ impl Tracker {
 
     fn start(&mut self, start: Start) {
         let items = 1 + start.params.len() as u64;
+        if self.runs.len() >= MAX_OPEN_RUNS {
+            let failure = Failure::Refused {
+                status: 0,
+                code: "TOO_MANY_OPEN_RUNS".into(),
+                message: format!("{MAX_OPEN_RUNS} runs are open already (their ends were dropped?)"),
+            };
+            return self.failed(items, "creating a run", &failure);
+        }
         let name = match (start.experiment, &self.options.default_experiment) {
             (Some(name), _) => name.to_owned(),
             (None, Some(default)) => default.clone(),
