@@ -318,7 +318,7 @@ fn tracked() {
     assert!(batch.iter().enumerate().all(|(i, p)| p.0 == i as i64));
     let epochs = history(&mlflow, &run_id, "node.epoch.duration_s");
     assert_eq!(epochs.len(), 3, "one point per epoch node: {epochs:?}");
-    assert!(epochs.iter().all(|&(step, secs)| step == 1 && secs >= 0.002 && secs < 5.0), "{epochs:?}");
+    assert!(epochs.iter().all(|&(step, secs)| step == 1 && (0.002..5.0).contains(&secs)), "{epochs:?}");
     let evaluate = history(&mlflow, &run_id, "node.evaluate.duration_s");
     assert_eq!(evaluate.iter().map(|p| p.0).collect::<Vec<_>>(), [1, 2], "the attempt is the step: {evaluate:?}");
     assert_eq!(history(&mlflow, &run_id, "tokens_consumed"), [(0, 30.0)]);

@@ -32,7 +32,9 @@ pub use metrics::Temporality;
 pub(crate) use options::OtlpOptions;
 pub use options::OtlpProtocol;
 pub(crate) use redact::redact_url;
-pub(crate) use resolved::{MetricExport, Settings, host_name};
+#[cfg(feature = "mlflow")]
+pub(crate) use resolved::host_name;
+pub(crate) use resolved::{MetricExport, Settings};
 pub use sampler::TraceSampler;
 pub(crate) use tls::Tls;
 
