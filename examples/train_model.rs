@@ -80,7 +80,14 @@ async fn train(learning_rate: f64, epochs: u32, points: usize) -> std::io::Resul
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let tracked = std::env::var_os("MLFLOW_TRACKING_URI").is_some();
-    let _guard = obs_runtime::builder().service_name("train-model").service_version("0.1.0").init().expect("obs");
+    let _guard = obs_runtime::builder()
+        .service_name("train-model")
+        .service_version("0.1.0")
+        // A batch job: on exit, wait for what is still queued for MLflow (a cold server
+        // answers its first requests slowly) rather than the default 5 s.
+        .mlflow_shutdown_timeout(Duration::from_secs(60))
+        .init()
+        .expect("obs");
     // A small sweep: one MLflow run per learning rate, to compare in the UI.
     for learning_rate in [0.01, 0.05, 0.2] {
         train(learning_rate, 30, 200).await?;

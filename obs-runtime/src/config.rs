@@ -417,7 +417,7 @@ impl Builder {
         self
     }
 
-    /// The time limit of one tracking request (default 5 s).
+    /// The time limit of one tracking request (default 10 s).
     #[cfg(feature = "mlflow")]
     pub fn mlflow_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.mlflow.timeout = timeout;

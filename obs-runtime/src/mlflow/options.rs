@@ -21,7 +21,7 @@ impl Default for MlflowOptions {
         MlflowOptions {
             tracking_uri: None,
             experiment: None,
-            timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
             retry_for: Duration::from_secs(10),
             queue_size: 4096,
             shutdown_timeout: Duration::from_secs(5),
