@@ -39,11 +39,17 @@ fn a_tracking_server_going_down_costs_the_workflow_nothing() {
 }
 
 #[test]
+fn credentials_go_in_the_authorization_header_only() {
+    run_child("credentials");
+}
+
+#[test]
 fn child() {
     let Ok(case) = std::env::var("OBS_TEST_CHILD") else { return };
     match case.as_str() {
         "tracked" => tracked(),
         "server_down" => server_down(),
+        "credentials" => credentials(),
         other => panic!("unknown case {other}"),
     }
     println!("case {case} passed");
@@ -501,4 +507,90 @@ fn server_down() {
     assert_eq!(drops.len(), 1, "the full queue's drops, said once: {drops:#?}");
     let outage_end = lines.iter().find(|l| l["event"] == "workflow.success" && l["workflow"] == "outage");
     assert!(outage_end.is_some(), "the workflow succeeded");
+}
+
+// ---- case: credentials ----
+
+#[workflow(mlflow(experiment = "secured"))]
+async fn secured_job() {
+    mlflow::log_metric("m", 1.0, 0);
+}
+
+/// A stand-in for a tracking server behind an authenticating proxy: records each
+/// request's head, answers what obs needs to create a run, and fails `log-batch` with 500.
+fn recording_server() -> (std::net::SocketAddr, std::sync::Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let heads = std::sync::Arc::new(Mutex::new(Vec::new()));
+    let seen = heads.clone();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(stream) = stream else { return };
+            let seen = seen.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut writer = stream;
+                loop {
+                    let mut head = String::new();
+                    let mut length = 0;
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                            length = v.trim().parse().unwrap_or(0);
+                        }
+                        if line == "\r\n" {
+                            break;
+                        }
+                        head.push_str(&line);
+                    }
+                    let mut body = vec![0; length];
+                    let _ = reader.read_exact(&mut body);
+                    let failing = head.starts_with("POST /api/2.0/mlflow/runs/log-batch");
+                    seen.lock().unwrap().push(head);
+                    let answer = r#"{"experiment":{"experiment_id":"1","lifecycle_stage":"active"},"run":{"info":{"run_id":"r1","artifact_uri":"mlflow-artifacts:/1/r1/artifacts"}}}"#;
+                    let (status, text) = if failing { ("500 Internal Server Error", "{}") } else { ("200 OK", answer) };
+                    let response = format!(
+                        "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
+                        text.len()
+                    );
+                    if writer.write_all(response.as_bytes()).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (addr, heads)
+}
+
+fn credentials() {
+    let (addr, heads) = recording_server();
+    let logs = MemoryWriter::default();
+    let guard = obs_runtime::builder()
+        .service_name("trainer")
+        .log_writer(logs.clone())
+        .without_http()
+        .mlflow_tracking_uri(format!("http://trainer:s3cr%40t@{addr}"))
+        .mlflow_retry_for(Duration::from_millis(200))
+        .init()
+        .expect("init");
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    runtime.block_on(secured_job());
+    drop(guard);
+
+    let heads = heads.lock().unwrap().clone();
+    assert!(heads.iter().any(|h| h.starts_with("POST /api/2.0/mlflow/runs/create")), "{heads:#?}");
+    assert!(heads.iter().any(|h| h.starts_with("POST /api/2.0/mlflow/runs/update")), "{heads:#?}");
+    // Basic base64("trainer:s3cr@t"), on every request; the URL carries no userinfo.
+    let basic = "authorization: Basic dHJhaW5lcjpzM2NyQHQ=";
+    assert!(heads.iter().all(|h| h.to_ascii_lowercase().contains(&basic.to_ascii_lowercase())), "{heads:#?}");
+    assert!(heads.iter().all(|h| !h.contains("s3cr")), "{heads:#?}");
+    let text = logs.text();
+    let failure = logs.lines().into_iter().find(|l| l["event"] == "exporter.error" && l["signal"] == "mlflow");
+    assert!(failure.is_some_and(|l| l["error"]["message"].as_str().unwrap().contains("HTTP 500")), "{text}");
+    assert!(!text.contains("s3cr") && !text.contains("dHJhaW5lcjpzM2NyQHQ"), "a credential in the logs: {text}");
 }
