@@ -441,7 +441,8 @@ impl Builder {
         self
     }
 
-    /// How often at most an export failure is logged (default 60 s).
+    /// How often at most an export failure is logged (default 60 s); MLflow tracking's
+    /// failure and drop lines too.
     #[cfg(feature = "otlp")]
     pub fn otlp_error_log_interval(mut self, interval: std::time::Duration) -> Self {
         self.otlp.error_log_interval = interval;
