@@ -26,6 +26,26 @@ pub fn workflow(function: &Function, args: &WorkflowArgs, errors: &mut Errors) {
     {
         errors.push(syn::Error::new(span, "workflow budgets need a function that returns `Result<_, E>` with `E: From<obs_runtime::workflow::budget::BudgetExceeded>`"));
     }
+    if let Some(mlflow) = &args.mlflow {
+        let params = function.params();
+        let names: Vec<String> = params.iter().map(|p| p.ident.to_string()).collect();
+        let mut seen: Vec<String> = Vec::new();
+        for param in &mlflow.params {
+            let name = param.ident.to_string();
+            if !names.contains(&name) {
+                let hint = crate::suggest::hint(&name, names.iter().map(String::as_str));
+                errors.push(syn::Error::new(
+                    param.ident.span(),
+                    format!(
+                        "`{name}` is not a parameter of this function, so it cannot be logged as an MLflow param{hint}"
+                    ),
+                ));
+            } else if seen.contains(&name) {
+                errors.push(syn::Error::new(param.ident.span(), format!("`{name}` is logged twice")));
+            }
+            seen.push(name);
+        }
+    }
     common(function, args, errors);
 }
 

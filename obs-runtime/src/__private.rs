@@ -134,3 +134,54 @@ impl<T: Clone> RetryArg for T {}
 pub fn clone_arg<T: RetryArg>(value: &T) -> T {
     value.clone()
 }
+
+pub use crate::mlflow::Tracking;
+
+/// The MLflow side of a `#[workflow(mlflow(...))]` call: its experiment and its
+/// parameters, rendered now (before the body owns the arguments) and only
+/// when tracking is on; handed to [`WorkflowRun::tracked`].
+#[inline]
+pub fn mlflow_tracking(
+    experiment: ::core::option::Option<&'static str>,
+    params: &[(&'static str, &dyn std::fmt::Display)],
+) -> Option<Tracking> {
+    crate::mlflow::tracking(experiment, params)
+}
+
+/// A parameter logged through `Display` (`params(name)`).
+#[inline]
+pub fn mlflow_param<T: MlflowParam + ?Sized>(value: &T) -> &dyn std::fmt::Display {
+    value.as_display()
+}
+
+/// A parameter logged through `Debug` (`params(name: debug)`), credential-like fields inside it replaced.
+#[inline]
+pub fn mlflow_debug_param<T: RecordArg>(value: &T) -> DebugParam<'_> {
+    DebugParam(RedactFields(value as &dyn std::fmt::Debug))
+}
+
+/// Shows a `Debug` value where a `Display` one is expected.
+pub struct DebugParam<'a>(RedactFields<'a, dyn std::fmt::Debug + 'a>);
+
+impl std::fmt::Display for DebugParam<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.0)
+    }
+}
+
+/// Implemented for every `Display` type: the bound that explains itself when a
+/// parameter cannot be logged.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be logged as an MLflow parameter because it does not implement `Display`",
+    label = "this argument is logged as a parameter of the MLflow run",
+    note = "log it through `Debug` with `mlflow(params(name_of_this_argument: debug))`, or implement `Display` for it"
+)]
+pub trait MlflowParam {
+    #[doc(hidden)]
+    fn as_display(&self) -> &dyn std::fmt::Display;
+}
+impl<T: std::fmt::Display> MlflowParam for T {
+    fn as_display(&self) -> &dyn std::fmt::Display {
+        self
+    }
+}

@@ -60,6 +60,8 @@ pub struct Builder {
     pub(crate) otlp: crate::export::otlp::OtlpOptions,
     #[cfg(feature = "ops")]
     pub(crate) ops: crate::ops::settings::OpsSettings,
+    #[cfg(feature = "mlflow")]
+    pub(crate) mlflow: crate::mlflow::options::MlflowOptions,
 }
 
 /// Where the HTTP endpoints are served, resolved.
@@ -101,6 +103,8 @@ impl Default for Builder {
             otlp: Default::default(),
             #[cfg(feature = "ops")]
             ops: Default::default(),
+            #[cfg(feature = "mlflow")]
+            mlflow: Default::default(),
         }
     }
 }
@@ -387,10 +391,65 @@ impl Builder {
         self
     }
 
-    /// How often at most an export failure is logged (default 60 s).
+    /// The MLflow tracking server every `#[workflow(mlflow(...))]` run is tracked in
+    /// (`http://` or `https://`); `MLFLOW_TRACKING_URI` when not called. Credentials come
+    /// from `MLFLOW_TRACKING_TOKEN` (Bearer) or `MLFLOW_TRACKING_USERNAME` and
+    /// `MLFLOW_TRACKING_PASSWORD` (Basic), or the URI's `user:password@`, and are never shown.
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_tracking_uri(mut self, uri: impl Into<String>) -> Self {
+        self.mlflow.tracking_uri = Some(uri.into());
+        self
+    }
+
+    /// The experiment of tracked workflows that name none in `mlflow(experiment = ...)`
+    /// (`MLFLOW_EXPERIMENT_NAME` when not called; without either, the workflow's name).
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_experiment(mut self, name: impl Into<String>) -> Self {
+        self.mlflow.experiment = Some(name.into());
+        self
+    }
+
+    /// How long one tracking request is retried while the server does not answer
+    /// (default 10 s); what still fails is counted in `obs_exporter_failed_spans_total{signal="mlflow"}`.
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_retry_for(mut self, limit: std::time::Duration) -> Self {
+        self.mlflow.retry_for = limit;
+        self
+    }
+
+    /// The time limit of one tracking request (default 10 s).
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.mlflow.timeout = timeout;
+        self
+    }
+
+    /// How many tracking items (params, metric points, run starts and ends, artifacts) may
+    /// wait for the server (default 4096); beyond that they are dropped and counted in
+    /// `obs_exporter_dropped_spans_total{signal="mlflow"}`.
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_queue_size(mut self, items: usize) -> Self {
+        self.mlflow.queue_size = items;
+        self
+    }
+
+    /// How long dropping the guard may take to send what is queued and end the open
+    /// runs as `KILLED` (default 5 s).
+    #[cfg(feature = "mlflow")]
+    pub fn mlflow_shutdown_timeout(mut self, limit: std::time::Duration) -> Self {
+        self.mlflow.shutdown_timeout = limit;
+        self
+    }
+
+    /// How often at most an export failure is logged (default 60 s); MLflow tracking's
+    /// failure and drop lines too.
     #[cfg(feature = "otlp")]
     pub fn otlp_error_log_interval(mut self, interval: std::time::Duration) -> Self {
         self.otlp.error_log_interval = interval;
+        #[cfg(feature = "mlflow")]
+        {
+            self.mlflow.error_log_interval = interval;
+        }
         self
     }
 

@@ -103,6 +103,7 @@ mod init_error;
 mod kind;
 pub mod log;
 pub mod metrics;
+pub mod mlflow;
 pub mod ops;
 pub mod propagation;
 pub mod queue;

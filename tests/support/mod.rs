@@ -8,6 +8,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
 pub mod collector;
+pub mod mlflow;
 pub mod tls;
 
 /// `GET path` over a fresh connection; returns the status code and body.

@@ -10,7 +10,7 @@ mod workflow;
 
 pub use common::{CommonArgs, Format, InlineObjective, ObjectiveArg, ObserveArgs};
 pub use node::NodeArgs;
-pub use workflow::WorkflowArgs;
+pub use workflow::{MlflowArg, WorkflowArgs};
 
 use proc_macro2::{Span, TokenStream};
 use syn::ext::IdentExt;

@@ -46,7 +46,7 @@ const CREDENTIAL_WORDS: &[&str] = &[
 
 /// Whether `name` looks like it holds a credential: it contains one of
 /// [`CREDENTIAL_WORDS`], or `auth` is one of its `_`-separated words.
-fn is_credential_name(name: &str) -> bool {
+pub fn is_credential_name(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     CREDENTIAL_WORDS.iter().any(|w| lower.contains(w)) || lower.split(['_', '-']).any(|word| word == "auth")
 }

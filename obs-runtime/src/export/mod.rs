@@ -8,6 +8,8 @@ mod health;
 mod hotspots;
 #[cfg(feature = "http")]
 mod log_level;
+#[cfg(feature = "mlflow")]
+pub(crate) mod mlflow;
 #[cfg(feature = "ops")]
 mod ops;
 #[cfg(feature = "otlp")]
@@ -30,7 +32,14 @@ use seam::{Configured, Settings};
 /// in the reverse order). Only checks settings: nothing starts here.
 pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>, InitError> {
     #[cfg_attr(
-        not(any(feature = "prometheus", feature = "otlp", feature = "health", feature = "http", feature = "ops")),
+        not(any(
+            feature = "prometheus",
+            feature = "otlp",
+            feature = "health",
+            feature = "http",
+            feature = "ops",
+            feature = "mlflow"
+        )),
         allow(unused_mut)
     )]
     let mut exporters: Vec<Box<dyn Configured>> = Vec::new();
@@ -46,6 +55,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Vec<Box<dyn Configured>>,
     exporters.extend(ops::configure(settings)?);
     #[cfg(feature = "http")]
     exporters.extend(log_level::configure(settings)?);
+    #[cfg(feature = "mlflow")]
+    exporters.extend(mlflow::configure(settings)?);
     let _ = settings;
     Ok(exporters)
 }

@@ -53,6 +53,8 @@ pub(crate) struct Settings {
     pub otlp: super::otlp::settings::OtlpOptions,
     #[cfg(feature = "ops")]
     pub ops: crate::ops::settings::OpsSettings,
+    #[cfg(feature = "mlflow")]
+    pub mlflow: crate::mlflow::options::MlflowOptions,
 }
 
 /// The subscriber's base, under the layers exporters add.

@@ -319,7 +319,7 @@ pub const EXPORTER_DROPPED_SPANS_TOTAL: Family = Family::new(
     "exporter_dropped_spans_total",
     Counter,
     Some(Count),
-    "Spans (log records for signal=\"logs\", metric data points for signal=\"metrics\") dropped before export because the export queue was full (by count or by weight).",
+    "Spans (log records for signal=\"logs\", metric data points for signal=\"metrics\", tracking items for signal=\"mlflow\") dropped before export because the export queue was full (by count or by weight).",
     &["signal"],
 );
 /// Spans or log records the OTLP backend accepted.
@@ -327,7 +327,7 @@ pub const EXPORTER_EXPORTED_SPANS_TOTAL: Family = Family::new(
     "exporter_exported_spans_total",
     Counter,
     Some(Count),
-    "Spans, log records or metric data points the backend accepted.",
+    "Spans, log records, metric data points or MLflow tracking items the backend accepted.",
     &["signal"],
 );
 /// Spans or log records lost because their OTLP export failed.
@@ -335,7 +335,7 @@ pub const EXPORTER_FAILED_SPANS_TOTAL: Family = Family::new(
     "exporter_failed_spans_total",
     Counter,
     Some(Count),
-    "Spans, log records or metric data points lost because their export failed (backend down, slow or refusing).",
+    "Spans, log records, metric data points or MLflow tracking items lost because their export failed (backend down, slow or refusing).",
     &["signal"],
 );
 /// Unsampled spans not held for error/latency-based keeping because the tail buffer was full.

@@ -79,6 +79,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         otlp: builder.otlp.clone(),
         #[cfg(feature = "ops")]
         ops: builder.ops.clone(),
+        #[cfg(feature = "mlflow")]
+        mlflow: builder.mlflow.clone(),
     };
     let configured = crate::export::configure(&settings)?;
     if INITIALIZED.load(Ordering::SeqCst) {

@@ -41,6 +41,11 @@ impl Drop for Entered {
     }
 }
 
+/// The id of the tracked (MLflow) run the caller is part of, if any.
+pub(crate) fn tracked_run() -> Option<super::run::RunId> {
+    current().filter(|run| run.tracked()).map(|run| run.id)
+}
+
 /// The id of the workflow run the caller is part of, if any.
 pub fn current_run_id() -> Option<super::run::RunId> {
     current().map(|run| run.id)

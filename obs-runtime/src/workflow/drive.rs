@@ -33,6 +33,7 @@ pub struct WorkflowRun<F, C, B> {
     on_budget: Option<B>,
     deadline: Option<Sleep>,
     polling: bool,
+    tracking: Option<crate::mlflow::Tracking>,
 }
 
 impl<F, C, B> WorkflowRun<F, C, B>
@@ -53,7 +54,15 @@ where
             on_budget,
             deadline: None,
             polling: false,
+            tracking: None,
         }
+    }
+
+    /// Makes each run an MLflow run (`#[workflow(mlflow(...))]`), when tracking is on.
+    #[inline]
+    pub fn tracked(mut self, tracking: Option<crate::mlflow::Tracking>) -> Self {
+        self.tracking = tracking;
+        self
     }
 }
 
@@ -73,7 +82,11 @@ where
             this.span.record("workflow", this.site.name());
             this.span.record("run_id", tracing::field::display(run.id));
             active::insert(&run);
-            *this.call = Some(FlowCall::workflow(this.site, run.clone()).start(this.span, true));
+            let call = FlowCall::workflow(this.site, run.clone()).start(this.span, true);
+            if let Some(tracking) = this.tracking.take() {
+                call.hook().track(this.span, tracking);
+            }
+            *this.call = Some(call);
             *this.deadline = this.site.workflow_options().deadline().map(timer::sleep);
             *this.run = Some(run);
         }

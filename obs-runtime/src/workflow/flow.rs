@@ -27,6 +27,9 @@ pub(crate) struct FlowCall {
     pub role: Role,
     pub attempt: u32,
     pub timed_out: bool,
+    /// When the current attempt began, since the run started (tracked runs only:
+    /// each attempt's duration is an MLflow metric point).
+    attempt_began: Duration,
 }
 
 pub(crate) enum Role {
@@ -37,7 +40,15 @@ pub(crate) enum Role {
 impl FlowCall {
     pub(crate) fn workflow(site: &'static FlowSite, run: Arc<Run>) -> FlowCall {
         let meter = run.handles.map(FlowMeter::Workflow);
-        FlowCall { site, run: Some(run), meter, role: Role::Workflow, attempt: 0, timed_out: false }
+        FlowCall {
+            site,
+            run: Some(run),
+            meter,
+            role: Role::Workflow,
+            attempt: 0,
+            timed_out: false,
+            attempt_began: Duration::ZERO,
+        }
     }
 
     /// A node call under the current run (if any), placed in the run's progress.
@@ -63,11 +74,13 @@ impl FlowCall {
             role: Role::Node { from, kind },
             attempt: 1,
             timed_out: false,
+            attempt_began: Duration::ZERO,
         }
     }
 
     /// Starts the call; `announce` logs its `*.start` event in `span`.
-    pub(crate) fn start(self, span: &Span, announce: bool) -> Call<FlowCall> {
+    pub(crate) fn start(mut self, span: &Span, announce: bool) -> Call<FlowCall> {
+        self.attempt_began();
         match self.meter {
             Some(meter) => meter.start(),
             None => hint_missing_init(self.site.site),
@@ -96,11 +109,35 @@ impl FlowCall {
         emit(self.site.site, &self.site.start, "started", event, Extra { attempt, ..Extra::default() });
     }
 
+    /// Makes the run an MLflow run (a tracked workflow's first poll, inside its span).
+    pub(crate) fn track(&self, span: &Span, tracking: crate::mlflow::Tracking) {
+        if let Some(run) = &self.run {
+            run.set_tracked();
+            crate::mlflow::run_started(run.id, run.name(), run.started_at, span, tracking);
+        }
+    }
+
+    /// A node attempt begins (the first, or a retry).
+    pub(crate) fn attempt_began(&mut self) {
+        if let Some(run) = self.run.as_ref().filter(|run| run.tracked() && self.is_node()) {
+            self.attempt_began = run.elapsed();
+        }
+    }
+
+    /// A tracked node attempt ended: its duration, the attempt as step.
+    fn attempt_ended(&self) {
+        if let Some(run) = self.run.as_ref().filter(|run| run.tracked()) {
+            let seconds = run.elapsed().saturating_sub(self.attempt_began).as_secs_f64();
+            crate::mlflow::node_ended(run.id, self.site.name(), self.attempt, seconds);
+        }
+    }
+
     /// One attempt of a node failed and will be retried.
     pub(crate) fn retried(&self) {
         if let Some(FlowMeter::Node(handles)) = self.meter {
             handles.retried();
         }
+        self.attempt_ended();
     }
 }
 
@@ -125,6 +162,9 @@ impl Hook for FlowCall {
             (Role::Workflow, Some(run)) => {
                 active::finish(run);
                 graph::record_run(&self.site.shape, run.name(), failed);
+                if run.tracked() {
+                    crate::mlflow::run_ended(run.id, status, run.tokens_used());
+                }
             }
             (Role::Node { from, kind }, Some(run)) => {
                 let node = self.site.name();
@@ -136,6 +176,7 @@ impl Hook for FlowCall {
                     }
                 }
                 graph::record_node(&self.site.shape, run.name(), from, node, *kind, failed);
+                self.attempt_ended();
             }
             _ => {}
         }

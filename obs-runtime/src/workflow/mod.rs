@@ -18,6 +18,7 @@ mod timer;
 
 pub use active::{ActivePage, ActiveRun, MAX_LISTED, active_page, active_runs};
 pub use context::current_run_id;
+pub(crate) use context::tracked_run;
 pub use drive::WorkflowRun;
 pub use flow::FlowCompletion;
 pub use graph::{Edge, EdgeKind, NodeShape, WorkflowShape, workflows};

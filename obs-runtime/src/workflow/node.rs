@@ -205,6 +205,7 @@ where
                     *this.timer = this.options.timeout().map(timer::sleep);
                     if let Some(call) = this.call.as_mut() {
                         call.hook_mut().attempt += 1;
+                        call.hook_mut().attempt_began();
                         let _entered = this.span.enter();
                         call.hook().announce(this.span);
                     }

@@ -124,6 +124,8 @@ pub(crate) struct Run {
     pub(crate) listed: AtomicBool,
     progress: Mutex<Progress>,
     pub(crate) handles: Option<&'static WorkflowHandles>,
+    /// Whether the run is an MLflow run (`#[workflow(mlflow(...))]` with tracking on).
+    tracked: AtomicBool,
 }
 
 impl Run {
@@ -145,6 +147,7 @@ impl Run {
             listed: AtomicBool::new(false),
             progress: Mutex::new(Progress::default()),
             handles,
+            tracked: AtomicBool::new(false),
         }
     }
 
@@ -219,6 +222,20 @@ impl Run {
             self.trip(Budget::Tokens, false);
             self.error(Budget::Tokens)
         })
+    }
+
+    /// Tokens drawn so far with `consume_tokens`.
+    pub(crate) fn tokens_used(&self) -> u64 {
+        self.tokens.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn set_tracked(&self) {
+        self.tracked.store(true, Ordering::Release);
+    }
+
+    /// Whether the run is an MLflow run.
+    pub(crate) fn tracked(&self) -> bool {
+        self.tracked.load(Ordering::Acquire)
     }
 
     pub(crate) fn remaining(&self) -> Remaining {

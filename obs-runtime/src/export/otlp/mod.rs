@@ -75,7 +75,7 @@ mod processor;
 pub(crate) mod settings;
 mod tail;
 mod trace_export;
-mod transport;
+pub(crate) mod transport;
 mod weight;
 
 use opentelemetry::trace::TraceContextExt;

@@ -47,7 +47,7 @@ impl Destination {
 }
 
 /// `host:port` of `url`, for failure lines.
-pub(super) fn host_of(url: &str) -> String {
+pub(crate) fn host_of(url: &str) -> String {
     let shown = redact_url(url);
     let uri: Option<http::Uri> = shown.parse().ok();
     match uri.as_ref().and_then(|u| u.authority()) {
@@ -87,7 +87,7 @@ type Connector = hyper_rustls::HttpsConnector<hyper_util::client::legacy::connec
 
 /// The HTTP client of one signal (`http://` and `https://`), with the endpoint's TLS
 /// material and time limit. Its requests run on the pipeline's runtime.
-pub(super) fn http_client(endpoint: &Endpoint, cause: Arc<LastCause>) -> Result<HttpTransport, InitError> {
+pub(crate) fn http_client(endpoint: &Endpoint, cause: Arc<LastCause>) -> Result<HttpTransport, InitError> {
     let tls = rustls_config(&endpoint.tls).map_err(|why| InitError::Config(format!("OTLP TLS settings: {why}")))?;
     let connector =
         hyper_rustls::HttpsConnectorBuilder::new().with_tls_config(tls).https_or_http().enable_http1().build();
@@ -97,7 +97,7 @@ pub(super) fn http_client(endpoint: &Endpoint, cause: Arc<LastCause>) -> Result<
 }
 
 /// hyper's client, recording why a request failed.
-pub(super) struct HttpTransport {
+pub(crate) struct HttpTransport {
     client: hyper_util::client::legacy::Client<Connector, http_body_util::Full<Bytes>>,
     timeout: std::time::Duration,
     connections: Connections,

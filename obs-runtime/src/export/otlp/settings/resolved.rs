@@ -120,7 +120,7 @@ fn resource_attributes(options: &OtlpOptions, service: &str) -> Vec<(String, Str
     attrs.into_iter().collect()
 }
 
-fn host_name() -> Option<String> {
+pub(crate) fn host_name() -> Option<String> {
     let from_file = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
     std::env::var("HOSTNAME")
         .ok()
