@@ -169,7 +169,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
     let name = header(out, &families.calls, &FUNCTION_CALLS_TOTAL);
     for totals in series {
         for (status, count) in Status::FUNCTION.iter().zip(totals.calls) {
-            function_labels(out, &name, (totals.function, totals.module));
+            function_labels(out, &name, (totals.function, totals.module, totals.labels));
             let _ = writeln!(out, ",status=\"{}\"}} {count}", status.as_str());
         }
     }
@@ -180,7 +180,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
         write_histogram(
             out,
             &name,
-            (totals.function, totals.module),
+            (totals.function, totals.module, totals.labels),
             &families.bounds,
             &totals.buckets,
             totals.sum_seconds,
@@ -190,7 +190,7 @@ fn write_function_families(out: &mut String, families: &Families, series: &[Tota
 
     let name = header(out, &families.in_flight, &FUNCTION_IN_FLIGHT);
     for totals in series {
-        function_labels(out, &name, (totals.function, totals.module));
+        function_labels(out, &name, (totals.function, totals.module, totals.labels));
         let _ = writeln!(out, "}} {}", totals.in_flight);
     }
     out.push('\n');
@@ -204,30 +204,40 @@ fn write_poll_families(out: &mut String, bounds: &[f64], series: &[poll::PollTot
     let name = sanitize_metric_name(&FUNCTION_POLL_SECONDS.name());
     let _ = write!(out, "# HELP {name} {}\n# TYPE {name} histogram\n", FUNCTION_POLL_SECONDS.help());
     for totals in series {
-        write_histogram(out, &name, (totals.function, totals.module), bounds, &totals.buckets, totals.sum_seconds);
+        write_histogram(out, &name, (totals.function, totals.module, &[]), bounds, &totals.buckets, totals.sum_seconds);
     }
     out.push('\n');
     let name = sanitize_metric_name(&FUNCTION_SLOW_POLLS_TOTAL.name());
     let _ = write!(out, "# HELP {name} {}\n# TYPE {name} counter\n", FUNCTION_SLOW_POLLS_TOTAL.help());
     for totals in series {
-        function_labels(out, &name, (totals.function, totals.module));
+        function_labels(out, &name, (totals.function, totals.module, &[]));
         let _ = writeln!(out, "}} {}", totals.slow);
     }
     out.push('\n');
 }
 
 /// `name{function="…",module="…"`, left open for more labels.
-fn function_labels(out: &mut String, name: &str, (function, module): (&str, &str)) {
+fn function_labels(out: &mut String, name: &str, series: Series<'_>) {
+    let (function, module, labels) = series;
     out.push_str(name);
     out.push_str("{function=\"");
     escape_label_value(out, function);
     out.push_str("\",module=\"");
     escape_label_value(out, module);
     out.push('"');
+    // `labels(...)` of the function, after the two every series has.
+    for (label, value) in labels {
+        let _ = write!(out, ",{label}=\"");
+        escape_label_value(out, value);
+        out.push('"');
+    }
 }
 
+/// The labels of one function series: function, module, and its `labels(...)` pairs.
+type Series<'a> = (&'a str, &'a str, &'a [(&'static str, &'static str)]);
+
 /// One histogram series: cumulative `_bucket` lines from per-bucket counts, then `_sum` and `_count`.
-fn write_histogram(out: &mut String, name: &str, labels: (&str, &str), bounds: &[f64], buckets: &[u64], sum: f64) {
+fn write_histogram(out: &mut String, name: &str, labels: Series<'_>, bounds: &[f64], buckets: &[u64], sum: f64) {
     let bucket = format!("{name}_bucket");
     let mut cumulative = 0;
     let les = bounds.iter().map(Some).chain([None]);
@@ -264,6 +274,7 @@ mod tests {
         let series = [Totals {
             function: "say \"hi\"",
             module: "app",
+            labels: &[],
             kind: Kind::Function,
             calls: [3, 1, 0, 0],
             buckets: vec![2, 1, 1],

@@ -108,7 +108,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     }
     crate::metrics::poll::set_threshold(builder.resolved_slow_poll());
     let own_buckets = installed.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
-    crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
+    crate::metrics::activate(&builder.namespace, builder.max_series, builder.label_values, own_buckets);
     crate::callsite::preregister();
     crate::metrics::watch_current_runtime();
     crate::workflow::metrics::preregister();
