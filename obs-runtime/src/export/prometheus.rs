@@ -13,7 +13,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use super::recorder::{Histograms, ObsRecorder};
 use super::seam::{Configured, Exporter, Settings, StartContext};
-use super::text_format::{escape_label_value, sanitize_metric_name};
+use super::text_format::{escape_help, escape_label_value, sanitize_label_name, sanitize_metric_name};
 use crate::init_error::InitError;
 use crate::kind::Kind;
 use crate::metrics::store::{self, Families, Totals};
@@ -21,7 +21,7 @@ use crate::metrics::{
     FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,
     FUNCTION_SLOW_POLLS_TOTAL, Family, RuntimeSamples, Status,
 };
-use crate::metrics::{poll, process};
+use crate::metrics::{callback, poll, process};
 
 /// The recorder with real histograms (the given bucket bounds), when
 /// [`Builder::prometheus`](crate::Builder::prometheus) is on (the default).
@@ -120,7 +120,51 @@ fn render(view: &View) -> String {
         write_process_families(&mut text, &process::read());
     }
     write_runtime_families(&mut text, &crate::metrics::read_runtime());
+    write_callback_gauges(&mut text, &callback::read());
     text
+}
+
+/// The application's callback gauges (`metrics::gauge_fn`), evaluated now:
+/// `# TYPE` once per name, one sample per label set whose callback returned.
+fn write_callback_gauges(out: &mut String, samples: &[callback::Sample]) {
+    let mut last: Option<&str> = None;
+    for sample in samples {
+        let Some(value) = sample.value else { continue };
+        let name = sanitize_metric_name(&sample.name);
+        if last != Some(sample.name.as_str()) {
+            if last.is_some() {
+                out.push('\n');
+            }
+            if let Some(help) = &sample.help {
+                let _ = write!(out, "# HELP {name} ");
+                escape_help(out, help);
+                out.push('\n');
+            }
+            let _ = writeln!(out, "# TYPE {name} gauge");
+            last = Some(&sample.name);
+        }
+        out.push_str(&name);
+        if !sample.labels.is_empty() {
+            out.push('{');
+            for (i, (label, text)) in sample.labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}=\"", sanitize_label_name(label));
+                escape_label_value(out, text);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        let _ = match value {
+            v if v.is_nan() => writeln!(out, " NaN"),
+            v if v.is_infinite() => writeln!(out, " {}Inf", if v > 0.0 { '+' } else { '-' }),
+            v => writeln!(out, " {v}"),
+        };
+    }
+    if last.is_some() {
+        out.push('\n');
+    }
 }
 
 /// The watched tokio runtime's families: one sample, or one per `worker`.

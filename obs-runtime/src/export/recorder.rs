@@ -78,6 +78,8 @@ impl Recorder for ObsRecorder {
     }
 
     fn describe_gauge(&self, key: KeyName, unit: Option<Unit>, description: SharedString) {
+        // A callback gauge (`metrics::gauge_fn`) of this name takes the help text too.
+        crate::metrics::callback::describe(key.as_str(), &description);
         self.inner.describe_gauge(key, unit, description);
     }
 
