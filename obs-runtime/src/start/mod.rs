@@ -121,11 +121,13 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     for exporter in installed {
         exporters.0.push(exporter.start(&mut cx)?);
     }
+    let mut logs_first = false;
     if builder.install_subscriber {
         let writer = builder.log_writer.take();
         // First in the list, so stopped last: what the others log while they stop is written.
         if let Some(log_writer) = subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)? {
             exporters.0.insert(0, log_writer);
+            logs_first = true;
         }
     }
     #[cfg(feature = "http")]
@@ -156,7 +158,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     for exporter in &mut exporters {
         exporter.ready();
     }
-    Ok(ObsGuard { service: settings.service, http_addr, metrics_text: cx.metrics_text, exporters })
+    let announce = Some(guard::Announce { log_writer_first: logs_first });
+    Ok(ObsGuard { service: settings.service, http_addr, metrics_text: cx.metrics_text, exporters, announce })
 }
 
 /// Exporters started by an `init` that has not returned yet: if it fails,
@@ -170,6 +173,7 @@ impl Drop for Started {
             http_addr: None,
             metrics_text: None,
             exporters: std::mem::take(&mut self.0),
+            announce: None,
         });
     }
 }
