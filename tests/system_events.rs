@@ -26,6 +26,8 @@ fn the_guard_logs_one_shutdown_line_with_what_was_flushed_per_signal() {
         .http_addr("127.0.0.1:0".parse().unwrap())
         .otlp_endpoint(format!("http://{}", collector.http))
         .otlp_batch_delay(Duration::from_millis(50))
+        .otlp_header("authorization", "Bearer s3cret-token")
+        .label_values_limit(40)
         .init()
         .expect("init");
     for order in 0..5 {
@@ -36,6 +38,16 @@ fn the_guard_logs_one_shutdown_line_with_what_was_flushed_per_signal() {
     let lines = logs.lines();
     let starts: Vec<_> = lines.iter().filter(|l| l["event"] == "obs.start").collect();
     assert_eq!(starts.len(), 1, "one obs.start line: {lines:#?}");
+    // The effective settings, secrets left out.
+    let start = starts[0];
+    assert_eq!(start["level"], "INFO", "{start}");
+    assert_eq!(start["exports"], format!("traces to http://{}/v1/traces (HttpProtobuf)", collector.http), "{start}");
+    assert_eq!(start["metrics.namespace"], "obs", "{start}");
+    assert_eq!(start["metrics.label_values_limit"], 40, "{start}");
+    assert_eq!(start["metrics.max_series"], 1000, "{start}");
+    assert_eq!(start["poll.slow_ms"].as_f64(), Some(10.0), "{start}");
+    assert!(start["metrics.buckets"].as_str().is_some_and(|b| b.starts_with('[')), "{start}");
+    assert!(!logs.text().contains("s3cret"), "no header value in any line");
     let shutdowns: Vec<_> = lines.iter().filter(|l| l["event"] == "obs.shutdown").collect();
     assert_eq!(shutdowns.len(), 1, "one obs.shutdown line: {lines:#?}");
     let line = shutdowns[0];

@@ -84,6 +84,8 @@ pub(crate) struct StartContext {
     pub log_sink: Option<super::otlp::logs::LogSink>,
     /// What [`ObsGuard::render_metrics`](crate::ObsGuard::render_metrics) returns.
     pub metrics_text: Option<MetricsText>,
+    /// What each exporter sends where, secrets removed, for the `obs.start` line.
+    pub exports: Vec<String>,
 }
 
 impl StartContext {

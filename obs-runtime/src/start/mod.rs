@@ -138,12 +138,20 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
             let addr = server.addr();
             exporters.0.push(Box::new(server));
             let paths = paths.join(", ");
+            // The effective settings, none of them a secret: endpoints come through
+            // `Endpoint::shown` (userinfo and query values removed, no header).
             tracing::info!(
                 target: "obs_runtime",
                 event = "obs.start",
                 service = %settings.service,
                 http.address = %addr,
                 endpoints = %paths,
+                exports = %cx.exports.join(", "),
+                metrics.namespace = %builder.namespace,
+                metrics.buckets = ?settings.buckets,
+                metrics.max_series = builder.max_series,
+                metrics.label_values_limit = builder.label_values,
+                poll.slow_ms = builder.resolved_slow_poll().as_secs_f64() * 1000.0,
                 "obs: serving {paths} on http://{addr}"
             );
             Some(addr)
