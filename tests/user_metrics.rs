@@ -93,11 +93,7 @@ async fn the_applications_metrics_and_callback_gauges_are_scraped() {
     idle.store(5, Ordering::Relaxed);
     let (_, text) = http_get(app, "/metrics").unwrap();
     assert_eq!(sample(&text, "db_pool_connections", &[("state", "idle")]), Some(5.0), "{text}");
-    assert_eq!(
-        sample(&text, "obs_metric_callback_panics_total", &[("metric", "broken_gauge")]),
-        Some(1.0),
-        "{text}"
-    );
+    assert_eq!(sample(&text, "obs_metric_callback_panics_total", &[("metric", "broken_gauge")]), Some(1.0), "{text}");
 
     // A real Prometheus sees both kinds.
     let dir = std::env::temp_dir().join(format!("obs-user-metrics-{}", std::process::id()));

@@ -192,10 +192,15 @@ fn labels(common: &crate::args::CommonArgs, errors: &mut Errors) {
         if !valid {
             errors.push(syn::Error::new(
                 span,
-                format!("`{name}` is not a Prometheus label name: use letters, digits and `_`, not starting with a digit"),
+                format!(
+                    "`{name}` is not a Prometheus label name: use letters, digits and `_`, not starting with a digit"
+                ),
             ));
         } else if name.starts_with("__") {
-            errors.push(syn::Error::new(span, format!("`{name}`: label names starting with `__` are reserved for Prometheus")));
+            errors.push(syn::Error::new(
+                span,
+                format!("`{name}`: label names starting with `__` are reserved for Prometheus"),
+            ));
         } else if RESERVED_LABELS.contains(&name.as_str()) {
             errors.push(syn::Error::new(
                 span,

@@ -260,7 +260,8 @@ impl LabelTable {
         let texts = dims.iter().filter(|d| matches!(d, Dim::Text)).count() as u32;
         // Each string label gets `limit` values plus `__overflow__`, as many as fit the site's cap.
         let mut limit = limits.values.max(1);
-        while texts > 0 && limit > 1 && bounded.saturating_mul((limit + 1).saturating_pow(texts)) > MAX_SERIES_PER_SITE {
+        while texts > 0 && limit > 1 && bounded.saturating_mul((limit + 1).saturating_pow(texts)) > MAX_SERIES_PER_SITE
+        {
             limit -= 1;
         }
         let mut stride = 1;

@@ -170,8 +170,7 @@ impl Instrumented<'_> {
             let #span_var = #span_expr;
         };
         let labels_var = format_ident!("__obs_labels", span = Span::mixed_site());
-        let labels_index =
-            if self.args.labels.is_empty() { quote!(#private::UNLABELLED) } else { quote!(#labels_var) };
+        let labels_index = if self.args.labels.is_empty() { quote!(#private::UNLABELLED) } else { quote!(#labels_var) };
         let classify = self.classify(&private);
         // The declared output type, so the classifier sees concrete types even when the body
         // leaves them to inference (`raw.parse()`); `_` where the type cannot be written here.
@@ -225,8 +224,7 @@ impl Instrumented<'_> {
                     let mut block = f.block.clone();
                     if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
                         let fut = &call.args[0];
-                        call.args[0] =
-                            syn::parse_quote!(#private::Observed::labelled::<#output>(&#site, #labels_index, #span_var, #fut, #classify));
+                        call.args[0] = syn::parse_quote!(#private::Observed::labelled::<#output>(&#site, #labels_index, #span_var, #fut, #classify));
                     }
                     let stmts = &block.stmts;
                     quote! { #statics #make_span #(#stmts)* }
@@ -340,7 +338,7 @@ impl Instrumented<'_> {
         for input in &self.function.sig.inputs {
             let syn::FnArg::Typed(typed) = input else { continue };
             let syn::Pat::Ident(pat) = &*typed.pat else { continue };
-            if !used.iter().any(|u| *u == pat.ident) {
+            if !used.contains(&pat.ident) {
                 continue;
             }
             let ty = &typed.ty;
@@ -496,10 +494,10 @@ fn nameable_in_static(tokens: TokenStream, generics: &[String]) -> bool {
         proc_macro2::TokenTree::Ident(ident) => {
             ident != "Self" && ident != "impl" && ident != "dyn" && !generics.iter().any(|g| ident == g)
         }
-        proc_macro2::TokenTree::Punct(punct) => punct.as_char() != '\'' ,
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() != '\'',
         proc_macro2::TokenTree::Group(group) => nameable_in_static(group.stream(), generics),
         proc_macro2::TokenTree::Literal(_) => true,
-    }) 
+    })
 }
 
 /// Whether a type mentions `impl Trait`, which cannot be named in a `let` or turbofish.

@@ -67,7 +67,10 @@ fn now_counts() -> (Vec<Counts>, Vec<f64>) {
     let mut all: Vec<Counts> = Vec::with_capacity(series.len());
     for totals in &series {
         // A function with `labels(...)` has a series per label combination: it ranks as one function.
-        match all.iter_mut().find(|c| c.function == totals.function && c.module == totals.module && c.kind == totals.kind) {
+        match all
+            .iter_mut()
+            .find(|c| c.function == totals.function && c.module == totals.module && c.kind == totals.kind)
+        {
             Some(same) => {
                 same.ok += totals.calls[Status::Ok as usize];
                 same.sum_seconds += totals.sum_seconds;

@@ -28,6 +28,7 @@ const MAX_CALLBACKS: usize = 1000;
 
 type Callback = Arc<dyn Fn() -> f64 + Send + Sync>;
 
+#[derive(Clone)]
 struct Registered {
     name: String,
     labels: Vec<(String, String)>,
@@ -41,6 +42,7 @@ static REGISTERED: Mutex<Vec<Registered>> = Mutex::new(Vec::new());
 static HELP: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
 
 /// Keeps the `describe_gauge!` text of `name` for its callback gauges' `# HELP`.
+#[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) fn describe(name: &str, help: &str) {
     let mut all = HELP.lock().unwrap_or_else(|e| e.into_inner());
     if let Some(known) = all.iter_mut().find(|(n, _)| n == name) {
@@ -92,14 +94,11 @@ pub(crate) struct Sample {
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) fn read() -> Vec<Sample> {
     // Called outside the lock, so a callback may register another gauge.
-    let registered: Vec<(String, Vec<(String, String)>, Callback, Arc<OnceLock<Counter>>)> = {
-        let all = REGISTERED.lock().unwrap_or_else(|e| e.into_inner());
-        all.iter().map(|r| (r.name.clone(), r.labels.clone(), r.callback.clone(), r.panics.clone())).collect()
-    };
+    let registered: Vec<Registered> = REGISTERED.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let help = HELP.lock().unwrap_or_else(|e| e.into_inner()).clone();
     let mut samples: Vec<Sample> = registered
         .into_iter()
-        .map(|(name, labels, callback, panics)| {
+        .map(|Registered { name, labels, callback, panics }| {
             let value = catch_unwind(AssertUnwindSafe(|| callback())).ok();
             if value.is_none() {
                 panics_counter(&panics, &name).increment(1);

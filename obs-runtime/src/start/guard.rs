@@ -131,8 +131,7 @@ impl ShutdownTotals {
 /// The one `obs.shutdown` line: how long stopping took and, per signal, what was flushed and lost.
 fn log_shutdown(service: &str, totals: Option<&ShutdownTotals>, took: std::time::Duration) {
     let column = |signal: Option<[u64; 3]>, i: usize| signal.map(|s| s[i]);
-    let (traces, logs, metrics) =
-        totals.map_or((None, None, None), |t| (t.traces, t.logs, t.metrics));
+    let (traces, logs, metrics) = totals.map_or((None, None, None), |t| (t.traces, t.logs, t.metrics));
     tracing::info!(
         target: "obs_runtime",
         event = "obs.shutdown",
