@@ -457,3 +457,48 @@ fn the_time_scale_shortens_windows_and_keeps_the_formulas() {
     };
     assert_eq!(strip(&unscaled), strip(&scaled));
 }
+
+/// `ObsErrorLogRateHigh`, evaluated by Prometheus's rule engine (`promtool test rules`):
+/// 30 ERROR events a minute (0.5/s) for long enough fires it, 3 a minute does not.
+#[test]
+fn a_sustained_error_log_rate_tickets() {
+    let dir = temp_dir("error-log-rate");
+    generator().filter_sites(|site| site.name() == "checkout").write_to(&dir).unwrap();
+    let series = |level: &str, per_minute: u64, minutes: u64| {
+        let values: Vec<String> = (0..=minutes).map(|m| (m * per_minute).to_string()).collect();
+        format!(
+            "      - series: 'obs_log_events_total{{job=\"{SERVICE}\",instance=\"a:1\",level=\"{level}\"}}'\n        values: '{}'\n",
+            values.join(" ")
+        )
+    };
+    let check = |minute: u64, firing: bool| {
+        let samples = if firing {
+            format!(
+                "\n          - labels: 'ALERTS{{alertname=\"ObsErrorLogRateHigh\",alertstate=\"firing\",job=\"{SERVICE}\",level=\"error\",service=\"{SERVICE}\",severity=\"ticket\"}}'\n            value: 1"
+            )
+        } else {
+            " []".to_owned()
+        };
+        format!(
+            "      - expr: 'ALERTS{{alertname=\"ObsErrorLogRateHigh\",alertstate=\"firing\"}}'\n        eval_time: {minute}m\n        exp_samples:{samples}\n"
+        )
+    };
+    let test = format!(
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}{}    promql_expr_test:\n{}{}{}",
+        series("error", 30, 40),
+        series("info", 600, 40),
+        check(5, false),
+        check(30, true),
+        "",
+    );
+    std::fs::write(dir.join("errors.test.yml"), test).unwrap();
+    run("promtool", &["test", "rules", "errors.test.yml"], &dir);
+    let quiet = format!(
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}    promql_expr_test:\n{}",
+        series("error", 3, 40),
+        check(30, false),
+    );
+    std::fs::write(dir.join("quiet.test.yml"), quiet).unwrap();
+    run("promtool", &["test", "rules", "quiet.test.yml"], &dir);
+    let _ = std::fs::remove_dir_all(&dir);
+}
