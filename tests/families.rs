@@ -147,6 +147,8 @@ fn every_family_a_scrape_shows_is_in_the_table_with_its_type_help_and_labels() {
         .expect("init");
 
     assert_eq!(lookup(1), 2);
+    // Its panic counter registers at zero (a panicking callback shows no family of its own).
+    obs_runtime::metrics::gauge_fn("families_gauge", &[], || panic!("no value"));
     obs_runtime::circuit::record("families", obs_runtime::circuit::CircuitState::Closed);
     obs_runtime::circuit::record("families", obs_runtime::circuit::CircuitState::Open);
     obs_runtime::security::event(obs_runtime::security::SecurityEvent::authentication("families").success());

@@ -105,7 +105,12 @@ struct Minute {
 /// The input series of `minutes` of checkout traffic, in promtool's notation
 /// (every cumulative value written out).
 fn checkout_series(minutes: &[Minute]) -> String {
-    let labels = format!(r#"job="{SERVICE}",function="checkout",module="ops_rules""#);
+    labelled_checkout_series(minutes, "")
+}
+
+/// [`checkout_series`] with more labels after `module` (`labels(...)` of the function, as `,tier="pro"`).
+fn labelled_checkout_series(minutes: &[Minute], extra: &str) -> String {
+    let labels = format!(r#"job="{SERVICE}",function="checkout",module="ops_rules"{extra}"#);
     let (mut ok, mut errors, mut count, mut sum) = (vec![0u64], vec![0u64], vec![0u64], vec![0f64]);
     let mut fast = vec![0u64];
     for m in minutes {
@@ -181,11 +186,16 @@ fn expect_state(alert: &str, slo: &str, state: &str, minute: u64, present: bool)
 
 /// Writes a `promtool test rules` file for one scenario and runs it; fails with promtool's words.
 fn scenario(name: &str, minutes: &[Minute], checks: &[String]) {
+    scenario_over(name, &checkout_series(minutes), checks);
+}
+
+/// [`scenario`] over input series written by the caller.
+fn scenario_over(name: &str, series: &str, checks: &[String]) {
     let dir = temp_dir(name);
     generator().filter_sites(|site| site.name() == "checkout").write_to(&dir).unwrap();
     let test = format!(
         "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}    promql_expr_test:\n{}",
-        checkout_series(minutes),
+        series,
         checks.concat()
     );
     std::fs::write(dir.join(format!("{name}.test.yml")), test).unwrap();
@@ -224,6 +234,23 @@ fn an_error_burst_pages_within_its_for_window_and_does_not_ticket() {
             // The latency objective is untouched.
             expect_state("ObsSloBurnRateFast", "latency", "firing", 126, false),
         ],
+    );
+}
+
+/// A function with `labels(...)` has a series per label value: its objective is
+/// over their sum. Half the traffic (tier "pro") fails outright, which pages for
+/// the function as a whole, and the alert carries no `tier` label.
+#[test]
+fn a_labelled_functions_objective_sums_over_its_labels() {
+    let mut free = vec![healthy(500); 120];
+    free.extend(vec![healthy(500); 30]);
+    let mut pro = vec![healthy(500); 120];
+    pro.extend(vec![Minute { ok: 0, errors: 500, mean_seconds: 0.1, slow: 0 }; 30]);
+    let series = labelled_checkout_series(&free, r#",tier="free""#) + &labelled_checkout_series(&pro, r#",tier="pro""#);
+    scenario_over(
+        "labelled",
+        &series,
+        &[expect("ObsSloBurnRateFast", 119, false), expect("ObsSloBurnRateFast", 126, true)],
     );
 }
 
@@ -429,4 +456,49 @@ fn the_time_scale_shortens_windows_and_keeps_the_formulas() {
         out
     };
     assert_eq!(strip(&unscaled), strip(&scaled));
+}
+
+/// `ObsErrorLogRateHigh`, evaluated by Prometheus's rule engine (`promtool test rules`):
+/// 30 ERROR events a minute (0.5/s) for long enough fires it, 3 a minute does not.
+#[test]
+fn a_sustained_error_log_rate_tickets() {
+    let dir = temp_dir("error-log-rate");
+    generator().filter_sites(|site| site.name() == "checkout").write_to(&dir).unwrap();
+    let series = |level: &str, per_minute: u64, minutes: u64| {
+        let values: Vec<String> = (0..=minutes).map(|m| (m * per_minute).to_string()).collect();
+        format!(
+            "      - series: 'obs_log_events_total{{job=\"{SERVICE}\",instance=\"a:1\",level=\"{level}\"}}'\n        values: '{}'\n",
+            values.join(" ")
+        )
+    };
+    let check = |minute: u64, firing: bool| {
+        let samples = if firing {
+            format!(
+                "\n          - labels: 'ALERTS{{alertname=\"ObsErrorLogRateHigh\",alertstate=\"firing\",job=\"{SERVICE}\",level=\"error\",service=\"{SERVICE}\",severity=\"ticket\"}}'\n            value: 1"
+            )
+        } else {
+            " []".to_owned()
+        };
+        format!(
+            "      - expr: 'ALERTS{{alertname=\"ObsErrorLogRateHigh\",alertstate=\"firing\"}}'\n        eval_time: {minute}m\n        exp_samples:{samples}\n"
+        )
+    };
+    let test = format!(
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}{}    promql_expr_test:\n{}{}{}",
+        series("error", 30, 40),
+        series("info", 600, 40),
+        check(5, false),
+        check(30, true),
+        "",
+    );
+    std::fs::write(dir.join("errors.test.yml"), test).unwrap();
+    run("promtool", &["test", "rules", "errors.test.yml"], &dir);
+    let quiet = format!(
+        "rule_files:\n  - rules.yml\nevaluation_interval: 1m\ntests:\n  - interval: 1m\n    input_series:\n{}    promql_expr_test:\n{}",
+        series("error", 3, 40),
+        check(30, false),
+    );
+    std::fs::write(dir.join("quiet.test.yml"), quiet).unwrap();
+    run("promtool", &["test", "rules", "quiet.test.yml"], &dir);
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,6 +9,7 @@ mod expand;
 mod health;
 mod impl_block;
 mod item;
+mod label_value;
 mod pipeline;
 mod suggest;
 mod validate;
@@ -68,6 +69,16 @@ pub fn node(attr: TokenStream, item: TokenStream) -> TokenStream {
 #[proc_macro_derive(ErrorKind, attributes(error_kind))]
 pub fn derive_error_kind(input: TokenStream) -> TokenStream {
     error_kind::derive(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
+}
+
+/// Makes a fieldless enum a metric label whose values are known at build time:
+/// each variant's name in snake_case, or `#[label(rename = "...")]` on the
+/// variant. Use it as a value in `#[observe(labels(name = expr))]`; see
+/// `obs_runtime::labels`. `#[label(crate = path)]` on the enum says where
+/// `obs_runtime` is when another crate re-exports it.
+#[proc_macro_derive(LabelValue, attributes(label))]
+pub fn derive_label_value(input: TokenStream) -> TokenStream {
+    label_value::derive(input.into()).unwrap_or_else(syn::Error::into_compile_error).into()
 }
 
 /// Makes a struct whose fields are health checks the application's health,

@@ -125,6 +125,7 @@ fn common<A: AttrArgs>(function: &Function, args: &A, errors: &mut Errors) {
     {
         errors.push(syn::Error::new(span, "`err` needs a function that returns `Result`"));
     }
+    labels(common, errors);
     if let Some(ObjectiveArg::Inline(objective)) = &common.objective {
         inline_objective(objective, errors);
     }
@@ -161,5 +162,87 @@ fn inline_objective(objective: &InlineObjective, errors: &mut Errors) {
     }
     if let (Some((span, _)), None) = (objective.percentile, objective.latency) {
         errors.push(syn::Error::new(span, "`percentile` needs a latency threshold: add `latency = \"250ms\"`"));
+    }
+}
+
+/// Keep in step with `obs_runtime::labels::MAX_LABELS`.
+const MAX_LABELS: usize = 8;
+
+/// Label names obs's own series carry (every label of its family table), the
+/// names Prometheus gives meaning to (`le`, `quantile`) or sets on every
+/// scraped series (`job`, `instance`): a label from an argument must not
+/// collide with any of them.
+const RESERVED_LABELS: &[&str] = &[
+    "function",
+    "module",
+    "status",
+    "error",
+    "le",
+    "quantile",
+    "job",
+    "instance",
+    "workflow",
+    "node",
+    "budget",
+    "check",
+    "metric",
+    "level",
+    "outcome",
+    "category",
+    "circuit",
+    "from",
+    "to",
+    "queue",
+    "signal",
+    "worker",
+    "http_request_method",
+    "http_response_status_code",
+    "http_route",
+];
+
+/// `labels(...)`: names in Prometheus' grammar, none reserved or repeated, and metrics on.
+fn labels(common: &crate::args::CommonArgs, errors: &mut Errors) {
+    let mut seen: Vec<String> = Vec::new();
+    for label in &common.labels {
+        let name = label.name.value();
+        let span = label.name.span();
+        let mut chars = name.chars();
+        let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            errors.push(syn::Error::new(
+                span,
+                format!(
+                    "`{name}` is not a Prometheus label name: use letters, digits and `_`, not starting with a digit"
+                ),
+            ));
+        } else if name.starts_with("__") {
+            errors.push(syn::Error::new(
+                span,
+                format!("`{name}`: label names starting with `__` are reserved for Prometheus"),
+            ));
+        } else if RESERVED_LABELS.contains(&name.as_str()) {
+            errors.push(syn::Error::new(
+                span,
+                format!("`{name}` is a label obs or Prometheus already sets on these series; choose another name"),
+            ));
+        }
+        if seen.contains(&name) {
+            errors.push(syn::Error::new(span, format!("duplicate label `{name}`")));
+        }
+        seen.push(name);
+    }
+    if common.labels.len() > MAX_LABELS
+        && let Some(extra) = common.labels.get(MAX_LABELS)
+    {
+        errors.push(syn::Error::new(
+            extra.name.span(),
+            format!("at most {MAX_LABELS} labels per function: each one multiplies its series"),
+        ));
+    }
+    if !common.metrics
+        && let Some(first) = common.labels.first()
+    {
+        errors.push(syn::Error::new(first.name.span(), "labels go on the metrics: remove `metrics = false`"));
     }
 }

@@ -58,6 +58,35 @@ async fn observed_async(x: u64) -> u64 {
     work(x)
 }
 
+#[derive(Clone, Copy, obs_runtime::LabelValue)]
+enum Tier {
+    Free,
+    Pro,
+    Enterprise,
+}
+
+#[derive(Clone, Copy, obs_runtime::LabelValue)]
+enum Channel {
+    Web,
+    Mobile,
+}
+
+const TIERS: [Tier; 3] = [Tier::Free, Tier::Pro, Tier::Enterprise];
+const CHANNELS: [Channel; 2] = [Channel::Web, Channel::Mobile];
+const REGIONS: [&str; 4] = ["eu-west", "us-east", "ap-south", "sa-east"];
+
+/// `observed` with two enum labels: an index into the call site's table, no hashing.
+#[observe(labels(tier = TIERS[x as usize % 3], channel = CHANNELS[x as usize & 1]))]
+fn observed_two_enum_labels(x: u64) -> u64 {
+    work(x)
+}
+
+/// `observed` with one string label: one lookup in the label's bounded map.
+#[observe(labels(region = REGIONS[x as usize & 3]))]
+fn observed_string_label(x: u64) -> u64 {
+    work(x)
+}
+
 /// The full `#[observe]`: span, metrics and an `info` log line per call.
 #[observe(level = "info")]
 fn observed_logged(x: u64) -> u64 {
@@ -273,6 +302,8 @@ fn metrics_only(c: &mut Criterion) {
     let mut group = c.benchmark_group("metrics_only");
     bench_sync(&mut group, "plain", plain);
     bench_sync(&mut group, "observe", observed);
+    bench_sync(&mut group, "observe_two_enum_labels", observed_two_enum_labels);
+    bench_sync(&mut group, "observe_string_label", observed_string_label);
     bench_async(&mut group, "plain_async", plain_async);
     bench_async(&mut group, "observe_async", observed_async);
     bench_async(&mut group, "workflow_10_nodes", workflow_10_nodes);
@@ -362,6 +393,8 @@ fn summary(since: SystemTime) {
         "before_init/observe_async",
         "metrics_only/plain",
         "metrics_only/observe",
+        "metrics_only/observe_two_enum_labels",
+        "metrics_only/observe_string_label",
         "metrics_only/plain_async",
         "metrics_only/observe_async",
         "metrics_only/workflow_10_nodes",
@@ -375,7 +408,7 @@ fn summary(since: SystemTime) {
         "json_log/hand_written",
     ] {
         if let Some(v) = ns(id) {
-            println!("{id:<28} {v:>9.1}");
+            println!("{id:<40} {v:>9.1}");
         }
     }
     let line = |label: &str, value: Option<f64>, target: &str| {
@@ -392,6 +425,16 @@ fn summary(since: SystemTime) {
         "metrics only, async: observe - plain (ns)",
         diff("metrics_only/observe_async", "metrics_only/plain_async"),
         "<= 100, aim 60",
+    );
+    line(
+        "metrics only: two enum labels - none (ns)",
+        diff("metrics_only/observe_two_enum_labels", "metrics_only/observe"),
+        "<= 15",
+    );
+    line(
+        "metrics only: one string label - none (ns)",
+        diff("metrics_only/observe_string_label", "metrics_only/observe"),
+        "one bounded-map lookup",
     );
     line("full observe / hand-written", ratio("json_log/observe", "json_log/hand_written"), "<= 0.5, aim 0.25");
     line(

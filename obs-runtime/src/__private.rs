@@ -4,6 +4,7 @@
 pub use crate::call::{Completion, End, Guard, Observed, Outcome};
 pub use crate::callsite::{CATALOG, CallSite, Info, Kind};
 pub use crate::error::{ErrorMessage, ErrorProbe};
+pub use crate::labels::{Bounded, Dim, LabelDigit, LabelRef, LabelSite, LabelValue, UNLABELLED, Witness};
 
 /// The autoref probes that pick an error's kind and message. The generated
 /// code brings them into scope with one glob import where it classifies an
@@ -184,4 +185,36 @@ impl<T: std::fmt::Display> MlflowParam for T {
     fn as_display(&self) -> &dyn std::fmt::Display {
         self
     }
+}
+
+/// Implemented by every type a `labels(...)` value may have: the bound that
+/// explains itself when a label's value has some other type.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be a metric label: its values are not bounded",
+    label = "this label's value",
+    note = "derive `obs_runtime::LabelValue` on a fieldless enum (its variants are the values), or pass a `&str` or `String` (capped at run time by `Builder::label_values_limit`)"
+)]
+pub trait LabelArg: LabelDigit {}
+impl<T: LabelDigit + ?Sized> LabelArg for T {}
+
+/// One label's value, checked where the user wrote it. The return type does
+/// not mention `T`, so a wrong type gets the one error of the `LabelArg` bound.
+#[inline(always)]
+pub fn label_arg<T: LabelArg + ?Sized>(value: &T) -> LabelRef<'_> {
+    LabelRef::of(value)
+}
+
+/// A label value's kind, carried in a type only (for [`label_dim`]): the
+/// kind, not the value's type, which may borrow from the arguments.
+#[inline(always)]
+pub fn label_witness<T: LabelArg + ?Sized>(_: &T) -> Witness<<T as LabelDigit>::Kind> {
+    Witness::new()
+}
+
+/// The value set of one label, read in the call site's static from a closure
+/// that is never called: its return type names the value's kind, so a site
+/// whose parameter types the macro can name in a static knows every series at `init`.
+pub const fn label_dim<A, K: crate::labels::LabelKind, F: Fn(A) -> Witness<K>>(f: F) -> Dim {
+    ::core::mem::forget(f);
+    K::DIM
 }

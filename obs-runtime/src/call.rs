@@ -22,6 +22,7 @@ use tracing_core::field::Value;
 
 use crate::callsite::{CallSite, Site, hint_missing_init};
 use crate::error::ErrorMessage;
+use crate::labels::UNLABELLED;
 use crate::log::redact::RedactUrls;
 use crate::metrics::poll::PollSeries;
 use crate::metrics::store::FunctionSeries;
@@ -81,6 +82,8 @@ pub(crate) struct Call<H: Hook = ()> {
     /// the clock is then not read at all.
     start: Option<Instant>,
     handles: Option<&'static Handles>,
+    /// The series `labels(...)` selected for this call (`labels::UNLABELLED` without).
+    labels: usize,
     /// A workflow's or node's series for `/obs/hotspots`.
     flow_series: Option<&'static FunctionSeries>,
     /// The busy time of an async call, when it is measured.
@@ -162,22 +165,22 @@ impl Call {
     // crate, not one per instrumented function, and release builds keep the
     // hot path free of a call (about 15 ns per call when it was not inlined).
     #[inline]
-    fn start(site: &'static CallSite) -> Call {
+    fn start(site: &'static CallSite, labels: usize) -> Call {
         let handles = site.handles();
         match handles {
-            Some(handles) => handles.start(),
+            Some(handles) => handles.start(labels),
             None => hint_missing_init(site),
         }
         // `LevelFilter::current()` is `OFF` until some subscriber exists anywhere.
         let timed = handles.is_some() || (site.logs() && LevelFilter::current() != LevelFilter::OFF);
-        Call { site, start: timed.then(Instant::now), handles, flow_series: None, polls: None, hook: () }
+        Call { site, start: timed.then(Instant::now), handles, labels, flow_series: None, polls: None, hook: () }
     }
 
     /// A call of an async function, started by its first poll: that poll is
     /// timed from the clock read that starts the call.
     #[inline]
-    fn start_polled(site: &'static CallSite) -> Call {
-        let mut call = Call::start(site);
+    fn start_polled(site: &'static CallSite, labels: usize) -> Call {
+        let mut call = Call::start(site, labels);
         if let (Some(series), Some(since)) = (site.poll_series(), call.start) {
             call.polls = Some(Polls { series, busy_nanos: 0, since, in_poll: true });
         }
@@ -194,7 +197,7 @@ impl<H: Hook> Call<H> {
         if let Some(series) = flow_series {
             series.start();
         }
-        Call { site, start: Some(now), handles: None, flow_series, polls, hook }
+        Call { site, start: Some(now), handles: None, labels: UNLABELLED, flow_series, polls, hook }
     }
 
     /// A poll of the call's future begins (a no-op when busy time is not measured).
@@ -263,9 +266,9 @@ impl<H: Hook> Call<H> {
         }
         if let Some(handles) = self.handles {
             // Always ended, so in-flight goes back down; `start` is set whenever there are handles.
-            handles.end(status, elapsed.unwrap_or_default(), span);
+            handles.end(self.labels, status, elapsed.unwrap_or_default(), span);
             if let End::Error(kind, _) = end {
-                handles.error(kind);
+                handles.error(kind, self.labels);
             }
         }
         if !span.is_disabled() {
@@ -435,7 +438,23 @@ impl<F: Future> Observed<F> {
     where
         F: Future<Output = T>,
     {
-        let progress = Progress { site, call: None, done: false, polling: false };
+        Observed::labelled(site, UNLABELLED, span, inner, classify)
+    }
+
+    /// [`Observed::new`] for a call site with `labels(...)`: `labels` is the
+    /// index of the series this call's label values selected.
+    #[inline]
+    pub fn labelled<T>(
+        site: &'static CallSite,
+        labels: usize,
+        span: Span,
+        inner: F,
+        classify: fn(&T, Completion<'_>),
+    ) -> Self
+    where
+        F: Future<Output = T>,
+    {
+        let progress = Progress { site, labels, call: None, done: false, polling: false };
         Observed { state: CallState { span, progress }, classify, inner }
     }
 }
@@ -483,6 +502,7 @@ struct CallState {
 /// while the span is entered.
 struct Progress {
     site: &'static CallSite,
+    labels: usize,
     call: Option<Call>,
     /// Set once the output was classified: later polls are not measured.
     done: bool,
@@ -499,7 +519,7 @@ impl Progress {
                 if self.done {
                     return false;
                 }
-                self.call = Some(Call::start_polled(self.site));
+                self.call = Some(Call::start_polled(self.site, self.labels));
             }
         }
         true
@@ -537,8 +557,14 @@ pub struct Guard<'a> {
 impl<'a> Guard<'a> {
     #[inline]
     pub fn enter(site: &'static CallSite, span: &'a Span) -> Guard<'a> {
+        Guard::enter_labelled(site, UNLABELLED, span)
+    }
+
+    /// [`Guard::enter`] for a call site with `labels(...)` (see [`Observed::labelled`]).
+    #[inline]
+    pub fn enter_labelled(site: &'static CallSite, labels: usize, span: &'a Span) -> Guard<'a> {
         let entered = span.enter();
-        Guard { call: Some(Call::start(site)), span, _entered: entered }
+        Guard { call: Some(Call::start(site, labels)), span, _entered: entered }
     }
 }
 

@@ -12,6 +12,7 @@ use tracing_core::field::{FieldSet, Value};
 use tracing_core::{Kind as TracingKind, Level, Metadata, dispatcher};
 
 pub use crate::kind::Kind;
+use crate::labels::LabelSite;
 use crate::metrics::poll::{self, PollSeries};
 use crate::metrics::store::{self, FunctionSeries};
 use crate::metrics::{self, Handles};
@@ -39,6 +40,8 @@ pub struct Info {
     pub poll_metrics: bool,
     pub log: bool,
     pub objective: Option<Objective>,
+    /// `labels(...)`: the label names and their table.
+    pub labels: Option<&'static LabelSite>,
 }
 
 /// A `tracing` callsite: metadata plus its registration and interest cache.
@@ -164,6 +167,11 @@ impl CallSite {
         self.info.objective.as_ref()
     }
 
+    /// The names of the labels `labels(...)` adds to the function's series, in order.
+    pub fn labels(&self) -> &'static [&'static str] {
+        self.info.labels.map_or(&[], LabelSite::names)
+    }
+
     pub(crate) fn logs(&self) -> bool {
         self.info.log
     }
@@ -179,7 +187,7 @@ impl CallSite {
         if !self.records_metrics() || self.kind() != Kind::Function {
             return None;
         }
-        let resolved = Handles::resolve(self.name(), self.module())?;
+        let resolved = Handles::resolve(self.name(), self.module(), self.info.labels)?;
         Some(self.handles.get_or_init(|| resolved))
     }
 
@@ -250,6 +258,7 @@ impl std::fmt::Debug for CallSite {
             .field("file", &self.info.file)
             .field("line", &self.info.line)
             .field("objective", &self.info.objective)
+            .field("labels", &self.labels())
             .finish()
     }
 }
@@ -294,7 +303,9 @@ pub(crate) fn with_objective_bounds(mut buckets: Vec<f64>, sites: &[&'static Cal
 /// `/metrics` before the first call.
 pub(crate) fn preregister() {
     for site in catalog() {
-        let _ = site.handles();
+        if let Some(handles) = site.handles() {
+            handles.preregister();
+        }
     }
 }
 

@@ -47,6 +47,7 @@ pub struct Builder {
     pub(crate) log_writer: Option<BoxMakeWriter>,
     pub(crate) http_addr: HttpSetting,
     pub(crate) max_series: usize,
+    pub(crate) label_values: usize,
     pub(crate) install_subscriber: bool,
     pub(crate) prometheus: bool,
     pub(crate) process_metrics: bool,
@@ -90,6 +91,7 @@ impl Default for Builder {
             log_writer: None,
             http_addr: HttpSetting::Default,
             max_series: 1000,
+            label_values: 100,
             install_subscriber: true,
             prometheus: true,
             process_metrics: true,
@@ -176,6 +178,15 @@ impl Builder {
     /// The most series one metric may have before new label values fold into `__overflow__`.
     pub fn max_series_per_metric(mut self, limit: usize) -> Self {
         self.max_series = limit;
+        self
+    }
+
+    /// How many values each string label of `labels(...)` keeps apart per
+    /// function (default 100); later values fold into `__overflow__` and are
+    /// counted in `obs_overflow_total`. Enum labels ([`LabelValue`](crate::LabelValue)) are not capped:
+    /// their type declares every value.
+    pub fn label_values_limit(mut self, limit: usize) -> Self {
+        self.label_values = limit;
         self
     }
 

@@ -101,6 +101,7 @@ pub mod health;
 mod http;
 mod init_error;
 mod kind;
+pub mod labels;
 pub mod log;
 pub mod metrics;
 pub mod mlflow;
@@ -125,7 +126,8 @@ pub use error::ErrorKind;
 #[cfg(feature = "health")]
 pub use health::HealthCheck;
 pub use init_error::InitError;
-pub use obs_macros::{ErrorKind, node, observe, workflow};
+pub use labels::LabelValue;
+pub use obs_macros::{ErrorKind, LabelValue, node, observe, workflow};
 pub use start::ObsGuard;
 
 /// Installs telemetry with defaults: the Prometheus recorder, JSON logs on

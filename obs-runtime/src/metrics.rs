@@ -9,6 +9,7 @@
 //! facade to whatever recorder the application installed. Errors and overflow
 //! always go through the facade.
 
+pub(crate) mod callback;
 pub(crate) mod exemplar;
 mod families;
 pub(crate) mod poll;
@@ -16,17 +17,18 @@ pub(crate) mod process;
 mod runtime;
 pub(crate) mod store;
 
+pub use callback::gauge_fn;
 pub use families::{
     AUDIT_WRITE_ERRORS_TOTAL, CIRCUIT_BREAKER_STATE, CIRCUIT_BREAKER_TRANSITIONS_TOTAL, DEFAULT_NAMESPACE,
     EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_EXPORTED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL,
     EXPORTER_TAIL_BUFFER_OVERFLOW_SPANS_TOTAL, FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_ERRORS_TOTAL,
     FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS, FUNCTION_SLOW_POLLS_TOTAL, Family, HEALTH_CHECK_DURATION_SECONDS,
     HEALTH_STATUS, HTTP_SERVER_ACTIVE_REQUESTS, HTTP_SERVER_REQUEST_DURATION_SECONDS, LOG_DROPPED_TOTAL,
-    LOG_EVENTS_TOTAL, MetricType, MetricUnit, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL,
-    OVERFLOW_TOTAL, PROCESS_CPU_SECONDS_TOTAL, PROCESS_MAX_FDS, PROCESS_OPEN_FDS, PROCESS_RESIDENT_MEMORY_BYTES,
-    PROCESS_START_TIME_SECONDS, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY_BYTES, QUEUE_CAPACITY, QUEUE_DEPTH,
-    QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS, SECURITY_EVENTS_TOTAL, WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL,
-    WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
+    LOG_EVENTS_TOTAL, METRIC_CALLBACK_PANICS_TOTAL, MetricType, MetricUnit, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL,
+    NODE_RUNS_TOTAL, OVERFLOW_TOTAL, PROCESS_CPU_SECONDS_TOTAL, PROCESS_MAX_FDS, PROCESS_OPEN_FDS,
+    PROCESS_RESIDENT_MEMORY_BYTES, PROCESS_START_TIME_SECONDS, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY_BYTES,
+    QUEUE_CAPACITY, QUEUE_DEPTH, QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS, SECURITY_EVENTS_TOTAL, WORKFLOW_ACTIVE,
+    WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
 pub(crate) use runtime::watch_current as watch_current_runtime;
 pub use runtime::watch_tokio_runtime;
@@ -39,6 +41,7 @@ use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram};
 
+use crate::labels::{self, LabelSite, UNLABELLED};
 use crate::slots::Slots;
 
 /// How a call ended; the `status` label.
@@ -79,7 +82,7 @@ impl Status {
 }
 
 /// The label value an over-limit label folds into.
-pub const OVERFLOW: &str = "__overflow__";
+pub use crate::labels::OVERFLOW;
 
 struct State {
     namespace: String,
@@ -101,7 +104,7 @@ impl State {
 /// families itself), else against the installed `metrics` recorder. Describes
 /// every metric that goes through the facade (start-up then registers the
 /// catalogued call sites at zero).
-pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&[f64]>) {
+pub(crate) fn activate(namespace: &str, max_series: usize, label_values: usize, own_buckets: Option<&[f64]>) {
     // The store is in place before `STATE` is, so no call site racing `init`
     // resolves facade handles for the families obs renders itself.
     if let Some(bounds) = own_buckets {
@@ -113,6 +116,12 @@ pub(crate) fn activate(namespace: &str, max_series: usize, own_buckets: Option<&
         });
     }
     STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
+    // String labels from arguments fold into `__overflow__` past their limit, counted against the calls family.
+    let calls = FUNCTION_CALLS_TOTAL.name_in(namespace);
+    labels::configure(labels::Limits {
+        values: label_values,
+        overflow: metrics::counter!(OVERFLOW_TOTAL.name_in(namespace), "metric" => calls),
+    });
     for family in families() {
         let own = store::renders(family) || poll::RENDERED.contains(family);
         if (own_buckets.is_none() || !own) && !process::renders(family) && !runtime::RENDERED.contains(family) {
@@ -134,6 +143,10 @@ pub(crate) struct Handles {
     module: &'static str,
     /// The error kinds this call site has seen; the last slot is kept for `__overflow__`.
     errors: Box<Slots<ErrorSeries, ERROR_KINDS>>,
+    /// `labels(...)`: the call site's label table, and a meter per series of it,
+    /// each resolved on first use (all at `init` when every value is known).
+    labels: Option<&'static LabelSite>,
+    labelled: OnceLock<Box<[OnceLock<Labelled>]>>,
 }
 
 /// Error kinds one call site keeps apart; past that they count as `__overflow__`.
@@ -145,40 +158,118 @@ enum Meter {
     Own(&'static store::FunctionSeries),
     /// The `metrics` facade, to the application's recorder.
     Facade { calls: [Counter; 4], duration: Histogram, in_flight: Gauge },
+    /// A labelled call site's series without labels, which is never shown
+    /// (a call's labels select one of its `labelled` meters).
+    Unused,
+}
+
+/// One label combination's meter.
+struct Labelled {
+    meter: Meter,
+    values: &'static [(&'static str, &'static str)],
+}
+
+impl Meter {
+    fn resolve(
+        state: &State,
+        function: &'static str,
+        module: &'static str,
+        labels: &'static [(&'static str, &'static str)],
+    ) -> Meter {
+        if let Some(series) = store::labelled_series(function, module, crate::kind::Kind::Function, labels) {
+            return Meter::Own(series);
+        }
+        let ns = state.namespace.as_str();
+        let base = |extra: Option<&'static str>| {
+            let mut all = vec![metrics::Label::new("function", function), metrics::Label::new("module", module)];
+            all.extend(labels.iter().map(|&(name, value)| metrics::Label::new(name, value)));
+            all.extend(extra.map(|status| metrics::Label::new("status", status)));
+            all
+        };
+        let calls = Status::FUNCTION
+            .map(|status| metrics::counter!(FUNCTION_CALLS_TOTAL.name_in(ns), base(Some(status.as_str()))));
+        Meter::Facade {
+            calls,
+            duration: metrics::histogram!(FUNCTION_DURATION_SECONDS.name_in(ns), base(None)),
+            in_flight: metrics::gauge!(FUNCTION_IN_FLIGHT.name_in(ns), base(None)),
+        }
+    }
 }
 
 impl Handles {
     /// The handles of `function` in `module`, once metrics are active.
-    pub(crate) fn resolve(function: &'static str, module: &'static str) -> Option<Handles> {
+    pub(crate) fn resolve(
+        function: &'static str,
+        module: &'static str,
+        labels: Option<&'static LabelSite>,
+    ) -> Option<Handles> {
         let state = STATE.get()?;
-        let meter = match store::series(function, module, crate::kind::Kind::Function) {
-            Some(series) => Meter::Own(series),
-            None => {
-                let ns = state.namespace.as_str();
-                let calls = Status::FUNCTION.map(|status| {
-                    metrics::counter!(FUNCTION_CALLS_TOTAL.name_in(ns), "function" => function, "module" => module, "status" => status.as_str())
-                });
-                Meter::Facade {
-                    calls,
-                    duration: metrics::histogram!(FUNCTION_DURATION_SECONDS.name_in(ns), "function" => function, "module" => module),
-                    in_flight: metrics::gauge!(FUNCTION_IN_FLIGHT.name_in(ns), "function" => function, "module" => module),
-                }
-            }
-        };
-        Some(Handles { meter, function, module, errors: Box::new(Slots::new()) })
+        let meter = if labels.is_some() { Meter::Unused } else { Meter::resolve(state, function, module, &[]) };
+        Some(Handles { meter, function, module, errors: Box::new(Slots::new()), labels, labelled: OnceLock::new() })
+    }
+
+    /// The meter of the series `labels` selects (the call site's own without labels).
+    #[inline]
+    fn meter(&self, labels: usize) -> &Meter {
+        if labels == UNLABELLED {
+            return &self.meter;
+        }
+        self.labelled(labels).map_or(&self.meter, |series| &series.meter)
     }
 
     #[inline]
-    pub(crate) fn start(&self) {
-        match &self.meter {
-            Meter::Own(series) => series.start(),
-            Meter::Facade { in_flight, .. } => in_flight.increment(1.0),
+    fn labelled(&self, index: usize) -> Option<&Labelled> {
+        let table = match self.labelled.get() {
+            Some(table) => table,
+            None => self.labelled_table()?,
+        };
+        let slot = table.get(index)?;
+        match slot.get() {
+            Some(series) => Some(series),
+            None => self.resolve_labelled(slot, index),
+        }
+    }
+
+    #[cold]
+    fn labelled_table(&self) -> Option<&[OnceLock<Labelled>]> {
+        let len = self.labels?.table()?.len();
+        Some(self.labelled.get_or_init(|| (0..len).map(|_| OnceLock::new()).collect()))
+    }
+
+    #[cold]
+    fn resolve_labelled<'a>(&self, slot: &'a OnceLock<Labelled>, index: usize) -> Option<&'a Labelled> {
+        let state = STATE.get()?;
+        let table = self.labels?.table()?;
+        Some(slot.get_or_init(|| {
+            let values: &'static [(&'static str, &'static str)] = table.values(index).leak();
+            Labelled { meter: Meter::resolve(state, self.function, self.module, values), values }
+        }))
+    }
+
+    /// Registers every series of a labelled call site at zero when its value
+    /// sets are all known (enum labels only); string labels register as they are seen.
+    pub(crate) fn preregister(&self) {
+        if let Some(table) = self.labels.and_then(LabelSite::table)
+            && table.all_known()
+        {
+            for index in 0..table.len() {
+                let _ = self.labelled(index);
+            }
         }
     }
 
     #[inline]
-    pub(crate) fn end(&self, status: Status, elapsed: Duration, span: &tracing::Span) {
-        match &self.meter {
+    pub(crate) fn start(&self, labels: usize) {
+        match self.meter(labels) {
+            Meter::Own(series) => series.start(),
+            Meter::Facade { in_flight, .. } => in_flight.increment(1.0),
+            Meter::Unused => {}
+        }
+    }
+
+    #[inline]
+    pub(crate) fn end(&self, labels: usize, status: Status, elapsed: Duration, span: &tracing::Span) {
+        match self.meter(labels) {
             Meter::Own(series) => series.end_traced(status, elapsed, span),
             Meter::Facade { calls, duration, in_flight } => {
                 in_flight.decrement(1.0);
@@ -187,25 +278,35 @@ impl Handles {
                 }
                 duration.record(elapsed.as_secs_f64());
             }
+            Meter::Unused => {}
         }
     }
 
-    /// Counts an error of `kind`; kinds beyond the series limit fold into
+    /// Counts an error of `kind` (in the series `labels` selects); kinds beyond the series limit fold into
     /// `__overflow__`, and every folded error is counted in `obs_overflow_total`.
-    pub(crate) fn error(&self, kind: &'static str) {
+    pub(crate) fn error(&self, kind: &'static str, labels: usize) {
         let Some(state) = STATE.get() else { return };
+        let values = match labels {
+            UNLABELLED => &[][..],
+            index => self.labelled(index).map_or(&[][..], |series| series.values),
+        };
         // Seen kinds are read without a lock; only adding a new one takes the list's lock.
         let added = self.errors.get_or_add(
-            |series| series.kind == kind,
+            |series| series.kind == kind && series.labels == labels,
             |len| {
                 // The last slot is kept for `__overflow__`, which later kinds then share.
                 let fits =
                     len < ERROR_KINDS - 1 && state.error_series.fetch_add(1, Ordering::Relaxed) < state.max_series;
                 let label = if fits { kind } else { OVERFLOW };
-                let (function, module) = (self.function, self.module);
-                let counter = metrics::counter!(FUNCTION_ERRORS_TOTAL.name_in(&state.namespace), "function" => function, "module" => module, "error" => label);
+                let mut all = vec![
+                    metrics::Label::new("function", self.function),
+                    metrics::Label::new("module", self.module),
+                    metrics::Label::new("error", label),
+                ];
+                all.extend(values.iter().map(|&(name, value)| metrics::Label::new(name, value)));
+                let counter = metrics::counter!(FUNCTION_ERRORS_TOTAL.name_in(&state.namespace), all);
                 let overflow = (!fits).then(|| state.overflow_counter());
-                ErrorSeries { kind, counter, overflow }
+                ErrorSeries { kind, labels, counter, overflow }
             },
         );
         // Full: the error is counted with the `__overflow__` series in the last slot.
@@ -220,6 +321,8 @@ impl Handles {
 
 struct ErrorSeries {
     kind: &'static str,
+    /// The index of the call's label series (`labels(...)`), or `UNLABELLED`.
+    labels: usize,
     counter: Counter,
     /// `obs_overflow_total{metric="…errors_total"}`, for kinds folded into `__overflow__`.
     overflow: Option<Counter>,

@@ -26,6 +26,8 @@ pub struct CommonArgs {
     pub krate: Option<Path>,
     pub reveal: Vec<Ident>,
     pub objective: Option<ObjectiveArg>,
+    /// `labels(name = expr, ...)`, in order: metric labels from the arguments.
+    pub labels: Vec<Field>,
 }
 
 impl Default for CommonArgs {
@@ -44,6 +46,7 @@ impl Default for CommonArgs {
             krate: None,
             reveal: Vec::new(),
             objective: None,
+            labels: Vec::new(),
         }
     }
 }
@@ -127,7 +130,19 @@ pub fn common_keys<T: AttrArgs>() -> Vec<Key<T>> {
     ]
 }
 
-/// `#[observe]`: the common arguments only.
+/// `labels(tier = user.tier, region = req.region())`: each name with the
+/// expression over the arguments that gives its value (names checked in `validate`).
+pub fn labels_key<T: AttrArgs>() -> Key<T> {
+    Key::new("labels", |arg, a: &mut T| {
+        let list = arg
+            .list::<FieldList>("a list of `name = value` labels")?
+            .ok_or_else(|| arg.expected("a list, as in `labels(tier = user.tier)`"))?;
+        a.common_mut().labels = list.0;
+        Ok(())
+    })
+}
+
+/// `#[observe]`: the common arguments, and `labels(...)`.
 #[derive(Default)]
 pub struct ObserveArgs(pub CommonArgs);
 
@@ -137,7 +152,9 @@ impl AttrArgs for ObserveArgs {
     const DRIVEN: bool = false;
 
     fn keys() -> Vec<Key<Self>> {
-        common_keys()
+        let mut keys = common_keys();
+        keys.push(labels_key());
+        keys
     }
 
     fn common(&self) -> &CommonArgs {

@@ -137,6 +137,7 @@ impl Instrumented<'_> {
             .chain(TRAILING_FIELDS.iter().map(|s| quote!(#s)));
 
         let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
+        let (labels_static, labels_info, labels_let) = self.labels(&private);
         let entry = format_ident!("__OBS_CATALOG_ENTRY", span = Span::mixed_site());
         let span_var = format_ident!("__obs_span", span = Span::mixed_site());
 
@@ -155,15 +156,21 @@ impl Instrumented<'_> {
                 poll_metrics: #poll_metrics,
                 log: #log,
                 objective: #objective,
+                labels: #labels_info,
             });
+            #labels_static
             #[#private::linkme::distributed_slice(#private::CATALOG)]
             #[linkme(crate = #private::linkme)]
             static #entry: &#private::CallSite = &#site;
         };
         let span_expr = quote!(#site.span(&[#(::core::option::Option::Some(#field_values)),*]));
+        // Label values first: evaluated once, before the body can move the arguments.
         let make_span = quote! {
+            #labels_let
             let #span_var = #span_expr;
         };
+        let labels_var = format_ident!("__obs_labels", span = Span::mixed_site());
+        let labels_index = if self.args.labels.is_empty() { quote!(#private::UNLABELLED) } else { quote!(#labels_var) };
         let classify = self.classify(&private);
         // The declared output type, so the classifier sees concrete types even when the body
         // leaves them to inference (`raw.parse()`); `_` where the type cannot be written here.
@@ -211,14 +218,13 @@ impl Instrumented<'_> {
                 Flavor::Async => quote! {
                     #statics
                     #make_span
-                    #private::Observed::new::<#output>(&#site, #span_var, async move #typed_block, #classify).await
+                    #private::Observed::labelled::<#output>(&#site, #labels_index, #span_var, async move #typed_block, #classify).await
                 },
                 Flavor::ReturnsFuture { boxed: true } => {
                     let mut block = f.block.clone();
                     if let Some(syn::Stmt::Expr(syn::Expr::Call(call), None)) = block.stmts.last_mut() {
                         let fut = &call.args[0];
-                        call.args[0] =
-                            syn::parse_quote!(#private::Observed::new::<#output>(&#site, #span_var, #fut, #classify));
+                        call.args[0] = syn::parse_quote!(#private::Observed::labelled::<#output>(&#site, #labels_index, #span_var, #fut, #classify));
                     }
                     let stmts = &block.stmts;
                     quote! { #statics #make_span #(#stmts)* }
@@ -233,7 +239,7 @@ impl Instrumented<'_> {
                         #statics
                         #make_span
                         let __obs_future = #future;
-                        #private::Observed::new::<#output>(&#site, #span_var, __obs_future, #classify)
+                        #private::Observed::labelled::<#output>(&#site, #labels_index, #span_var, __obs_future, #classify)
                     }
                 }
                 Flavor::Sync => {
@@ -250,7 +256,7 @@ impl Instrumented<'_> {
                     quote! {
                         #statics
                         #make_span
-                        let #guard = #private::Guard::enter(&#site, &#span_var);
+                        let #guard = #private::Guard::enter_labelled(&#site, #labels_index, &#span_var);
                         let #ret: #output = #value;
                         #finish;
                         #ret
@@ -268,6 +274,90 @@ impl Instrumented<'_> {
                 #body
             }
         }
+    }
+
+    /// `labels(...)`: the `__OBS_LABELS` static, the call site's reference to it,
+    /// and the `let` that evaluates the values into the index of their series.
+    fn labels(&self, private: &TokenStream) -> (TokenStream, TokenStream, TokenStream) {
+        let labels = &self.args.labels;
+        if labels.is_empty() {
+            return (quote!(), quote!(::core::option::Option::None), quote!());
+        }
+        let statics = format_ident!("__OBS_LABELS", span = Span::mixed_site());
+        let var = format_ident!("__obs_labels", span = Span::mixed_site());
+        let names = labels.iter().map(|l| &l.name);
+        let dims = self.label_dims(private);
+        let values = labels.iter().map(|l| {
+            let value = &l.value;
+            // Respanned whole, so a wrong type is reported on the value alone.
+            let checked = respan(quote!(#private::label_arg), value.span());
+            quote_spanned!(value.span()=> #checked(&(#value)),)
+        });
+        let values = quote!([#(#values)*]);
+        (
+            quote! {
+                static #statics: #private::LabelSite = #private::LabelSite::new(&[#(#names),*], #dims);
+            },
+            quote!(::core::option::Option::Some(&#statics)),
+            quote! {
+                let #var: usize = #private::LabelSite::index(&#statics, #values);
+            },
+        )
+    }
+
+    /// The value sets of the labels, read in the static from a closure over
+    /// the parameters the values use (never called: its return type names
+    /// each value's kind). `None` when those parameters' types cannot be
+    /// named in a static (`self`, `Self`, generics, `impl Trait`, named
+    /// lifetimes): the first call then tells the table, and the series
+    /// register as they are used.
+    fn label_dims(&self, private: &TokenStream) -> TokenStream {
+        let none = quote!(::core::option::Option::None);
+        let mut used = Vec::new();
+        for label in &self.args.labels {
+            let value = &label.value;
+            collect_idents(quote!(#value), &mut used);
+        }
+        if used.iter().any(|i| i == "self") {
+            return none;
+        }
+        let generics: Vec<String> = self
+            .function
+            .sig
+            .generics
+            .params
+            .iter()
+            .filter_map(|p| match p {
+                syn::GenericParam::Type(t) => Some(t.ident.to_string()),
+                syn::GenericParam::Const(c) => Some(c.ident.to_string()),
+                syn::GenericParam::Lifetime(_) => None,
+            })
+            .collect();
+        let mut pats = Vec::new();
+        let mut types = Vec::new();
+        for input in &self.function.sig.inputs {
+            let syn::FnArg::Typed(typed) = input else { continue };
+            let syn::Pat::Ident(pat) = &*typed.pat else { continue };
+            if !used.contains(&pat.ident) {
+                continue;
+            }
+            let ty = &typed.ty;
+            if !nameable_in_static(quote!(#ty), &generics) {
+                return none;
+            }
+            pats.push(pat.ident.clone());
+            types.push(ty);
+        }
+        let closure_params = quote!(|(#(#pats,)*): (#(#types,)*)|);
+        let dims = self.args.labels.iter().map(|l| {
+            let value = &l.value;
+            let dim = respan(quote!(#private::label_dim), value.span());
+            let witness = respan(quote!(#private::label_witness), value.span());
+            quote_spanned! {value.span()=>
+                #dim(#[allow(unused_variables, clippy::all)] #closure_params #witness(&(#value))),
+            }
+        });
+        quote!(::core::option::Option::Some(&[#(#dims)*]))
     }
 
     /// The recorded fields: arguments (unless skipped) then `fields(...)`.
@@ -384,6 +474,30 @@ fn objective(private: &TokenStream, objective: Option<&ObjectiveArg>) -> TokenSt
             quote!(::core::option::Option::Some(#built))
         }
     }
+}
+
+/// Every identifier in `tokens`, nested groups included.
+fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
+    for tree in tokens {
+        match tree {
+            proc_macro2::TokenTree::Ident(ident) => out.push(ident),
+            proc_macro2::TokenTree::Group(group) => collect_idents(group.stream(), out),
+            _ => {}
+        }
+    }
+}
+
+/// Whether a parameter's type can be written in a static inside the function:
+/// no `Self`, no `impl Trait`, no `_`, no named lifetime, no generic parameter.
+fn nameable_in_static(tokens: TokenStream, generics: &[String]) -> bool {
+    tokens.into_iter().all(|tree| match tree {
+        proc_macro2::TokenTree::Ident(ident) => {
+            ident != "Self" && ident != "impl" && ident != "dyn" && !generics.iter().any(|g| ident == g)
+        }
+        proc_macro2::TokenTree::Punct(punct) => punct.as_char() != '\'',
+        proc_macro2::TokenTree::Group(group) => nameable_in_static(group.stream(), generics),
+        proc_macro2::TokenTree::Literal(_) => true,
+    })
 }
 
 /// Whether a type mentions `impl Trait`, which cannot be named in a `let` or turbofish.

@@ -64,8 +64,22 @@ pub(crate) fn routes(router: Router) -> Router {
 fn now_counts() -> (Vec<Counts>, Vec<f64>) {
     let Some((families, series)) = store::snapshot() else { return (Vec::new(), Vec::new()) };
     let polls = poll::snapshot();
-    let counts = series.iter().map(|totals| counts(totals, &polls)).collect();
-    (counts, families.bounds.clone())
+    let mut all: Vec<Counts> = Vec::with_capacity(series.len());
+    for totals in &series {
+        // A function with `labels(...)` has a series per label combination: it ranks as one function.
+        match all
+            .iter_mut()
+            .find(|c| c.function == totals.function && c.module == totals.module && c.kind == totals.kind)
+        {
+            Some(same) => {
+                same.ok += totals.calls[Status::Ok as usize];
+                same.sum_seconds += totals.sum_seconds;
+                same.buckets.iter_mut().zip(&totals.buckets).for_each(|(sum, add)| *sum += add);
+            }
+            None => all.push(counts(totals, &polls)),
+        }
+    }
+    (all, families.bounds.clone())
 }
 
 fn counts(totals: &Totals, polls: &[PollTotals]) -> Counts {

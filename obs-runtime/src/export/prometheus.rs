@@ -13,16 +13,16 @@ use std::time::{Duration, Instant};
 
 use super::recorder::{FacadeMetrics, ObsRecorder};
 use super::seam::{Configured, Exporter, Settings, StartContext};
-use super::text_format::{TextFormat, escape_label_value, sanitize_metric_name, write_value};
+use super::text_format::{TextFormat, escape_label_value, sanitize_label_name, sanitize_metric_name, write_value};
 use crate::init_error::InitError;
 use crate::kind::Kind;
 use crate::metrics::exemplar::{self, Exemplar};
 use crate::metrics::store::{self, Families, Totals};
 use crate::metrics::{
     FUNCTION_CALLS_TOTAL, FUNCTION_DURATION_SECONDS, FUNCTION_IN_FLIGHT, FUNCTION_POLL_SECONDS,
-    FUNCTION_SLOW_POLLS_TOTAL, Family, RuntimeSamples, Status,
+    FUNCTION_SLOW_POLLS_TOTAL, Family, MetricType, RuntimeSamples, Status,
 };
-use crate::metrics::{poll, process};
+use crate::metrics::{callback, poll, process};
 
 /// The recorder with real histograms (the given bucket bounds), when
 /// [`Builder::prometheus`](crate::Builder::prometheus) is on (the default).
@@ -121,6 +121,7 @@ fn render(view: &View, format: TextFormat) -> String {
         write_process_families(&mut text, format, &process::read());
     }
     write_runtime_families(&mut text, format, &crate::metrics::read_runtime());
+    write_callback_gauges(&mut text, format, &callback::read());
     format.finish(&mut text);
     text
 }
@@ -128,6 +129,36 @@ fn render(view: &View, format: TextFormat) -> String {
 /// `# HELP` and `# TYPE` of one of obs's families, under the name given; the samples' name.
 fn header(out: &mut String, format: TextFormat, name: &str, family: &Family) -> String {
     format.family(out, &sanitize_metric_name(name), family.metric_type(), Some(family.help()))
+}
+
+/// The application's callback gauges (`metrics::gauge_fn`), evaluated now:
+/// `# TYPE` once per name, one sample per label set whose callback returned.
+fn write_callback_gauges(out: &mut String, format: TextFormat, samples: &[callback::Sample]) {
+    let mut last: Option<&str> = None;
+    for sample in samples {
+        let Some(value) = sample.value else { continue };
+        let name = sanitize_metric_name(&sample.name);
+        if last != Some(sample.name.as_str()) {
+            format.family(out, &name, MetricType::Gauge, sample.help.as_deref());
+            last = Some(&sample.name);
+        }
+        out.push_str(&name);
+        if !sample.labels.is_empty() {
+            out.push('{');
+            for (i, (label, text)) in sample.labels.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                let _ = write!(out, "{}=\"", sanitize_label_name(label));
+                escape_label_value(out, text);
+                out.push('"');
+            }
+            out.push('}');
+        }
+        out.push(' ');
+        write_value(out, value);
+        out.push('\n');
+    }
 }
 
 /// The watched tokio runtime's families: one sample, or one per `worker`.
@@ -170,7 +201,7 @@ fn write_function_families(out: &mut String, format: TextFormat, families: &Fami
     let name = header(out, format, &families.calls, &FUNCTION_CALLS_TOTAL);
     for totals in series {
         for ((status, count), exemplar) in Status::FUNCTION.iter().zip(totals.calls).zip(&totals.call_exemplars) {
-            function_labels(out, &name, (totals.function, totals.module));
+            function_labels(out, &name, (totals.function, totals.module, totals.labels));
             let _ = write!(out, ",status=\"{}\"}} {count}", status.as_str());
             format.exemplar(out, exemplar.as_ref());
             out.push('\n');
@@ -180,7 +211,7 @@ fn write_function_families(out: &mut String, format: TextFormat, families: &Fami
     let name = header(out, format, &families.duration, &FUNCTION_DURATION_SECONDS);
     for totals in series {
         let histogram = HistogramSeries {
-            labels: (totals.function, totals.module),
+            labels: (totals.function, totals.module, totals.labels),
             bounds: &families.bounds,
             buckets: &totals.buckets,
             exemplars: &totals.bucket_exemplars,
@@ -191,7 +222,7 @@ fn write_function_families(out: &mut String, format: TextFormat, families: &Fami
 
     let name = header(out, format, &families.in_flight, &FUNCTION_IN_FLIGHT);
     for totals in series {
-        function_labels(out, &name, (totals.function, totals.module));
+        function_labels(out, &name, (totals.function, totals.module, totals.labels));
         let _ = writeln!(out, "}} {}", totals.in_flight);
     }
 }
@@ -204,7 +235,7 @@ fn write_poll_families(out: &mut String, format: TextFormat, bounds: &[f64], ser
     let name = header(out, format, &FUNCTION_POLL_SECONDS.name(), &FUNCTION_POLL_SECONDS);
     for totals in series {
         let histogram = HistogramSeries {
-            labels: (totals.function, totals.module),
+            labels: (totals.function, totals.module, &[]),
             bounds,
             buckets: &totals.buckets,
             exemplars: &[],
@@ -214,24 +245,34 @@ fn write_poll_families(out: &mut String, format: TextFormat, bounds: &[f64], ser
     }
     let name = header(out, format, &FUNCTION_SLOW_POLLS_TOTAL.name(), &FUNCTION_SLOW_POLLS_TOTAL);
     for totals in series {
-        function_labels(out, &name, (totals.function, totals.module));
+        function_labels(out, &name, (totals.function, totals.module, &[]));
         let _ = writeln!(out, "}} {}", totals.slow);
     }
 }
 
 /// `name{function="…",module="…"`, left open for more labels.
-fn function_labels(out: &mut String, name: &str, (function, module): (&str, &str)) {
+fn function_labels(out: &mut String, name: &str, series: Series<'_>) {
+    let (function, module, labels) = series;
     out.push_str(name);
     out.push_str("{function=\"");
     escape_label_value(out, function);
     out.push_str("\",module=\"");
     escape_label_value(out, module);
     out.push('"');
+    // `labels(...)` of the function, after the two every series has.
+    for (label, value) in labels {
+        let _ = write!(out, ",{label}=\"");
+        escape_label_value(out, value);
+        out.push('"');
+    }
 }
+
+/// The labels of one function series: function, module, and its `labels(...)` pairs.
+type Series<'a> = (&'a str, &'a str, &'a [(&'static str, &'static str)]);
 
 /// One histogram series of a function.
 struct HistogramSeries<'a> {
-    labels: (&'a str, &'a str),
+    labels: Series<'a>,
     /// Upper bounds, without `+Inf`.
     bounds: &'a [f64],
     /// Per-bucket counts (not cumulative), `+Inf` last.
@@ -296,6 +337,7 @@ mod tests {
         Totals {
             function,
             module: "app",
+            labels: &[],
             kind: Kind::Function,
             calls: [3, 1, 0, 0],
             buckets: vec![2, 1, 1],

@@ -84,6 +84,8 @@ impl Recorder for ObsRecorder {
     }
 
     fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
+        // A callback gauge (`metrics::gauge_fn`) of this name takes the help text too.
+        crate::metrics::callback::describe(key.as_str(), &description);
         self.describe(key, description);
     }
 

@@ -86,6 +86,9 @@ pub(crate) struct StartContext {
     pub log_sink: Option<super::otlp::logs::LogSink>,
     /// What [`ObsGuard::render_metrics`](crate::ObsGuard::render_metrics) returns.
     pub metrics_text: Option<MetricsText>,
+    /// What each exporter sends where, secrets removed, for the `obs.start` line.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub exports: Vec<String>,
 }
 
 impl StartContext {

@@ -354,6 +354,14 @@ pub const LOG_DROPPED_TOTAL: Family = Family::new(
     "Log lines dropped because the buffer before stdout was full (the log consumer stalled).",
     &[],
 );
+/// Callback gauges (`metrics::gauge_fn`) whose callback panicked during a scrape.
+pub const METRIC_CALLBACK_PANICS_TOTAL: Family = Family::new(
+    "metric_callback_panics_total",
+    Counter,
+    Some(Count),
+    "Callback gauge reads that panicked (the sample was left out of that scrape).",
+    &["metric"],
+);
 /// Log events by level, counted whether or not their line is written.
 pub const LOG_EVENTS_TOTAL: Family = Family::new(
     "log_events_total",
@@ -474,7 +482,7 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
 );
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 44] = [
+pub(crate) static FAMILIES: [&Family; 45] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -519,6 +527,7 @@ pub(crate) static FAMILIES: [&Family; 44] = [
     &PROCESS_MAX_FDS,
     &PROCESS_THREADS,
     &PROCESS_START_TIME_SECONDS,
+    &METRIC_CALLBACK_PANICS_TOTAL,
 ];
 
 /// Every metric family obs can emit.

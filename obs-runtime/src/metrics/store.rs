@@ -118,6 +118,8 @@ pub(super) fn shard() -> usize {
 pub(crate) struct FunctionSeries {
     function: &'static str,
     module: &'static str,
+    /// `labels(...)` of the call site, after `module` (empty without): one series per combination.
+    labels: &'static [(&'static str, &'static str)],
     /// Workflows and nodes keep a series too, for `/obs/hotspots` only: their
     /// metrics on `/metrics` are the workflow and node families.
     kind: Kind,
@@ -131,7 +133,8 @@ pub(crate) struct FunctionSeries {
 impl FunctionSeries {
     fn new(function: &'static str, module: &'static str, kind: Kind, bounds: &'static [u64]) -> FunctionSeries {
         let slots = Sharded::new(BUCKETS + bounds.len() + 1);
-        FunctionSeries { function, module, kind, bounds, slots, exemplars: exemplar::Slots::new(bounds.len() + 1) }
+        let exemplars = exemplar::Slots::new(bounds.len() + 1);
+        FunctionSeries { function, module, labels: &[], kind, bounds, slots, exemplars }
     }
 
     #[inline]
@@ -179,6 +182,7 @@ impl FunctionSeries {
         Totals {
             function: self.function,
             module: self.module,
+            labels: self.labels,
             kind: self.kind,
             calls: std::array::from_fn(|i| sum(CALLS + i)),
             sum_seconds: self.slots.sum_nanos(SUM_NANOS) as f64 / 1e9,
@@ -196,6 +200,8 @@ impl FunctionSeries {
 pub(crate) struct Totals {
     pub function: &'static str,
     pub module: &'static str,
+    /// The series' `labels(...)` pairs, rendered after `module`.
+    pub labels: &'static [(&'static str, &'static str)],
     /// `/metrics` shows functions only; `/obs/hotspots` every kind.
     pub kind: Kind,
     /// Calls ended with each of [`Status::FUNCTION`], in that order.
@@ -252,13 +258,28 @@ pub(super) fn install(families: Families) {
 /// The series of a `(function, module)` pair, created at zero on first use;
 /// `None` when function metrics go through the facade.
 pub(crate) fn series(function: &'static str, module: &'static str, kind: Kind) -> Option<&'static FunctionSeries> {
+    labelled_series(function, module, kind, &[])
+}
+
+/// [`series`] with the `labels(...)` pairs of one label combination (added
+/// for labels; the unlabelled series is the one with none).
+pub(crate) fn labelled_series(
+    function: &'static str,
+    module: &'static str,
+    kind: Kind,
+    labels: &'static [(&'static str, &'static str)],
+) -> Option<&'static FunctionSeries> {
     let store = STORE.get()?;
     let mut all = store.series.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(found) = all.iter().find(|s| s.function == function && s.module == module && s.kind == kind) {
+    if let Some(found) =
+        all.iter().find(|s| s.function == function && s.module == module && s.kind == kind && s.labels == labels)
+    {
         return Some(found);
     }
-    let created: &'static FunctionSeries =
-        Box::leak(Box::new(FunctionSeries::new(function, module, kind, store.bounds_nanos)));
+    let created: &'static FunctionSeries = Box::leak(Box::new(FunctionSeries {
+        labels,
+        ..FunctionSeries::new(function, module, kind, store.bounds_nanos)
+    }));
     all.push(created);
     Some(created)
 }
@@ -269,7 +290,7 @@ pub(crate) fn series(function: &'static str, module: &'static str, kind: Kind) -
 pub(crate) fn snapshot() -> Option<(&'static Families, Vec<Totals>)> {
     let store = STORE.get()?;
     let mut series: Vec<&'static FunctionSeries> = store.series.lock().unwrap_or_else(|e| e.into_inner()).clone();
-    series.sort_by_key(|s| (s.module, s.function));
+    series.sort_by_key(|s| (s.module, s.function, s.labels));
     Some((&store.families, series.iter().map(|s| s.totals()).collect()))
 }
 

@@ -10,7 +10,8 @@ use super::settings::Severity;
 use super::yaml::Yaml;
 use crate::callsite::Kind;
 use crate::metrics::{
-    EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL, HEALTH_STATUS, LOG_DROPPED_TOTAL, OVERFLOW_TOTAL,
+    EXPORTER_DROPPED_SPANS_TOTAL, EXPORTER_FAILED_SPANS_TOTAL, HEALTH_STATUS, LOG_DROPPED_TOTAL, LOG_EVENTS_TOTAL,
+    OVERFLOW_TOTAL,
 };
 
 /// The window of the recorded rates and quantiles.
@@ -168,8 +169,29 @@ pub(crate) fn standard_group(cx: &Context<'_>) -> Yaml {
             description: format!("{} grew by {{{{ $value | humanize }}}} per second over {window}.", cx.metric(family)),
         }));
     }
+    // Error lines are counted whether or not they are written (`obs_log_events_total`),
+    // so a burst of errors alerts even with the log format off or a stalled consumer.
+    let errors = cx.selector(&[("level", "=\"error\"".to_owned())]);
+    rules.push(cx.alert(Alert {
+        name: "ObsErrorLogRateHigh",
+        expr: format!(
+            "sum without (instance) (rate({}{errors}[{window}])) > {ERROR_LOG_RATE}",
+            cx.metric(&LOG_EVENTS_TOTAL)
+        ),
+        for_: sustained,
+        severity: Severity::Ticket,
+        labels: vec![],
+        summary: "{{ $labels.job }} logs errors at a high rate".into(),
+        description: format!(
+            "{} logged {{{{ $value | humanize }}}} ERROR events per second over {window} (threshold {ERROR_LOG_RATE}).",
+            "{{ $labels.job }}"
+        ),
+    }));
     group(format!("obs-{}-alerts", cx.service), rules)
 }
+
+/// ERROR log events per second above which `ObsErrorLogRateHigh` fires (one every 10 s).
+const ERROR_LOG_RATE: f64 = 0.1;
 
 /// The `check` paths of the registered critical health checks, when health is compiled in.
 fn critical_checks() -> Vec<String> {

@@ -110,7 +110,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     }
     crate::metrics::poll::set_threshold(builder.resolved_slow_poll());
     let own_buckets = installed.iter().any(|e| e.reads_function_store()).then_some(settings.buckets.as_slice());
-    crate::metrics::activate(&builder.namespace, builder.max_series, own_buckets);
+    crate::metrics::activate(&builder.namespace, builder.max_series, builder.label_values, own_buckets);
     crate::callsite::preregister();
     crate::metrics::watch_current_runtime();
     crate::workflow::metrics::preregister();
@@ -123,11 +123,13 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     for exporter in installed {
         exporters.0.push(exporter.start(&mut cx)?);
     }
+    let mut logs_first = false;
     if builder.install_subscriber {
         let writer = builder.log_writer.take();
         // First in the list, so stopped last: what the others log while they stop is written.
         if let Some(log_writer) = subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)? {
             exporters.0.insert(0, log_writer);
+            logs_first = true;
         }
     }
     #[cfg(feature = "http")]
@@ -138,12 +140,20 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
             let addr = server.addr();
             exporters.0.push(Box::new(server));
             let paths = paths.join(", ");
+            // The effective settings, none of them a secret: endpoints come through
+            // `Endpoint::shown` (userinfo and query values removed, no header).
             tracing::info!(
                 target: "obs_runtime",
                 event = "obs.start",
                 service = %settings.service,
                 http.address = %addr,
                 endpoints = %paths,
+                exports = %cx.exports.join(", "),
+                metrics.namespace = %builder.namespace,
+                metrics.buckets = ?settings.buckets,
+                metrics.max_series = builder.max_series,
+                metrics.label_values_limit = builder.label_values,
+                poll.slow_ms = builder.resolved_slow_poll().as_secs_f64() * 1000.0,
                 "obs: serving {paths} on http://{addr}"
             );
             Some(addr)
@@ -158,7 +168,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     for exporter in &mut exporters {
         exporter.ready();
     }
-    Ok(ObsGuard { service: settings.service, http_addr, metrics_text: cx.metrics_text, exporters })
+    let announce = Some(guard::Announce { log_writer_first: logs_first });
+    Ok(ObsGuard { service: settings.service, http_addr, metrics_text: cx.metrics_text, exporters, announce })
 }
 
 /// Exporters started by an `init` that has not returned yet: if it fails,
@@ -172,6 +183,7 @@ impl Drop for Started {
             http_addr: None,
             metrics_text: None,
             exporters: std::mem::take(&mut self.0),
+            announce: None,
         });
     }
 }

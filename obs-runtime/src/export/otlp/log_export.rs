@@ -25,6 +25,7 @@ impl Configured for Logs {
     /// Builds the exporter, its queue and thread, and the log layer's sink. Nothing global changes here.
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         let Logs { endpoint, resource, options } = *self;
+        cx.exports.push(format!("logs to {}", endpoint.shown()));
         let (mut exporter, executor, destination) = build(&endpoint, log_exporter)?;
         exporter.set_resource(&resource);
         let pipeline =

@@ -57,6 +57,7 @@ impl Configured for Metrics {
             ));
         };
         let endpoint = &export.endpoint;
+        cx.exports.push(format!("metrics to {} every {:?}", endpoint.shown(), export.interval));
         let mut destination = Destination { host: transport::host_of(&endpoint.url), cause: None };
         let executor = Executor::Tokio(
             crate::worker::current_thread_runtime()

@@ -31,6 +31,7 @@ impl Configured for Traces {
     /// Builds the exporter, its queue and thread, and the OpenTelemetry layer. Nothing global changes here.
     fn start(self: Box<Self>, cx: &mut StartContext) -> Result<Box<dyn Exporter>, InitError> {
         let Traces { endpoint, sampler, resource, options } = *self;
+        cx.exports.push(format!("traces to {}", endpoint.shown()));
         let (mut exporter, executor, destination) = build(&endpoint, span_exporter)?;
         exporter.set_resource(&resource);
         let pipeline = Pipeline::start(

@@ -35,6 +35,12 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// Where this signal goes, fit for the start line: the URL with its
+    /// userinfo and query values removed, and the protocol (never a header).
+    pub(crate) fn shown(&self) -> String {
+        format!("{} ({:?})", redact_url(&self.url), self.protocol)
+    }
+
     /// `Ok(None)` when no endpoint is configured for `signal`.
     pub(super) fn resolve(signal: Signal, options: &OtlpOptions) -> Result<Option<Endpoint>, InitError> {
         let from_code = options.protocol.check_compiled_in("Builder::otlp_protocol")?;

@@ -1,0 +1,225 @@
+//! `labels(...)`: metric labels taken from a function's arguments, as a
+//! scrape of `/metrics` and a real Prometheus server see them. Enum labels
+//! (`#[derive(LabelValue)]`) have every series at zero from `init`; string
+//! labels are capped per label and fold the rest into `__overflow__`.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use obs_runtime::{ErrorKind, LabelValue, observe};
+use support::{ChildGuard, free_port, http_get, promtool_check, require_tool, sample};
+
+#[derive(Clone, Copy, Debug, LabelValue)]
+enum Tier {
+    Free,
+    Pro,
+    #[label(rename = "enterprise")]
+    BigCustomer,
+}
+
+#[derive(Clone, Copy, Debug, LabelValue)]
+enum Channel {
+    Web,
+    MobileApp,
+}
+
+#[derive(Debug)]
+struct User {
+    tier: Tier,
+}
+
+#[derive(Debug)]
+struct Request {
+    region: String,
+    channel: Channel,
+}
+
+impl Request {
+    fn region(&self) -> &str {
+        &self.region
+    }
+}
+
+#[derive(Debug, ErrorKind)]
+enum ChargeError {
+    Declined,
+}
+
+impl std::fmt::Display for ChargeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("declined")
+    }
+}
+
+/// Two enum labels: every one of the 3 × 2 series exists from `init`.
+#[observe(labels(tier = user.tier, channel = req.channel))]
+async fn charge(user: User, req: Request, cents: u64) -> Result<u64, ChargeError> {
+    // The body moves the arguments the labels were read from.
+    let owned = (user, req);
+    if cents == 0 { Err(ChargeError::Declined) } else { Ok(cents + owned.1.region.len() as u64) }
+}
+
+/// A string label from a method's result, capped by `label_values_limit(3)`.
+#[observe(labels(region = req.region()))]
+fn route(req: &Request) -> usize {
+    req.region.len()
+}
+
+struct Shop {
+    name: String,
+}
+
+impl Shop {
+    /// A label read from `self`: its series register when first used.
+    #[observe(labels(shop = self.name.as_str(), tier = tier))]
+    fn open(&self, tier: Tier) -> bool {
+        !self.name.is_empty() && tier.index() < 3
+    }
+}
+
+fn request(region: &str, channel: Channel) -> Request {
+    Request { region: region.to_owned(), channel }
+}
+
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Value> {
+    let (status, body) =
+        http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
+    assert_eq!(status, 200, "{body}");
+    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
+    json["data"]["result"].as_array().cloned().unwrap_or_default()
+}
+
+fn calls(text: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    sample(text, "obs_function_calls_total", labels)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
+    let prometheus_bin = require_tool("prometheus");
+    let guard = obs_runtime::builder()
+        .service_name("labels-test")
+        .log_writer(std::io::sink)
+        .http_addr("127.0.0.1:0".parse().unwrap())
+        .label_values_limit(3)
+        .init()
+        .expect("init");
+    let app = guard.http_addr().unwrap();
+
+    // Before any call: every enum combination at zero, and nothing for string labels yet.
+    let (_, text) = http_get(app, "/metrics").unwrap();
+    for tier in ["free", "pro", "enterprise"] {
+        for channel in ["web", "mobile_app"] {
+            let labels = [("function", "charge"), ("tier", tier), ("channel", channel), ("status", "ok")];
+            assert_eq!(calls(&text, &labels), Some(0.0), "{tier}/{channel} registered at zero:\n{text}");
+            let bucket = format!(
+                "obs_function_duration_seconds_count{{function=\"charge\",module=\"labels\",tier=\"{tier}\",channel=\"{channel}\"}} 0"
+            );
+            assert!(text.lines().any(|l| l == bucket), "missing {bucket:?}:\n{text}");
+        }
+    }
+    assert_eq!(calls(&text, &[("function", "route")]), None, "string labels register as seen:\n{text}");
+    // No series without its labels for a labelled function.
+    assert!(!text.contains("obs_function_in_flight{function=\"charge\",module=\"labels\"}"), "{text}");
+
+    for cents in [0, 5, 7] {
+        let _ = charge(User { tier: Tier::Pro }, request("eu", Channel::Web), cents).await;
+    }
+    let _ = charge(User { tier: Tier::BigCustomer }, request("us", Channel::MobileApp), 1).await;
+    for region in ["eu", "us", "eu", "ap", "sa", "mars", "eu"] {
+        route(&request(region, Channel::Web));
+    }
+    let shop = Shop { name: "corner \"shop\"".into() };
+    assert!(shop.open(Tier::Free));
+
+    let (status, text) = http_get(app, "/metrics").unwrap();
+    assert_eq!(status, 200);
+    let pro_web = [("function", "charge"), ("tier", "pro"), ("channel", "web")];
+    assert_eq!(calls(&text, &[&pro_web[..], &[("status", "ok")]].concat()), Some(2.0), "{text}");
+    assert_eq!(calls(&text, &[&pro_web[..], &[("status", "error")]].concat()), Some(1.0), "{text}");
+    let big = [("function", "charge"), ("tier", "enterprise"), ("channel", "mobile_app"), ("status", "ok")];
+    assert_eq!(calls(&text, &big), Some(1.0), "{text}");
+    assert_eq!(calls(&text, &[("function", "charge"), ("tier", "free"), ("status", "ok")]), Some(0.0));
+    // Errors carry the labels too.
+    let errors = [("function", "charge"), ("error", "declined"), ("tier", "pro"), ("channel", "web")];
+    assert_eq!(sample(&text, "obs_function_errors_total", &errors), Some(1.0), "{text}");
+
+    // Three regions kept apart (the limit), the rest folded and counted.
+    let route_ok = |region: &str| calls(&text, &[("function", "route"), ("region", region), ("status", "ok")]);
+    assert_eq!(route_ok("eu"), Some(3.0), "{text}");
+    assert_eq!(route_ok("us"), Some(1.0));
+    assert_eq!(route_ok("ap"), Some(1.0));
+    assert_eq!(route_ok("__overflow__"), Some(2.0), "sa and mars fold:\n{text}");
+    assert_eq!(route_ok("sa"), None);
+    assert_eq!(
+        sample(&text, "obs_overflow_total", &[("metric", "obs_function_calls_total")]),
+        Some(2.0),
+        "every folded call is counted:\n{text}"
+    );
+    // A value from `self`, escaped like every label value.
+    assert!(
+        text.contains(r#"obs_function_calls_total{function="open",module="labels",shop="corner \"shop\"",tier="free",status="ok"} 1"#),
+        "{text}"
+    );
+    promtool_check(&text);
+
+    // The catalog names each function's labels.
+    let site = obs_runtime::catalog().iter().find(|s| s.name() == "charge").expect("charge in the catalog");
+    assert_eq!(site.labels(), ["tier", "channel"]);
+
+    // A real Prometheus: a query over a label from an argument.
+    let dir = std::env::temp_dir().join(format!("obs-labels-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("prometheus.yml");
+    std::fs::write(
+        &config,
+        format!(
+            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let server = ChildGuard(
+        Command::new(prometheus_bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("prometheus starts"),
+    );
+    let prometheus: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let promql = r#"sum by (tier) (obs_function_calls_total{function="charge"})"#;
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let by_tier = loop {
+        let ready = http_get(prometheus, "/-/ready").map(|(s, _)| s == 200).unwrap_or(false);
+        if ready {
+            let result = query(prometheus, promql);
+            if result.len() == 3 {
+                break result;
+            }
+        }
+        assert!(Instant::now() < deadline, "Prometheus did not scrape the app within 90 s");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let tier = |name: &str| {
+        by_tier.iter().find(|s| s["metric"]["tier"] == name).and_then(|s| s["value"][1].as_str()).map(str::to_owned)
+    };
+    assert_eq!(tier("pro").as_deref(), Some("3"));
+    assert_eq!(tier("enterprise").as_deref(), Some("1"));
+    assert_eq!(tier("free").as_deref(), Some("0"));
+
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+}
