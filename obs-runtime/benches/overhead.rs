@@ -79,17 +79,17 @@ impl std::error::Error for BenchError {}
 /// The shape the configuration rows are measured with: a `Result`, one call in 1024 an error.
 #[inline(never)]
 fn plain_result(x: u64) -> Result<u64, BenchError> {
-    if x % 1024 == 0 { Err(BenchError) } else { Ok(work(x)) }
+    if x.is_multiple_of(1024) { Err(BenchError) } else { Ok(work(x)) }
 }
 
 #[observe]
 fn observed_result(x: u64) -> Result<u64, BenchError> {
-    if x % 1024 == 0 { Err(BenchError) } else { Ok(work(x)) }
+    if x.is_multiple_of(1024) { Err(BenchError) } else { Ok(work(x)) }
 }
 
 #[observe]
 async fn observed_result_async(x: u64) -> Result<u64, BenchError> {
-    if x % 1024 == 0 { Err(BenchError) } else { Ok(work(x)) }
+    if x.is_multiple_of(1024) { Err(BenchError) } else { Ok(work(x)) }
 }
 
 /// `observed_result` on the signature the thread helper takes.
