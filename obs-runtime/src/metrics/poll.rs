@@ -72,6 +72,9 @@ impl PollSeries {
         self.slots.mine(SLOW).fetch_add(1, Relaxed);
         let now = quanta::Instant::now();
         let now_nanos = clock_nanos(now);
+        if already_reported(now_nanos, nanos) {
+            return;
+        }
         let last = self.last_warn.load(Relaxed);
         let due = last == 0 || now_nanos.saturating_sub(last) >= WARN_INTERVAL_NANOS;
         if !due || self.last_warn.compare_exchange(last, now_nanos.max(1), Relaxed, Relaxed).is_err() {
@@ -115,6 +118,26 @@ impl PollSeries {
             slow: self.slots.sum(SLOW),
         }
     }
+}
+
+/// Whether a slow poll nested in this one (a node's poll inside its
+/// workflow's, an `#[observe]` future awaited inside another) already
+/// reported it on this thread: one blocking poll is one WARN line, from the
+/// innermost instrumented future, which names the culprit; each enclosing
+/// function still counts it. Records this poll's end for the polls enclosing it.
+fn already_reported(now_nanos: u64, nanos: u64) -> bool {
+    thread_local! {
+        /// When the last slow poll on this thread ended (obs's clock; 0: none yet).
+        static LAST_SLOW_END: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    }
+    let began = now_nanos.saturating_sub(nanos);
+    LAST_SLOW_END
+        .try_with(|last| {
+            let nested = last.get() != 0 && last.get() >= began;
+            last.set(now_nanos);
+            nested
+        })
+        .unwrap_or(false)
 }
 
 /// Nanoseconds since the first call, on obs's clock (never 0 once called).

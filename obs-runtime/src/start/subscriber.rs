@@ -2,9 +2,11 @@
 //! the exporters contributed, and the chosen log layer, writing to stdout
 //! through the log writer thread unless the builder was given a writer.
 
+use tracing::subscriber::Interest;
+use tracing::{Metadata, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
-use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
 use crate::export::seam::{Exporter, StartContext};
 use crate::init_error::InitError;
@@ -59,6 +61,24 @@ fn stdout(_dropped: metrics::Counter) -> (BoxMakeWriter, Option<Box<dyn Exporter
     (BoxMakeWriter::new(std::io::stdout), None)
 }
 
+/// With no log lines and no span export nothing reads the spans of
+/// instrumented functions, so this layer gives them no interest: their call
+/// sites then skip the span altogether (its fields, the registry's slot,
+/// entering it on each poll), and the call costs what it costs with no
+/// subscriber. The application's own spans are left alone.
+struct UnreadCallSpans;
+
+impl<S: Subscriber> Layer<S> for UnreadCallSpans {
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        if crate::callsite::is_call_span(metadata) { Interest::never() } else { Interest::always() }
+    }
+
+    // Asked only when another dispatcher is interested in the call site.
+    fn enabled(&self, metadata: &Metadata<'_>, _: Context<'_, S>) -> bool {
+        !crate::callsite::is_call_span(metadata)
+    }
+}
+
 /// Installs the filter, the span layer of `cx` (the OpenTelemetry layer when
 /// exporting; it must come before the log layer, which reads the ids it
 /// assigns) and the chosen log layer, which also feeds OTLP log export when
@@ -74,14 +94,14 @@ pub(super) fn install(
     let (writer, thread) = self::writer(writer, format);
     #[cfg(feature = "otlp")]
     let (spans, logs) = (cx.span_layer.take(), cx.log_sink.take());
+    #[cfg(feature = "otlp")]
+    let exports_spans = spans.is_some();
     #[cfg(not(feature = "otlp"))]
-    let spans = {
+    let (spans, exports_spans) = {
         let _ = cx;
-        tracing_subscriber::layer::Identity::new()
+        (tracing_subscriber::layer::Identity::new(), false)
     };
-    let text = filter.to_string();
-    let (filter, handle) = tracing_subscriber::reload::Layer::new(filter);
-    crate::log::level::install(handle, text);
+    let filter = crate::log::level::install(filter);
     let registry = tracing_subscriber::registry().with(filter).with(spans).with(EventCounts::new());
     // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.
     #[cfg(feature = "otlp")]
@@ -113,6 +133,7 @@ pub(super) fn install(
         }
         LogFormat::Off => match export_only {
             Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
+            None if !exports_spans => tracing::subscriber::set_global_default(registry.with(UnreadCallSpans)),
             None => tracing::subscriber::set_global_default(registry),
         },
     };
