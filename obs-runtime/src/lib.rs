@@ -109,6 +109,8 @@ pub mod queue;
 pub mod security;
 mod slots;
 mod start;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "otlp")]
 pub mod trace;
 #[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]

@@ -96,10 +96,15 @@ impl FlowCall {
         emit(self.site.site, &self.site.start, "started", event, Extra { attempt, ..Extra::default() });
     }
 
-    /// One attempt of a node failed and will be retried.
+    /// One attempt of a node failed (or timed out) and will be retried.
     pub(crate) fn retried(&self) {
+        let outcome = if self.timed_out { Status::Timeout } else { Status::Error };
         if let Some(FlowMeter::Node(handles)) = self.meter {
-            handles.retried();
+            handles.retried(outcome);
+        }
+        #[cfg(feature = "testing")]
+        if crate::testing::capturing() {
+            crate::testing::ended(self.site.site, outcome, None, self.workflow(), None, true);
         }
     }
 }
@@ -164,6 +169,14 @@ impl Hook for FlowCall {
 
     fn attempt(&self) -> Option<u32> {
         self.is_node().then_some(self.attempt)
+    }
+
+    fn workflow(&self) -> Option<&'static str> {
+        match (&self.role, &self.run) {
+            (Role::Workflow, _) => Some(self.site.name()),
+            (Role::Node { .. }, Some(run)) => Some(run.name()),
+            (Role::Node { .. }, None) => None,
+        }
     }
 
     fn budget(&self, status: Status) -> Option<&'static str> {
