@@ -151,3 +151,51 @@ async fn a_workflow_is_captured_with_its_node_attempts() {
     let run_id = &t.span("order").fields["run_id"];
     assert!(t.events("node.success")[0]["run_id"] == *run_id, "{:?}", t.logs());
 }
+
+#[observe]
+fn charge_card(total: u32) -> Result<u32, ShopError> {
+    if total > 100 { Err(ShopError::PaymentDeclined) } else { Ok(total) }
+}
+
+#[node]
+async fn pay(total: u32) -> Result<u32, ShopError> {
+    charge_card(total)
+}
+
+#[derive(Debug, Clone)]
+#[allow(dead_code)]
+struct Order {
+    lines: Vec<String>,
+    note: String,
+}
+
+#[workflow]
+async fn place(order: Order, customer_id: u64) -> Result<u32, ShopError> {
+    let _ = (&order, customer_id);
+    pay(500).await
+}
+
+/// The log contract: one failure is one ERROR line where it happened; the
+/// units it propagates through say so at WARN, naming it; a node's line does
+/// not repeat the workflow's arguments, only what identifies the run.
+#[tokio::test]
+async fn one_failure_is_one_error_line_and_lines_repeat_only_identifying_fields() {
+    let order = Order { lines: vec!["x".repeat(200); 5], note: "leave at the door".into() };
+    let t = testing::capture_async(place(order, 77)).await;
+    assert!(t.output.is_err());
+    let failures: Vec<_> = t.logs().into_iter().filter(|l| l["level"] != "DEBUG" && l["level"] != "INFO").collect();
+    let shape: Vec<_> = failures.iter().map(|l| (l["event"].as_str().unwrap(), l["level"].as_str().unwrap())).collect();
+    assert_eq!(shape, [("function.error", "ERROR"), ("node.error", "WARN"), ("workflow.error", "WARN")]);
+    assert!(failures[0]["error"]["message"] == "payment declined" && failures[0].get("cause").is_none());
+    assert_eq!(failures[1]["cause"], "charge_card");
+    assert_eq!(failures[2]["cause"], "charge_card");
+    assert_eq!(failures[2]["error"]["kind"], "payment_declined");
+    // The node's lines carry the run id and the workflow's `customer_id`, not the order.
+    let node_start = &t.events("node.start")[0];
+    assert_eq!(node_start["run_id"], t.span("place").fields["run_id"]);
+    assert_eq!(node_start["customer_id"], 77);
+    assert!(node_start.get("order").is_none(), "{node_start}");
+    assert!(node_start.to_string().len() < 600, "{node_start}");
+    // The workflow's own lines still carry its arguments.
+    assert!(t.events("workflow.start")[0]["order"].as_str().unwrap().contains("leave at the door"));
+}

@@ -124,7 +124,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     if builder.install_subscriber {
         let writer = builder.log_writer.take();
         // First in the list, so stopped last: what the others log while they stop is written.
-        if let Some(log_writer) = subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)? {
+        let format = (builder.log_format, builder.log_all_span_fields);
+        if let Some(log_writer) = subscriber::install(&settings.service, filter, format, writer, &mut cx)? {
             exporters.0.insert(0, log_writer);
         }
     }
