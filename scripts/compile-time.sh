@@ -8,6 +8,7 @@
 #
 #   scripts/compile-time.sh            # 200 functions, 5 repetitions, debug profile
 #   FUNCTIONS=200 REPS=7 PROFILE=release scripts/compile-time.sh
+#   VARIANTS="plain disabled" scripts/compile-time.sh   # obs compiled out vs no obs at all
 #
 # Env: FUNCTIONS, REPS, PROFILE (dev|release), CT_DIR (work dir, default a temp
 # dir that is removed afterwards), CARGO_TARGET_DIR (default inside CT_DIR).
@@ -17,7 +18,7 @@ FUNCTIONS=${FUNCTIONS:-200}
 REPS=${REPS:-5}
 PROFILE=${PROFILE:-dev}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-VARIANTS=(plain observe instrument)
+read -r -a VARIANTS <<<"${VARIANTS:-plain observe instrument}"
 
 if [[ -n ${CT_DIR:-} ]]; then
     mkdir -p "$CT_DIR"
@@ -32,7 +33,7 @@ export CARGO_INCREMENTAL=0
 attribute() {
     case $1 in
         plain) echo "" ;;
-        observe) echo "#[obs_runtime::observe]" ;;
+        observe | disabled) echo "#[obs_runtime::observe]" ;;
         instrument) echo "#[tracing::instrument]" ;;
     esac
 }
@@ -40,6 +41,7 @@ dependency() {
     case $1 in
         plain) echo "" ;;
         observe) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false }" ;;
+        disabled) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false, features = [\"disabled\"] }" ;;
         instrument) echo 'tracing = { version = "0.1.44", default-features = false, features = ["std", "attributes"] }' ;;
     esac
 }
@@ -130,5 +132,12 @@ for v in "${VARIANTS[@]}"; do
     printf "%-11s median %.2fs  (%s)\n" "$v" "${med[$v]}" "${times[$v]% }"
 done
 extra() { awk -v a="${med[$1]}" -v b="${med[plain]}" 'BEGIN { printf "%.2f", a - b }'; }
-printf "\n#[observe]              adds %ss for %d functions (target <= 0.5s)\n" "$(extra observe)" "$FUNCTIONS"
-printf "#[tracing::instrument] adds %ss for %d functions (reference)\n" "$(extra instrument)" "$FUNCTIONS"
+if [[ -n ${med[disabled]:-} ]]; then
+    printf "\n#[observe] compiled out  adds %ss for %d functions (target: within noise of 0)\n" "$(extra disabled)" "$FUNCTIONS"
+fi
+if [[ -n ${med[observe]:-} ]]; then
+    printf "\n#[observe]              adds %ss for %d functions (target <= 0.5s)\n" "$(extra observe)" "$FUNCTIONS"
+fi
+if [[ -n ${med[instrument]:-} ]]; then
+    printf "#[tracing::instrument] adds %ss for %d functions (reference)\n" "$(extra instrument)" "$FUNCTIONS"
+fi

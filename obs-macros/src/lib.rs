@@ -15,6 +15,11 @@ mod validate;
 
 use proc_macro::TokenStream;
 
+/// Whether obs is compiled out (`obs-runtime`'s `disabled` feature, which turns
+/// on this crate's): the attributes then give back the item exactly, so a
+/// crate ships with its annotations in place at no cost in code or build time.
+const DISABLED: bool = cfg!(feature = "disabled");
+
 use args::{NodeArgs, ObserveArgs, WorkflowArgs};
 
 /// Instruments a function: a span, call/error/duration/in-flight metrics and an
@@ -23,6 +28,9 @@ use args::{NodeArgs, ObserveArgs, WorkflowArgs};
 /// instruments every method (named `Type::method`).
 #[proc_macro_attribute]
 pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if DISABLED {
+        return item;
+    }
     if impl_block::is_impl(&item.clone().into())
         && let Ok(block) = syn::parse::<syn::ItemImpl>(item.clone())
     {
@@ -39,6 +47,9 @@ pub fn observe(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// "Workflows".
 #[proc_macro_attribute]
 pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if DISABLED {
+        return item;
+    }
     pipeline::attribute::<WorkflowArgs>(attr.into(), item.into(), validate::workflow, expand::workflow::expand)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()
@@ -49,6 +60,9 @@ pub fn workflow(attr: TokenStream, item: TokenStream) -> TokenStream {
 /// the `obs_runtime` crate documentation, section "Workflows".
 #[proc_macro_attribute]
 pub fn node(attr: TokenStream, item: TokenStream) -> TokenStream {
+    if DISABLED {
+        return item;
+    }
     pipeline::attribute::<NodeArgs>(attr.into(), item.into(), validate::node, expand::node::expand)
         .unwrap_or_else(syn::Error::into_compile_error)
         .into()

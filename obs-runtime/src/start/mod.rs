@@ -18,6 +18,15 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 impl Builder {
     /// Installs everything; see [`init`](crate::init).
     pub fn init(self) -> Result<ObsGuard, InitError> {
+        // Compiled out: nothing is installed, started or served; the guard only names the service.
+        #[cfg(feature = "disabled")]
+        return Ok(ObsGuard {
+            service: self.resolved_service_name(),
+            http_addr: None,
+            metrics_text: None,
+            exporters: Vec::new(),
+        });
+        #[cfg(not(feature = "disabled"))]
         start(self)
     }
 }
@@ -41,6 +50,7 @@ fn bind(at: crate::config::HttpAddr) -> Result<Option<std::net::TcpListener>, In
     }
 }
 
+#[cfg_attr(feature = "disabled", allow(dead_code))]
 fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     // 1. Everything that can fail on bad input is checked before anything global changes.
     let service = builder.resolved_service_name();
