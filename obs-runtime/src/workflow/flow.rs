@@ -102,6 +102,9 @@ impl FlowCall {
         if let Some(FlowMeter::Node(handles)) = self.meter {
             handles.retried(outcome);
         }
+        if let (Role::Node { from, kind }, Some(run)) = (&self.role, &self.run) {
+            graph::record_retry(&self.site.shape, run.name(), from, self.site.name(), *kind);
+        }
         #[cfg(feature = "testing")]
         if crate::testing::capturing() {
             crate::testing::ended(self.site.site, outcome, None, self.workflow(), None, true);
@@ -125,11 +128,10 @@ impl Hook for FlowCall {
         if let Some(meter) = self.meter {
             meter.end(status, elapsed.as_secs_f64());
         }
-        let failed = status != Status::Ok;
         match (&self.role, &self.run) {
             (Role::Workflow, Some(run)) => {
                 active::finish(run);
-                graph::record_run(&self.site.shape, run.name(), failed);
+                graph::record_run(&self.site.shape, run.name(), status);
             }
             (Role::Node { from, kind }, Some(run)) => {
                 let node = self.site.name();
@@ -140,7 +142,7 @@ impl Hook for FlowCall {
                         progress.last_top = Some(node);
                     }
                 }
-                graph::record_node(&self.site.shape, run.name(), from, node, *kind, failed);
+                graph::record_node(&self.site.shape, run.name(), from, node, *kind, status);
             }
             _ => {}
         }
