@@ -18,7 +18,8 @@ use proc_macro::TokenStream;
 /// Whether obs is compiled out (`obs-runtime`'s `disabled` feature, which turns
 /// on this crate's): the attributes then give back the item exactly, so a
 /// crate ships with its annotations in place at no cost in code or build time.
-const DISABLED: bool = cfg!(feature = "disabled");
+/// `obs-runtime/testing` wins over it: a test capture needs the instrumentation.
+const DISABLED: bool = cfg!(all(feature = "disabled", not(feature = "testing")));
 
 use args::{NodeArgs, ObserveArgs, WorkflowArgs};
 

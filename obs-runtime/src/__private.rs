@@ -51,16 +51,7 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
 pub use crate::log::redact::REDACTED;
 use crate::log::redact::{RedactFields, RedactUrls};
 
-/// Records an argument through its `Debug` form, with the values of
-/// credential-like fields inside it replaced. The return type does not
-/// mention `T`, so an argument that is not `Debug` gets the one error of the
-/// `RecordArg` bound, on the argument, rather than a second one on the attribute.
-#[inline]
-pub fn arg<'a, T: RecordArg + 'a>(
-    value: &'a T,
-) -> tracing::field::DebugValue<RedactFields<'a, dyn std::fmt::Debug + 'a>> {
-    tracing::field::debug(RedactFields(value as &(dyn std::fmt::Debug + 'a)))
-}
+pub use crate::span_arg::{arg, self_arg};
 
 /// Records a `str` or `String` argument with the userinfo and query values of
 /// the URLs in it replaced.
@@ -74,16 +65,6 @@ pub fn text_arg<T: AsRef<str> + ?Sized>(value: &T) -> tracing::field::DisplayVal
 pub fn ret_debug<T: std::fmt::Debug>(value: &T) -> tracing::field::DebugValue<RedactFields<'_, T>> {
     tracing::field::debug(RedactFields(value))
 }
-
-/// Implemented for every `Debug` type: the bound that explains itself when an
-/// argument cannot be recorded.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded on the span because it does not implement `Debug`",
-    label = "this argument is recorded on the span",
-    note = "leave it out with `#[observe(skip(name_of_this_argument))]`, or derive `Debug` for it"
-)]
-pub trait RecordArg: std::fmt::Debug {}
-impl<T: std::fmt::Debug + ?Sized> RecordArg for T {}
 
 /// `::core::time::Duration` for the options the macros compute at compile time.
 pub use core::time::Duration;
@@ -133,4 +114,13 @@ impl<T: Clone> RetryArg for T {}
 #[inline]
 pub fn clone_arg<T: RetryArg>(value: &T) -> T {
     value.clone()
+}
+
+/// The `retry_if` predicate of a `#[node]`, called with each error of a failed
+/// attempt. A function pointer rather than an `Fn` bound: a function of another
+/// shape is then a type mismatch that spells the expected signature with the
+/// node's own error type (`expected fn pointer for<'a> fn(&'a StepError) -> bool`).
+#[inline]
+pub fn retry_if<E>(error: &E, predicate: fn(&E) -> bool) -> bool {
+    predicate(error)
 }

@@ -19,14 +19,14 @@ impl Builder {
     /// Installs everything; see [`init`](crate::init).
     pub fn init(self) -> Result<ObsGuard, InitError> {
         // Compiled out: nothing is installed, started or served; the guard only names the service.
-        #[cfg(feature = "disabled")]
+        #[cfg(all(feature = "disabled", not(feature = "testing")))]
         return Ok(ObsGuard {
             service: self.resolved_service_name(),
             http_addr: None,
             metrics_text: None,
             exporters: Vec::new(),
         });
-        #[cfg(not(feature = "disabled"))]
+        #[cfg(not(all(feature = "disabled", not(feature = "testing"))))]
         start(self)
     }
 }
@@ -50,7 +50,7 @@ fn bind(at: crate::config::HttpAddr) -> Result<Option<std::net::TcpListener>, In
     }
 }
 
-#[cfg_attr(feature = "disabled", allow(dead_code))]
+#[cfg_attr(all(feature = "disabled", not(feature = "testing")), allow(dead_code))]
 fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     // 1. Everything that can fail on bad input is checked before anything global changes.
     let service = builder.resolved_service_name();
