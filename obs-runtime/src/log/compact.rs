@@ -10,8 +10,9 @@
 //!
 //! Time (UTC, to the millisecond), level, then for obs's lifecycle events the
 //! event, the function or node, the duration and the error; for other events
-//! the target, message and fields. The trace id (and run id) are shortened to
-//! 8 hex digits: enough to find the line's trace, not to fill the screen.
+//! the target, message and fields. The trace id (its first 8 hex digits) and
+//! the run id (its last 8, the random part of a UUID v7) are shortened: enough
+//! to tell lines apart and find the trace, not to fill the screen.
 //! Colours only when writing to a terminal. The ids come from the line-less
 //! [`JsonLayer`](super::JsonLayer) installed before this layer, so they are the
 //! same as JSON lines and exported spans would show.
@@ -155,8 +156,9 @@ impl<W> CompactLayer<W> {
                 }
             }
             let mut tail = String::new();
+            // The last 8 hex digits: a UUID v7 begins with its timestamp, shared by runs started together.
             if let Some(run) = run {
-                let _ = write!(tail, " run={}", run.get(..8).unwrap_or(&run));
+                let _ = write!(tail, " run={}", run.get(run.len().saturating_sub(8)..).unwrap_or(&run));
             }
             if let Some(ids) = ids {
                 tail.push_str(" trace=");
