@@ -9,6 +9,7 @@
 #
 #   scripts/compile-time.sh            # 200 functions, 5 repetitions, debug profile
 #   FUNCTIONS=200 REPS=7 PROFILE=release scripts/compile-time.sh
+#   VARIANTS="plain disabled" scripts/compile-time.sh   # obs compiled out vs no obs at all
 #
 # Env: FUNCTIONS, REPS, PROFILE (dev|release), CT_DIR (work dir, default a temp
 # dir that is removed afterwards), CARGO_TARGET_DIR (default inside CT_DIR).
@@ -18,7 +19,7 @@ FUNCTIONS=${FUNCTIONS:-200}
 REPS=${REPS:-5}
 PROFILE=${PROFILE:-dev}
 REPO=$(cd "$(dirname "$0")/.." && pwd)
-VARIANTS=(plain observe instrument fastrace)
+read -r -a VARIANTS <<<"${VARIANTS:-plain observe instrument fastrace}"
 
 if [[ -n ${CT_DIR:-} ]]; then
     mkdir -p "$CT_DIR"
@@ -33,7 +34,7 @@ export CARGO_INCREMENTAL=0
 attribute() {
     case $1 in
         plain) echo "" ;;
-        observe) echo "#[obs_runtime::observe]" ;;
+        observe | disabled) echo "#[obs_runtime::observe]" ;;
         instrument) echo "#[tracing::instrument]" ;;
         fastrace) echo "#[fastrace::trace]" ;;
     esac
@@ -42,6 +43,7 @@ dependency() {
     case $1 in
         plain) echo "" ;;
         observe) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false }" ;;
+        disabled) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false, features = [\"disabled\"] }" ;;
         instrument) echo 'tracing = { version = "0.1.44", default-features = false, features = ["std", "attributes"] }' ;;
         fastrace) echo 'fastrace = "0.7"' ;;
     esac
@@ -133,6 +135,15 @@ for v in "${VARIANTS[@]}"; do
     printf "%-11s median %.2fs  (%s)\n" "$v" "${med[$v]}" "${times[$v]% }"
 done
 extra() { awk -v a="${med[$1]}" -v b="${med[plain]}" 'BEGIN { printf "%.2f", a - b }'; }
-printf "\n#[observe]              adds %ss for %d functions (target <= 0.6s)\n" "$(extra observe)" "$FUNCTIONS"
-printf "#[tracing::instrument] adds %ss for %d functions (reference)\n" "$(extra instrument)" "$FUNCTIONS"
-printf "#[fastrace::trace]      adds %ss for %d functions (reference)\n" "$(extra fastrace)" "$FUNCTIONS"
+if [[ -n ${med[disabled]:-} ]]; then
+    printf "\n#[observe] compiled out  adds %ss for %d functions (target: within noise of 0)\n" "$(extra disabled)" "$FUNCTIONS"
+fi
+if [[ -n ${med[observe]:-} ]]; then
+    printf "\n#[observe]              adds %ss for %d functions (target <= 0.6s)\n" "$(extra observe)" "$FUNCTIONS"
+fi
+if [[ -n ${med[instrument]:-} ]]; then
+    printf "#[tracing::instrument] adds %ss for %d functions (reference)\n" "$(extra instrument)" "$FUNCTIONS"
+fi
+if [[ -n ${med[fastrace]:-} ]]; then
+    printf "#[fastrace::trace]      adds %ss for %d functions (reference)\n" "$(extra fastrace)" "$FUNCTIONS"
+fi

@@ -52,16 +52,7 @@ pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
 pub use crate::log::redact::REDACTED;
 use crate::log::redact::{RedactFields, RedactUrls};
 
-/// Records an argument through its `Debug` form, with the values of
-/// credential-like fields inside it replaced. The return type does not
-/// mention `T`, so an argument that is not `Debug` gets the one error of the
-/// `RecordArg` bound, on the argument, rather than a second one on the attribute.
-#[inline]
-pub fn arg<'a, T: RecordArg + 'a>(
-    value: &'a T,
-) -> tracing::field::DebugValue<RedactFields<'a, dyn std::fmt::Debug + 'a>> {
-    tracing::field::debug(RedactFields(value as &(dyn std::fmt::Debug + 'a)))
-}
+pub use crate::span_arg::{arg, self_arg};
 
 /// Records a `str` or `String` argument with the userinfo and query values of
 /// the URLs in it replaced.
@@ -75,16 +66,6 @@ pub fn text_arg<T: AsRef<str> + ?Sized>(value: &T) -> tracing::field::DisplayVal
 pub fn ret_debug<T: std::fmt::Debug>(value: &T) -> tracing::field::DebugValue<RedactFields<'_, T>> {
     tracing::field::debug(RedactFields(value))
 }
-
-/// Implemented for every `Debug` type: the bound that explains itself when an
-/// argument cannot be recorded.
-#[diagnostic::on_unimplemented(
-    message = "`{Self}` cannot be recorded on the span because it does not implement `Debug`",
-    label = "this argument is recorded on the span",
-    note = "leave it out with `#[observe(skip(name_of_this_argument))]`, or derive `Debug` for it"
-)]
-pub trait RecordArg: std::fmt::Debug {}
-impl<T: std::fmt::Debug + ?Sized> RecordArg for T {}
 
 /// `::core::time::Duration` for the options the macros compute at compile time.
 pub use core::time::Duration;
@@ -157,7 +138,7 @@ pub fn mlflow_param<T: MlflowParam + ?Sized>(value: &T) -> &dyn std::fmt::Displa
 
 /// A parameter logged through `Debug` (`params(name: debug)`), credential-like fields inside it replaced.
 #[inline]
-pub fn mlflow_debug_param<T: RecordArg>(value: &T) -> DebugParam<'_> {
+pub fn mlflow_debug_param<T: std::fmt::Debug>(value: &T) -> DebugParam<'_> {
     DebugParam(RedactFields(value as &dyn std::fmt::Debug))
 }
 
@@ -217,4 +198,13 @@ pub fn label_witness<T: LabelArg + ?Sized>(_: &T) -> Witness<<T as LabelDigit>::
 pub const fn label_dim<A, K: crate::labels::LabelKind, F: Fn(A) -> Witness<K>>(f: F) -> Dim {
     ::core::mem::forget(f);
     K::DIM
+}
+
+/// The `retry_if` predicate of a `#[node]`, called with each error of a failed
+/// attempt. A function pointer rather than an `Fn` bound: a function of another
+/// shape is then a type mismatch that spells the expected signature with the
+/// node's own error type (`expected fn pointer for<'a> fn(&'a StepError) -> bool`).
+#[inline]
+pub fn retry_if<E>(error: &E, predicate: fn(&E) -> bool) -> bool {
+    predicate(error)
 }

@@ -44,6 +44,11 @@ pub(crate) trait Hook {
     fn attempt(&self) -> Option<u32>;
     /// The `budget` field of an end event with `status`.
     fn budget(&self, status: Status) -> Option<&'static str>;
+    /// The `workflow` label: a run's own workflow, a node's run's (read by test captures).
+    #[cfg_attr(not(feature = "testing"), allow(dead_code))]
+    fn workflow(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 impl Hook for () {
@@ -131,6 +136,8 @@ pub(crate) struct Extra<'a> {
     pub attempt: Option<u32>,
     pub backoff_ms: Option<f64>,
     pub budget: Option<&'static str>,
+    /// The unit that logged this failure's error at ERROR (`log/cause.rs`).
+    pub cause: Option<&'static str>,
 }
 
 /// Dispatches one lifecycle event of `call_site` on `site`.
@@ -145,7 +152,7 @@ pub(crate) fn emit(
         return;
     }
     let message = tracing::field::display(Message { name: call_site.name(), verb });
-    let values: [Option<&dyn Value>; 9] = [
+    let values: [Option<&dyn Value>; 10] = [
         Some(&message),
         Some(&event),
         extra.duration_ms.as_ref().map(|v| v as &dyn Value),
@@ -155,6 +162,7 @@ pub(crate) fn emit(
         extra.attempt.as_ref().map(|v| v as &dyn Value),
         extra.backoff_ms.as_ref().map(|v| v as &dyn Value),
         extra.budget.as_ref().map(|v| v as &dyn Value),
+        extra.cause.as_ref().map(|v| v as &dyn Value),
     ];
     let meta = site.metadata();
     Event::dispatch(meta, &meta.fields().value_set_all(&values));
@@ -260,6 +268,12 @@ impl<H: Hook> Call<H> {
             End::Cancelled => Status::Cancelled,
         };
         let status = self.hook.status(ended);
+        // A test capture's own tally (`obs_runtime::testing`): one relaxed load when none is active.
+        #[cfg(feature = "testing")]
+        if crate::testing::capturing() {
+            let kind = if let End::Error(kind, _) = end { Some(kind) } else { None };
+            crate::testing::ended(self.site, status, kind, self.hook.workflow(), self.hook.budget(status), false);
+        }
         self.hook.end(status, elapsed.unwrap_or_default());
         if let Some(series) = self.flow_series {
             series.end(status, elapsed.unwrap_or_default());
@@ -277,25 +291,48 @@ impl<H: Hook> Call<H> {
         if self.site.logs()
             && let Some(elapsed) = elapsed
         {
-            self.log(status, elapsed, &end);
+            self.log(span, status, elapsed, &end);
         }
     }
 
-    fn log(&self, status: Status, elapsed: Duration, end: &End<'_>) {
-        let site: &'static Site = match (self.hook.event_site(status), status) {
+    fn log(&self, span: &Span, status: Status, elapsed: Duration, end: &End<'_>) {
+        let mut site: &'static Site = match (self.hook.event_site(status), status) {
             (Some(site), _) => site,
             (None, Status::Ok) => &self.site.ok,
             (None, Status::Cancelled) => &self.site.cancelled,
             (None, Status::Panic) => &self.site.panicked,
             (None, _) => &self.site.error,
         };
+        // One failure, one ERROR line (`log/cause.rs`): the error an inner call
+        // logged is referred to at WARN; a new one is marked for the calls around.
+        // The marks live on spans: without one (nothing listens to spans) there is nothing to compare.
+        let failure = match end {
+            _ if span.is_disabled() => None,
+            End::Error(kind, message) => Some((*kind, message.to_string())),
+            End::Panic => Some(("panic", String::new())),
+            End::Ok(_) | End::Cancelled => None,
+        };
+        let cause = failure.as_ref().and_then(|(kind, message)| crate::log::cause::logged_inside(span, kind, message));
+        if cause.is_some() {
+            site = &self.site.failed_inside;
+        }
         if !site.enabled() {
             return;
+        }
+        if let (Some((kind, message)), None) = (&failure, cause)
+            && *site.metadata().level() == tracing::Level::ERROR
+        {
+            crate::log::cause::mark_enclosing(span, self.site.name(), kind, message);
         }
         let duration_ms = elapsed.as_micros() as f64 / 1000.0;
         let error_display;
         let (kind, error, ret): (Field<'_>, Field<'_>, Field<'_>) = match end {
             End::Ok(ret) => (None, None, *ret),
+            // A reference to the error logged inside: its kind and message, not its chain again.
+            End::Error(kind, message) if cause.is_some() => {
+                error_display = tracing::field::display(message);
+                (Some(kind), Some(&error_display), None)
+            }
             End::Error(kind, ErrorMessage::Error(e)) => (Some(kind), Some(e as &dyn Value), None),
             End::Error(kind, ErrorMessage::None) => (Some(kind), None, None),
             End::Error(kind, message) => {
@@ -313,6 +350,7 @@ impl<H: Hook> Call<H> {
             attempt: self.hook.attempt(),
             backoff_ms: None,
             budget: self.hook.budget(status),
+            cause,
         };
         emit(self.site, site, verb(status), self.hook.event_name(status), extra);
     }

@@ -99,7 +99,7 @@ impl Site {
 
 /// Fields of the lifecycle events, in the order [`crate::call`] fills them.
 pub(crate) const EVENT_FIELDS: &[&str] =
-    &["message", "event", "duration_ms", "error.kind", "error", "return", "attempt", "backoff_ms", "budget"];
+    &["message", "event", "duration_ms", "error.kind", "error", "return", "attempt", "backoff_ms", "budget", "cause"];
 
 /// The static identity of one instrumented function: the span and the four
 /// end events every call can have. `#[workflow]` and `#[node]` sites add their
@@ -111,6 +111,8 @@ pub struct CallSite {
     pub(crate) error: Site,
     pub(crate) cancelled: Site,
     pub(crate) panicked: Site,
+    /// The end of a failed call whose error an inner call already logged at ERROR (`log/cause.rs`).
+    pub(crate) failed_inside: Site,
     handles: OnceLock<Handles>,
     polls: OnceLock<&'static PollSeries>,
     flow_series: OnceLock<&'static FunctionSeries>,
@@ -126,6 +128,7 @@ impl CallSite {
             error: Site::event(&me.error, Level::ERROR, &info),
             cancelled: Site::event(&me.cancelled, Level::WARN, &info),
             panicked: Site::event(&me.panicked, Level::ERROR, &info),
+            failed_inside: Site::event(&me.failed_inside, Level::WARN, &info),
             handles: OnceLock::new(),
             polls: OnceLock::new(),
             flow_series: OnceLock::new(),

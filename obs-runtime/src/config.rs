@@ -43,6 +43,7 @@ pub struct Builder {
     pub(crate) namespace: String,
     pub(crate) buckets: Vec<f64>,
     pub(crate) log_format: LogFormat,
+    pub(crate) log_all_span_fields: bool,
     pub(crate) log_filter: Option<String>,
     pub(crate) log_writer: Option<BoxMakeWriter>,
     pub(crate) http_addr: HttpSetting,
@@ -86,7 +87,8 @@ impl Default for Builder {
             service_name: None,
             namespace: "obs".to_owned(),
             buckets: DEFAULT_BUCKETS.to_vec(),
-            log_format: LogFormat::Json,
+            log_format: LogFormat::Auto,
+            log_all_span_fields: false,
             log_filter: None,
             log_writer: None,
             http_addr: HttpSetting::Default,
@@ -136,9 +138,20 @@ impl Builder {
         self
     }
 
-    /// JSON (default), pretty, or no log output.
+    /// Compact lines at a terminal and JSON elsewhere (the default, [`LogFormat::Auto`]),
+    /// or always JSON, compact, pretty, or no log output. `OBS_LOG_FORMAT` wins when set.
     pub fn log_format(mut self, format: LogFormat) -> Self {
         self.log_format = format;
+        self
+    }
+
+    /// Writes every field of every span in scope on each JSON line. By default
+    /// a line carries its own span's fields and, of the spans around it, only
+    /// those that identify the context (`*_id`, `run_id`, `workflow`, `node`,
+    /// `attempt`, `http.route`, `http.request.method`), which keeps a node's
+    /// line from repeating every argument of its workflow.
+    pub fn log_all_span_fields(mut self, all: bool) -> Self {
+        self.log_all_span_fields = all;
         self
     }
 

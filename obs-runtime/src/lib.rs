@@ -110,7 +110,11 @@ pub mod propagation;
 pub mod queue;
 pub mod security;
 mod slots;
+#[doc(hidden)]
+pub mod span_arg;
 mod start;
+#[cfg(feature = "testing")]
+pub mod testing;
 #[cfg(feature = "otlp")]
 pub mod trace;
 #[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]
@@ -119,6 +123,12 @@ pub mod workflow;
 
 #[doc(hidden)]
 pub mod __private;
+
+/// The README's code blocks, compiled (and run) as doc tests (with the
+/// features they use, as the test command's `--all-features` build has them).
+#[cfg(all(doctest, feature = "testing", feature = "health", feature = "http"))]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
 
 pub use callsite::catalog;
 pub use config::Builder;

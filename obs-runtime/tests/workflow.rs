@@ -206,7 +206,7 @@ async fn a_successful_run_is_one_trace_with_a_child_span_per_node() {
     let shape = obs_runtime::workflow::workflows().into_iter().find(|w| w.name == "wf_success").unwrap();
     let edges: Vec<(&str, &str)> = shape.edges.iter().map(|e| (e.from, e.to)).collect();
     assert_eq!(edges, [("start", "fetch_ok"), ("fetch_ok", "store_ok")]);
-    assert!(shape.to_mermaid().contains("n_fetch_ok -->|\"1 runs, 0 errors\"| n_store_ok"));
+    assert!(shape.to_mermaid().contains("n_fetch_ok -->|\"1 run\"| n_store_ok"));
 }
 
 #[node]

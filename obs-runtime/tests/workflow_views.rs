@@ -43,6 +43,36 @@ fn get(addr: SocketAddr, path: &str) -> (u16, String, String) {
     (status, content_type, body.to_owned())
 }
 
+impl From<obs_runtime::workflow::TimeoutError> for Failed {
+    fn from(_: obs_runtime::workflow::TimeoutError) -> Self {
+        Failed
+    }
+}
+
+impl From<obs_runtime::workflow::budget::BudgetExceeded> for Failed {
+    fn from(_: obs_runtime::workflow::budget::BudgetExceeded) -> Self {
+        Failed
+    }
+}
+
+/// Times out on its first attempt, then succeeds.
+#[node(retries = 1, backoff = "1ms", timeout = "20ms")]
+async fn slow_once(tries: &std::sync::atomic::AtomicU32) -> Result<(), Failed> {
+    if tries.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
+    Ok(())
+}
+
+#[workflow(max_hops = 1)]
+async fn settle(hops: u32) -> Result<(), Failed> {
+    let tries = std::sync::atomic::AtomicU32::new(0);
+    for _ in 0..hops {
+        slow_once(&tries).await?;
+    }
+    Ok(())
+}
+
 #[workflow]
 async fn parked(gate: std::sync::Arc<tokio::sync::Semaphore>) -> Result<(), Failed> {
     let _permit = gate.acquire().await;
@@ -79,6 +109,26 @@ fn the_server_shows_each_workflows_shape_and_404s_for_unknown_ones() {
     let (status, content_type, body) = get(addr, "/obs/workflows/ingest/graph.mmd");
     assert_eq!((status, content_type.as_str()), (200, "text/vnd.mermaid; charset=utf-8"));
     assert!(body.starts_with("flowchart"), "{body}");
+    assert!(body.contains("start([\"ingest (3 runs, 1 error)\"])"), "{body}");
+    assert!(body.contains("n_fetch -->|\"3 runs, 1 error\"| n_store"), "{body}");
+
+    // A timed-out attempt that was retried: in the graph, and on /metrics by outcome, not only in
+    // the logs; a budget stop is counted apart from errors.
+    runtime.block_on(settle(1)).unwrap();
+    assert!(runtime.block_on(settle(2)).is_err());
+    let (_, _, body) = get(addr, "/obs/workflows/settle/graph.mmd");
+    assert!(body.contains("start([\"settle (2 runs, 1 budget stop)\"])"), "{body}");
+    // Each run's first attempt timed out and was retried; the second run's second hop was stopped.
+    assert!(body.contains("start -->|\"2 runs, 2 retries\"| n_slow_once"), "{body}");
+    assert!(body.contains("n_slow_once -->|\"1 run, 1 budget stop\"| n_slow_once"), "{body}");
+    let (_, _, metrics) = get(addr, "/metrics");
+    let attempts = |outcome: &str| {
+        let series = format!("obs_node_attempts_total{{workflow=\"settle\",node=\"slow_once\",outcome=\"{outcome}\"}}");
+        metrics.lines().find_map(|l| l.strip_prefix(series.as_str())).map(|v| v.trim().to_owned())
+    };
+    assert_eq!(attempts("timeout").as_deref(), Some("2"), "{metrics}");
+    assert_eq!(attempts("ok").as_deref(), Some("2"), "{metrics}");
+    assert_eq!(attempts("budget_exceeded").as_deref(), Some("1"), "{metrics}");
 
     // Three runs in progress, two to a page: the first page links to the second.
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(0));

@@ -1,4 +1,5 @@
 //! Doc comments, attributes, visibility and qualifiers survive `#[observe]`.
+#![deny(warnings)]
 #![deny(missing_docs, unused_variables, dead_code)]
 
 /// A module whose items are used from outside it.

@@ -1,5 +1,6 @@
 //! Every macro and derive reaches the runtime through `crate = path` when
 //! `obs_runtime` is re-exported by another crate.
+#![deny(warnings)]
 
 mod reexport {
     // What a crate that re-exports obs would offer its users.

@@ -1,3 +1,5 @@
+// Generated code adds no warning to the user's (every pass case).
+#![deny(warnings)]
 use std::sync::Arc;
 
 use obs_runtime::HealthCheck;

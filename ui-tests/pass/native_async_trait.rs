@@ -1,3 +1,5 @@
+// Generated code adds no warning to the user's (every pass case).
+#![deny(warnings)]
 use std::future::Future;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};

@@ -1,4 +1,5 @@
 //! Objectives inline and named, on every attribute, recorded in the catalog.
+#![deny(warnings)]
 use obs_runtime::ops::Objective;
 use obs_runtime::{node, observe, workflow};
 

@@ -1,3 +1,5 @@
+// Generated code adds no warning to the user's (every pass case).
+#![deny(warnings)]
 #![deny(unsafe_op_in_unsafe_fn)]
 
 use obs_runtime::observe;

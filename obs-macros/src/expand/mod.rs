@@ -110,7 +110,7 @@ impl Instrumented<'_> {
         let f = self.function;
         let private = private_path(self.args.krate.as_ref());
         let ident = &f.sig.ident;
-        let (field_names, field_values) = self.fields(&private);
+        let (field_names, field_values, arg_bindings) = self.fields(&private);
 
         let name = match &self.args.name {
             Some(name) => quote!(#name),
@@ -163,7 +163,10 @@ impl Instrumented<'_> {
             #[linkme(crate = #private::linkme)]
             static #entry: &#private::CallSite = &#site;
         };
-        let span_expr = quote!(#site.span(&[#(::core::option::Option::Some(#field_values)),*]));
+        let span_expr = quote!({
+            #(#arg_bindings)*
+            #site.span(&[#(::core::option::Option::Some(#field_values)),*])
+        });
         // Label values first: evaluated once, before the body can move the arguments.
         let make_span = quote! {
             #labels_let
@@ -360,11 +363,15 @@ impl Instrumented<'_> {
         quote!(::core::option::Option::Some(&[#(#dims)*]))
     }
 
-    /// The recorded fields: arguments (unless skipped) then `fields(...)`.
-    fn fields(&self, private: &TokenStream) -> (Vec<String>, Vec<TokenStream>) {
+    /// The recorded fields: arguments (unless skipped) then `fields(...)`;
+    /// and the `let`s that record the arguments in `Debug` form, each in a
+    /// block with an empty type named like the argument, so that a type error
+    /// names it (`span_arg.rs`).
+    fn fields(&self, private: &TokenStream) -> (Vec<String>, Vec<TokenStream>, Vec<TokenStream>) {
         let params = self.function.params();
         let mut names = Vec::new();
         let mut values = Vec::new();
+        let mut bindings = Vec::new();
         for param in self.args.recorded(&params) {
             let ident = &param.ident;
             let text = ident.to_string();
@@ -376,7 +383,17 @@ impl Instrumented<'_> {
             } else if param.plain {
                 quote_spanned!(ident.span()=> &#ident as &dyn #private::Value)
             } else {
-                quote_spanned!(ident.span()=> &#private::arg(&#ident) as &dyn #private::Value)
+                let binding = format_ident!("__obs_arg_{}", bindings.len());
+                bindings.push(if text == "self" {
+                    quote_spanned!(ident.span()=> let #binding = #private::self_arg(&#ident);)
+                } else {
+                    quote_spanned!(ident.span()=> let #binding = {
+                        #[allow(non_camel_case_types, dead_code)]
+                        struct #ident {}
+                        #private::arg::<_, #ident>(&#ident)
+                    };)
+                });
+                quote!(&#binding as &dyn #private::Value)
             });
             names.push(text);
         }
@@ -392,7 +409,7 @@ impl Instrumented<'_> {
             });
             names.push(name);
         }
-        (names, values)
+        (names, values, bindings)
     }
 
     /// The closure that turns the function's output into an outcome; it captures

@@ -27,7 +27,7 @@ pub fn expand(mut function: Function, args: NodeArgs) -> TokenStream {
         options: options(&private, &args),
         clones: clone_args(&private, &mut function, &args),
         retrying: args.retrying(),
-        retry_if: retry_if(&args),
+        retry_if: retry_if(&private, &args),
         on_timeout: on_timeout(&private, &args),
     };
     let driver = |parts: &Parts<'_>| driver(parts, &call);
@@ -81,10 +81,11 @@ fn clone_args(private: &TokenStream, function: &mut Function, args: &NodeArgs) -
 }
 
 /// Which failed attempts run again: those `retry_if` accepts, or every error.
-fn retry_if(args: &NodeArgs) -> TokenStream {
+fn retry_if(private: &TokenStream, args: &NodeArgs) -> TokenStream {
     match (&args.retry_if, args.retrying()) {
         (Some((_, path)), true) => {
-            let call = quote_spanned!(path.span()=> #path(__obs_e));
+            // Through a bound that states the expected signature when the function has another.
+            let call = quote_spanned!(path.span()=> #private::retry_if(__obs_e, #path));
             quote! {
                 ::core::option::Option::Some(|__obs_r: &_| match __obs_r {
                     ::core::result::Result::Err(__obs_e) => #call,

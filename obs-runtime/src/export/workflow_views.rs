@@ -67,10 +67,16 @@ fn workflows_json() -> serde_json::Value {
                 "name": w.name,
                 "runs": w.runs,
                 "errors": w.errors,
+                "cancelled": w.cancelled,
+                "budget_exceeded": w.budget_exceeded,
                 "graph": format!("/obs/workflows/{}/graph.mmd", w.name),
-                "nodes": w.nodes.iter().map(|n| serde_json::json!({"name": n.name, "runs": n.runs, "errors": n.errors})).collect::<Vec<_>>(),
+                "nodes": w.nodes.iter().map(|n| serde_json::json!({
+                    "name": n.name, "runs": n.runs, "errors": n.errors, "cancelled": n.cancelled,
+                    "budget_exceeded": n.budget_exceeded, "retries": n.retries,
+                })).collect::<Vec<_>>(),
                 "edges": w.edges.iter().map(|e| serde_json::json!({
                     "from": e.from, "to": e.to, "kind": e.kind.as_str(), "runs": e.runs, "errors": e.errors,
+                    "cancelled": e.cancelled, "budget_exceeded": e.budget_exceeded, "retries": e.retries,
                 })).collect::<Vec<_>>(),
             })
         })

@@ -33,6 +33,25 @@ pub(crate) struct SpanData {
     otel_checked: bool,
 }
 
+impl SpanData {
+    /// The field `key` as rendered JSON (a string keeps its quotes).
+    pub(crate) fn field(&self, key: &str) -> Option<&str> {
+        self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// Whether an enclosing span's field `key` identifies the context an event
+/// happened in (ids, the run, the route), and so is repeated on every line
+/// inside it. The innermost span's fields are all written; an enclosing span's
+/// other fields (its arguments: a whole order struct, the request headers) are
+/// on its own lines, and on every line only with [`JsonLayer::with_all_span_fields`].
+fn identifies(key: &str) -> bool {
+    key == "id"
+        || key.ends_with("_id")
+        || key.ends_with(".id")
+        || matches!(key, "workflow" | "node" | "attempt" | "http.route" | "http.request.method")
+}
+
 /// A `tracing_subscriber` layer writing the obs JSON log line format.
 ///
 /// [`init`](crate::init) installs it; add it to your own registry when you
@@ -54,8 +73,11 @@ pub struct JsonLayer<W> {
     /// the no-op dispatcher whenever a scoped dispatcher exists anywhere.
     #[cfg(feature = "otlp")]
     dispatch: std::sync::OnceLock<tracing::dispatcher::WeakDispatch>,
-    /// Whether lines are written (not when the layer only feeds OTLP log export).
+    /// Whether lines are written (not when the layer only feeds OTLP log export,
+    /// or keeps span ids for the compact format).
     lines: bool,
+    /// Whether every field of every enclosing span is written, not only the innermost's and those that identify.
+    all_span_fields: bool,
     /// OTLP log export, when on.
     #[cfg(feature = "otlp")]
     logs: Option<crate::export::otlp::LogSink>,
@@ -73,9 +95,26 @@ where
             #[cfg(feature = "otlp")]
             dispatch: std::sync::OnceLock::new(),
             lines: true,
+            all_span_fields: false,
             #[cfg(feature = "otlp")]
             logs: None,
         }
+    }
+
+    /// Writes every field of every span in scope on each line, as obs did
+    /// before lines were kept short (by default an enclosing span contributes
+    /// only the fields that identify the context: `*_id`, `run_id`, `workflow`,
+    /// `node`, `attempt`, `http.route`, `http.request.method`).
+    pub fn with_all_span_fields(mut self, all: bool) -> Self {
+        self.all_span_fields = all;
+        self
+    }
+
+    /// Keeps span ids (and feeds OTLP log export) without writing lines: the
+    /// compact format reads the ids it keeps.
+    pub(crate) fn without_lines(mut self) -> Self {
+        self.lines = false;
+        self
     }
 
     /// Also sends every event as an OTLP log record; with `lines` false, only that.
@@ -214,12 +253,13 @@ impl<W> JsonLayer<W> {
             }
             out.push_str(",\"span\":");
             write_json_str(out, span.name());
-            // Innermost span first, so the closest value of a repeated key wins.
-            for span in span.scope() {
+            // Innermost span first, so the closest value of a repeated key wins;
+            // enclosing spans add only what identifies the context (`identifies`).
+            for (depth, span) in span.scope().enumerate() {
                 let extensions = span.extensions();
                 let Some(data) = extensions.get::<SpanData>() else { continue };
                 for (key, value) in data.fields.iter() {
-                    if keys.contains(&key) {
+                    if keys.contains(&key) || (depth > 0 && !self.all_span_fields && !identifies(key)) {
                         continue;
                     }
                     keys.push(key);
@@ -267,7 +307,6 @@ pub(crate) fn with_log_ids<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanIds)
 
 /// Runs `f` on `span`'s data in tracing-subscriber's registry, when the
 /// subscriber is built on it.
-#[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn with_registry_span<R>(
     span: &tracing::Span,
     f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>) -> R,

@@ -281,6 +281,15 @@ pub const NODE_RETRIES_TOTAL: Family = Family::new(
     "Node attempts that failed and were retried.",
     &["workflow", "node"],
 );
+/// Every `#[node]` attempt by how it ended: a timed-out attempt that was retried counts as `timeout` here,
+/// while the node's run (`node_runs_total`) may still end `ok`.
+pub const NODE_ATTEMPTS_TOTAL: Family = Family::new(
+    "node_attempts_total",
+    Counter,
+    Some(Count),
+    "Node attempts, retried ones included, by how each ended.",
+    &["workflow", "node", "outcome"],
+);
 /// Health of each check: 1 healthy, 0.5 degraded, 0 unhealthy.
 pub const HEALTH_STATUS: Family = Family::new(
     "health_status",
@@ -482,7 +491,7 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
 );
 
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 45] = [
+pub(crate) static FAMILIES: [&Family; 46] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -528,6 +537,7 @@ pub(crate) static FAMILIES: [&Family; 45] = [
     &PROCESS_THREADS,
     &PROCESS_START_TIME_SECONDS,
     &METRIC_CALLBACK_PANICS_TOTAL,
+    &NODE_ATTEMPTS_TOTAL,
 ];
 
 /// Every metric family obs can emit.

@@ -18,6 +18,15 @@ static INITIALIZED: AtomicBool = AtomicBool::new(false);
 impl Builder {
     /// Installs everything; see [`init`](crate::init).
     pub fn init(self) -> Result<ObsGuard, InitError> {
+        // Compiled out: nothing is installed, started or served; the guard only names the service.
+        #[cfg(all(feature = "disabled", not(feature = "testing")))]
+        return Ok(ObsGuard {
+            service: self.resolved_service_name(),
+            http_addr: None,
+            metrics_text: None,
+            exporters: Vec::new(),
+        });
+        #[cfg(not(all(feature = "disabled", not(feature = "testing"))))]
         start(self)
     }
 }
@@ -41,6 +50,7 @@ fn bind(at: crate::config::HttpAddr) -> Result<Option<std::net::TcpListener>, In
     }
 }
 
+#[cfg_attr(all(feature = "disabled", not(feature = "testing")), allow(dead_code))]
 fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     // 1. Everything that can fail on bad input is checked before anything global changes.
     let service = builder.resolved_service_name();
@@ -127,7 +137,8 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     if builder.install_subscriber {
         let writer = builder.log_writer.take();
         // First in the list, so stopped last: what the others log while they stop is written.
-        if let Some(log_writer) = subscriber::install(&settings.service, filter, builder.log_format, writer, &mut cx)? {
+        let format = (builder.log_format, builder.log_all_span_fields);
+        if let Some(log_writer) = subscriber::install(&settings.service, filter, format, writer, &mut cx)? {
             exporters.0.insert(0, log_writer);
             logs_first = true;
         }

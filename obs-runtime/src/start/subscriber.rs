@@ -11,7 +11,7 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use crate::export::seam::{Exporter, StartContext};
 use crate::init_error::InitError;
 use crate::log::count::EventCounts;
-use crate::log::{JsonLayer, LogFormat};
+use crate::log::{CompactLayer, JsonLayer, LogFormat};
 use crate::metrics::LOG_DROPPED_TOTAL;
 
 /// Where lines go: the builder's writer as given, else stdout through the
@@ -87,10 +87,12 @@ impl<S: Subscriber> Layer<S> for UnreadCallSpans {
 pub(super) fn install(
     service: &str,
     filter: EnvFilter,
-    format: LogFormat,
+    (format, all_span_fields): (LogFormat, bool),
     writer: Option<BoxMakeWriter>,
     cx: &mut StartContext,
 ) -> Result<Option<Box<dyn Exporter>>, InitError> {
+    // `Auto` and `OBS_LOG_FORMAT` decided here: compact and coloured only for stdout at a terminal.
+    let (format, ansi) = format.resolve(writer.is_none());
     let (writer, thread) = self::writer(writer, format);
     #[cfg(feature = "otlp")]
     let (spans, logs) = (cx.span_layer.take(), cx.log_sink.take());
@@ -113,8 +115,8 @@ pub(super) fn install(
     #[cfg(not(feature = "otlp"))]
     let export_only = None::<JsonLayer<fn() -> std::io::Sink>>;
     let result = match format {
-        LogFormat::Json => {
-            let layer = JsonLayer::new(service, writer);
+        LogFormat::Json | LogFormat::Auto => {
+            let layer = JsonLayer::new(service, writer).with_all_span_fields(all_span_fields);
             #[cfg(feature = "otlp")]
             let layer = match with_lines {
                 Some(sink) => layer.with_otlp_logs(sink, true),
@@ -124,8 +126,21 @@ pub(super) fn install(
         }
         // Not `.with(Option<JsonLayer>)`: an `Option` layer does not pass on
         // `on_register_dispatch`, which the layer needs to find OpenTelemetry ids.
+        // The line-less JSON layer keeps the span ids the compact lines show, and feeds log export.
+        LogFormat::Compact => {
+            let ids = JsonLayer::new(service, std::io::sink as fn() -> _).without_lines();
+            #[cfg(feature = "otlp")]
+            let ids = match export_only {
+                Some(layer) => layer,
+                None => ids,
+            };
+            tracing::subscriber::set_global_default(registry.with(ids).with(CompactLayer::new(writer, ansi)))
+        }
+        // No target: obs's span names already start with their module (`shop::refund`, not
+        // `shop::shop::refund`), and no colour codes unless writing to a terminal.
         LogFormat::Pretty => {
-            let registry = registry.with(tracing_subscriber::fmt::layer().pretty().with_writer(writer));
+            let pretty = tracing_subscriber::fmt::layer().pretty().with_target(false).with_ansi(ansi);
+            let registry = registry.with(pretty.with_writer(writer));
             match export_only {
                 Some(layer) => tracing::subscriber::set_global_default(registry.with(layer)),
                 None => tracing::subscriber::set_global_default(registry),

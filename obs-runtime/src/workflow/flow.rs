@@ -132,10 +132,18 @@ impl FlowCall {
         }
     }
 
-    /// One attempt of a node failed and will be retried.
+    /// One attempt of a node failed (or timed out) and will be retried.
     pub(crate) fn retried(&self) {
+        let outcome = if self.timed_out { Status::Timeout } else { Status::Error };
         if let Some(FlowMeter::Node(handles)) = self.meter {
-            handles.retried();
+            handles.retried(outcome);
+        }
+        if let (Role::Node { from, kind }, Some(run)) = (&self.role, &self.run) {
+            graph::record_retry(&self.site.shape, run.name(), from, self.site.name(), *kind);
+        }
+        #[cfg(feature = "testing")]
+        if crate::testing::capturing() {
+            crate::testing::ended(self.site.site, outcome, None, self.workflow(), None, true);
         }
         self.attempt_ended();
     }
@@ -157,11 +165,10 @@ impl Hook for FlowCall {
         if let Some(meter) = self.meter {
             meter.end(status, elapsed.as_secs_f64());
         }
-        let failed = status != Status::Ok;
         match (&self.role, &self.run) {
             (Role::Workflow, Some(run)) => {
                 active::finish(run);
-                graph::record_run(&self.site.shape, run.name(), failed);
+                graph::record_run(&self.site.shape, run.name(), status);
                 if run.tracked() {
                     crate::mlflow::run_ended(run.id, status, run.tokens_used());
                 }
@@ -175,7 +182,7 @@ impl Hook for FlowCall {
                         progress.last_top = Some(node);
                     }
                 }
-                graph::record_node(&self.site.shape, run.name(), from, node, *kind, failed);
+                graph::record_node(&self.site.shape, run.name(), from, node, *kind, status);
                 self.attempt_ended();
             }
             _ => {}
@@ -205,6 +212,14 @@ impl Hook for FlowCall {
 
     fn attempt(&self) -> Option<u32> {
         self.is_node().then_some(self.attempt)
+    }
+
+    fn workflow(&self) -> Option<&'static str> {
+        match (&self.role, &self.run) {
+            (Role::Workflow, _) => Some(self.site.name()),
+            (Role::Node { .. }, Some(run)) => Some(run.name()),
+            (Role::Node { .. }, None) => None,
+        }
     }
 
     fn budget(&self, status: Status) -> Option<&'static str> {

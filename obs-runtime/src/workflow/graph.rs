@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::callsite::{Kind, catalog};
+use crate::metrics::Status;
 use crate::slots::Slots;
 
 /// How two nodes of a workflow are related.
@@ -46,8 +47,14 @@ pub struct Edge {
     pub kind: EdgeKind,
     /// Executions of `to` along this edge.
     pub runs: u64,
-    /// Those that did not end `ok`.
+    /// Those that failed (an error, a panic or a timeout).
     pub errors: u64,
+    /// Those dropped before they finished.
+    pub cancelled: u64,
+    /// Those stopped by a workflow budget.
+    pub budget_exceeded: u64,
+    /// Attempts that failed and were run again (not counted in `runs`).
+    pub retries: u64,
 }
 
 /// One node as seen under one workflow.
@@ -58,8 +65,14 @@ pub struct NodeShape {
     pub name: &'static str,
     /// Executions (all attempts of a call count once).
     pub runs: u64,
-    /// Executions that did not end `ok`.
+    /// Executions that failed (an error, a panic or a timeout).
     pub errors: u64,
+    /// Executions dropped before they finished.
+    pub cancelled: u64,
+    /// Executions stopped by a workflow budget.
+    pub budget_exceeded: u64,
+    /// Attempts that failed and were run again.
+    pub retries: u64,
 }
 
 /// A workflow's shape: its nodes and edges as learned from its runs so far.
@@ -70,8 +83,12 @@ pub struct WorkflowShape {
     pub name: &'static str,
     /// Finished runs.
     pub runs: u64,
-    /// Finished runs that did not end `ok`.
+    /// Finished runs that failed (an error or a panic).
     pub errors: u64,
+    /// Runs dropped before they finished.
+    pub cancelled: u64,
+    /// Runs stopped by a budget (deadline, hops, tokens).
+    pub budget_exceeded: u64,
     /// Nodes in order of first execution.
     pub nodes: Vec<NodeShape>,
     /// Edges in order of first execution.
@@ -80,11 +97,21 @@ pub struct WorkflowShape {
 
 impl WorkflowShape {
     fn new(name: &'static str) -> WorkflowShape {
-        WorkflowShape { name, runs: 0, errors: 0, nodes: Vec::new(), edges: Vec::new() }
+        WorkflowShape {
+            name,
+            runs: 0,
+            errors: 0,
+            cancelled: 0,
+            budget_exceeded: 0,
+            nodes: Vec::new(),
+            edges: Vec::new(),
+        }
     }
 
     /// The shape as a Mermaid flowchart: solid arrows for `then`, dotted for
-    /// `inside`, each labelled with run and error counts.
+    /// `inside`, each labelled with its runs and, when there are any, its
+    /// errors, cancellations, budget stops and retries, counted apart
+    /// (`3 runs, 1 error, 2 retries`).
     ///
     /// ```
     /// for shape in obs_runtime::workflow::workflows() {
@@ -93,7 +120,13 @@ impl WorkflowShape {
     /// ```
     pub fn to_mermaid(&self) -> String {
         let mut out = String::from("flowchart LR\n");
-        let _ = writeln!(out, "    start([\"{} ({} runs, {} errors)\"])", self.name, self.runs, self.errors);
+        let label = tally(&[
+            (self.runs, "run", "runs"),
+            (self.errors, "error", "errors"),
+            (self.cancelled, "cancelled", "cancelled"),
+            (self.budget_exceeded, "budget stop", "budget stops"),
+        ]);
+        let _ = writeln!(out, "    start([\"{} ({label})\"])", self.name);
         let id = |name: &str| -> String {
             if name == "start" {
                 return "start".to_owned();
@@ -109,36 +142,70 @@ impl WorkflowShape {
                 EdgeKind::Then => "-->",
                 EdgeKind::Inside => "-.->",
             };
-            let _ = writeln!(
-                out,
-                "    {} {arrow}|\"{} runs, {} errors\"| {}",
-                id(edge.from),
-                edge.runs,
-                edge.errors,
-                id(edge.to)
-            );
+            let label = tally(&[
+                (edge.runs, "run", "runs"),
+                (edge.errors, "error", "errors"),
+                (edge.cancelled, "cancelled", "cancelled"),
+                (edge.budget_exceeded, "budget stop", "budget stops"),
+                (edge.retries, "retry", "retries"),
+            ]);
+            let _ = writeln!(out, "    {} {arrow}|\"{label}\"| {}", id(edge.from), id(edge.to));
         }
         out
     }
 }
 
-/// Executions and failures of one node, edge or workflow.
+/// `1 run, 2 errors`: the first count always, the others when not zero, each singular or plural.
+fn tally(counts: &[(u64, &str, &str)]) -> String {
+    let mut parts = Vec::new();
+    for (i, &(n, one, many)) in counts.iter().enumerate() {
+        if i == 0 || n > 0 {
+            parts.push(format!("{n} {}", if n == 1 { one } else { many }));
+        }
+    }
+    parts.join(", ")
+}
+
+/// Executions of one node, edge or workflow by how they ended, and retried attempts.
 #[derive(Default)]
 struct Counts {
     runs: AtomicU64,
     errors: AtomicU64,
+    cancelled: AtomicU64,
+    budget_exceeded: AtomicU64,
+    retries: AtomicU64,
+}
+
+/// What [`Counts`] held when read.
+struct Read {
+    runs: u64,
+    errors: u64,
+    cancelled: u64,
+    budget_exceeded: u64,
+    retries: u64,
 }
 
 impl Counts {
-    fn add(&self, failed: bool) {
+    fn add(&self, status: Status) {
         self.runs.fetch_add(1, Ordering::Relaxed);
-        if failed {
-            self.errors.fetch_add(1, Ordering::Relaxed);
-        }
+        let by = match status {
+            Status::Ok => return,
+            Status::Error | Status::Panic | Status::Timeout => &self.errors,
+            Status::Cancelled => &self.cancelled,
+            Status::BudgetExceeded => &self.budget_exceeded,
+        };
+        by.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn read(&self) -> (u64, u64) {
-        (self.runs.load(Ordering::Relaxed), self.errors.load(Ordering::Relaxed))
+    fn read(&self) -> Read {
+        let get = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        Read {
+            runs: get(&self.runs),
+            errors: get(&self.errors),
+            cancelled: get(&self.cancelled),
+            budget_exceeded: get(&self.budget_exceeded),
+            retries: get(&self.retries),
+        }
     }
 
     fn leak() -> &'static Counts {
@@ -181,24 +248,24 @@ impl Skeleton {
     }
 
     fn shape(&self, name: &'static str) -> WorkflowShape {
-        let (runs, errors) = self.run.read();
+        let Read { runs, errors, cancelled, budget_exceeded, .. } = self.run.read();
         let nodes = self
             .nodes
             .iter()
             .map(|(name, counts)| {
-                let (runs, errors) = counts.read();
-                NodeShape { name, runs, errors }
+                let Read { runs, errors, cancelled, budget_exceeded, retries } = counts.read();
+                NodeShape { name, runs, errors, cancelled, budget_exceeded, retries }
             })
             .collect();
         let edges = self
             .edges
             .iter()
             .map(|&(from, to, kind, counts)| {
-                let (runs, errors) = counts.read();
-                Edge { from, to, kind, runs, errors }
+                let Read { runs, errors, cancelled, budget_exceeded, retries } = counts.read();
+                Edge { from, to, kind, runs, errors, cancelled, budget_exceeded, retries }
             })
             .collect();
-        WorkflowShape { name, runs, errors, nodes, edges }
+        WorkflowShape { name, runs, errors, cancelled, budget_exceeded, nodes, edges }
     }
 }
 
@@ -256,19 +323,34 @@ pub(crate) fn record_node(
     from: &'static str,
     to: &'static str,
     kind: EdgeKind,
-    failed: bool,
+    status: Status,
 ) {
     let (edge, node) = site.get(workflow, from, kind, |shape| (shape.edge(from, to, kind), Some(shape.node(to))));
-    edge.add(failed);
+    edge.add(status);
     if let Some(node) = node {
-        node.add(failed);
+        node.add(status);
+    }
+}
+
+/// An attempt of node `to` that failed and runs again.
+pub(crate) fn record_retry(
+    site: &SiteCounts,
+    workflow: &'static str,
+    from: &'static str,
+    to: &'static str,
+    kind: EdgeKind,
+) {
+    let (edge, node) = site.get(workflow, from, kind, |shape| (shape.edge(from, to, kind), Some(shape.node(to))));
+    edge.retries.fetch_add(1, Ordering::Relaxed);
+    if let Some(node) = node {
+        node.retries.fetch_add(1, Ordering::Relaxed);
     }
 }
 
 /// A finished run of `workflow`.
-pub(crate) fn record_run(site: &SiteCounts, workflow: &'static str, failed: bool) {
+pub(crate) fn record_run(site: &SiteCounts, workflow: &'static str, status: Status) {
     let (run, _) = site.get(workflow, "", EdgeKind::Then, |shape| (shape.run, None));
-    run.add(failed);
+    run.add(status);
 }
 
 /// Every workflow of the binary (from the catalog, whether it ran or not) with

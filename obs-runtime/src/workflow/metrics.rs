@@ -7,7 +7,7 @@ use metrics::{Counter, Gauge, Histogram};
 
 use super::limits::Budget;
 use crate::metrics::{
-    NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, Status, WORKFLOW_ACTIVE,
+    NODE_ATTEMPTS_TOTAL, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, Status, WORKFLOW_ACTIVE,
     WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, active,
 };
 
@@ -51,6 +51,8 @@ pub(crate) struct NodeHandles {
     runs: [Counter; 6],
     duration: Histogram,
     retries: Counter,
+    /// Every attempt by how it ended, retried ones included.
+    attempts: [Counter; 6],
 }
 
 impl FlowHandles {
@@ -120,11 +122,17 @@ impl NodeHandles {
                 .map(|status| metrics::counter!(runs.clone(), "workflow" => workflow, "node" => node, "status" => status.as_str())),
             duration: metrics::histogram!(NODE_DURATION_SECONDS.name(), "workflow" => workflow, "node" => node),
             retries: metrics::counter!(NODE_RETRIES_TOTAL.name(), "workflow" => workflow, "node" => node),
+            attempts: Status::ALL.map(|outcome| {
+                let attempts = NODE_ATTEMPTS_TOTAL.name();
+                metrics::counter!(attempts, "workflow" => workflow, "node" => node, "outcome" => outcome.as_str())
+            }),
         }
     }
 
-    pub(crate) fn retried(&self) {
+    /// An attempt ended with `outcome` and will be retried.
+    pub(crate) fn retried(&self, outcome: Status) {
         self.retries.increment(1);
+        self.attempts[outcome as usize].increment(1);
     }
 }
 
@@ -150,6 +158,8 @@ impl FlowMeter {
                 h.duration.record(seconds);
             }
             FlowMeter::Node(h) => {
+                // The last attempt ends the way the node does.
+                h.attempts[status as usize].increment(1);
                 h.runs[status as usize].increment(1);
                 h.duration.record(seconds);
             }
