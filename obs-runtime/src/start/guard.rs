@@ -77,7 +77,10 @@ impl Drop for ObsGuard {
             }
         }
         // Every exporter but the log writer has flushed: what they counted is final.
-        let totals = self.metrics_text.as_ref().map(|render| ShutdownTotals::read(&render(crate::export::text_format::TextFormat::Prometheus)));
+        let totals = self
+            .metrics_text
+            .as_ref()
+            .map(|render| ShutdownTotals::read(&render(crate::export::text_format::TextFormat::Prometheus)));
         log_shutdown(&self.service, totals.as_ref(), began.elapsed());
         while let Some(exporter) = self.exporters.pop() {
             exporter.shutdown(deadline);

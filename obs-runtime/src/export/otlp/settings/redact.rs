@@ -28,6 +28,9 @@ pub(crate) fn redact_url(url: &str) -> String {
         Some((_, host)) => format!("<redacted>@{host}"),
         None => authority.to_owned(),
     };
+    // Userinfo-like text past the authority (`/v1/traces,user:pass@host` from a
+    // malformed list) is not the URL's userinfo, but may still be a secret.
+    let path = if path.contains('@') { "/<redacted>" } else { path };
     let mut out = match scheme {
         Some(scheme) => format!("{scheme}://{authority}{path}"),
         None => format!("{authority}{path}"),

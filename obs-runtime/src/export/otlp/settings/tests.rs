@@ -76,6 +76,9 @@ fn echoed_urls_have_no_userinfo_or_query_values() {
     let shown = redact_url(&url);
     assert_eq!(shown, "https://<redacted>@collector:4318/v1/traces?token=<redacted>&<redacted>");
     assert_eq!(redact_url("http://c:4318/"), "http://c:4318/");
+    // A malformed list puts userinfo-like text in the path: not shown either.
+    let listed = format!("http://127.0.0.1:9/v1/traces,{CANARY}:{CANARY}@x");
+    assert_eq!(redact_url(&listed), "http://127.0.0.1:9/<redacted>");
     let bad = url.replace("https://", "ftp://");
     let err =
         Endpoint::resolve(Signal::Traces, &OtlpOptions { endpoint: Some(bad), ..Default::default() }).unwrap_err();
