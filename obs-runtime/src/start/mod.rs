@@ -25,6 +25,7 @@ impl Builder {
             http_addr: None,
             metrics_text: None,
             exporters: Vec::new(),
+            announce: None,
         });
         #[cfg(not(all(feature = "disabled", not(feature = "testing"))))]
         start(self)
