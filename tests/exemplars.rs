@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use obs_runtime::export::otlp::TraceSampler;
 use obs_runtime::observe;
 use support::collector::Collector;
-use support::{ChildGuard, MemoryWriter, PaymentError, free_port, http_get, http_get_full, promtool_check, run_child};
+use support::{MemoryWriter, PaymentError, http_get, http_get_full, promtool_check, run_child};
 
 const OPENMETRICS: &str = "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5";
 
@@ -166,27 +166,8 @@ fn sampled() {
     assert_eq!(reference_parser_exemplars(&text), shown.len());
 
     // A real Prometheus with exemplar storage scrapes the app (it asks for OpenMetrics itself).
-    let dir = std::env::temp_dir().join(format!("obs-exemplars-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"),
-    )
-    .unwrap();
-    let port = free_port();
-    let _server = ChildGuard(
-        Command::new(support::require_tool("prometheus"))
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--enable-feature=exemplar-storage")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts"),
-    );
-    let prometheus: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let _server = support::Prometheus::start("exemplars", app, &["--enable-feature=exemplar-storage"]);
+    let prometheus = _server.addr;
     // Calls after Prometheus started, so its scrapes take fresh exemplars too.
     let deadline = Instant::now() + Duration::from_secs(90);
     let stored: BTreeSet<String> = loop {

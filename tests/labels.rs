@@ -5,11 +5,10 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use obs_runtime::{ErrorKind, LabelValue, observe};
-use support::{ChildGuard, free_port, http_get, promtool_check, require_tool, sample};
+use support::{http_get, promtool_check, require_tool, sample};
 
 #[derive(Clone, Copy, Debug, LabelValue)]
 enum Tier {
@@ -106,7 +105,7 @@ fn calls(text: &str, labels: &[(&str, &str)]) -> Option<f64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
-    let prometheus_bin = require_tool("prometheus");
+    require_tool("prometheus");
     let guard = obs_runtime::builder()
         .service_name("labels-test")
         .log_writer(std::io::sink)
@@ -178,28 +177,8 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
     assert_eq!(site.labels(), ["tier", "channel"]);
 
     // A real Prometheus: a query over a label from an argument.
-    let dir = std::env::temp_dir().join(format!("obs-labels-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let server = ChildGuard(
-        Command::new(prometheus_bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts"),
-    );
-    let prometheus: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = support::Prometheus::start("labels", app, &[]);
+    let prometheus = server.addr;
     let promql = r#"sum by (tier) (obs_function_calls_total{function="charge"})"#;
     let deadline = Instant::now() + Duration::from_secs(90);
     let by_tier = loop {
@@ -221,5 +200,4 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
     assert_eq!(tier("free").as_deref(), Some("0"));
 
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

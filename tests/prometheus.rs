@@ -4,11 +4,10 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use obs_runtime::{ErrorKind, observe};
-use support::{ChildGuard, free_port, http_get, promtool_check, require_tool};
+use support::{http_get, promtool_check, require_tool};
 
 #[derive(Debug, ErrorKind)]
 enum CheckoutError {
@@ -51,7 +50,7 @@ fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Valu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_and_queries_the_function_metrics() {
     let promtool_present = require_tool("promtool");
-    let prometheus_bin = require_tool("prometheus");
+    require_tool("prometheus");
     let _ = promtool_present;
 
     let guard = obs_runtime::builder()
@@ -76,28 +75,8 @@ async fn prometheus_scrapes_and_queries_the_function_metrics() {
     promtool_check(&text);
 
     // A real Prometheus server scraping the app every second.
-    let dir = std::env::temp_dir().join(format!("obs-prometheus-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let server = ChildGuard(
-        Command::new(prometheus_bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts"),
-    );
-    let prometheus: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = support::Prometheus::start("prometheus", app, &[]);
+    let prometheus = server.addr;
 
     let deadline = Instant::now() + Duration::from_secs(90);
     let calls = loop {
@@ -133,5 +112,4 @@ async fn prometheus_scrapes_and_queries_the_function_metrics() {
     assert_eq!(errors[0]["value"][1], "3");
 
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -6,12 +6,11 @@
 
 mod support;
 
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use support::{ChildGuard, free_port, http_get, promtool_check, require_tool, sample};
+use support::{http_get, promtool_check, require_tool, sample};
 
 fn percent_encode(s: &str) -> String {
     s.bytes()
@@ -24,7 +23,7 @@ fn percent_encode(s: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_applications_metrics_and_callback_gauges_are_scraped() {
-    let prometheus_bin = require_tool("prometheus");
+    require_tool("prometheus");
     let guard = obs_runtime::builder()
         .service_name("user-metrics-test")
         .log_writer(std::io::sink)
@@ -96,28 +95,8 @@ async fn the_applications_metrics_and_callback_gauges_are_scraped() {
     assert_eq!(sample(&text, "obs_metric_callback_panics_total", &[("metric", "broken_gauge")]), Some(1.0), "{text}");
 
     // A real Prometheus sees both kinds.
-    let dir = std::env::temp_dir().join(format!("obs-user-metrics-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let config = dir.join("prometheus.yml");
-    std::fs::write(
-        &config,
-        format!(
-            "global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
-        ),
-    )
-    .unwrap();
-    let port = free_port();
-    let server = ChildGuard(
-        Command::new(prometheus_bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("prometheus starts"),
-    );
-    let prometheus: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let server = support::Prometheus::start("user-metrics", app, &[]);
+    let prometheus = server.addr;
     let promql = r#"sum(db_pool_connections) + on() sum(orders_total)"#;
     let deadline = Instant::now() + Duration::from_secs(90);
     let value = loop {
@@ -136,5 +115,4 @@ async fn the_applications_metrics_and_callback_gauges_are_scraped() {
     };
     assert_eq!(value, "11", "5 idle + 2 busy + 3 + 1 orders");
     drop(server);
-    let _ = std::fs::remove_dir_all(&dir);
 }

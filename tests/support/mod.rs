@@ -125,6 +125,54 @@ impl Drop for ChildGuard {
     }
 }
 
+/// A `prometheus` server on a free loopback port scraping `app` every second
+/// (job `app`), its data in a temporary directory named after `name`, with
+/// `extra` flags (`--enable-feature=...`). Dropping it stops the server and
+/// removes the directory.
+pub struct Prometheus {
+    pub addr: SocketAddr,
+    dir: std::path::PathBuf,
+    _server: ChildGuard,
+}
+
+impl Prometheus {
+    pub fn start(name: &str, app: SocketAddr, extra: &[&str]) -> Prometheus {
+        use std::process::{Command, Stdio};
+        let dir = std::env::temp_dir().join(format!("obs-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
+            ),
+        )
+        .unwrap();
+        let port = free_port();
+        let server = ChildGuard(
+            Command::new(require_tool("prometheus"))
+                .arg(format!("--config.file={}", config.display()))
+                .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+                .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+                .args(extra)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("prometheus starts"),
+        );
+        Prometheus { addr: format!("127.0.0.1:{port}").parse().unwrap(), dir, _server: server }
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        // The server first (its guard is dropped after this body), then its data: kill it here.
+        let _ = self._server.0.kill();
+        let _ = self._server.0.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// A free port on 127.0.0.1.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port()).expect("free port")
