@@ -233,18 +233,12 @@ pub(crate) fn eq(value: &str) -> String {
     format!("={}", quote(value))
 }
 
-/// A PromQL double-quoted string: backslash and double quote escaped.
+/// A PromQL double-quoted string: backslash, double quote and newline escaped,
+/// as in the exposition formats' label values.
 pub(crate) fn quote(value: &str) -> String {
     let mut out = String::with_capacity(value.len() + 2);
     out.push('"');
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    crate::export::text_format::escape_label_value(&mut out, value);
     out.push('"');
     out
 }
