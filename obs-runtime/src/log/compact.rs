@@ -17,7 +17,6 @@
 //! [`JsonLayer`](super::JsonLayer) installed before this layer, so they are the
 //! same as JSON lines and exported spans would show.
 
-use std::cell::RefCell;
 use std::error::Error;
 use std::fmt::{self, Write as _};
 use std::io::Write as _;
@@ -63,24 +62,10 @@ where
     W: for<'w> MakeWriter<'w> + 'static,
 {
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        thread_local! {
-            static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
-        }
-        let write = |line: &mut String| {
-            line.clear();
+        super::json::with_line_buffer(|line| {
             self.format(event, &ctx, line);
             let _ = self.make_writer.make_writer_for(event.metadata()).write_all(line.as_bytes());
-        };
-        let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
-            Ok(mut line) => {
-                write(&mut line);
-                true
-            }
-            Err(_) => false,
         });
-        if reused != Ok(true) {
-            write(&mut String::new());
-        }
     }
 }
 

@@ -158,11 +158,6 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        /// What the reused buffer keeps after a longer line (most lines are under 1 KiB).
-        const RETAINED_LINE_BYTES: usize = 16 * 1024;
-        thread_local! {
-            static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
-        }
         #[cfg(feature = "otlp")]
         if let Some(span) = ctx.event_span(event)
             && let Some(dispatch) = self.dispatch.get().and_then(|d| d.upgrade())
@@ -170,29 +165,11 @@ where
             adopt_otel_ids(&span, &dispatch);
         }
         if self.lines {
-            // The reused buffer; a fresh one when it is taken (an event logged while this one
-            // is formatted) or already gone (an event logged while the thread exits).
-            let write = |line: &mut String| {
-                line.clear();
+            with_line_buffer(|line| {
                 self.format(event, &ctx, line);
                 let mut writer = self.make_writer.make_writer_for(event.metadata());
                 let _ = writer.write_all(line.as_bytes());
-                // One huge line must not cost its size for the life of the thread.
-                if line.capacity() > RETAINED_LINE_BYTES {
-                    line.clear();
-                    line.shrink_to(RETAINED_LINE_BYTES);
-                }
-            };
-            let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
-                Ok(mut line) => {
-                    write(&mut line);
-                    true
-                }
-                Err(_) => false,
             });
-            if reused != Ok(true) {
-                write(&mut String::new());
-            }
         }
         #[cfg(feature = "otlp")]
         if let Some(logs) = &self.logs {
@@ -362,6 +339,36 @@ impl SpanFields {
             self.more.push(slot);
             self.len += 1;
         }
+    }
+}
+
+/// Runs `write` on this thread's reused, cleared line buffer; on a fresh one when
+/// that is taken (an event logged while another is formatted) or already gone
+/// (an event logged while the thread exits). One huge line does not cost its
+/// size for the life of the thread.
+pub(crate) fn with_line_buffer(mut write: impl FnMut(&mut String)) {
+    /// What the reused buffer keeps after a longer line (most lines are under 1 KiB).
+    const RETAINED_LINE_BYTES: usize = 16 * 1024;
+    thread_local! {
+        static BUFFER: RefCell<String> = const { RefCell::new(String::new()) };
+    }
+    let mut run = |line: &mut String| {
+        line.clear();
+        write(line);
+        if line.capacity() > RETAINED_LINE_BYTES {
+            line.clear();
+            line.shrink_to(RETAINED_LINE_BYTES);
+        }
+    };
+    let reused = BUFFER.try_with(|buffer| match buffer.try_borrow_mut() {
+        Ok(mut line) => {
+            run(&mut line);
+            true
+        }
+        Err(_) => false,
+    });
+    if reused != Ok(true) {
+        run(&mut String::new());
     }
 }
 
