@@ -126,7 +126,7 @@ pub mod __private;
 
 /// The README's code blocks, compiled (and run) as doc tests (with the
 /// features they use, as the test command's `--all-features` build has them).
-#[cfg(all(doctest, feature = "testing", feature = "health", feature = "http"))]
+#[cfg(all(doctest, feature = "testing", feature = "health", feature = "http", feature = "postgres"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
