@@ -130,6 +130,11 @@ pub mod __private;
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
 
+/// `docs/health.md`'s code, compiled as a doc test.
+#[cfg(all(doctest, feature = "health", feature = "postgres", feature = "redis"))]
+#[doc = include_str!("../../docs/health.md")]
+pub struct HealthDocDoctests;
+
 pub use callsite::catalog;
 pub use config::Builder;
 pub use error::ErrorKind;
