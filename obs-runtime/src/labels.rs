@@ -41,6 +41,8 @@ use std::sync::{Mutex, OnceLock};
 
 use metrics::Counter;
 
+use crate::kind::Kind;
+
 /// The label value an over-limit label folds into.
 pub const OVERFLOW: &str = "__overflow__";
 
@@ -173,10 +175,23 @@ const MAX_SERIES_PER_SITE: usize = 1 << 14;
 pub const UNLABELLED: usize = usize::MAX;
 
 /// What start-up tells the label tables: the per-label limit of string values
-/// and where folded values are counted.
+/// and where folded values are counted (`obs_overflow_total{metric=...}` naming
+/// the calls family of functions, the runs family of workflows and of nodes).
 pub(crate) struct Limits {
     pub values: usize,
-    pub overflow: Counter,
+    pub function_overflow: Counter,
+    pub workflow_overflow: Counter,
+    pub node_overflow: Counter,
+}
+
+impl Limits {
+    fn overflow(&self, kind: Kind) -> Counter {
+        match kind {
+            Kind::Workflow => self.workflow_overflow.clone(),
+            Kind::Node => self.node_overflow.clone(),
+            _ => self.function_overflow.clone(),
+        }
+    }
 }
 
 static LIMITS: OnceLock<Limits> = OnceLock::new();
@@ -193,12 +208,14 @@ pub(crate) fn configure(limits: Limits) {
 pub struct LabelSite {
     names: &'static [&'static str],
     dims: Option<&'static [Dim]>,
+    /// The kind of the call site the labels belong to (which family its folded values are counted against).
+    kind: Kind,
     table: OnceLock<LabelTable>,
 }
 
 impl LabelSite {
-    pub const fn new(names: &'static [&'static str], dims: Option<&'static [Dim]>) -> LabelSite {
-        LabelSite { names, dims, table: OnceLock::new() }
+    pub const fn new(names: &'static [&'static str], dims: Option<&'static [Dim]>, kind: Kind) -> LabelSite {
+        LabelSite { names, dims, kind, table: OnceLock::new() }
     }
 
     /// The label names, in the order of `labels(...)`.
@@ -228,7 +245,8 @@ impl LabelSite {
     #[cold]
     fn build(&'static self, dims: &[Dim]) -> Option<&'static LabelTable> {
         let limits = LIMITS.get()?;
-        Some(self.table.get_or_init(|| LabelTable::new(self.names, self.dims.unwrap_or(dims), limits)))
+        let dims = self.dims.unwrap_or(dims);
+        Some(self.table.get_or_init(|| LabelTable::new(self.names, dims, limits.values, limits.overflow(self.kind))))
     }
 
     /// The table, when the static names the dims or a call built it.
@@ -249,7 +267,7 @@ pub struct LabelTable {
 }
 
 impl LabelTable {
-    fn new(names: &'static [&'static str], dims: &[Dim], limits: &Limits) -> LabelTable {
+    fn new(names: &'static [&'static str], dims: &[Dim], limit: usize, overflow: Counter) -> LabelTable {
         let bounded: usize = dims
             .iter()
             .map(|d| match d {
@@ -259,7 +277,7 @@ impl LabelTable {
             .product();
         let texts = dims.iter().filter(|d| matches!(d, Dim::Text)).count() as u32;
         // Each string label gets `limit` values plus `__overflow__`, as many as fit the site's cap.
-        let mut limit = limits.values.max(1);
+        let mut limit = limit.max(1);
         while texts > 0 && limit > 1 && bounded.saturating_mul((limit + 1).saturating_pow(texts)) > MAX_SERIES_PER_SITE
         {
             limit -= 1;
@@ -270,7 +288,7 @@ impl LabelTable {
             .map(|&dim| {
                 let (radix, text) = match dim {
                     Dim::Values(values) => (values.len().max(1), None),
-                    Dim::Text => (limit + 1, Some(TextValues::new(limit, limits.overflow.clone()))),
+                    Dim::Text => (limit + 1, Some(TextValues::new(limit, overflow.clone()))),
                 };
                 let table = DimTable { stride, radix, dim, text };
                 stride *= radix;
@@ -459,7 +477,7 @@ mod tests {
     }
 
     fn table(dims: &[Dim], limit: usize) -> LabelTable {
-        LabelTable::new(&["tier", "region"], dims, &Limits { values: limit, overflow: Counter::noop() })
+        LabelTable::new(&["tier", "region"], dims, limit, Counter::noop())
     }
 
     #[test]
@@ -486,11 +504,7 @@ mod tests {
 
     #[test]
     fn string_limits_shrink_until_the_site_fits_its_series_cap() {
-        let t = LabelTable::new(
-            &["a", "b", "c"],
-            &[Dim::Text, Dim::Text, Dim::Text],
-            &Limits { values: 100, overflow: Counter::noop() },
-        );
+        let t = LabelTable::new(&["a", "b", "c"], &[Dim::Text, Dim::Text, Dim::Text], 100, Counter::noop());
         assert!(t.len() <= MAX_SERIES_PER_SITE, "{}", t.len());
         assert!(t.len() > MAX_SERIES_PER_SITE / 2, "{}", t.len());
     }
