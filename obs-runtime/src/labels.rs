@@ -234,6 +234,20 @@ impl LabelSite {
                 None => return UNLABELLED,
             },
         };
+        // Enums only: every radix is its type's `VALUES.len()`, a constant once this is
+        // inlined into the call site, so the index folds to a few multiply-adds and the
+        // table is not read (it numbers its series the same way, `LabelTable::new`).
+        if values.iter().all(|v| matches!(v.dim, Dim::Values(_))) {
+            let (mut index, mut stride) = (0, 1);
+            for value in &values {
+                if let Dim::Values(all) = value.dim {
+                    let radix = all.len().max(1);
+                    index += value.index.min(radix - 1) * stride;
+                    stride *= radix;
+                }
+            }
+            return index;
+        }
         let mut index = 0;
         for (value, dim) in values.iter().zip(table.dims.iter()) {
             index += value.digit(dim) * dim.stride;
@@ -500,6 +514,51 @@ mod tests {
         assert_eq!(t.values(folded), [("tier", "free"), ("region", OVERFLOW)]);
         assert_eq!(at(Tier::Free, "sa"), folded);
         assert!(!t.all_known());
+    }
+
+    #[derive(Clone, Copy)]
+    enum Channel {
+        Web,
+        App,
+        Phone,
+    }
+    impl LabelValue for Channel {
+        const VALUES: &'static [&'static str] = &["web", "app", "phone"];
+        fn index(&self) -> usize {
+            *self as usize
+        }
+    }
+    impl LabelDigit for Channel {
+        type Kind = Bounded<Channel>;
+        fn label_ref(&self) -> LabelRef<'_> {
+            LabelRef::bounded(Self::VALUES, self.index())
+        }
+    }
+
+    #[test]
+    fn enum_labels_index_without_the_table_the_series_the_table_decodes() {
+        configure(Limits {
+            values: 2,
+            function_overflow: Counter::noop(),
+            workflow_overflow: Counter::noop(),
+            node_overflow: Counter::noop(),
+        });
+        static SITE: LabelSite = LabelSite::new(&["tier", "channel"], None, Kind::Function);
+        let mut seen = std::collections::HashSet::new();
+        for tier in [Tier::Free, Tier::Pro] {
+            for channel in [Channel::Web, Channel::App, Channel::Phone] {
+                let index = SITE.index([LabelRef::of(&tier), LabelRef::of(&channel)]);
+                let table = SITE.table().expect("built by the first call");
+                let decoded = table.values(index);
+                assert_eq!(decoded, [("tier", tier.as_label()), ("channel", channel.as_label())]);
+                assert!(seen.insert(index));
+            }
+        }
+        assert_eq!(seen.len(), SITE.table().map_or(0, LabelTable::len));
+        // A hand-written `index` past `VALUES` stays inside the table.
+        let past = LabelRef::bounded(Tier::VALUES, 7);
+        let index = SITE.index([past, LabelRef::of(&Channel::Phone)]);
+        assert_eq!(SITE.table().map(|t| t.values(index)), Some(vec![("tier", "pro"), ("channel", "phone")]));
     }
 
     #[test]
