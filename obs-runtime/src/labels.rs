@@ -3,7 +3,9 @@
 //!
 //! Each value is an expression over the arguments, evaluated once per call
 //! before the body runs, and the label goes on the function's calls, errors and
-//! duration series. A label stays bounded one of two ways:
+//! duration series. `#[workflow(labels(...))]` and `#[node(labels(...))]` work
+//! the same way on their own families: once per run, and once per node call
+//! (every attempt of a call counts in its series). A label stays bounded one of two ways:
 //!
 //! * its value's type implements [`LabelValue`] (`#[derive(LabelValue)]` on a
 //!   fieldless enum): the type declares every value, so `init` registers every
@@ -11,7 +13,8 @@
 //! * it is a `&str` or `String`: the first
 //!   [`Builder::label_values_limit`](crate::Builder::label_values_limit) values
 //!   (100 unless set) of each label of each function get a series, later ones
-//!   fold into `__overflow__` and are counted in `obs_overflow_total`.
+//!   fold into `__overflow__` and are counted in `obs_overflow_total` (against
+//!   the calls family of a function, the runs family of a workflow or node).
 //!
 //! Any other type is a compile error on the expression that says what to implement.
 //!
