@@ -1,3 +1,5 @@
+#![deny(warnings)]
+
 use obs_runtime::{LabelValue, node, workflow};
 
 #[derive(Clone, Copy, Debug, LabelValue)]
