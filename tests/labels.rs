@@ -100,6 +100,12 @@ async fn ship(region: String) -> Result<(), ChargeError> {
     if region.is_empty() { Err(ChargeError::Declined) } else { Ok(()) }
 }
 
+/// A workflow's string label: the same cap, its folded runs counted against the runs family.
+#[workflow(labels(region = region.as_str()))]
+async fn deliver(region: String) -> Result<usize, ChargeError> {
+    Ok(region.len())
+}
+
 fn request(region: &str, channel: Channel) -> Request {
     Request { region: region.to_owned(), channel }
 }
@@ -156,6 +162,8 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
     }
     // No series without its labels for a labelled workflow either.
     assert!(!text.contains("obs_workflow_runs_total{workflow=\"checkout\",status="), "{text}");
+    // A workflow with only string labels has no series before its first run.
+    assert!(!text.contains("workflow=\"deliver\""), "{text}");
     // No series without its labels for a labelled function.
     assert!(!text.contains("obs_function_in_flight{function=\"charge\",module=\"labels\"}"), "{text}");
 
@@ -178,6 +186,9 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
     // Outside any workflow: `ap` is the third region, `sa` and `mars` fold.
     for region in ["ap", "sa", "mars", "eu"] {
         ship(region.to_owned()).await.unwrap();
+    }
+    for region in ["eu", "us", "ap", "sa", "mars", "eu"] {
+        deliver(region.to_owned()).await.unwrap();
     }
 
     let (status, text) = http_get(app, "/metrics").unwrap();
@@ -264,6 +275,17 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
         sample(&text, "obs_overflow_total", &[("metric", "obs_node_runs_total")]),
         Some(2.0),
         "a node's folded calls are counted against its runs family:\n{text}"
+    );
+    let deliver = |region: &str| {
+        sample(&text, "obs_workflow_runs_total", &[("workflow", "deliver"), ("region", region), ("status", "ok")])
+    };
+    assert_eq!(deliver("eu"), Some(2.0), "{text}");
+    assert_eq!(deliver("ap"), Some(1.0), "{text}");
+    assert_eq!(deliver("__overflow__"), Some(2.0), "{text}");
+    assert_eq!(
+        sample(&text, "obs_overflow_total", &[("metric", "obs_workflow_runs_total")]),
+        Some(2.0),
+        "a workflow's folded runs are counted against its runs family:\n{text}"
     );
     promtool_check(&text);
 
