@@ -186,10 +186,40 @@ pub fn label_arg<T: LabelArg + ?Sized>(value: &T) -> LabelRef<'_> {
 }
 
 /// A label value's kind, carried in a type only (for [`label_dim`]): the
-/// kind, not the value's type, which may borrow from the arguments.
-#[inline(always)]
-pub fn label_witness<T: LabelArg + ?Sized>(_: &T) -> Witness<<T as LabelDigit>::Kind> {
-    Witness::new()
+/// kind, not the value's type, which may borrow from the arguments. Found
+/// through an autoref probe (`(&LabelProbe(&value)).obs_label_kind()`, with
+/// [`label_probe`]'s traits in scope), so that a value of a wrong type, which
+/// `label_arg` already reports, gets no second error here.
+pub struct LabelProbe<'a, T: ?Sized>(pub &'a T);
+
+/// The two ways [`LabelProbe`] finds a value's kind: from its `LabelDigit`
+/// impl, or, for a type without one, a stand-in that is never used (the
+/// build fails on `label_arg`).
+pub mod label_probe {
+    use super::{LabelDigit, LabelProbe, Witness};
+    use crate::labels::Text;
+
+    pub trait KindViaDigit {
+        type Kind: ?Sized;
+        fn obs_label_kind(&self) -> Witness<Self::Kind>;
+    }
+    impl<T: LabelDigit + ?Sized> KindViaDigit for LabelProbe<'_, T> {
+        type Kind = T::Kind;
+        #[inline(always)]
+        fn obs_label_kind(&self) -> Witness<T::Kind> {
+            Witness::new()
+        }
+    }
+
+    pub trait KindViaNothing {
+        fn obs_label_kind(&self) -> Witness<Text>;
+    }
+    impl<T: ?Sized> KindViaNothing for &LabelProbe<'_, T> {
+        #[inline(always)]
+        fn obs_label_kind(&self) -> Witness<Text> {
+            Witness::new()
+        }
+    }
 }
 
 /// The value set of one label, read in the call site's static from a closure

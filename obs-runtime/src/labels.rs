@@ -3,7 +3,9 @@
 //!
 //! Each value is an expression over the arguments, evaluated once per call
 //! before the body runs, and the label goes on the function's calls, errors and
-//! duration series. A label stays bounded one of two ways:
+//! duration series. `#[workflow(labels(...))]` and `#[node(labels(...))]` work
+//! the same way on their own families: once per run, and once per node call
+//! (every attempt of a call counts in its series). A label stays bounded one of two ways:
 //!
 //! * its value's type implements [`LabelValue`] (`#[derive(LabelValue)]` on a
 //!   fieldless enum): the type declares every value, so `init` registers every
@@ -11,7 +13,8 @@
 //! * it is a `&str` or `String`: the first
 //!   [`Builder::label_values_limit`](crate::Builder::label_values_limit) values
 //!   (100 unless set) of each label of each function get a series, later ones
-//!   fold into `__overflow__` and are counted in `obs_overflow_total`.
+//!   fold into `__overflow__` and are counted in `obs_overflow_total` (against
+//!   the calls family of a function, the runs family of a workflow or node).
 //!
 //! Any other type is a compile error on the expression that says what to implement.
 //!
@@ -40,6 +43,8 @@ use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use metrics::Counter;
+
+use crate::kind::Kind;
 
 /// The label value an over-limit label folds into.
 pub const OVERFLOW: &str = "__overflow__";
@@ -173,10 +178,23 @@ const MAX_SERIES_PER_SITE: usize = 1 << 14;
 pub const UNLABELLED: usize = usize::MAX;
 
 /// What start-up tells the label tables: the per-label limit of string values
-/// and where folded values are counted.
+/// and where folded values are counted (`obs_overflow_total{metric=...}` naming
+/// the calls family of functions, the runs family of workflows and of nodes).
 pub(crate) struct Limits {
     pub values: usize,
-    pub overflow: Counter,
+    pub function_overflow: Counter,
+    pub workflow_overflow: Counter,
+    pub node_overflow: Counter,
+}
+
+impl Limits {
+    fn overflow(&self, kind: Kind) -> Counter {
+        match kind {
+            Kind::Workflow => self.workflow_overflow.clone(),
+            Kind::Node => self.node_overflow.clone(),
+            _ => self.function_overflow.clone(),
+        }
+    }
 }
 
 static LIMITS: OnceLock<Limits> = OnceLock::new();
@@ -193,12 +211,14 @@ pub(crate) fn configure(limits: Limits) {
 pub struct LabelSite {
     names: &'static [&'static str],
     dims: Option<&'static [Dim]>,
+    /// The kind of the call site the labels belong to (which family its folded values are counted against).
+    kind: Kind,
     table: OnceLock<LabelTable>,
 }
 
 impl LabelSite {
-    pub const fn new(names: &'static [&'static str], dims: Option<&'static [Dim]>) -> LabelSite {
-        LabelSite { names, dims, table: OnceLock::new() }
+    pub const fn new(names: &'static [&'static str], dims: Option<&'static [Dim]>, kind: Kind) -> LabelSite {
+        LabelSite { names, dims, kind, table: OnceLock::new() }
     }
 
     /// The label names, in the order of `labels(...)`.
@@ -217,6 +237,20 @@ impl LabelSite {
                 None => return UNLABELLED,
             },
         };
+        // Enums only: every radix is its type's `VALUES.len()`, a constant once this is
+        // inlined into the call site, so the index folds to a few multiply-adds and the
+        // table is not read (it numbers its series the same way, `LabelTable::new`).
+        if values.iter().all(|v| matches!(v.dim, Dim::Values(_))) {
+            let (mut index, mut stride) = (0, 1);
+            for value in &values {
+                if let Dim::Values(all) = value.dim {
+                    let radix = all.len().max(1);
+                    index += value.index.min(radix - 1) * stride;
+                    stride *= radix;
+                }
+            }
+            return index;
+        }
         let mut index = 0;
         for (value, dim) in values.iter().zip(table.dims.iter()) {
             index += value.digit(dim) * dim.stride;
@@ -228,7 +262,8 @@ impl LabelSite {
     #[cold]
     fn build(&'static self, dims: &[Dim]) -> Option<&'static LabelTable> {
         let limits = LIMITS.get()?;
-        Some(self.table.get_or_init(|| LabelTable::new(self.names, self.dims.unwrap_or(dims), limits)))
+        let dims = self.dims.unwrap_or(dims);
+        Some(self.table.get_or_init(|| LabelTable::new(self.names, dims, limits.values, limits.overflow(self.kind))))
     }
 
     /// The table, when the static names the dims or a call built it.
@@ -249,7 +284,7 @@ pub struct LabelTable {
 }
 
 impl LabelTable {
-    fn new(names: &'static [&'static str], dims: &[Dim], limits: &Limits) -> LabelTable {
+    fn new(names: &'static [&'static str], dims: &[Dim], limit: usize, overflow: Counter) -> LabelTable {
         let bounded: usize = dims
             .iter()
             .map(|d| match d {
@@ -259,7 +294,7 @@ impl LabelTable {
             .product();
         let texts = dims.iter().filter(|d| matches!(d, Dim::Text)).count() as u32;
         // Each string label gets `limit` values plus `__overflow__`, as many as fit the site's cap.
-        let mut limit = limits.values.max(1);
+        let mut limit = limit.max(1);
         while texts > 0 && limit > 1 && bounded.saturating_mul((limit + 1).saturating_pow(texts)) > MAX_SERIES_PER_SITE
         {
             limit -= 1;
@@ -270,7 +305,7 @@ impl LabelTable {
             .map(|&dim| {
                 let (radix, text) = match dim {
                     Dim::Values(values) => (values.len().max(1), None),
-                    Dim::Text => (limit + 1, Some(TextValues::new(limit, limits.overflow.clone()))),
+                    Dim::Text => (limit + 1, Some(TextValues::new(limit, overflow.clone()))),
                 };
                 let table = DimTable { stride, radix, dim, text };
                 stride *= radix;
@@ -459,7 +494,7 @@ mod tests {
     }
 
     fn table(dims: &[Dim], limit: usize) -> LabelTable {
-        LabelTable::new(&["tier", "region"], dims, &Limits { values: limit, overflow: Counter::noop() })
+        LabelTable::new(&["tier", "region"], dims, limit, Counter::noop())
     }
 
     #[test]
@@ -484,13 +519,54 @@ mod tests {
         assert!(!t.all_known());
     }
 
+    #[derive(Clone, Copy)]
+    enum Channel {
+        Web,
+        App,
+        Phone,
+    }
+    impl LabelValue for Channel {
+        const VALUES: &'static [&'static str] = &["web", "app", "phone"];
+        fn index(&self) -> usize {
+            *self as usize
+        }
+    }
+    impl LabelDigit for Channel {
+        type Kind = Bounded<Channel>;
+        fn label_ref(&self) -> LabelRef<'_> {
+            LabelRef::bounded(Self::VALUES, self.index())
+        }
+    }
+
+    #[test]
+    fn enum_labels_index_without_the_table_the_series_the_table_decodes() {
+        configure(Limits {
+            values: 2,
+            function_overflow: Counter::noop(),
+            workflow_overflow: Counter::noop(),
+            node_overflow: Counter::noop(),
+        });
+        static SITE: LabelSite = LabelSite::new(&["tier", "channel"], None, Kind::Function);
+        let mut seen = std::collections::HashSet::new();
+        for tier in [Tier::Free, Tier::Pro] {
+            for channel in [Channel::Web, Channel::App, Channel::Phone] {
+                let index = SITE.index([LabelRef::of(&tier), LabelRef::of(&channel)]);
+                let table = SITE.table().expect("built by the first call");
+                let decoded = table.values(index);
+                assert_eq!(decoded, [("tier", tier.as_label()), ("channel", channel.as_label())]);
+                assert!(seen.insert(index));
+            }
+        }
+        assert_eq!(seen.len(), SITE.table().map_or(0, LabelTable::len));
+        // A hand-written `index` past `VALUES` stays inside the table.
+        let past = LabelRef::bounded(Tier::VALUES, 7);
+        let index = SITE.index([past, LabelRef::of(&Channel::Phone)]);
+        assert_eq!(SITE.table().map(|t| t.values(index)), Some(vec![("tier", "pro"), ("channel", "phone")]));
+    }
+
     #[test]
     fn string_limits_shrink_until_the_site_fits_its_series_cap() {
-        let t = LabelTable::new(
-            &["a", "b", "c"],
-            &[Dim::Text, Dim::Text, Dim::Text],
-            &Limits { values: 100, overflow: Counter::noop() },
-        );
+        let t = LabelTable::new(&["a", "b", "c"], &[Dim::Text, Dim::Text, Dim::Text], 100, Counter::noop());
         assert!(t.len() <= MAX_SERIES_PER_SITE, "{}", t.len());
         assert!(t.len() > MAX_SERIES_PER_SITE / 2, "{}", t.len());
     }

@@ -116,11 +116,15 @@ pub(crate) fn activate(namespace: &str, max_series: usize, label_values: usize, 
         });
     }
     STATE.get_or_init(|| State { namespace: namespace.to_owned(), max_series, error_series: AtomicUsize::new(0) });
-    // String labels from arguments fold into `__overflow__` past their limit, counted against the calls family.
-    let calls = FUNCTION_CALLS_TOTAL.name_in(namespace);
+    // String labels from arguments fold into `__overflow__` past their limit, counted against the
+    // calls family of functions and the runs family of workflows and nodes.
+    let overflow =
+        |family: &Family| metrics::counter!(OVERFLOW_TOTAL.name_in(namespace), "metric" => family.name_in(namespace));
     labels::configure(labels::Limits {
         values: label_values,
-        overflow: metrics::counter!(OVERFLOW_TOTAL.name_in(namespace), "metric" => calls),
+        function_overflow: overflow(&FUNCTION_CALLS_TOTAL),
+        workflow_overflow: overflow(&WORKFLOW_RUNS_TOTAL),
+        node_overflow: overflow(&NODE_RUNS_TOTAL),
     });
     for family in families() {
         let own = store::renders(family) || poll::RENDERED.contains(family);
@@ -138,7 +142,8 @@ pub(crate) fn namespace() -> &'static str {
 
 /// A call site's resolved metric handles.
 pub(crate) struct Handles {
-    meter: Meter,
+    /// The series without labels (a labelled call site's is never shown).
+    own: Series,
     function: &'static str,
     module: &'static str,
     /// The error kinds this call site has seen; the last slot is kept for `__overflow__`.
@@ -146,7 +151,7 @@ pub(crate) struct Handles {
     /// `labels(...)`: the call site's label table, and a meter per series of it,
     /// each resolved on first use (all at `init` when every value is known).
     labels: Option<&'static LabelSite>,
-    labelled: OnceLock<Box<[OnceLock<Labelled>]>>,
+    labelled: OnceLock<Box<[OnceLock<Series>]>>,
 }
 
 /// Error kinds one call site keeps apart; past that they count as `__overflow__`.
@@ -163,9 +168,12 @@ enum Meter {
     Unused,
 }
 
-/// One label combination's meter.
-struct Labelled {
+/// One label combination's meter: what a call records into, selected once
+/// when it starts ([`Handles::series`]) and kept by the call until it ends.
+pub(crate) struct Series {
     meter: Meter,
+    /// The label series' index (`UNLABELLED` for the call site's own).
+    index: usize,
     values: &'static [(&'static str, &'static str)],
 }
 
@@ -205,20 +213,22 @@ impl Handles {
     ) -> Option<Handles> {
         let state = STATE.get()?;
         let meter = if labels.is_some() { Meter::Unused } else { Meter::resolve(state, function, module, &[]) };
-        Some(Handles { meter, function, module, errors: Box::new(Slots::new()), labels, labelled: OnceLock::new() })
+        let own = Series { meter, index: UNLABELLED, values: &[] };
+        Some(Handles { own, function, module, errors: Box::new(Slots::new()), labels, labelled: OnceLock::new() })
     }
 
-    /// The meter of the series `labels` selects (the call site's own without labels).
+    /// The series `labels` selects (the call site's own without labels): a
+    /// call looks it up once, at its start, and ends on the same one.
     #[inline]
-    fn meter(&self, labels: usize) -> &Meter {
+    pub(crate) fn series(&self, labels: usize) -> &Series {
         if labels == UNLABELLED {
-            return &self.meter;
+            return &self.own;
         }
-        self.labelled(labels).map_or(&self.meter, |series| &series.meter)
+        self.labelled(labels).unwrap_or(&self.own)
     }
 
     #[inline]
-    fn labelled(&self, index: usize) -> Option<&Labelled> {
+    fn labelled(&self, index: usize) -> Option<&Series> {
         let table = match self.labelled.get() {
             Some(table) => table,
             None => self.labelled_table()?,
@@ -231,18 +241,18 @@ impl Handles {
     }
 
     #[cold]
-    fn labelled_table(&self) -> Option<&[OnceLock<Labelled>]> {
+    fn labelled_table(&self) -> Option<&[OnceLock<Series>]> {
         let len = self.labels?.table()?.len();
         Some(self.labelled.get_or_init(|| (0..len).map(|_| OnceLock::new()).collect()))
     }
 
     #[cold]
-    fn resolve_labelled<'a>(&self, slot: &'a OnceLock<Labelled>, index: usize) -> Option<&'a Labelled> {
+    fn resolve_labelled<'a>(&self, slot: &'a OnceLock<Series>, index: usize) -> Option<&'a Series> {
         let state = STATE.get()?;
         let table = self.labels?.table()?;
         Some(slot.get_or_init(|| {
             let values: &'static [(&'static str, &'static str)] = table.values(index).leak();
-            Labelled { meter: Meter::resolve(state, self.function, self.module, values), values }
+            Series { meter: Meter::resolve(state, self.function, self.module, values), index, values }
         }))
     }
 
@@ -258,38 +268,11 @@ impl Handles {
         }
     }
 
-    #[inline]
-    pub(crate) fn start(&self, labels: usize) {
-        match self.meter(labels) {
-            Meter::Own(series) => series.start(),
-            Meter::Facade { in_flight, .. } => in_flight.increment(1.0),
-            Meter::Unused => {}
-        }
-    }
-
-    #[inline]
-    pub(crate) fn end(&self, labels: usize, status: Status, elapsed: Duration, span: &tracing::Span) {
-        match self.meter(labels) {
-            Meter::Own(series) => series.end_traced(status, elapsed, span),
-            Meter::Facade { calls, duration, in_flight } => {
-                in_flight.decrement(1.0);
-                if let Some(calls) = calls.get(status as usize) {
-                    calls.increment(1);
-                }
-                duration.record(elapsed.as_secs_f64());
-            }
-            Meter::Unused => {}
-        }
-    }
-
-    /// Counts an error of `kind` (in the series `labels` selects); kinds beyond the series limit fold into
-    /// `__overflow__`, and every folded error is counted in `obs_overflow_total`.
-    pub(crate) fn error(&self, kind: &'static str, labels: usize) {
+    /// Counts an error of `kind` in `series` (the one the call started on); kinds beyond the series limit fold
+    /// into `__overflow__`, and every folded error is counted in `obs_overflow_total`.
+    pub(crate) fn error(&self, kind: &'static str, series: &Series) {
         let Some(state) = STATE.get() else { return };
-        let values = match labels {
-            UNLABELLED => &[][..],
-            index => self.labelled(index).map_or(&[][..], |series| series.values),
-        };
+        let (labels, values) = (series.index, series.values);
         // Seen kinds are read without a lock; only adding a new one takes the list's lock.
         let added = self.errors.get_or_add(
             |series| series.kind == kind && series.labels == labels,
@@ -315,6 +298,32 @@ impl Handles {
         series.counter.increment(1);
         if let Some(overflow) = &series.overflow {
             overflow.increment(1);
+        }
+    }
+}
+
+impl Series {
+    #[inline]
+    pub(crate) fn start(&self) {
+        match &self.meter {
+            Meter::Own(series) => series.start(),
+            Meter::Facade { in_flight, .. } => in_flight.increment(1.0),
+            Meter::Unused => {}
+        }
+    }
+
+    #[inline]
+    pub(crate) fn end(&self, status: Status, elapsed: Duration, span: &tracing::Span) {
+        match &self.meter {
+            Meter::Own(series) => series.end_traced(status, elapsed, span),
+            Meter::Facade { calls, duration, in_flight } => {
+                in_flight.decrement(1.0);
+                if let Some(calls) = calls.get(status as usize) {
+                    calls.increment(1);
+                }
+                duration.record(elapsed.as_secs_f64());
+            }
+            Meter::Unused => {}
         }
     }
 }

@@ -127,22 +127,19 @@ pub fn common_keys<T: AttrArgs>() -> Vec<Key<T>> {
             set(a).objective = Some(objective(arg)?);
             Ok(())
         }),
+        // `labels(tier = user.tier, region = req.region())`: each name with the
+        // expression over the arguments that gives its value (names checked in `validate`).
+        Key::new("labels", |arg, a: &mut T| {
+            let list = arg
+                .list::<FieldList>("a list of `name = value` labels")?
+                .ok_or_else(|| arg.expected("a list, as in `labels(tier = user.tier)`"))?;
+            set(a).labels = list.0;
+            Ok(())
+        }),
     ]
 }
 
-/// `labels(tier = user.tier, region = req.region())`: each name with the
-/// expression over the arguments that gives its value (names checked in `validate`).
-pub fn labels_key<T: AttrArgs>() -> Key<T> {
-    Key::new("labels", |arg, a: &mut T| {
-        let list = arg
-            .list::<FieldList>("a list of `name = value` labels")?
-            .ok_or_else(|| arg.expected("a list, as in `labels(tier = user.tier)`"))?;
-        a.common_mut().labels = list.0;
-        Ok(())
-    })
-}
-
-/// `#[observe]`: the common arguments, and `labels(...)`.
+/// `#[observe]`: the common arguments.
 #[derive(Default)]
 pub struct ObserveArgs(pub CommonArgs);
 
@@ -152,9 +149,7 @@ impl AttrArgs for ObserveArgs {
     const DRIVEN: bool = false;
 
     fn keys() -> Vec<Key<Self>> {
-        let mut keys = common_keys();
-        keys.push(labels_key());
-        keys
+        common_keys()
     }
 
     fn common(&self) -> &CommonArgs {

@@ -79,6 +79,12 @@ pub struct Parts<'a> {
     pub block: &'a TokenStream,
     /// The closure turning the output into an outcome (callable more than once).
     pub classify: &'a TokenStream,
+    /// `labels(...)`: the `let` that evaluates the values into the index of
+    /// their series (empty without labels), and `.labelled(index)` for the
+    /// driver's future (empty too). The values are evaluated once per call,
+    /// before anything moves the arguments.
+    pub labels: &'a TokenStream,
+    pub labelled: &'a TokenStream,
 }
 
 /// The `__OBS_FLOW` static a workflow or node adds beside its call site:
@@ -174,6 +180,7 @@ impl Instrumented<'_> {
         };
         let labels_var = format_ident!("__obs_labels", span = Span::mixed_site());
         let labels_index = if self.args.labels.is_empty() { quote!(#private::UNLABELLED) } else { quote!(#labels_var) };
+        let labelled = if self.args.labels.is_empty() { quote!() } else { quote!(.labelled(#labels_var)) };
         let classify = self.classify(&private);
         // The declared output type, so the classifier sees concrete types even when the body
         // leaves them to inference (`raw.parse()`); `_` where the type cannot be written here.
@@ -213,6 +220,8 @@ impl Instrumented<'_> {
                     span: &span_expr,
                     block: &typed_block,
                     classify: &classify,
+                    labels: &labels_let,
+                    labelled: &labelled,
                 };
                 let driven = self.driver.map(|driver| driver(&parts)).unwrap_or_default();
                 quote! { #statics #driven }
@@ -287,6 +296,7 @@ impl Instrumented<'_> {
             return (quote!(), quote!(::core::option::Option::None), quote!());
         }
         let statics = format_ident!("__OBS_LABELS", span = Span::mixed_site());
+        let kind = &self.kind;
         let var = format_ident!("__obs_labels", span = Span::mixed_site());
         let names = labels.iter().map(|l| &l.name);
         let dims = self.label_dims(private);
@@ -299,7 +309,7 @@ impl Instrumented<'_> {
         let values = quote!([#(#values)*]);
         (
             quote! {
-                static #statics: #private::LabelSite = #private::LabelSite::new(&[#(#names),*], #dims);
+                static #statics: #private::LabelSite = #private::LabelSite::new(&[#(#names),*], #dims, #kind);
             },
             quote!(::core::option::Option::Some(&#statics)),
             quote! {
@@ -355,9 +365,14 @@ impl Instrumented<'_> {
         let dims = self.args.labels.iter().map(|l| {
             let value = &l.value;
             let dim = respan(quote!(#private::label_dim), value.span());
-            let witness = respan(quote!(#private::label_witness), value.span());
+            // A probe, not a bound: a wrong type is reported once, by `label_arg` in the call.
+            let probe = respan(quote!(#private::LabelProbe), value.span());
             quote_spanned! {value.span()=>
-                #dim(#[allow(unused_variables, clippy::all)] #closure_params #witness(&(#value))),
+                #dim(#[allow(unused_variables, clippy::all)] #closure_params {
+                    #[allow(unused_imports)]
+                    use #private::label_probe::*;
+                    (&#probe(&(#value))).obs_label_kind()
+                }),
             }
         });
         quote!(::core::option::Option::Some(&[#(#dims)*]))
@@ -494,7 +509,7 @@ fn objective(private: &TokenStream, objective: Option<&ObjectiveArg>) -> TokenSt
 }
 
 /// Every identifier in `tokens`, nested groups included.
-fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
+pub fn collect_idents(tokens: TokenStream, out: &mut Vec<Ident>) {
     for tree in tokens {
         match tree {
             proc_macro2::TokenTree::Ident(ident) => out.push(ident),

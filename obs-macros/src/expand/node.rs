@@ -6,7 +6,7 @@ use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat};
 
-use super::{Instrumented, Parts, flow_site, private_path, respan};
+use super::{Instrumented, Parts, collect_idents, flow_site, private_path, respan};
 use crate::args::{AttrArgs, NodeArgs};
 use crate::item::Function;
 
@@ -67,6 +67,12 @@ fn clone_args(private: &TokenStream, function: &mut Function, args: &NodeArgs) -
     if !args.retrying() {
         return Vec::new();
     }
+    // A parameter a label reads is used, even when the body never reads its clone.
+    let mut labelled = Vec::new();
+    for label in &args.common.labels {
+        let value = &label.value;
+        collect_idents(quote!(#value), &mut labelled);
+    }
     let mut clones = Vec::new();
     for input in function.sig.inputs.iter_mut() {
         if let FnArg::Typed(typed) = input
@@ -74,7 +80,8 @@ fn clone_args(private: &TokenStream, function: &mut Function, args: &NodeArgs) -
         {
             let ident = p.ident.clone();
             let mutability = p.mutability.take();
-            clones.push(quote_spanned!(ident.span()=> let #mutability #ident = #private::clone_arg(&#ident);));
+            let allow = labelled.contains(&ident).then(|| quote!(#[allow(unused_variables)]));
+            clones.push(quote_spanned!(ident.span()=> #allow let #mutability #ident = #private::clone_arg(&#ident);));
         }
     }
     clones
@@ -112,7 +119,7 @@ fn on_timeout(private: &TokenStream, args: &NodeArgs) -> TokenStream {
 
 /// The body: the attempts, driven by `NodeCall`.
 fn driver(parts: &Parts<'_>, call: &Call) -> TokenStream {
-    let Parts { private, site, span, block, classify } = parts;
+    let Parts { private, site, span, block, classify, labels, labelled } = parts;
     let Call { options, clones, retrying, retry_if, on_timeout } = call;
     let flow = flow_site(private, site, quote!(node), options);
     let attempts = if *retrying {
@@ -131,9 +138,11 @@ fn driver(parts: &Parts<'_>, call: &Call) -> TokenStream {
             }))
         }
     };
+    // The label values once per call, not per attempt: every attempt counts in the call's series.
     quote! {
         #flow
+        #labels
         let __obs_attempts = #attempts;
-        #private::NodeCall::new(&__OBS_FLOW, __obs_attempts, #classify, #retry_if, #on_timeout).await
+        #private::NodeCall::new(&__OBS_FLOW, __obs_attempts, #classify, #retry_if, #on_timeout)#labelled.await
     }
 }

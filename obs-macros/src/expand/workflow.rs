@@ -84,21 +84,24 @@ fn driver(
     on_budget: &TokenStream,
     tracking: Option<&TokenStream>,
 ) -> TokenStream {
-    let Parts { private, site, span, block, classify } = parts;
+    let Parts { private, site, span, block, classify, labels, labelled } = parts;
     let flow = flow_site(private, site, quote!(workflow), options);
     // The span is opened in its own statement so that the borrowed argument
     // values are not held across the await (the future stays `Send`); so are
     // the MLflow params, rendered before the body takes the arguments.
-    let run = quote!(#private::WorkflowRun::new(&__OBS_FLOW, __obs_span, async move #block, #classify, #on_budget));
+    let run =
+        quote!(#private::WorkflowRun::new(&__OBS_FLOW, __obs_span, async move #block, #classify, #on_budget)#labelled);
     match tracking {
         Some(tracking) => quote! {
             #flow
+            #labels
             let __obs_span = #span;
             let __obs_tracking = #tracking;
             #run.tracked(__obs_tracking).await
         },
         None => quote! {
             #flow
+            #labels
             let __obs_span = #span;
             #run.await
         },

@@ -17,6 +17,7 @@ use super::run::Run;
 use super::site::FlowSite;
 use super::timer::{self, Sleep};
 use crate::call::Call;
+use crate::labels::UNLABELLED;
 
 /// A workflow run in progress: the body polled inside the run's span and
 /// context, stopped when a budget says so.
@@ -34,6 +35,8 @@ pub struct WorkflowRun<F, C, B> {
     deadline: Option<Sleep>,
     polling: bool,
     tracking: Option<crate::mlflow::Tracking>,
+    /// The series `labels(...)` selected for this run.
+    labels: usize,
 }
 
 impl<F, C, B> WorkflowRun<F, C, B>
@@ -55,7 +58,16 @@ where
             deadline: None,
             polling: false,
             tracking: None,
+            labels: UNLABELLED,
         }
+    }
+
+    /// Counts the run in the series its `labels(...)` values selected
+    /// (evaluated once, when the workflow was called).
+    #[inline]
+    pub fn labelled(mut self, labels: usize) -> Self {
+        self.labels = labels;
+        self
     }
 
     /// Makes each run an MLflow run (`#[workflow(mlflow(...))]`), when tracking is on.
@@ -78,7 +90,7 @@ where
         let mut this = self.project();
         let _entered = this.span.enter();
         if this.run.is_none() {
-            let run = Arc::new(Run::new(this.site));
+            let run = Arc::new(Run::new(this.site, *this.labels));
             this.span.record("workflow", this.site.name());
             this.span.record("run_id", tracing::field::display(run.id));
             active::insert(&run);

@@ -51,8 +51,9 @@ impl FlowCall {
         }
     }
 
-    /// A node call under the current run (if any), placed in the run's progress.
-    pub(crate) fn node(site: &'static FlowSite, ctx: Option<Ctx>) -> FlowCall {
+    /// A node call under the current run (if any), placed in the run's progress,
+    /// counted in the series its `labels(...)` selected.
+    pub(crate) fn node(site: &'static FlowSite, ctx: Option<Ctx>, labels: usize) -> FlowCall {
         let node = site.name();
         let (run, from, kind) = match ctx {
             Some(ctx) => {
@@ -66,7 +67,7 @@ impl FlowCall {
             None => (None, "start", EdgeKind::Then),
         };
         let workflow = run.as_ref().map_or(NO_WORKFLOW, |run| run.name());
-        let meter = if site.site.records_metrics() { site.handles.node(node, workflow) } else { None };
+        let meter = if site.site.records_metrics() { site.handles.node(site.site, workflow, labels) } else { None };
         FlowCall {
             site,
             run,

@@ -1,11 +1,14 @@
 //! Workflow and node metrics: the same pattern as function metrics, handles
-//! resolved once per call site (per workflow, for nodes) and kept.
+//! resolved once per call site (per workflow, for nodes) and per label series
+//! (`#[workflow(labels(...))]`, `#[node(labels(...))]`), and kept.
 
 use std::sync::{Mutex, OnceLock};
 
 use metrics::{Counter, Gauge, Histogram};
 
 use super::limits::Budget;
+use crate::callsite::CallSite;
+use crate::labels::{LabelTable, UNLABELLED};
 use crate::metrics::{
     NODE_ATTEMPTS_TOTAL, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, Status, WORKFLOW_ACTIVE,
     WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, active,
@@ -15,28 +18,86 @@ use crate::metrics::{
 pub const NO_WORKFLOW: &str = "none";
 
 /// Registers every catalogued workflow's series at zero so dashboards show them
-/// before the first run. Nodes learn their workflow label when they run, so
-/// they register then.
+/// before the first run (with `labels(...)`, every combination when all of them are
+/// enums; string labels register as they are seen). Nodes learn their workflow
+/// label when they run, so they register then.
 pub(crate) fn preregister() {
     for site in crate::callsite::catalog() {
         if site.kind() == crate::callsite::Kind::Workflow && site.records_metrics() {
-            let _ = WorkflowHandles::resolve(site.name());
+            match site.info.labels {
+                None => {
+                    let _ = WorkflowHandles::resolve(site.name(), &[]);
+                }
+                Some(labels) => {
+                    if let Some(table) = labels.table().filter(|table| table.all_known()) {
+                        for index in 0..table.len() {
+                            let _ = WorkflowHandles::resolve(site.name(), &table.values(index));
+                        }
+                    }
+                }
+            }
         }
     }
 }
 
-/// Per flow site storage: a workflow's handles, or a node's handles per workflow label.
+/// Per flow site storage: a workflow's handles, or a node's handles per workflow label;
+/// each per series of the site's `labels(...)`.
 pub(crate) struct FlowHandles {
-    workflow: OnceLock<WorkflowHandles>,
+    workflow: OnceLock<PerSeries<WorkflowHandles>>,
     /// The node's handles under the first workflow it runs in: the common case, lock-free.
-    node: OnceLock<(&'static str, NodeHandles)>,
+    node: OnceLock<(&'static str, PerSeries<NodeHandles>)>,
     /// Under any further workflow (rare: a node shared by several workflows).
-    other_nodes: Mutex<Vec<(&'static str, &'static NodeHandles)>>,
+    other_nodes: Mutex<Vec<(&'static str, &'static PerSeries<NodeHandles>)>>,
 }
 
 impl FlowHandles {
     pub(crate) const fn new() -> FlowHandles {
         FlowHandles { workflow: OnceLock::new(), node: OnceLock::new(), other_nodes: Mutex::new(Vec::new()) }
+    }
+}
+
+/// One workflow's (or one node's, under one workflow) handles per label series:
+/// one slot without `labels(...)`, else a slot per series of the site's label
+/// table (the same mixed-radix index `#[observe]` uses), each resolved on first use.
+struct PerSeries<T> {
+    table: Option<&'static LabelTable>,
+    slots: Box<[OnceLock<T>]>,
+}
+
+impl<T> PerSeries<T> {
+    /// `None` for a labelled site whose table no call has built yet (its value
+    /// types could not be named in a static): nothing is kept before one does.
+    fn new(site: &'static CallSite) -> Option<PerSeries<T>> {
+        let table = match site.info.labels {
+            None => None,
+            Some(labels) => Some(labels.table()?),
+        };
+        let len = table.map_or(1, LabelTable::len);
+        Some(PerSeries { table, slots: (0..len).map(|_| OnceLock::new()).collect() })
+    }
+
+    /// The handles of series `index` (`UNLABELLED` for a site without labels).
+    #[inline]
+    fn get(&self, index: usize, resolve: impl FnOnce(&[(&'static str, &'static str)]) -> T) -> Option<&T> {
+        let slot = match (self.table, index) {
+            (None, _) => self.slots.first()?,
+            // Labels, but the call had none to give (it raced `init`).
+            (Some(_), UNLABELLED) => return None,
+            (Some(_), index) => self.slots.get(index)?,
+        };
+        if let Some(handles) = slot.get() {
+            return Some(handles);
+        }
+        Some(slot.get_or_init(|| resolve(&self.table.map(|table| table.values(index)).unwrap_or_default())))
+    }
+
+    /// Registers every series at zero when all label values are known (enums only).
+    fn preregister(&self, resolve: impl Fn(&[(&'static str, &'static str)]) -> T) {
+        if let Some(table) = self.table.filter(|table| table.all_known()) {
+            for index in 0..table.len() {
+                let _ = self.get(index, &resolve);
+            }
+        }
     }
 }
 
@@ -56,76 +117,115 @@ pub(crate) struct NodeHandles {
 }
 
 impl FlowHandles {
-    /// The handles of workflow `name`; `None` before `init`.
-    pub(crate) fn workflow(&'static self, name: &'static str) -> Option<&'static WorkflowHandles> {
-        if let Some(handles) = self.workflow.get() {
-            return Some(handles);
-        }
-        let resolved = WorkflowHandles::resolve(name)?;
-        Some(self.workflow.get_or_init(|| resolved))
+    /// The handles of the workflow at `site` for the label series `labels`
+    /// selected (`UNLABELLED` without labels); `None` before `init`.
+    pub(crate) fn workflow(&'static self, site: &'static CallSite, labels: usize) -> Option<&'static WorkflowHandles> {
+        let per = match self.workflow.get() {
+            Some(per) => per,
+            None if !active() => return None,
+            None => {
+                let per = PerSeries::new(site)?;
+                self.workflow.get_or_init(|| per)
+            }
+        };
+        per.get(labels, |values| WorkflowHandles::resolve(site.name(), values))
     }
 
-    /// The handles of node `node` under `workflow`; `None` before `init`.
-    pub(crate) fn node(&'static self, node: &'static str, workflow: &'static str) -> Option<&'static NodeHandles> {
-        if let Some((first, handles)) = self.node.get()
+    /// The handles of the node at `site` under `workflow`, for the label series
+    /// `labels` selected; `None` before `init`.
+    pub(crate) fn node(
+        &'static self,
+        site: &'static CallSite,
+        workflow: &'static str,
+        labels: usize,
+    ) -> Option<&'static NodeHandles> {
+        let node = site.name();
+        let resolve = move |values: &[(&'static str, &'static str)]| NodeHandles::resolve(node, workflow, values);
+        if let Some((first, per)) = self.node.get()
             && std::ptr::eq(*first, workflow)
         {
-            return Some(handles);
+            return per.get(labels, resolve);
         }
         if !active() {
             return None;
         }
-        let (first, handles) = self.node.get_or_init(|| (workflow, NodeHandles::resolve(node, workflow)));
-        if *first == workflow {
-            return Some(handles);
+        let per = match self.node.get() {
+            Some(found) => found,
+            None => {
+                let per = PerSeries::new(site)?;
+                let mut created = false;
+                let found = self.node.get_or_init(|| {
+                    created = true;
+                    (workflow, per)
+                });
+                if created {
+                    found.1.preregister(resolve);
+                }
+                found
+            }
+        };
+        if per.0 == workflow {
+            return per.1.get(labels, resolve);
         }
         let mut others = self.other_nodes.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((_, handles)) = others.iter().find(|(w, _)| *w == workflow) {
-            return Some(handles);
-        }
-        // Bounded by the number of workflow call sites in the binary.
-        let handles: &'static NodeHandles = Box::leak(Box::new(NodeHandles::resolve(node, workflow)));
-        others.push((workflow, handles));
-        Some(handles)
+        let per = match others.iter().find(|(w, _)| *w == workflow) {
+            Some((_, per)) => *per,
+            None => {
+                // Bounded by the number of workflow call sites in the binary.
+                let per: &'static PerSeries<NodeHandles> = Box::leak(Box::new(PerSeries::new(site)?));
+                per.preregister(resolve);
+                others.push((workflow, per));
+                per
+            }
+        };
+        drop(others);
+        per.get(labels, resolve)
     }
 }
 
+/// The label set of a workflow or node series: its own labels, then those
+/// `labels(...)` adds, then `extra` (`status`, `budget`, `outcome`).
+fn label_set(
+    own: &[(&'static str, &'static str)],
+    labels: &[(&'static str, &'static str)],
+    extra: Option<(&'static str, &'static str)>,
+) -> Vec<metrics::Label> {
+    own.iter().chain(labels).chain(extra.as_ref()).map(|&(name, value)| metrics::Label::new(name, value)).collect()
+}
+
 impl WorkflowHandles {
-    fn resolve(workflow: &'static str) -> Option<WorkflowHandles> {
-        if !active() {
-            return None;
-        }
-        let runs = WORKFLOW_RUNS_TOTAL.name();
-        Some(WorkflowHandles {
+    fn resolve(workflow: &'static str, labels: &[(&'static str, &'static str)]) -> WorkflowHandles {
+        let own = [("workflow", workflow)];
+        let set = |extra| label_set(&own, labels, extra);
+        WorkflowHandles {
             runs: Status::ALL.map(|status| {
                 if status == Status::Timeout {
                     // A run never times out as a whole: its deadline is a budget.
                     Counter::noop()
                 } else {
-                    metrics::counter!(runs.clone(), "workflow" => workflow, "status" => status.as_str())
+                    metrics::counter!(WORKFLOW_RUNS_TOTAL.name(), set(Some(("status", status.as_str()))))
                 }
             }),
-            duration: metrics::histogram!(WORKFLOW_DURATION_SECONDS.name(), "workflow" => workflow),
-            active: metrics::gauge!(WORKFLOW_ACTIVE.name(), "workflow" => workflow),
+            duration: metrics::histogram!(WORKFLOW_DURATION_SECONDS.name(), set(None)),
+            active: metrics::gauge!(WORKFLOW_ACTIVE.name(), set(None)),
             budget: Budget::ALL.map(|budget| {
-                metrics::counter!(WORKFLOW_BUDGET_EXCEEDED_TOTAL.name(), "workflow" => workflow, "budget" => budget.as_str())
+                metrics::counter!(WORKFLOW_BUDGET_EXCEEDED_TOTAL.name(), set(Some(("budget", budget.as_str()))))
             }),
-        })
+        }
     }
 }
 
 impl NodeHandles {
-    fn resolve(node: &'static str, workflow: &'static str) -> NodeHandles {
-        let runs = NODE_RUNS_TOTAL.name();
+    fn resolve(node: &'static str, workflow: &'static str, labels: &[(&'static str, &'static str)]) -> NodeHandles {
+        let own = [("workflow", workflow), ("node", node)];
+        let set = |extra| label_set(&own, labels, extra);
         NodeHandles {
             runs: Status::ALL
-                .map(|status| metrics::counter!(runs.clone(), "workflow" => workflow, "node" => node, "status" => status.as_str())),
-            duration: metrics::histogram!(NODE_DURATION_SECONDS.name(), "workflow" => workflow, "node" => node),
-            retries: metrics::counter!(NODE_RETRIES_TOTAL.name(), "workflow" => workflow, "node" => node),
-            attempts: Status::ALL.map(|outcome| {
-                let attempts = NODE_ATTEMPTS_TOTAL.name();
-                metrics::counter!(attempts, "workflow" => workflow, "node" => node, "outcome" => outcome.as_str())
-            }),
+                .map(|status| metrics::counter!(NODE_RUNS_TOTAL.name(), set(Some(("status", status.as_str()))))),
+            duration: metrics::histogram!(NODE_DURATION_SECONDS.name(), set(None)),
+            retries: metrics::counter!(NODE_RETRIES_TOTAL.name(), set(None)),
+            attempts: Status::ALL
+                .map(|outcome| metrics::counter!(NODE_ATTEMPTS_TOTAL.name(), set(Some(("outcome", outcome.as_str()))))),
         }
     }
 

@@ -16,6 +16,7 @@ use super::site::FlowSite;
 use super::timer::{self, Sleep};
 use crate::call::{Call, End};
 use crate::error::ErrorMessage;
+use crate::labels::UNLABELLED;
 
 /// Makes the attempts of a node call: the attempt's span and its future.
 #[doc(hidden)]
@@ -81,6 +82,8 @@ pub struct NodeCall<A: Attempts, C, R, T> {
     timer: Option<Sleep>,
     phase: Phase,
     polling: bool,
+    /// The series `labels(...)` selected for this call (all its attempts).
+    labels: usize,
 }
 
 impl<A, C, R, T> NodeCall<A, C, R, T>
@@ -107,7 +110,16 @@ where
             timer: None,
             phase: Phase::Start,
             polling: false,
+            labels: UNLABELLED,
         }
+    }
+
+    /// Counts the call (every attempt of it) in the series its `labels(...)`
+    /// values selected, evaluated once when the node was called.
+    #[inline]
+    pub fn labelled(mut self, labels: usize) -> Self {
+        self.labels = labels;
+        self
     }
 }
 
@@ -130,7 +142,7 @@ where
                     *this.span = span;
                     let hop = outer.as_ref().map_or(Ok(()), |ctx| ctx.run.hop());
                     let _entered = this.span.enter();
-                    let flow = FlowCall::node(this.site, outer.clone());
+                    let flow = FlowCall::node(this.site, outer.clone(), *this.labels);
                     if let Err(exceeded) = hop {
                         // Over the hop budget: the node does not run, and its run stops.
                         drop(fut);

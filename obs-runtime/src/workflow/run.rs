@@ -129,9 +129,10 @@ pub(crate) struct Run {
 }
 
 impl Run {
-    pub(crate) fn new(site: &'static FlowSite) -> Run {
+    /// A run of the workflow at `site`, counted in the series its `labels(...)` selected.
+    pub(crate) fn new(site: &'static FlowSite, labels: usize) -> Run {
         let options = site.workflow_options();
-        let handles = if site.site.records_metrics() { site.handles.workflow(site.name()) } else { None };
+        let handles = if site.site.records_metrics() { site.handles.workflow(site.site, labels) } else { None };
         Run {
             id: RunId::new(),
             site,
