@@ -256,7 +256,7 @@ fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
 
     // Attributes: the call's arguments and code location, the error fields.
     assert_eq!(attr(charge, "order").as_deref(), Some("450"));
-    assert_eq!(attr(root, "code.function.name").as_deref(), Some("checkout"));
+    assert_eq!(attr(root, "code.function.name").as_deref(), Some("otlp_mlflow::checkout"));
     assert_eq!(attr(charge, "error.type").as_deref(), Some("declined"));
     assert_eq!(attr(charge, "error.message").as_deref(), Some("card declined"));
     assert_eq!(charge["status"]["code"], "STATUS_CODE_ERROR", "{charge:#}");
@@ -451,7 +451,7 @@ fn a_workflow_run_is_one_trace(
     assert_eq!(attr(root, "workflow").as_deref(), Some("ingest"));
     assert_eq!(attr(root, "run_id").as_deref(), ok_lines[0]["run_id"].as_str());
     assert_eq!(attr(root, "doc").as_deref(), Some("1"));
-    assert_eq!(attr(root, "code.function.name").as_deref(), Some("ingest"));
+    assert_eq!(attr(root, "code.function.name").as_deref(), Some("otlp_mlflow::ingest"));
     assert!(root["status"]["code"].as_str().is_none_or(|c| c == "STATUS_CODE_UNSET"), "{root:#}");
     assert_eq!(attr(root, "error.type"), None);
     assert!(events_named(root, "workflow.success").len() == 1, "{root:#}");

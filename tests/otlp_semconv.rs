@@ -42,5 +42,8 @@ fn code_dup_adds_the_old_code_attribute_names_once_each() {
     assert_eq!(once("code.filepath"), once("code.file.path"));
     assert!(once("code.file.path").contains("otlp_semconv.rs"), "{:?}", span.attributes);
     assert_eq!(once("code.lineno"), once("code.line.number"));
-    assert_eq!(once("code.function"), once("code.function.name"));
+    // The old conventions split the path: module in `code.namespace`, the function alone.
+    assert_eq!(once("code.function.name"), "Str(otlp_semconv::price)");
+    assert_eq!(once("code.namespace"), "Str(otlp_semconv)");
+    assert_eq!(once("code.function"), "Str(price)");
 }

@@ -120,7 +120,7 @@ fn arrives(protocol: Protocol) {
     for key in ["code.file.path", "code.line.number", "code.function.name"] {
         assert_eq!(keys.iter().filter(|k| **k == key).count(), 1, "{key} once: {keys:?}");
     }
-    for key in ["code.filepath", "code.lineno", "busy_ns", "idle_ns"] {
+    for key in ["code.filepath", "code.lineno", "code.function", "code.namespace", "busy_ns", "idle_ns"] {
         assert!(!keys.contains(&key), "{key} is not exported: {keys:?}");
     }
     assert!(

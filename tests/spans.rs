@@ -24,8 +24,9 @@ fn spans_carry_code_fields_and_arguments() {
     let t = testing::capture(|| parse_order("42", false));
     assert_eq!(t.output, Ok(42));
     let span = t.span("spans::parse_order");
-    assert_eq!(span.fields["code.function.name"], "parse_order");
-    assert_eq!(span.fields["code.namespace"], "spans");
+    // Stable semantic conventions: the fully qualified path, no `code.namespace`.
+    assert_eq!(span.fields["code.function.name"], "spans::parse_order");
+    assert!(!span.fields.contains_key("code.namespace"));
     assert!(span.fields["code.file.path"].as_str().unwrap().ends_with("spans.rs"));
     assert!(span.fields["code.line.number"].as_u64().unwrap() > 5);
     assert!(!span.fields.contains_key("code.filepath") && !span.fields.contains_key("code.lineno"));
@@ -51,7 +52,8 @@ fn nested_calls_form_a_span_tree() {
     assert_eq!(t.output, 3);
     let outer = t.span("load");
     assert_eq!(outer.parent, None);
-    assert_eq!(outer.fields["code.function.name"], "load");
+    // Named `load`: the path is the module and the name the metrics use.
+    assert_eq!(outer.fields["code.function.name"], "spans::load");
     let inner = t.span("spans::parse_order");
     assert_eq!(t.spans()[inner.parent.unwrap()].name, "load");
     assert_eq!(t.calls("parse_order").ok(), 3);

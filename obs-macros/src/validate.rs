@@ -9,9 +9,10 @@ use crate::errors::Errors;
 use crate::item::{Function, is_result};
 
 /// Span fields the runtime fills itself, before and after the arguments.
-// The current OpenTelemetry semantic-convention names (`code.file.path`, `code.line.number`),
-// not the deprecated `code.filepath` / `code.lineno`.
-pub const LEADING_FIELDS: &[&str] = &["code.function.name", "code.namespace", "code.file.path", "code.line.number"];
+// The stable OpenTelemetry semantic-convention names (1.33): `code.function.name` is the
+// fully qualified path (`shop::cart::checkout`), and there is no `code.namespace`; not the
+// deprecated `code.filepath` / `code.lineno` / `code.function` (added on export on request).
+pub const LEADING_FIELDS: &[&str] = &["code.function.name", "code.file.path", "code.line.number"];
 pub const TRAILING_FIELDS: &[&str] = &["error.type", "error.message", "otel.status_code", "obs.outcome"];
 /// Keep in step with `obs_runtime::callsite::MAX_FIELDS`.
 const MAX_FIELDS: usize = 32;

@@ -18,10 +18,10 @@ use crate::metrics::store::{self, FunctionSeries};
 use crate::metrics::{self, Handles};
 use crate::ops::objective::{Objective, same_bound};
 
-/// The most fields a span can carry (tracing's own limit), including the four
+/// The most fields a span can carry (tracing's own limit), including the three
 /// `code.*` fields the runtime fills and the four outcome fields at the end.
 pub(crate) const MAX_FIELDS: usize = 32;
-const LEADING: usize = 4;
+const LEADING: usize = 3;
 
 /// What the macro knows about a call site at compile time.
 #[doc(hidden)]
@@ -29,6 +29,8 @@ const LEADING: usize = 4;
 pub struct Info {
     pub name: &'static str,
     pub span_name: &'static str,
+    /// `module::name`: the span's `code.function.name`.
+    pub function: &'static str,
     pub module: &'static str,
     pub file: &'static str,
     pub line: u32,
@@ -243,10 +245,9 @@ impl CallSite {
         }
         let line = self.info.line;
         let mut values: [Option<&dyn Value>; MAX_FIELDS] = [None; MAX_FIELDS];
-        values[0] = Some(&self.info.name);
-        values[1] = Some(&self.info.module);
-        values[2] = Some(&self.info.file);
-        values[3] = Some(&line);
+        values[0] = Some(&self.info.function);
+        values[1] = Some(&self.info.file);
+        values[2] = Some(&line);
         values[LEADING..LEADING + args.len()].copy_from_slice(args);
         Span::new(meta, &meta.fields().value_set_all(&values[..total]))
     }

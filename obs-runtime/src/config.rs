@@ -509,7 +509,8 @@ impl Builder {
     }
 
     /// Also export each span's code attributes under their names from before
-    /// semantic conventions 1.33 (`code.filepath`, `code.lineno`, `code.function`
+    /// semantic conventions 1.33 (`code.filepath`, `code.lineno`, and the fully
+    /// qualified `code.function.name` split into `code.namespace` and `code.function`,
     /// beside `code.file.path`, `code.line.number`, `code.function.name`), for
     /// backends that read only those; `OTEL_SEMCONV_STABILITY_OPT_IN=code/dup` does
     /// the same. Default off: each attribute once, under its stable name.

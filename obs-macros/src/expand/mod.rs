@@ -151,6 +151,7 @@ impl Instrumented<'_> {
             static #site: #private::CallSite = #private::CallSite::new(&#site, #private::Info {
                 name: #name,
                 span_name: #span_name,
+                function: ::core::concat!(::core::module_path!(), "::", #name),
                 module: ::core::module_path!(),
                 file: ::core::file!(),
                 line: #line,

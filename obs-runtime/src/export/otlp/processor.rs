@@ -121,9 +121,9 @@ impl<E: SpanExporter + 'static> Sink for Spans<E> {
 
 /// The code attributes' names before semantic conventions 1.33 made them
 /// stable, for backends that only read those: each stable one's value under
-/// its old name too.
-const OLD_CODE_NAMES: [(&str, &str); 3] =
-    [("code.file.path", "code.filepath"), ("code.line.number", "code.lineno"), ("code.function.name", "code.function")];
+/// its old name too, and the fully qualified `code.function.name` split into
+/// `code.namespace` (the module path) and `code.function` (the last segment).
+const OLD_CODE_NAMES: [(&str, &str); 2] = [("code.file.path", "code.filepath"), ("code.line.number", "code.lineno")];
 
 fn add_old_code_names(span: &mut SpanData) {
     for (stable, old) in OLD_CODE_NAMES {
@@ -131,6 +131,23 @@ fn add_old_code_names(span: &mut SpanData) {
         if let Some(value) = found {
             span.attributes.push(KeyValue::new(old, value));
         }
+    }
+    let path = span.attributes.iter().find(|kv| kv.key.as_str() == "code.function.name").map(|kv| kv.value.to_string());
+    if let Some(path) = path {
+        let (namespace, function) = split_function_path(&path);
+        if let Some(namespace) = namespace {
+            span.attributes.push(KeyValue::new("code.namespace", namespace.to_owned()));
+        }
+        span.attributes.push(KeyValue::new("code.function", function.to_owned()));
+    }
+}
+
+/// The old conventions' parts of a Rust path: the namespace is everything before
+/// the last `::` (`shop::Cart` of `shop::Cart::add`), the function the last segment.
+fn split_function_path(path: &str) -> (Option<&str>, &str) {
+    match path.rsplit_once("::") {
+        Some((namespace, function)) => (Some(namespace), function),
+        None => (None, path),
     }
 }
 
@@ -606,5 +623,17 @@ mod tests {
         pipeline.flush().unwrap();
         assert_eq!(state.lock().unwrap().1, 15, "what was queued is exported");
         assert_eq!(pipeline.held.load(Ordering::Relaxed), 0, "the weight is given back");
+    }
+}
+
+#[cfg(test)]
+mod code_name_tests {
+    use super::split_function_path;
+
+    #[test]
+    fn the_old_names_split_a_path_at_its_last_segment() {
+        assert_eq!(split_function_path("shop::cart::checkout"), (Some("shop::cart"), "checkout"));
+        assert_eq!(split_function_path("shop::Cart::add"), (Some("shop::Cart"), "add"));
+        assert_eq!(split_function_path("main"), (None, "main"));
     }
 }
