@@ -70,8 +70,10 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(not(feature = "http"))]
     let http_loopback = false;
     let _ = http_addr;
+    let resource = crate::resource::detect(&service, builder.service_version.as_deref());
     let settings = seam::Settings {
         service,
+        resource,
         namespace: builder.namespace.clone(),
         buckets,
         serve_http,
@@ -80,6 +82,10 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         install_subscriber: builder.install_subscriber,
         #[cfg(feature = "prometheus")]
         prometheus: builder.prometheus,
+        #[cfg(feature = "prometheus")]
+        const_labels: builder.const_labels.clone(),
+        #[cfg(feature = "prometheus")]
+        max_series: builder.max_series,
         #[cfg(feature = "prometheus")]
         process_metrics: builder.process_metrics,
         #[cfg(feature = "health")]
