@@ -14,25 +14,13 @@ use support::{http_get, http_get_with, promtool_check, require_tool, run_child};
 #[observe]
 fn checkout() {}
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 /// The series of an instant query, once Prometheus has one (within 60 s).
-async fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Value> {
+async fn query(prometheus: &support::Prometheus, promql: &str) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        if let Ok((200, body)) = http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))) {
-            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-            let result = json["data"]["result"].as_array().cloned().unwrap_or_default();
-            if !result.is_empty() {
-                return result;
-            }
+        let result = prometheus.query(promql);
+        if !result.is_empty() {
+            return result;
         }
         assert!(Instant::now() < deadline, "Prometheus had no result for {promql} within 60 s");
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -94,7 +82,7 @@ async fn target_info_and_constant_labels_join_in_prometheus() {
 
     let server = support::Prometheus::start("resource", app, &[]);
     let promql = r#"obs_function_calls_total{function="checkout",status="ok"} * on (job, instance) group_left(service_version) target_info"#;
-    let result = query(server.addr, promql).await;
+    let result = query(&server, promql).await;
     assert_eq!(result.len(), 1, "{result:?}");
     let metric = &result[0]["metric"];
     assert_eq!(metric["service_version"], "2.5.1", "{metric}");
