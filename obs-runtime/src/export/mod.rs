@@ -17,7 +17,7 @@ pub mod otlp;
 #[cfg(feature = "prometheus")]
 pub(crate) mod prometheus;
 #[cfg(feature = "prometheus")]
-mod recorder;
+pub(crate) mod recorder;
 pub(crate) mod seam;
 #[cfg(feature = "prometheus")]
 mod series_labels;

@@ -63,6 +63,7 @@ impl Configured for Recorder {
         match self.recorder.take() {
             Some(recorder) => {
                 metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet)?;
+                super::recorder::publish(self.view.facade.clone());
                 PROCESS_METRICS.store(self.process_metrics, Ordering::Relaxed);
                 Ok(())
             }

@@ -23,7 +23,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::atomics::AtomicU64;
 use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
@@ -67,6 +67,32 @@ pub(crate) struct FacadeMetrics {
     series: Registry<Key, BucketStorage>,
     /// Help text by metric name.
     help: Mutex<HashMap<String, String>>,
+    /// The application's families described so far (not obs's), with the type they were described as.
+    described: Mutex<std::collections::BTreeMap<String, MetricType>>,
+}
+
+/// The facade metrics of the installed recorder, for the operations artifacts.
+static INSTALLED: OnceLock<Arc<FacadeMetrics>> = OnceLock::new();
+
+/// Makes `facade` the one [`application_families`] reads (the global recorder's).
+pub(crate) fn publish(facade: Arc<FacadeMetrics>) {
+    let _ = INSTALLED.set(facade);
+}
+
+/// The application's own families described through the facade so far
+/// (`describe_counter!` & co.), by name: the name, its type and help text.
+/// Empty before `init` installed obs's recorder.
+pub(crate) fn application_families() -> Vec<(String, MetricType, String)> {
+    let Some(facade) = INSTALLED.get() else { return Vec::new() };
+    let described = facade.described.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let help = facade.help.lock().unwrap_or_else(|e| e.into_inner());
+    described
+        .into_iter()
+        .map(|(name, kind)| {
+            let text = help.get(&name).cloned().unwrap_or_default();
+            (sanitize_metric_name(&name), kind, text)
+        })
+        .collect()
 }
 
 /// Counters and gauges as plain atomics (a gauge holds its `f64` bits), histograms as [`Buckets`].
@@ -96,7 +122,8 @@ impl Storage<Key> for BucketStorage {
 impl ObsRecorder {
     pub(crate) fn new(bounds: &[f64], limit: SeriesLimit) -> ObsRecorder {
         let series = Registry::new(BucketStorage { bounds: bounds.into() });
-        ObsRecorder { facade: Arc::new(FacadeMetrics { series, help: Mutex::default() }), limit }
+        let facade = FacadeMetrics { series, help: Mutex::default(), described: Mutex::default() };
+        ObsRecorder { facade: Arc::new(facade), limit }
     }
 
     /// The handle of `key`, or, when `key` is a new label set of an
@@ -137,7 +164,11 @@ impl ObsRecorder {
         self.facade.clone()
     }
 
-    fn describe(&self, key: KeyName, description: SharedString) {
+    fn describe(&self, key: KeyName, kind: MetricType, description: SharedString) {
+        if !self.limit.own.contains(key.as_str()) {
+            let mut described = self.facade.described.lock().unwrap_or_else(|e| e.into_inner());
+            described.insert(key.as_str().to_owned(), kind);
+        }
         let mut help = self.facade.help.lock().unwrap_or_else(|e| e.into_inner());
         help.insert(key.as_str().to_owned(), description.into_owned());
     }
@@ -145,17 +176,17 @@ impl ObsRecorder {
 
 impl Recorder for ObsRecorder {
     fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.describe(key, description);
+        self.describe(key, MetricType::Counter, description);
     }
 
     fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
         // A callback gauge (`metrics::gauge_fn`) of this name takes the help text too.
         crate::metrics::callback::describe(key.as_str(), &description);
-        self.describe(key, description);
+        self.describe(key, MetricType::Gauge, description);
     }
 
     fn describe_histogram(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.describe(key, description);
+        self.describe(key, MetricType::Histogram, description);
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
