@@ -14,8 +14,7 @@ use crate::env::{env_var, parse_key_values, warn_env};
 /// (which `OTEL_SERVICE_NAME` or the builder chose) on top; sorted by key.
 pub(crate) fn detect(service: &str, version: Option<&str>) -> Vec<(String, String)> {
     let mut attrs: BTreeMap<String, String> = BTreeMap::new();
-    let ids = crate::log::SpanIds::new_child_of(None);
-    let id = format!("{:032x}", ids.trace_id);
+    let id = format!("{:016x}{:016x}", crate::log::random_u64(), crate::log::random_u64());
     attrs.insert(
         "service.instance.id".into(),
         format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]),

@@ -82,6 +82,7 @@ pub(crate) fn publish(facade: Arc<FacadeMetrics>) {
 /// The application's own families described through the facade so far
 /// (`describe_counter!` & co.), by name: the name, its type and help text.
 /// Empty before `init` installed obs's recorder.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))]
 pub(crate) fn application_families() -> Vec<(String, MetricType, String)> {
     let Some(facade) = INSTALLED.get() else { return Vec::new() };
     let described = facade.described.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -88,5 +88,3 @@ impl Settings {
 fn code_dup_opted_in() -> bool {
     var("OTEL_SEMCONV_STABILITY_OPT_IN").is_some_and(|list| list.split(',').any(|item| item.trim() == "code/dup"))
 }
-
-pub(crate) use crate::resource::host_name;
