@@ -14,6 +14,11 @@ use support::{http_get, http_get_with, promtool_check, require_tool, run_child};
 #[observe]
 fn checkout() {}
 
+#[observe(labels(tier = tier))]
+fn tiered(tier: &str) {
+    let _ = tier;
+}
+
 /// The series of an instant query, once Prometheus has one (within 60 s).
 async fn query(prometheus: &support::Prometheus, promql: &str) -> Vec<serde_json::Value> {
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -42,6 +47,7 @@ async fn target_info_and_constant_labels_join_in_prometheus() {
         .expect("init");
     let app = guard.http_addr().unwrap();
     checkout();
+    tiered("gold");
     metrics::describe_counter!("logins_total", "Logins, by user (an unbounded label, capped).");
     metrics::describe_counter!("deploys_total", "Deploys, by the environment the app was told.");
     for user in ["ann", "bob", "cid", "dan", "eve", "ann"] {
@@ -62,6 +68,9 @@ async fn target_info_and_constant_labels_join_in_prometheus() {
         "# HELP target_info Target metadata".to_owned(),
         "# TYPE target_info gauge".to_owned(),
         format!(r#"obs_function_calls_total{{{consts},function="checkout",module="resource",status="ok"}} 1"#),
+        format!(
+            r#"obs_function_calls_total{{{consts},function="tiered",module="resource",tier="gold",status="ok"}} 1"#
+        ),
         format!(r#"logins_total{{{consts},user="ann"}} 2"#),
         format!(r#"logins_total{{{consts},user="cid"}} 1"#),
         format!(r#"logins_total{{{consts},user="__overflow__"}} 2"#),
@@ -134,6 +143,7 @@ fn child() {
                 ("job", "x", "const label `job`: obs or Prometheus already puts a label of this name"),
                 ("region-1", "x", "const label `region-1`: a label name is [a-zA-Z_][a-zA-Z0-9_]*"),
                 ("region", "", "const label `region`: the value is empty"),
+                ("tier", "gold", "const label `tier`: `labels(...)` of `tiered` already puts a label of this name"),
             ] {
                 let err =
                     obs_runtime::builder().without_http().const_label(name, value).init().map(|_| ()).unwrap_err();

@@ -217,7 +217,7 @@ impl Builder {
     /// `OBS_CONST_LABELS=environment=prod,region=eu` adds to them (a name given
     /// in both takes the variable's value). `init` refuses a name that is not
     /// `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, is one obs puts on its
-    /// families (`function`, `status`, `le`, ...), `job` or `instance`
+    /// families (`function`, `status`, `le`, ...) or a function's `labels(...)`, `job` or `instance`
     /// (Prometheus' target labels), or is given twice, and an empty value or
     /// one over 256 bytes. A label of the application's own metrics with the
     /// same name is renamed `exported_<name>`, as Prometheus renames a

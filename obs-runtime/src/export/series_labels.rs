@@ -176,6 +176,9 @@ fn check(name: &str, value: &str) -> Result<(), String> {
     if RESERVED.contains(&name) || families().iter().any(|f| f.labels().contains(&name)) {
         return Err("obs or Prometheus already puts a label of this name on its series".into());
     }
+    if let Some(site) = crate::callsite::catalog().iter().find(|site| site.labels().contains(&name)) {
+        return Err(format!("`labels(...)` of `{}` already puts a label of this name on its series", site.name()));
+    }
     if value.is_empty() {
         return Err("the value is empty (Prometheus treats an empty label as no label)".into());
     }
