@@ -98,34 +98,35 @@ impl ConstLabels {
         if self.is_empty() {
             return text;
         }
-        let mut out = String::with_capacity(text.len() + text.len() / 4);
+        let mut out = String::with_capacity(text.len() + (self.rendered.len() + 1) * text.len() / 40);
         for line in text.split_inclusive('\n') {
-            match self.labelled(line) {
-                Some(done) => out.push_str(&done),
-                None => out.push_str(line),
+            let mark = out.len();
+            if !self.write_labelled(&mut out, line) {
+                out.truncate(mark);
+                out.push_str(line);
             }
         }
         out
     }
 
-    /// One sample line with the constant labels; `None` to keep it as it is.
-    fn labelled(&self, line: &str) -> Option<String> {
+    /// Writes one sample line with the constant labels; `false` (with
+    /// something written, which the caller takes back) to keep it as it is.
+    fn write_labelled(&self, out: &mut String, line: &str) -> bool {
         if line.starts_with('#') || line.trim().is_empty() {
-            return None;
+            return false;
         }
-        let at = line.find(['{', ' '])?;
+        let Some(at) = line.find(['{', ' ']) else { return false };
         let (name, rest) = line.split_at(at);
         if name == TARGET_INFO {
-            return None;
+            return false;
         }
-        let mut out = String::with_capacity(line.len() + self.rendered.len() + 3);
         out.push_str(name);
         out.push('{');
         out.push_str(&self.rendered);
         let Some(mut body) = rest.strip_prefix('{') else {
             out.push('}');
             out.push_str(rest);
-            return Some(out);
+            return true;
         };
         // `key="value"` pairs up to the closing brace; a line that does not
         // read so is left alone (obs renders none, but it must never fail).
@@ -134,29 +135,32 @@ impl ConstLabels {
             if let Some(after) = body.strip_prefix('}') {
                 out.push('}');
                 out.push_str(after);
-                return Some(out);
+                return true;
             }
-            let (key, after) = body.split_once("=\"")?;
-            let end = value_end(after)?;
+            let Some((key, after)) = body.split_once("=\"") else { return false };
+            let Some(end) = value_end(after) else { return false };
             out.push(',');
             if self.names.iter().any(|n| n == key) {
                 out.push_str("exported_");
             }
-            let _ = write!(out, "{key}=\"{}\"", &after[..end]);
+            out.push_str(key);
+            out.push_str("=\"");
+            out.push_str(&after[..=end]);
             body = &after[end + 1..];
         }
     }
 }
 
-/// The byte index of the quote that closes an escaped label value.
+/// The byte index of the quote that closes an escaped label value (bytes,
+/// not chars: the quote and the backslash are ASCII, never inside a UTF-8 sequence).
 fn value_end(value: &str) -> Option<usize> {
-    let mut escaped = false;
-    for (i, c) in value.char_indices() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' => escaped = true,
-            '"' => return Some(i),
-            _ => {}
+    let bytes = value.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i),
+            _ => i += 1,
         }
     }
     None
