@@ -9,7 +9,9 @@
 #
 #   scripts/compile-time.sh            # 200 functions, 5 repetitions, debug profile
 #   FUNCTIONS=200 REPS=7 PROFILE=release scripts/compile-time.sh
-#   VARIANTS="plain disabled" scripts/compile-time.sh   # obs compiled out vs no obs at all
+#   VARIANTS="disabled-plain disabled" scripts/compile-time.sh
+#       # obs compiled out vs the same crate with no attributes (both depend on
+#       # obs-runtime with `disabled`, so only the expansion differs)
 #
 # Env: FUNCTIONS, REPS, PROFILE (dev|release), CT_DIR (work dir, default a temp
 # dir that is removed afterwards), CARGO_TARGET_DIR (default inside CT_DIR).
@@ -33,7 +35,7 @@ export CARGO_INCREMENTAL=0
 # The attribute and extra dependency of each variant.
 attribute() {
     case $1 in
-        plain) echo "" ;;
+        plain | disabled-plain) echo "" ;;
         observe | disabled) echo "#[obs_runtime::observe]" ;;
         instrument) echo "#[tracing::instrument]" ;;
         fastrace) echo "#[fastrace::trace]" ;;
@@ -43,7 +45,7 @@ dependency() {
     case $1 in
         plain) echo "" ;;
         observe) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false }" ;;
-        disabled) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false, features = [\"disabled\"] }" ;;
+        disabled | disabled-plain) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false, features = [\"disabled\"] }" ;;
         instrument) echo 'tracing = { version = "0.1.44", default-features = false, features = ["std", "attributes"] }' ;;
         fastrace) echo 'fastrace = "0.7"' ;;
     esac
@@ -134,9 +136,14 @@ for v in "${VARIANTS[@]}"; do
     med[$v]=$(tr ' ' '\n' <<<"${times[$v]}" | grep -v '^$' | median)
     printf "%-11s median %.2fs  (%s)\n" "$v" "${med[$v]}" "${times[$v]% }"
 done
-extra() { awk -v a="${med[$1]}" -v b="${med[plain]}" 'BEGIN { printf "%.2f", a - b }'; }
+extra() { awk -v a="${med[$1]}" -v b="${med[${2:-plain}]}" 'BEGIN { printf "%.2f", a - b }'; }
+# The spread of one variant's repetitions (max - min): what "noise" means in this run.
+spread() { tr ' ' '\n' <<<"${times[$1]}" | grep -v '^$' | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { printf "%.2f", hi - lo }'; }
 if [[ -n ${med[disabled]:-} ]]; then
-    printf "\n#[observe] compiled out  adds %ss for %d functions (target: within noise of 0)\n" "$(extra disabled)" "$FUNCTIONS"
+    base=plain
+    [[ -n ${med[disabled-plain]:-} ]] && base=disabled-plain
+    printf "\n#[observe] compiled out  adds %ss for %d functions over %s (target: within noise; spread of %s's runs %ss)\n" \
+        "$(extra disabled "$base")" "$FUNCTIONS" "$base" "$base" "$(spread "$base")"
 fi
 if [[ -n ${med[observe]:-} ]]; then
     printf "\n#[observe]              adds %ss for %d functions (target <= 0.6s)\n" "$(extra observe)" "$FUNCTIONS"

@@ -13,7 +13,6 @@
 mod support;
 
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
@@ -24,7 +23,8 @@ use obs_runtime::trace::{HttpLayer, RequestBuilderExt};
 use obs_runtime::workflow::TimeoutError;
 use obs_runtime::{ErrorKind, node, observe, workflow};
 use serde_json::Value;
-use support::{MemoryWriter, PaymentError, ProcessGroupGuard, free_port, http_get, http_post_json, require_mlflow};
+use support::mlflow::Mlflow;
+use support::{MemoryWriter, PaymentError};
 
 #[observe]
 fn reserve_stock(order: u32) -> u32 {
@@ -170,69 +170,18 @@ async fn ingest(doc: u32) -> Result<u32, IngestError> {
     Ok(total)
 }
 
-struct Mlflow {
-    addr: SocketAddr,
-    _server: ProcessGroupGuard,
-    _dir: TempDir,
-}
-
-struct TempDir(std::path::PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn start_mlflow() -> Mlflow {
-    let mlflow = require_mlflow();
-    let dir = std::env::temp_dir().join(format!("obs-mlflow-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let port = free_port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let log = std::fs::File::create(dir.join("server.log")).expect("log file");
-    let mut command = Command::new(mlflow);
-    command
-        .args(["server", "--host", "127.0.0.1", "--port", &port.to_string(), "--workers", "1"])
-        .arg("--backend-store-uri")
-        .arg(format!("sqlite:///{}", dir.join("mlflow.db").display()))
-        .arg("--default-artifact-root")
-        .arg(dir.join("artifacts"))
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(log.try_clone().unwrap())
-        .stderr(log);
-    let server = ProcessGroupGuard::spawn(command).expect("start mlflow server");
-    let started = Instant::now();
-    loop {
-        if let Ok((200, _)) = http_get(addr, "/health") {
-            break;
-        }
-        let log = std::fs::read_to_string(dir.join("server.log")).unwrap_or_default();
-        assert!(started.elapsed() < Duration::from_secs(180), "mlflow did not answer /health within 180 s:\n{log}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
-    eprintln!("mlflow ready after {:?}", started.elapsed());
-    Mlflow { addr, _server: server, _dir: TempDir(dir) }
-}
-
-fn json(addr: SocketAddr, path: &str) -> Value {
-    let (status, body) = http_get(addr, path).expect("mlflow request");
-    assert_eq!(status, 200, "GET {path}: {body}");
-    serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
-}
-
 /// Polls until the trace with this id (32 hex) is stored with `spans` spans.
 fn wait_for_trace(mlflow: &Mlflow, experiment: &str, trace_hex: &str, spans: usize) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     let mut last = Value::Null;
     loop {
-        let listed = json(mlflow.addr, &format!("/api/2.0/mlflow/traces?experiment_ids={experiment}&max_results=100"));
+        let listed = mlflow.get(&format!("/api/2.0/mlflow/traces?experiment_ids={experiment}&max_results=100"));
         let known = listed["traces"].as_array().into_iter().flatten().any(|t| {
             let id = t["request_id"].as_str().or(t["trace_id"].as_str()).unwrap_or_default();
             id.ends_with(trace_hex)
         });
         if known {
-            let trace = json(mlflow.addr, &format!("/api/3.0/mlflow/traces/get?trace_id=tr-{trace_hex}"));
+            let trace = mlflow.get(&format!("/api/3.0/mlflow/traces/get?trace_id=tr-{trace_hex}"));
             if trace["trace"]["spans"].as_array().is_some_and(|s| s.len() >= spans) {
                 return trace;
             }
@@ -259,11 +208,9 @@ fn span_named<'a>(spans: &'a [Value], name: &str) -> &'a Value {
 
 #[test]
 fn traces_reach_mlflow_with_their_shape_attributes_and_errors() {
-    let mlflow = start_mlflow();
-    let (status, body) =
-        http_post_json(mlflow.addr, "/api/2.0/mlflow/experiments/create", r#"{"name":"obs-otlp-test"}"#).unwrap();
-    assert_eq!(status, 200, "create experiment: {body}");
-    let experiment = serde_json::from_str::<Value>(&body).unwrap()["experiment_id"].as_str().unwrap().to_owned();
+    let mlflow = Mlflow::start("otlp");
+    let created = mlflow.post("/api/2.0/mlflow/experiments/create", &serde_json::json!({"name": "obs-otlp-test"}));
+    let experiment = created["experiment_id"].as_str().unwrap().to_owned();
 
     let logs = MemoryWriter::default();
     let guard = obs_runtime::builder()

@@ -127,9 +127,14 @@ pub mod __private;
 
 /// The README's code blocks, compiled (and run) as doc tests (with the
 /// features they use, as the test command's `--all-features` build has them).
-#[cfg(all(doctest, feature = "testing", feature = "health", feature = "http"))]
+#[cfg(all(doctest, feature = "testing", feature = "health", feature = "http", feature = "postgres"))]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/health.md`'s code, compiled as a doc test.
+#[cfg(all(doctest, feature = "health", feature = "postgres", feature = "redis"))]
+#[doc = include_str!("../../docs/health.md")]
+pub struct HealthDocDoctests;
 
 pub use callsite::catalog;
 pub use config::Builder;

@@ -287,7 +287,18 @@ fn probes_within_the_cache_time_share_one_evaluation() {
     let _turn = lock();
     shared();
     let s = register_app();
-    let threads: Vec<_> = (0..8).map(|_| std::thread::spawn(|| get("/health").0)).collect();
+    // All eight threads exist before any probe is sent, so the probes fall within the
+    // cache time even when thread start-up is slow on a loaded machine.
+    let start = Arc::new(std::sync::Barrier::new(8));
+    let threads: Vec<_> = (0..8)
+        .map(|_| {
+            let start = start.clone();
+            std::thread::spawn(move || {
+                start.wait();
+                get("/health").0
+            })
+        })
+        .collect();
     for t in threads {
         assert_eq!(t.join().unwrap(), 200);
     }

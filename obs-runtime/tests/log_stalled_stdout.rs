@@ -7,10 +7,11 @@
 //! The test binary runs itself as the application, with its stdout a pipe
 //! this test leaves unread until the storm is over.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
 use std::time::{Duration, Instant};
+
+mod support;
 
 const CHILD: &str = "OBS_TEST_STALLED_STDOUT_CHILD";
 const THREADS: u64 = 4;
@@ -76,25 +77,8 @@ fn a_stalled_stdout_never_blocks_the_threads_that_log_and_drops_whole_lines() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the application");
-    let (stderr_lines, lines) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("application: {line}");
-            let _ = stderr_lines.send(line);
-        }
-    });
-    let wait_for = |prefix: &str, within: Duration| {
-        let until = Instant::now() + within;
-        loop {
-            let left = until.saturating_duration_since(Instant::now());
-            match lines.recv_timeout(left) {
-                Ok(line) if line.starts_with(prefix) => return Some(line),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-    };
+    let stderr = support::StderrLines::follow(&mut child);
+    let wait_for = |needle: &str, within: Duration| stderr.wait_for(needle, within);
 
     // Nobody reads stdout yet: the pipe fills after some 64 KiB.
     let Some(report) = wait_for("storm ", Duration::from_secs(15)) else {

@@ -31,8 +31,10 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+mod support;
 
 use obs_runtime::export::otlp::TraceSampler;
 use obs_runtime::propagation::TraceContext;
@@ -515,24 +517,8 @@ fn soak_stdout_stalled() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("the application");
-    let (tx, lines) = mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            eprintln!("application: {line}");
-            let _ = tx.send(line);
-        }
-    });
-    let wait_for = |prefix: &str, within: Duration| {
-        let until = Instant::now() + within;
-        loop {
-            match lines.recv_timeout(until.saturating_duration_since(Instant::now())) {
-                Ok(line) if line.contains(prefix) => return Some(line),
-                Ok(_) => continue,
-                Err(_) => return None,
-            }
-        }
-    };
+    let stderr = support::StderrLines::follow(&mut child);
+    let wait_for = |needle: &str, within: Duration| stderr.wait_for(needle, within);
     // Nobody reads stdout for the whole storm.
     let Some(report) = wait_for("SOAK storm ", duration + Duration::from_secs(30)) else {
         let _ = child.kill();

@@ -187,17 +187,23 @@ impl Client {
     }
 
     /// `PUT /api/2.0/mlflow-artifacts/artifacts/<path>` with the file's bytes.
-    pub(crate) async fn put_artifact(&self, path: &str, bytes: Vec<u8>) -> Result<Value, Failure> {
+    pub(crate) async fn put_artifact(&self, path: &str, bytes: Bytes) -> Result<Value, Failure> {
         let path = format!("/api/2.0/mlflow-artifacts/artifacts/{}", encode_path(path));
         self.send(Method::PUT, &path, "application/octet-stream", bytes).await
     }
 
-    async fn send(&self, method: Method, path: &str, content_type: &str, body: Vec<u8>) -> Result<Value, Failure> {
+    async fn send(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<Bytes>,
+    ) -> Result<Value, Failure> {
         let mut request = Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.connection.base))
             .header(http::header::CONTENT_TYPE, content_type)
-            .body(Bytes::from(body))
+            .body(body.into())
             .map_err(|e| Failure::Refused { status: 0, code: "BAD_REQUEST".into(), message: e.to_string() })?;
         if let Some(auth) = &self.connection.auth {
             request.headers_mut().insert(http::header::AUTHORIZATION, auth.clone());

@@ -15,6 +15,7 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use opentelemetry_http::Bytes;
 use serde_json::{Value, json};
 
 use super::client::{Client, Failure};
@@ -71,7 +72,8 @@ impl Stopping {
 enum Request {
     Post(&'static str, Value),
     Get(String),
-    Put(String, Vec<u8>),
+    /// The file's bytes, shared by each retry of the request rather than copied.
+    Put(String, Bytes),
 }
 
 /// A workflow run the server knows, and what waits to be sent for it.
@@ -442,7 +444,7 @@ impl Tracker {
                 }
             };
             let relative = relative.to_string_lossy().replace('\\', "/");
-            match self.call(&Request::Put(format!("{root}/{relative}"), bytes)) {
+            match self.call(&Request::Put(format!("{root}/{relative}"), Bytes::from(bytes))) {
                 Ok(_) => self.counters.exported.increment(1),
                 Err(failure) => {
                     self.failed(1, "uploading an artifact", &failure);

@@ -30,3 +30,36 @@ pub fn request(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &st
 pub fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("not JSON ({e}): {body}"))
 }
+
+/// A child process's stderr, echoed to the test's own (prefixed `application:`)
+/// and kept line by line for [`StderrLines::wait_for`].
+pub struct StderrLines(std::sync::mpsc::Receiver<String>);
+
+impl StderrLines {
+    /// Takes `child`'s piped stderr and reads it on a thread of its own.
+    pub fn follow(child: &mut std::process::Child) -> StderrLines {
+        use std::io::BufRead;
+        let stderr = child.stderr.take().expect("the child's stderr is piped");
+        let (lines, received) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+                eprintln!("application: {line}");
+                let _ = lines.send(line);
+            }
+        });
+        StderrLines(received)
+    }
+
+    /// The next line containing `needle`, or `None` when none came within `within`
+    /// (or the child closed its stderr).
+    pub fn wait_for(&self, needle: &str, within: Duration) -> Option<String> {
+        let until = std::time::Instant::now() + within;
+        loop {
+            match self.0.recv_timeout(until.saturating_duration_since(std::time::Instant::now())) {
+                Ok(line) if line.contains(needle) => return Some(line),
+                Ok(_) => continue,
+                Err(_) => return None,
+            }
+        }
+    }
+}
