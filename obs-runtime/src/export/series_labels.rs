@@ -141,14 +141,30 @@ impl ConstLabels {
             let Some(end) = value_end(after) else { return false };
             out.push(',');
             if self.names.iter().any(|n| n == key) {
-                out.push_str("exported_");
+                out.push_str(&exported(key, rest, &self.names));
+            } else {
+                out.push_str(key);
             }
-            out.push_str(key);
             out.push_str("=\"");
             out.push_str(&after[..=end]);
             body = &after[end + 1..];
         }
     }
+}
+
+/// `exported_<key>`, prefixed again while that is a constant label or a label
+/// of the line (`labels`: its label set as written), as Prometheus does.
+fn exported(key: &str, labels: &str, names: &[String]) -> String {
+    let mut name = format!("exported_{key}");
+    let taken = |name: &str| {
+        names.iter().any(|n| n == name)
+            || labels.contains(&format!("{{{name}=\""))
+            || labels.contains(&format!(",{name}=\""))
+    };
+    while taken(&name) {
+        name.insert_str(0, "exported_");
+    }
+    name
 }
 
 /// The byte index of the quote that closes an escaped label value (bytes,
@@ -282,6 +298,9 @@ mod tests {
             c_bucket{environment=\"prod\",region=\"e\\\"u\",le=\"+Inf\"} 1\n\
             target_info{service_name=\"s\"} 1\n# EOF\n";
         assert_eq!(env.apply(text.to_owned()), expected);
+        let both = "d{environment=\"a\",exported_environment=\"b\"} 1\n";
+        let renamed = "d{environment=\"prod\",region=\"e\\\"u\",exported_exported_environment=\"a\",exported_environment=\"b\"} 1\n";
+        assert_eq!(env.apply(both.to_owned()), renamed, "no label twice");
         assert_eq!(labels(&[]).unwrap().apply(text.to_owned()), text);
     }
 
