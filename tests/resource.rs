@@ -35,13 +35,14 @@ async fn query(prometheus: &support::Prometheus, promql: &str) -> Vec<serde_json
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn target_info_and_constant_labels_join_in_prometheus() {
     require_tool("prometheus");
+    let logs = support::MemoryWriter::default();
     let guard = obs_runtime::builder()
         .service_name("resource-test")
         .service_version("2.5.1")
         .const_label("environment", "prod")
         .const_label("region", "eu")
         .max_series_per_metric(3)
-        .log_writer(std::io::sink)
+        .log_writer(logs.clone())
         .http_addr("127.0.0.1:0".parse().unwrap())
         .init()
         .expect("init");
@@ -54,6 +55,9 @@ async fn target_info_and_constant_labels_join_in_prometheus() {
         metrics::counter!("logins_total", "user" => user).increment(1);
     }
     metrics::counter!("deploys_total", "environment" => "dev").increment(1);
+
+    let start = logs.lines().into_iter().find(|l| l["event"] == "obs.start").expect("the start line");
+    assert_eq!(start["metrics.const_labels"], r#"environment="prod",region="eu""#, "{start}");
 
     let (status, text) = http_get(app, "/metrics").unwrap();
     assert_eq!(status, 200);

@@ -95,6 +95,7 @@ impl Configured for Recorder {
             });
             cx.serve(&["/obs/hotspots"], super::hotspots::routes);
         }
+        cx.const_labels = self.view.const_labels.shown().to_owned();
         let view = self.view;
         cx.metrics_text = Some(std::sync::Arc::new(move |format| render(&view, format)));
         Ok(Box::new(Scraped))

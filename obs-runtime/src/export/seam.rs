@@ -95,6 +95,9 @@ pub(crate) struct StartContext {
     /// What each exporter sends where, secrets removed, for the `obs.start` line.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub exports: Vec<String>,
+    /// The constant labels in effect (`environment="prod",...`), for the `obs.start` line.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub const_labels: String,
 }
 
 impl StartContext {

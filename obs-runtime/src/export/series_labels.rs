@@ -88,6 +88,11 @@ impl ConstLabels {
         Ok(ConstLabels { rendered, names: labels.into_iter().map(|(name, _)| name).collect() })
     }
 
+    /// `environment="prod",region="eu"` (empty without constant labels).
+    pub(crate) fn shown(&self) -> &str {
+        &self.rendered
+    }
+
     fn is_empty(&self) -> bool {
         self.names.is_empty()
     }

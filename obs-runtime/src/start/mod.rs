@@ -170,6 +170,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
                 metrics.namespace = %builder.namespace,
                 metrics.buckets = ?settings.buckets,
                 metrics.max_series = builder.max_series,
+                metrics.const_labels = %cx.const_labels,
                 metrics.label_values_limit = builder.label_values,
                 poll.slow_ms = builder.resolved_slow_poll().as_secs_f64() * 1000.0,
                 "obs: serving {paths} on http://{addr}"
