@@ -37,6 +37,10 @@ fn the_routes_serve_what_the_functions_generate_and_the_threshold_is_a_bucket() 
         .expect("init");
     let addr = guard.http_addr().unwrap();
     quote_price();
+    // The application's own families, described after init: the dashboard generated now shows them.
+    metrics::describe_counter!("quotes_served_total", "Quotes served, by currency.");
+    metrics::counter!("quotes_served_total", "currency" => "eur").increment(1);
+    metrics::describe_histogram!("quote_build_seconds", "Time to build a quote.");
 
     // 0.3 s is not a default bucket bound: init added it, so the objective is counted exactly.
     let (status, metrics) = http_get(addr, "/metrics").unwrap();
@@ -65,6 +69,35 @@ fn the_routes_serve_what_the_functions_generate_and_the_threshold_is_a_bucket() 
     assert_eq!(dashboard["title"], "obs: ops-delivery");
     let (status, queries) = http_get(addr, "/obs/dashboard-queries.yml").unwrap();
     assert_eq!((status, queries.contains("record: \"obs_dashboard:panel")), (200, true), "{queries}");
+    let panels = dashboard["panels"].as_array().unwrap();
+    let titles: Vec<&str> = panels.iter().filter_map(|p| p["title"].as_str()).collect();
+    assert!(titles.contains(&"Application"), "an application row: {titles:?}");
+    let exprs = |title: &str| -> Vec<String> {
+        let panel =
+            panels.iter().find(|p| p["title"] == title).unwrap_or_else(|| panic!("no panel {title}: {titles:?}"));
+        panel["targets"].as_array().unwrap().iter().map(|t| t["expr"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(
+        exprs("quotes_served_total"),
+        [r#"sum without (instance) (rate(quotes_served_total{job="ops-delivery"}[5m]))"#]
+    );
+    let quantiles = exprs("quote_build_seconds");
+    assert_eq!(quantiles.len(), 3, "{quantiles:?}");
+    assert!(
+        quantiles[1].starts_with("histogram_quantile(0.95, sum without (instance) (rate(quote_build_seconds_bucket{")
+    );
+    assert!(!titles.iter().any(|t| t.starts_with("obs_")), "obs's own families are not application panels: {titles:?}");
+    // promtool parses every query, the application's included.
+    let dir = std::env::temp_dir().join(format!("obs-ops-delivery-queries-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("queries.yml"), &queries).unwrap();
+    let out = Command::new(require_tool("promtool"))
+        .args(["check", "rules", "queries.yml"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Re-runs this test binary with `OBS_OPS_WRITE` set: `init` writes the files and the process exits 0.

@@ -3,6 +3,11 @@
 //! generated routing receives the alert, and the webhook server run here gets
 //! it, with its `severity` label and `runbook_url` annotation.
 //!
+//! A second case (a child process: `init` runs once per process) loads the
+//! generated rules into a real Prometheus scraping an app that first logs no
+//! error, then logs errors at a high rate: `ObsErrorLogRateHigh` stays silent,
+//! then fires.
+//!
 //! The windows are shortened with the documented scale factor
 //! (`OpsSettings::time_scale(1/60)`: the 1h/5m page pair becomes 1m/5s, its
 //! `for` 2s), never by changing the formulas.
@@ -19,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use obs_runtime::observe;
 use obs_runtime::ops::{OpsSettings, Receivers};
-use support::{ChildGuard, PaymentError, free_port, http_get, require_tool};
+use support::{ChildGuard, PaymentError, free_port, http_get, require_tool, run_child};
 
 const SERVICE: &str = "ops-e2e";
 
@@ -180,4 +185,92 @@ fn a_failing_function_pages_through_prometheus_and_alertmanager_to_the_webhook()
     eprintln!("end to end: the page reached the webhook {:.1} s after the test started", elapsed.as_secs_f64());
     drop(guard);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn error_logs_above_the_threshold_fire_obs_error_log_rate_high_and_none_stay_silent() {
+    run_child("error-logs");
+}
+
+#[test]
+fn child() {
+    let Ok(case) = std::env::var("OBS_TEST_CHILD") else { return };
+    match case.as_str() {
+        "error-logs" => error_logs(),
+        other => panic!("unknown case {other}"),
+    }
+    println!("case {case} passed");
+}
+
+#[observe]
+fn browse(page: u64) -> u64 {
+    page
+}
+
+/// Waits (up to `limit`) until `done` holds for the series `promql` returns.
+fn wait_for(server: &support::Prometheus, promql: &str, limit: Duration, done: impl Fn(&[serde_json::Value]) -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done(&server.query(promql)) {
+        assert!(Instant::now() < deadline, "{promql} did not get there within {limit:?}: {:?}", server.query(promql));
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn error_logs() {
+    require_tool("prometheus");
+    let started = Instant::now();
+    // 1/60: the 5m rate window becomes 5s, the alert's 10m `for` 10s.
+    let guard = obs_runtime::builder()
+        .service_name(SERVICE)
+        .log_writer(std::io::sink)
+        .http_addr("127.0.0.1:0".parse().unwrap())
+        .ops(OpsSettings::default().time_scale(1.0 / 60.0).job("app"))
+        .init()
+        .expect("init");
+    let app = guard.http_addr().unwrap();
+    let (_, rules) = http_get(app, "/obs/rules.yml").unwrap();
+    assert!(rules.contains("alert: \"ObsErrorLogRateHigh\""), "{rules}");
+
+    let noisy = Arc::new(AtomicBool::new(false));
+    let stop = Arc::new(AtomicBool::new(false));
+    let traffic = {
+        let (noisy, stop) = (noisy.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let mut n = 0;
+            while !stop.load(Ordering::Relaxed) {
+                n += 1;
+                browse(n);
+                tracing::info!(page = n, "browsed");
+                if noisy.load(Ordering::Relaxed) {
+                    tracing::error!(page = n, "the catalog is unreachable");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        })
+    };
+
+    let server = support::Prometheus::start_with_rules("ops-error-logs", app, Some(&rules), &[]);
+    let errors = r#"obs_log_events_total{job="app",level="error"}"#;
+    let alert = r#"ALERTS{alertname="ObsErrorLogRateHigh",job="app"}"#;
+    // Quiet: the error series is scraped (at zero), info lines flow, and after
+    // a whole window and the alert's `for` no alert is pending or firing.
+    wait_for(&server, errors, Duration::from_secs(60), |r| r.len() == 1 && r[0]["value"][1] == "0");
+    wait_for(&server, r#"rate(obs_log_events_total{level="info"}[5s])"#, Duration::from_secs(20), |r| {
+        r.first().and_then(|s| s["value"][1].as_str()).and_then(|v| v.parse::<f64>().ok()).is_some_and(|v| v > 1.0)
+    });
+    std::thread::sleep(Duration::from_secs(17));
+    assert!(server.query(alert).is_empty(), "no error logged, yet: {:?}", server.query(alert));
+
+    // Noisy: about 50 ERROR lines a second, far above 0.1.
+    noisy.store(true, Ordering::Relaxed);
+    let firing = r#"ALERTS{alertname="ObsErrorLogRateHigh",job="app",alertstate="firing"}"#;
+    wait_for(&server, firing, Duration::from_secs(40), |r| r.len() == 1);
+    let firing = server.query(firing);
+    assert_eq!(firing[0]["metric"]["severity"], "ticket", "{firing:?}");
+    assert_eq!(firing[0]["metric"]["alertstate"], "firing", "{firing:?}");
+    eprintln!("ObsErrorLogRateHigh fired {:.1} s after the test started", started.elapsed().as_secs_f64());
+    stop.store(true, Ordering::Relaxed);
+    traffic.join().unwrap();
+    drop(server);
+    drop(guard);
 }

@@ -365,6 +365,38 @@ fn amtool_accepts_the_alertmanager_template_with_its_secret_files() {
 }
 
 #[test]
+fn the_applications_families_get_panels_that_promtool_accepts() {
+    use obs_runtime::metrics::MetricType;
+    let generator = generator()
+        .app_family("orders_total", MetricType::Counter, "Orders placed.")
+        .app_family("cart_items", MetricType::Gauge, "Items in open carts.")
+        .app_family("payload-seconds", MetricType::Histogram, "Time to write a payload.");
+    let dashboard: serde_json::Value = serde_json::from_str(&generator.grafana_dashboard()).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    let rows: Vec<_> = panels.iter().filter(|p| p["type"] == "row").map(|p| p["title"].as_str().unwrap()).collect();
+    assert_eq!(rows.last(), Some(&"Application"), "{rows:?}");
+    let expr = |title: &str, i: usize| -> String {
+        let panel = panels.iter().find(|p| p["title"] == title).unwrap_or_else(|| panic!("no panel {title}"));
+        assert!(!panel["description"].as_str().unwrap().is_empty(), "{panel}");
+        panel["targets"][i]["expr"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(expr("orders_total", 0), r#"sum without (instance) (rate(orders_total{job="ops-test"}[5m]))"#);
+    assert_eq!(expr("cart_items", 0), r#"cart_items{job="ops-test"}"#);
+    assert_eq!(
+        expr("payload_seconds", 2),
+        r#"histogram_quantile(0.99, sum without (instance) (rate(payload_seconds_bucket{job="ops-test"}[5m])))"#,
+        "the name as /metrics spells it"
+    );
+    let dir = temp_dir("app-families");
+    generator.write_to(&dir).unwrap();
+    let queries = std::fs::read_to_string(dir.join("dashboard-queries.yml")).unwrap();
+    assert!(queries.contains("rate(orders_total{"), "{queries}");
+    let out = run("promtool", &["check", "rules", "--lint-fatal", "dashboard-queries.yml"], &dir);
+    assert!(out.contains("SUCCESS"), "{out}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn the_dashboard_holds_together() {
     let dashboard: serde_json::Value = serde_json::from_str(&generator().grafana_dashboard()).expect("valid JSON");
     let variables = dashboard["templating"]["list"].as_array().unwrap();

@@ -93,6 +93,7 @@ fn exported(temporality: Temporality, protocol: OtlpProtocol) {
         .otlp_metrics(true)
         .otlp_metric_interval(Duration::from_millis(300))
         .otlp_metric_temporality(temporality)
+        .const_label("environment", "prod")
         .init()
         .expect("init");
     // Two rounds, so delta has something to subtract.
@@ -169,6 +170,15 @@ fn exported(temporality: Temporality, protocol: OtlpProtocol) {
     assert_eq!(in_flight.last().map(|p| p.value), Some(0.0), "the gauge");
     assert_eq!(last.resource.iter().find(|(k, _)| k == "service.name").map(|(_, v)| v.as_str()), Some("Str(stock)"));
     assert!(last.resource.iter().any(|(k, _)| k == "service.instance.id"), "{:?}", last.resource);
+
+    // Constant labels are attributes of every point; `target_info` is the resource, not a metric.
+    let unlabelled: Vec<&str> =
+        points.iter().filter(|p| attr(p, "environment") != Some("Str(prod)")).map(|p| p.name.as_str()).collect();
+    assert!(unlabelled.is_empty(), "points without the constant label: {unlabelled:?}");
+    assert!(!points.iter().any(|p| p.name.starts_with("target")), "target_info is not exported as a metric");
+    let instance = last.resource.iter().find(|(k, _)| k == "service.instance.id").map(|(_, v)| v.clone()).unwrap();
+    let shown = format!("service_instance_id=\"{}\"", instance.trim_start_matches("Str(").trim_end_matches(')'));
+    assert!(text.lines().any(|l| l.starts_with("target_info{") && l.contains(&shown)), "{shown} in:\n{text}");
 }
 
 fn backend_down() {

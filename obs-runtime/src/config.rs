@@ -49,6 +49,8 @@ pub struct Builder {
     pub(crate) http_addr: HttpSetting,
     pub(crate) max_series: usize,
     pub(crate) label_values: usize,
+    pub(crate) service_version: Option<String>,
+    pub(crate) const_labels: Vec<(String, String)>,
     pub(crate) install_subscriber: bool,
     pub(crate) prometheus: bool,
     pub(crate) process_metrics: bool,
@@ -94,6 +96,8 @@ impl Default for Builder {
             http_addr: HttpSetting::Default,
             max_series: 1000,
             label_values: 100,
+            service_version: None,
+            const_labels: Vec::new(),
             install_subscriber: true,
             prometheus: true,
             process_metrics: true,
@@ -188,7 +192,11 @@ impl Builder {
         self
     }
 
-    /// The most series one metric may have before new label values fold into `__overflow__`.
+    /// The most series one metric may have before new label values fold into
+    /// `__overflow__` (default 1,000): the error kinds of obs's errors family,
+    /// and each family the application records through the `metrics` facade
+    /// (past the limit, a new label set is recorded in the one series whose
+    /// labels are all `__overflow__`, counted in `obs_overflow_total{metric}`).
     pub fn max_series_per_metric(mut self, limit: usize) -> Self {
         self.max_series = limit;
         self
@@ -200,6 +208,22 @@ impl Builder {
     /// their type declares every value.
     pub fn label_values_limit(mut self, limit: usize) -> Self {
         self.label_values = limit;
+        self
+    }
+
+    /// A label with the same value on every series `/metrics` and the OTLP
+    /// metrics export show, obs's families and the application's alike (not on
+    /// `target_info`, which holds the resource): `const_label("environment", "prod")`.
+    /// `OBS_CONST_LABELS=environment=prod,region=eu` adds to them (a name given
+    /// in both takes the variable's value). `init` refuses a name that is not
+    /// `[a-zA-Z_][a-zA-Z0-9_]*`, starts with `__`, is one obs puts on its
+    /// families (`function`, `status`, `le`, ...) or a function's `labels(...)`, `job` or `instance`
+    /// (Prometheus' target labels), or is given twice, and an empty value or
+    /// one over 256 bytes. A label of the application's own metrics with the
+    /// same name is renamed `exported_<name>`, as Prometheus renames a
+    /// clashing target label.
+    pub fn const_label(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.const_labels.push((name.into(), value.into()));
         self
     }
 
@@ -567,9 +591,9 @@ impl Builder {
     /// The service's version, usually `env!("CARGO_PKG_VERSION")`: the
     /// `service.version` of exported spans and the `version` of health reports
     /// (which otherwise show the version of the crate that derived `HealthCheck`).
-    #[cfg_attr(not(any(feature = "health", feature = "otlp")), allow(unused_mut))]
     pub fn service_version(mut self, version: impl Into<String>) -> Self {
         let version: String = version.into();
+        self.service_version = Some(version.clone());
         #[cfg(feature = "health")]
         {
             self.health_settings.version = Some(version.clone());

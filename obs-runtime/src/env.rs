@@ -39,3 +39,43 @@ pub(crate) fn warn_env(name: &str, problem: &str, instead: &str) {
 pub(crate) fn warn(message: &str) {
     let _ = writeln!(std::io::stderr().lock(), "obs: WARN {message}");
 }
+
+/// `key=value,key2=value2` with percent-encoded values (W3C Baggage octets), as
+/// `OTEL_EXPORTER_OTLP_HEADERS` and `OTEL_RESOURCE_ATTRIBUTES` use. `Err`
+/// names the malformed member by position and says why, never showing it.
+pub(crate) fn parse_key_values(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    let members: Vec<&str> = text.split(',').map(str::trim).filter(|m| !m.is_empty()).collect();
+    let count = members.len();
+    for (i, member) in members.into_iter().enumerate() {
+        let bad = |why: &str| format!("member {} of {count} {why}", i + 1);
+        let (key, value) = member.split_once('=').ok_or_else(|| bad("is not key=value (no `=`)"))?;
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(bad("has an empty key"));
+        }
+        let value = percent_decode(value.trim()).ok_or_else(|| bad("has a malformed percent escape"))?;
+        out.push((key.to_owned(), value));
+    }
+    Ok(out)
+}
+
+fn percent_decode(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            if !hex.iter().all(u8::is_ascii_hexdigit) {
+                return None;
+            }
+            out.push(u8::from_str_radix(std::str::from_utf8(hex).ok()?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}

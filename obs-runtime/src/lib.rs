@@ -108,6 +108,7 @@ pub mod mlflow;
 pub mod ops;
 pub mod propagation;
 pub mod queue;
+mod resource;
 pub mod security;
 mod slots;
 #[doc(hidden)]

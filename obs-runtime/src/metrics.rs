@@ -27,8 +27,8 @@ pub use families::{
     LOG_EVENTS_TOTAL, METRIC_CALLBACK_PANICS_TOTAL, MetricType, MetricUnit, NODE_ATTEMPTS_TOTAL, NODE_DURATION_SECONDS,
     NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, OVERFLOW_TOTAL, PROCESS_CPU_SECONDS_TOTAL, PROCESS_MAX_FDS, PROCESS_OPEN_FDS,
     PROCESS_RESIDENT_MEMORY_BYTES, PROCESS_START_TIME_SECONDS, PROCESS_THREADS, PROCESS_VIRTUAL_MEMORY_BYTES,
-    QUEUE_CAPACITY, QUEUE_DEPTH, QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS, SECURITY_EVENTS_TOTAL, WORKFLOW_ACTIVE,
-    WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
+    QUEUE_CAPACITY, QUEUE_DEPTH, QUEUE_REJECTED_TOTAL, QUEUE_WAIT_SECONDS, SECURITY_EVENTS_TOTAL, TARGET_INFO,
+    WORKFLOW_ACTIVE, WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_DURATION_SECONDS, WORKFLOW_RUNS_TOTAL, families, find,
 };
 pub(crate) use runtime::watch_current as watch_current_runtime;
 pub use runtime::watch_tokio_runtime;
@@ -128,7 +128,9 @@ pub(crate) fn activate(namespace: &str, max_series: usize, label_values: usize, 
     });
     for family in families() {
         let own = store::renders(family) || poll::RENDERED.contains(family);
-        if (own_buckets.is_none() || !own) && !process::renders(family) && !runtime::RENDERED.contains(family) {
+        // `target_info` is the resource, written by `/metrics` itself.
+        let rendered = process::renders(family) || runtime::RENDERED.contains(family) || *family == &TARGET_INFO;
+        if (own_buckets.is_none() || !own) && !rendered {
             family.describe();
         }
     }

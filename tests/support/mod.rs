@@ -137,14 +137,26 @@ pub struct Prometheus {
 
 impl Prometheus {
     pub fn start(name: &str, app: SocketAddr, extra: &[&str]) -> Prometheus {
+        Prometheus::start_with_rules(name, app, None, extra)
+    }
+
+    /// The same, evaluating `rules` (a rule file's text) every second.
+    pub fn start_with_rules(name: &str, app: SocketAddr, rules: Option<&str>, extra: &[&str]) -> Prometheus {
         use std::process::{Command, Stdio};
         let dir = std::env::temp_dir().join(format!("obs-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let config = dir.join("prometheus.yml");
+        let rule_files = match rules {
+            Some(rules) => {
+                std::fs::write(dir.join("rules.yml"), rules).unwrap();
+                "rule_files:\n  - rules.yml\n"
+            }
+            None => "",
+        };
         std::fs::write(
             &config,
             format!(
-                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\nscrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
+                "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n{rule_files}scrape_configs:\n  - job_name: app\n    static_configs:\n      - targets: ['{app}']\n"
             ),
         )
         .unwrap();
@@ -170,6 +182,23 @@ impl Drop for Prometheus {
         let _ = self._server.0.kill();
         let _ = self._server.0.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Prometheus {
+    /// The series an instant PromQL query returns now (empty when Prometheus
+    /// is not ready or has nothing yet).
+    pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
+        let encoded: String = promql
+            .bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect();
+        let Ok((200, body)) = http_get(self.addr, &format!("/api/v1/query?query={encoded}")) else { return Vec::new() };
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        json["data"]["result"].as_array().cloned().unwrap_or_default()
     }
 }
 

@@ -54,7 +54,7 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
     if let Some(version) = &settings.otlp.service_version {
         tags.push(("service.version", version.clone()));
     }
-    if let Some(host) = super::otlp::settings::host_name() {
+    if let Some(host) = crate::resource::host_name() {
         tags.push(("host.name", host));
     }
     let experiment = options.experiment.clone().or_else(|| env_var("MLFLOW_EXPERIMENT_NAME"));

@@ -17,8 +17,10 @@ pub mod otlp;
 #[cfg(feature = "prometheus")]
 pub(crate) mod prometheus;
 #[cfg(feature = "prometheus")]
-mod recorder;
+pub(crate) mod recorder;
 pub(crate) mod seam;
+#[cfg(feature = "prometheus")]
+mod series_labels;
 // Always compiled: the seam's `MetricsText` names the format.
 #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
 pub(crate) mod text_format;

@@ -11,8 +11,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::recorder::{FacadeMetrics, ObsRecorder};
+use super::recorder::{FacadeMetrics, ObsRecorder, SeriesLimit};
 use super::seam::{Configured, Exporter, Settings, StartContext};
+use super::series_labels::{ConstLabels, write_target_info};
 use super::text_format::{TextFormat, escape_label_value, sanitize_label_name, sanitize_metric_name, write_value};
 use crate::init_error::InitError;
 use crate::kind::Kind;
@@ -27,11 +28,18 @@ use crate::metrics::{callback, poll, process};
 /// The recorder with real histograms (the given bucket bounds), when
 /// [`Builder::prometheus`](crate::Builder::prometheus) is on (the default).
 pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured>>, InitError> {
+    // Checked even when the recorder is off, so a mistake shows up at once.
+    let const_labels = ConstLabels::resolve(&settings.const_labels)?;
     if !settings.prometheus {
         return Ok(None);
     }
-    let recorder = ObsRecorder::new(&settings.buckets);
-    let view = View { facade: recorder.facade() };
+    let limit = SeriesLimit::new(settings.max_series, &settings.namespace);
+    let recorder = ObsRecorder::new(&settings.buckets, limit);
+    let view = View {
+        facade: recorder.facade(),
+        const_labels: Arc::new(const_labels),
+        resource: Arc::new(settings.resource.clone()),
+    };
     let process_metrics = settings.process_metrics;
     Ok(Some(Box::new(Recorder { view, recorder: Some(recorder), process_metrics })))
 }
@@ -40,6 +48,8 @@ pub(crate) fn configure(settings: &Settings) -> Result<Option<Box<dyn Configured
 #[derive(Clone)]
 struct View {
     facade: Arc<FacadeMetrics>,
+    const_labels: Arc<ConstLabels>,
+    resource: Arc<Vec<(String, String)>>,
 }
 
 struct Recorder {
@@ -53,6 +63,7 @@ impl Configured for Recorder {
         match self.recorder.take() {
             Some(recorder) => {
                 metrics::set_global_recorder(recorder).map_err(|_| InitError::RecorderAlreadySet)?;
+                super::recorder::publish(self.view.facade.clone());
                 PROCESS_METRICS.store(self.process_metrics, Ordering::Relaxed);
                 Ok(())
             }
@@ -84,6 +95,7 @@ impl Configured for Recorder {
             });
             cx.serve(&["/obs/hotspots"], super::hotspots::routes);
         }
+        cx.const_labels = self.view.const_labels.shown().to_owned();
         let view = self.view;
         cx.metrics_text = Some(std::sync::Arc::new(move |format| render(&view, format)));
         Ok(Box::new(Scraped))
@@ -101,12 +113,14 @@ impl Exporter for Scraped {
     fn shutdown(self: Box<Self>, _deadline: Instant) {}
 }
 
-/// Everything `/metrics` serves, in `format`: the counters, gauges and
-/// histograms that went through the `metrics` facade, then the function
-/// families from obs's store, the process and the runtime. An OpenMetrics
-/// rendering shows the exemplars taken so far and starts the next interval.
+/// Everything `/metrics` serves, in `format`: `target_info`, the counters,
+/// gauges and histograms that went through the `metrics` facade, then the
+/// function families from obs's store, the process and the runtime, every
+/// sample with the constant labels. An OpenMetrics rendering shows the
+/// exemplars taken so far and starts the next interval.
 fn render(view: &View, format: TextFormat) -> String {
     let mut text = String::new();
+    write_target_info(&mut text, format, &view.resource);
     view.facade.render(&mut text, format);
     if let Some((families, mut series)) = store::snapshot() {
         // Workflows and nodes keep series for /obs/hotspots; /metrics has their own families.
@@ -123,7 +137,7 @@ fn render(view: &View, format: TextFormat) -> String {
     write_runtime_families(&mut text, format, &crate::metrics::read_runtime());
     write_callback_gauges(&mut text, format, &callback::read());
     format.finish(&mut text);
-    text
+    view.const_labels.apply(text)
 }
 
 /// `# HELP` and `# TYPE` of one of obs's families, under the name given; the samples' name.

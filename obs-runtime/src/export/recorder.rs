@@ -11,23 +11,55 @@
 //! and an `Instant`, 24 bytes, until its upkeep drains them: hundreds of
 //! megabytes between two drains at a few million samples a second; and it
 //! renders neither OpenMetrics nor a label value's `\"` faithfully.)
+//!
+//! The application's own families (every name that is not one of obs's) keep
+//! at most [`Builder::max_series_per_metric`](crate::Builder::max_series_per_metric)
+//! label sets each: past it, a new label set is given the handle of the one
+//! series whose label values are all `__overflow__`, and counted in
+//! `obs_overflow_total{metric}`. The limit is looked at only when a label set
+//! the registry does not hold yet is registered; a handle the caller keeps
+//! never comes back here, and one registered again is found as before.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write;
 use std::sync::atomic::Ordering::Relaxed;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use metrics::atomics::AtomicU64;
-use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString, Unit};
+use metrics::{Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Label, Metadata, Recorder, SharedString, Unit};
 use metrics_util::registry::{Registry, Storage};
 
 use super::text_format::{TextFormat, escape_label_value, sanitize_label_name, sanitize_metric_name, write_value};
-use crate::metrics::MetricType;
+use crate::labels::OVERFLOW;
 use crate::metrics::store::Sharded;
+use crate::metrics::{MetricType, OVERFLOW_TOTAL, families};
 
 /// The recorder `init` installs.
 pub(crate) struct ObsRecorder {
     facade: Arc<FacadeMetrics>,
+    limit: SeriesLimit,
+}
+
+/// The cap on the label sets of the application's families.
+pub(crate) struct SeriesLimit {
+    max: usize,
+    /// obs's own family names (bounded by obs itself), which the cap leaves alone.
+    own: HashSet<String>,
+    /// `obs_overflow_total` under the namespace.
+    overflow: String,
+    /// Label sets registered so far, by family name and type.
+    registered: Mutex<HashMap<(String, MetricType), usize>>,
+}
+
+impl SeriesLimit {
+    pub(crate) fn new(max: usize, namespace: &str) -> SeriesLimit {
+        SeriesLimit {
+            max,
+            own: families().iter().map(|family| family.name_in(namespace)).collect(),
+            overflow: OVERFLOW_TOTAL.name_in(namespace),
+            registered: Mutex::default(),
+        }
+    }
 }
 
 /// Every series registered through the facade, and the help texts given by `describe_*`.
@@ -35,6 +67,33 @@ pub(crate) struct FacadeMetrics {
     series: Registry<Key, BucketStorage>,
     /// Help text by metric name.
     help: Mutex<HashMap<String, String>>,
+    /// The application's families described so far (not obs's), with the type they were described as.
+    described: Mutex<std::collections::BTreeMap<String, MetricType>>,
+}
+
+/// The facade metrics of the installed recorder, for the operations artifacts.
+static INSTALLED: OnceLock<Arc<FacadeMetrics>> = OnceLock::new();
+
+/// Makes `facade` the one [`application_families`] reads (the global recorder's).
+pub(crate) fn publish(facade: Arc<FacadeMetrics>) {
+    let _ = INSTALLED.set(facade);
+}
+
+/// The application's own families described through the facade so far
+/// (`describe_counter!` & co.), by name: the name, its type and help text.
+/// Empty before `init` installed obs's recorder.
+#[cfg_attr(not(feature = "ops"), allow(dead_code))]
+pub(crate) fn application_families() -> Vec<(String, MetricType, String)> {
+    let Some(facade) = INSTALLED.get() else { return Vec::new() };
+    let described = facade.described.lock().unwrap_or_else(|e| e.into_inner()).clone();
+    let help = facade.help.lock().unwrap_or_else(|e| e.into_inner());
+    described
+        .into_iter()
+        .map(|(name, kind)| {
+            let text = help.get(&name).cloned().unwrap_or_default();
+            (sanitize_metric_name(&name), kind, text)
+        })
+        .collect()
 }
 
 /// Counters and gauges as plain atomics (a gauge holds its `f64` bits), histograms as [`Buckets`].
@@ -62,9 +121,43 @@ impl Storage<Key> for BucketStorage {
 }
 
 impl ObsRecorder {
-    pub(crate) fn new(bounds: &[f64]) -> ObsRecorder {
+    pub(crate) fn new(bounds: &[f64], limit: SeriesLimit) -> ObsRecorder {
         let series = Registry::new(BucketStorage { bounds: bounds.into() });
-        ObsRecorder { facade: Arc::new(FacadeMetrics { series, help: Mutex::default() }) }
+        let facade = FacadeMetrics { series, help: Mutex::default(), described: Mutex::default() };
+        ObsRecorder { facade: Arc::new(facade), limit }
+    }
+
+    /// The handle of `key`, or, when `key` is a new label set of an
+    /// application family that has `max` already, of the family's
+    /// `__overflow__` series (the fold counted). `get` finds a registered
+    /// handle, `create` registers one. The lock is taken only for a label set
+    /// not registered yet, so that two threads registering at once keep the count exact.
+    fn admit<H>(&self, key: &Key, kind: MetricType, get: impl Fn(&Key) -> Option<H>, create: impl Fn(&Key) -> H) -> H {
+        if let Some(handle) = get(key) {
+            return handle;
+        }
+        let limit = &self.limit;
+        if key.labels().len() == 0 || limit.own.contains(key.name()) {
+            return create(key);
+        }
+        let mut registered = limit.registered.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(handle) = get(key) {
+            return handle;
+        }
+        let count = registered.entry((key.name().to_owned(), kind)).or_default();
+        if *count < limit.max {
+            *count += 1;
+            return create(key);
+        }
+        drop(registered);
+        let folded = Key::from_parts(
+            key.name().to_owned(),
+            key.labels().map(|label| Label::new(label.key().to_owned(), OVERFLOW)).collect::<Vec<_>>(),
+        );
+        let counted = Key::from_parts(limit.overflow.clone(), vec![Label::new("metric", key.name().to_owned())]);
+        let overflow = self.facade.series.get_or_create_counter(&counted, Arc::clone);
+        overflow.fetch_add(1, Relaxed);
+        get(&folded).unwrap_or_else(|| create(&folded))
     }
 
     /// What renders the recorded series.
@@ -72,7 +165,11 @@ impl ObsRecorder {
         self.facade.clone()
     }
 
-    fn describe(&self, key: KeyName, description: SharedString) {
+    fn describe(&self, key: KeyName, kind: MetricType, description: SharedString) {
+        if !self.limit.own.contains(key.as_str()) {
+            let mut described = self.facade.described.lock().unwrap_or_else(|e| e.into_inner());
+            described.insert(key.as_str().to_owned(), kind);
+        }
         let mut help = self.facade.help.lock().unwrap_or_else(|e| e.into_inner());
         help.insert(key.as_str().to_owned(), description.into_owned());
     }
@@ -80,29 +177,50 @@ impl ObsRecorder {
 
 impl Recorder for ObsRecorder {
     fn describe_counter(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.describe(key, description);
+        self.describe(key, MetricType::Counter, description);
     }
 
     fn describe_gauge(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
         // A callback gauge (`metrics::gauge_fn`) of this name takes the help text too.
         crate::metrics::callback::describe(key.as_str(), &description);
-        self.describe(key, description);
+        self.describe(key, MetricType::Gauge, description);
     }
 
     fn describe_histogram(&self, key: KeyName, _unit: Option<Unit>, description: SharedString) {
-        self.describe(key, description);
+        self.describe(key, MetricType::Histogram, description);
     }
 
     fn register_counter(&self, key: &Key, _metadata: &Metadata<'_>) -> Counter {
-        self.facade.series.get_or_create_counter(key, |counter| Counter::from_arc(counter.clone()))
+        let series = &self.facade.series;
+        let counter = self.admit(
+            key,
+            MetricType::Counter,
+            |key| series.get_counter(key),
+            |key| series.get_or_create_counter(key, Arc::clone),
+        );
+        Counter::from_arc(counter)
     }
 
     fn register_gauge(&self, key: &Key, _metadata: &Metadata<'_>) -> Gauge {
-        self.facade.series.get_or_create_gauge(key, |gauge| Gauge::from_arc(gauge.clone()))
+        let series = &self.facade.series;
+        let gauge = self.admit(
+            key,
+            MetricType::Gauge,
+            |key| series.get_gauge(key),
+            |key| series.get_or_create_gauge(key, Arc::clone),
+        );
+        Gauge::from_arc(gauge)
     }
 
     fn register_histogram(&self, key: &Key, _metadata: &Metadata<'_>) -> Histogram {
-        self.facade.series.get_or_create_histogram(key, |buckets| Histogram::from_arc(buckets.clone()))
+        let series = &self.facade.series;
+        let buckets = self.admit(
+            key,
+            MetricType::Histogram,
+            |key| series.get_histogram(key),
+            |key| series.get_or_create_histogram(key, Arc::clone),
+        );
+        Histogram::from_arc(buckets)
     }
 }
 
@@ -237,7 +355,43 @@ mod tests {
     use super::*;
 
     fn recorder(bounds: &[f64]) -> ObsRecorder {
-        ObsRecorder::new(bounds)
+        ObsRecorder::new(bounds, SeriesLimit::new(1000, "obs"))
+    }
+
+    fn render(recorder: &ObsRecorder) -> String {
+        let mut out = String::new();
+        recorder.facade().render(&mut out, TextFormat::Prometheus);
+        out
+    }
+
+    #[test]
+    fn an_application_family_past_its_limit_folds_new_label_sets_into_one_overflow_series() {
+        let recorder = ObsRecorder::new(&[1.0], SeriesLimit::new(2, "obs"));
+        metrics::with_local_recorder(&recorder, || {
+            for user in ["a", "b", "c", "d", "a"] {
+                metrics::counter!("logins_total", "user" => user, "ok" => "yes").increment(1);
+            }
+            // The cap is per family and type; obs's own families are not capped by it.
+            metrics::gauge!("sessions", "user" => "c").set(1.0);
+            for kind in ["x", "y", "z"] {
+                metrics::counter!("obs_function_errors_total", "error" => kind).increment(1);
+            }
+            // A handle kept from before the cap keeps counting into its own series.
+            let kept = metrics::counter!("logins_total", "user" => "b", "ok" => "yes");
+            kept.increment(5);
+        });
+        let out = render(&recorder);
+        for line in [
+            "logins_total{user=\"a\",ok=\"yes\"} 2",
+            "logins_total{user=\"b\",ok=\"yes\"} 6",
+            "logins_total{user=\"__overflow__\",ok=\"__overflow__\"} 2",
+            "obs_overflow_total{metric=\"logins_total\"} 2",
+            "sessions{user=\"c\"} 1",
+            "obs_function_errors_total{error=\"z\"} 1",
+        ] {
+            assert!(out.lines().any(|l| l == line), "missing {line:?} in:\n{out}");
+        }
+        assert!(!out.contains("user=\"c\",ok"), "{out}");
     }
 
     #[test]

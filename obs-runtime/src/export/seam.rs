@@ -39,9 +39,18 @@ pub(crate) struct Settings {
     /// Whether `PUT /obs/log-level` is open without a token on loopback ([`Builder::open_log_level_on_loopback`](crate::Builder::open_log_level_on_loopback)).
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub open_log_level: bool,
+    /// The resource (`resource.rs`): OTLP's, and `target_info` on `/metrics`.
+    #[cfg_attr(not(any(feature = "prometheus", feature = "otlp")), allow(dead_code))]
+    pub resource: Vec<(String, String)>,
     /// Whether obs installs its Prometheus recorder.
     #[cfg(feature = "prometheus")]
     pub prometheus: bool,
+    /// The constant labels as the builder gave them (checked by the Prometheus exporter).
+    #[cfg(feature = "prometheus")]
+    pub const_labels: Vec<(String, String)>,
+    /// The most label sets one application family keeps apart in the recorder.
+    #[cfg(feature = "prometheus")]
+    pub max_series: usize,
     /// Whether `/metrics` shows the standard process families.
     #[cfg(feature = "prometheus")]
     pub process_metrics: bool,
@@ -86,6 +95,9 @@ pub(crate) struct StartContext {
     /// What each exporter sends where, secrets removed, for the `obs.start` line.
     #[cfg_attr(not(feature = "http"), allow(dead_code))]
     pub exports: Vec<String>,
+    /// The constant labels in effect (`environment="prod",...`), for the `obs.start` line.
+    #[cfg_attr(not(feature = "http"), allow(dead_code))]
+    pub const_labels: String,
 }
 
 impl StartContext {

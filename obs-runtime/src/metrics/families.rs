@@ -490,8 +490,20 @@ pub const PROCESS_START_TIME_SECONDS: Family = Family::standard(
     "Start time of the process since unix epoch in seconds.",
 );
 
+/// The resource (`service.name`, `service.instance.id`, ...) as one sample of
+/// value 1, its attributes as labels (OpenTelemetry's `target` info metric:
+/// an info family in OpenMetrics, a gauge in the Prometheus text format).
+pub const TARGET_INFO: Family = Family {
+    suffix: "target_info",
+    metric_type: Gauge,
+    unit: None,
+    help: "Target metadata",
+    labels: &[],
+    namespaced: false,
+};
+
 /// Every family in the table, in the order the README lists them; [`families`] hands it out.
-pub(crate) static FAMILIES: [&Family; 46] = [
+pub(crate) static FAMILIES: [&Family; 47] = [
     &FUNCTION_CALLS_TOTAL,
     &FUNCTION_DURATION_SECONDS,
     &FUNCTION_ERRORS_TOTAL,
@@ -538,6 +550,7 @@ pub(crate) static FAMILIES: [&Family; 46] = [
     &PROCESS_START_TIME_SECONDS,
     &METRIC_CALLBACK_PANICS_TOTAL,
     &NODE_ATTEMPTS_TOTAL,
+    &TARGET_INFO,
 ];
 
 /// Every metric family obs can emit.

@@ -1,8 +1,11 @@
 //! The Grafana dashboard, a JSON model importable as is: a datasource
 //! variable (every panel queries through it) and function/workflow
 //! selectors; rows for the overview (rate, error ratio, quantiles, burn rate
-//! and error budget remaining per objective), workflows, nodes, health, and a
-//! process row when the family table has process families. Every query is
+//! and error budget remaining per objective), workflows, nodes, health, a
+//! process row when the family table has process families, and a row for the
+//! application's own families ([`AppFamily`]: those described through the
+//! `metrics` facade when the dashboard is generated, and those given to the
+//! [`Generator`](super::Generator)). Every query is
 //! also handed out as a rule file ([`queries`]) so that promtool checks it.
 
 use serde_json::{Value, json};
@@ -10,10 +13,42 @@ use serde_json::{Value, json};
 use super::promql::{BAD_STATUSES, Context, Subject};
 use super::rules::{RATE_WINDOW, recorded};
 use crate::callsite::Kind;
+use crate::export::text_format::sanitize_metric_name;
 use crate::metrics::{
-    HEALTH_STATUS, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, WORKFLOW_ACTIVE,
+    HEALTH_STATUS, MetricType, NODE_DURATION_SECONDS, NODE_RETRIES_TOTAL, NODE_RUNS_TOTAL, WORKFLOW_ACTIVE,
     WORKFLOW_BUDGET_EXCEEDED_TOTAL, WORKFLOW_RUNS_TOTAL, families,
 };
+
+/// A family the application records itself, through the `metrics` facade:
+/// the dashboard gives it a panel (the rate of a counter, the p50/p95/p99 of
+/// a histogram, the value of a gauge).
+///
+/// After `init`, every family described with `describe_counter!`,
+/// `describe_gauge!` or `describe_histogram!` before the dashboard is
+/// generated is one; [`Generator::app_family`](super::Generator::app_family)
+/// adds one the application has not described yet (or before `init`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppFamily {
+    /// The metric name as recorded (`orders_total`).
+    pub name: String,
+    /// Counter, gauge or histogram.
+    pub metric_type: MetricType,
+    /// The help text, the panel's description.
+    pub help: String,
+}
+
+/// `given`, then the installed recorder's described families not among them, sorted by name.
+pub(crate) fn app_families(given: &[AppFamily]) -> Vec<AppFamily> {
+    let mut families = given.to_vec();
+    #[cfg(feature = "prometheus")]
+    for (name, metric_type, help) in crate::export::recorder::application_families() {
+        if !families.iter().any(|f| f.name == name) {
+            families.push(AppFamily { name, metric_type, help });
+        }
+    }
+    families.sort_by(|a, b| a.name.cmp(&b.name));
+    families
+}
 
 /// The panels' datasource: the `datasource` variable.
 fn datasource() -> Value {
@@ -93,7 +128,7 @@ impl Layout {
 }
 
 /// The dashboard's JSON model.
-pub(crate) fn dashboard(cx: &Context<'_>) -> Value {
+pub(crate) fn dashboard(cx: &Context<'_>, app: &[AppFamily]) -> Value {
     let mut layout = Layout { panels: Vec::new(), next_id: 0, x: 0, y: 0, line_height: 0 };
     let kinds = cx.kinds();
     let window = cx.window(RATE_WINDOW);
@@ -255,6 +290,29 @@ pub(crate) fn dashboard(cx: &Context<'_>) -> Value {
                 _ => format!("{}{}", cx.metric(family), cx.selector(&[])),
             };
             layout.panel("timeseries", family.help(), "short", 8, vec![q(expr, "{{instance}}")]);
+        }
+    }
+
+    if !app.is_empty() {
+        layout.row("Application");
+        for family in app {
+            let name = sanitize_metric_name(&family.name);
+            let sel = cx.selector(&[]);
+            let queries = match family.metric_type {
+                MetricType::Counter => vec![q(format!("sum without (instance) (rate({name}{sel}[{window}]))"), "")],
+                MetricType::Histogram => [(0.5, "p50"), (0.95, "p95"), (0.99, "p99")]
+                    .into_iter()
+                    .map(|(quantile, legend)| {
+                        let buckets = format!("sum without (instance) (rate({name}_bucket{sel}[{window}]))");
+                        q(format!("histogram_quantile({quantile}, {buckets})"), legend)
+                    })
+                    .collect(),
+                _ => vec![q(format!("{name}{sel}"), "")],
+            };
+            layout.panel("timeseries", &name, "short", 8, queries);
+            if let Some(panel) = layout.panels.last_mut() {
+                panel["description"] = json!(family.help);
+            }
         }
     }
 

@@ -48,6 +48,8 @@ mod slo;
 #[cfg(feature = "ops")]
 mod yaml;
 
+#[cfg(feature = "ops")]
+pub use dashboard::AppFamily;
 pub use objective::Objective;
 #[cfg(feature = "ops")]
 pub use settings::{BurnWindow, OpsSettings, Receivers, Severity};
@@ -74,6 +76,7 @@ mod generate {
         buckets: Vec<f64>,
         sites: Vec<&'static CallSite>,
         critical_checks: Option<Vec<String>>,
+        app_families: Vec<super::dashboard::AppFamily>,
     }
 
     static INSTALLED: OnceLock<Generator> = OnceLock::new();
@@ -95,6 +98,7 @@ mod generate {
                 buckets,
                 sites,
                 critical_checks: None,
+                app_families: Vec::new(),
             }
         }
 
@@ -126,6 +130,24 @@ mod generate {
             self
         }
 
+        /// A family the application records through the `metrics` facade, for
+        /// the dashboard's application row (after `init`, the families described
+        /// with `describe_*!` are there without this).
+        pub fn app_family(
+            mut self,
+            name: impl Into<String>,
+            metric_type: crate::metrics::MetricType,
+            help: impl Into<String>,
+        ) -> Generator {
+            let family = super::dashboard::AppFamily { name: name.into(), metric_type, help: help.into() };
+            self.app_families.push(family);
+            self
+        }
+
+        fn dashboard(&self) -> serde_json::Value {
+            super::dashboard::dashboard(&self.context(), &super::dashboard::app_families(&self.app_families))
+        }
+
         fn context(&self) -> Context<'_> {
             Context {
                 settings: &self.settings,
@@ -154,14 +176,12 @@ mod generate {
 
         /// The Grafana dashboard JSON model.
         pub fn grafana_dashboard(&self) -> String {
-            let dashboard = super::dashboard::dashboard(&self.context());
-            serde_json::to_string_pretty(&dashboard).unwrap_or_default()
+            serde_json::to_string_pretty(&self.dashboard()).unwrap_or_default()
         }
 
         /// Every query of the dashboard as a recording rule, for `promtool check rules`.
         pub fn dashboard_queries(&self) -> String {
-            let dashboard = super::dashboard::dashboard(&self.context());
-            let rules = super::dashboard::queries(&dashboard)
+            let rules = super::dashboard::queries(&self.dashboard())
                 .into_iter()
                 .map(|(record, expr)| map([("record", s(record)), ("expr", s(expr))]))
                 .collect();

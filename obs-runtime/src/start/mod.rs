@@ -70,8 +70,10 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
     #[cfg(not(feature = "http"))]
     let http_loopback = false;
     let _ = http_addr;
+    let resource = crate::resource::detect(&service, builder.service_version.as_deref());
     let settings = seam::Settings {
         service,
+        resource,
         namespace: builder.namespace.clone(),
         buckets,
         serve_http,
@@ -80,6 +82,10 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
         install_subscriber: builder.install_subscriber,
         #[cfg(feature = "prometheus")]
         prometheus: builder.prometheus,
+        #[cfg(feature = "prometheus")]
+        const_labels: builder.const_labels.clone(),
+        #[cfg(feature = "prometheus")]
+        max_series: builder.max_series,
         #[cfg(feature = "prometheus")]
         process_metrics: builder.process_metrics,
         #[cfg(feature = "health")]
@@ -164,6 +170,7 @@ fn start(mut builder: Builder) -> Result<ObsGuard, InitError> {
                 metrics.namespace = %builder.namespace,
                 metrics.buckets = ?settings.buckets,
                 metrics.max_series = builder.max_series,
+                metrics.const_labels = %cx.const_labels,
                 metrics.label_values_limit = builder.label_values,
                 poll.slow_ms = builder.resolved_slow_poll().as_secs_f64() * 1000.0,
                 "obs: serving {paths} on http://{addr}"

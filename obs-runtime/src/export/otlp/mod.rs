@@ -94,7 +94,7 @@ use settings::Settings;
 /// Export needs the OpenTelemetry layer (and the log layer's sink) in the
 /// subscriber obs installs, so nothing is exported without it.
 pub(crate) fn configure(settings: &seam::Settings) -> Result<Vec<Box<dyn Configured>>, InitError> {
-    let resolved = Settings::resolve(&settings.otlp, &settings.service)?;
+    let resolved = Settings::resolve(&settings.otlp, &settings.resource)?;
     let Some(resolved) = resolved.filter(|_| settings.install_subscriber) else { return Ok(Vec::new()) };
     let resource = build::resource(&resolved);
     let mut exporters: Vec<Box<dyn Configured>> = Vec::new();

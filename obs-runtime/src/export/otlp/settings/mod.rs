@@ -32,8 +32,6 @@ pub use metrics::Temporality;
 pub(crate) use options::OtlpOptions;
 pub use options::OtlpProtocol;
 pub(crate) use redact::redact_url;
-#[cfg(feature = "mlflow")]
-pub(crate) use resolved::host_name;
 pub(crate) use resolved::{MetricExport, Settings};
 pub use sampler::TraceSampler;
 pub(crate) use tls::Tls;

@@ -1,10 +1,9 @@
 //! Everything export needs, resolved once in `init`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use super::endpoint::Endpoint;
-use super::env::{Signal, exporter_choice, parse_key_values, sdk_disabled, var};
+use super::env::{Signal, exporter_choice, sdk_disabled, var};
 use super::metrics::{self, Temporality};
 use super::options::OtlpOptions;
 use super::sampler::{TraceSampler, env_sampler};
@@ -36,7 +35,8 @@ pub(crate) struct MetricExport {
 impl Settings {
     /// `Ok(None)` when nothing is exported: no endpoint anywhere, or `OTEL_SDK_DISABLED=true`.
     /// Environment variables win over the builder, as for `OTEL_SERVICE_NAME`.
-    pub(crate) fn resolve(options: &OtlpOptions, service: &str) -> Result<Option<Settings>, InitError> {
+    /// `resource` is the process's ([`crate::resource::detect`]), the same `target_info` shows.
+    pub(crate) fn resolve(options: &OtlpOptions, resource: &[(String, String)]) -> Result<Option<Settings>, InitError> {
         let disabled = sdk_disabled();
         // Everything is checked even when export is off, so a typo shows up on
         // the developer's machine and not first in production.
@@ -50,7 +50,7 @@ impl Settings {
         let logs_on = logs_from_env.unwrap_or(options.logs);
         let traces = Endpoint::resolve(Signal::Traces, options)?;
         let logs = Endpoint::resolve(Signal::Logs, options)?;
-        let resource = resource_attributes(options, service);
+        let resource = resource.to_vec();
         if logs_on && logs.is_none() {
             let where_ = "OTEL_EXPORTER_OTLP_LOGS_ENDPOINT, OTEL_EXPORTER_OTLP_ENDPOINT or Builder::otlp_endpoint";
             if logs_from_env.is_none() {
@@ -87,44 +87,4 @@ impl Settings {
 /// (`code` alone is what obs always sends).
 fn code_dup_opted_in() -> bool {
     var("OTEL_SEMCONV_STABILITY_OPT_IN").is_some_and(|list| list.split(',').any(|item| item.trim() == "code/dup"))
-}
-
-/// The resource of exported spans: detected attributes, then `OTEL_RESOURCE_ATTRIBUTES`,
-/// then the service name (which `OTEL_SERVICE_NAME` or the builder chose) on top.
-fn resource_attributes(options: &OtlpOptions, service: &str) -> Vec<(String, String)> {
-    let mut attrs: BTreeMap<String, String> = BTreeMap::new();
-    let ids = crate::log::SpanIds::new_child_of(None);
-    let id = format!("{:032x}", ids.trace_id);
-    attrs.insert(
-        "service.instance.id".into(),
-        format!("{}-{}-{}-{}-{}", &id[..8], &id[8..12], &id[12..16], &id[16..20], &id[20..]),
-    );
-    if let Some(host) = host_name() {
-        attrs.insert("host.name".into(), host);
-    }
-    attrs.insert("process.pid".into(), std::process::id().to_string());
-    attrs.insert("telemetry.sdk.name".into(), "opentelemetry".into());
-    attrs.insert("telemetry.sdk.language".into(), "rust".into());
-    attrs.insert("telemetry.distro.name".into(), "obs".into());
-    attrs.insert("telemetry.distro.version".into(), env!("CARGO_PKG_VERSION").into());
-    if let Some(version) = &options.service_version {
-        attrs.insert("service.version".into(), version.clone());
-    }
-    if let Some(text) = var("OTEL_RESOURCE_ATTRIBUTES") {
-        match parse_key_values(&text) {
-            Ok(members) => attrs.extend(members),
-            Err(why) => warn_env("OTEL_RESOURCE_ATTRIBUTES", &why, "none of its attributes"),
-        }
-    }
-    attrs.insert("service.name".into(), service.to_owned());
-    attrs.into_iter().collect()
-}
-
-pub(crate) fn host_name() -> Option<String> {
-    let from_file = |path: &str| std::fs::read_to_string(path).ok().map(|s| s.trim().to_owned());
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| from_file("/proc/sys/kernel/hostname"))
-        .or_else(|| from_file("/etc/hostname"))
-        .filter(|h| !h.is_empty())
 }

@@ -138,10 +138,10 @@ fn the_general_endpoint_gets_the_signal_path_over_http_only() {
 #[test]
 fn log_export_without_an_endpoint_is_an_error() {
     let options = OtlpOptions { logs: true, ..Default::default() };
-    let err = Settings::resolve(&options, "svc").unwrap_err().to_string();
+    let err = Settings::resolve(&options, &[]).unwrap_err().to_string();
     assert!(err.contains("no endpoint"), "{err}");
     let options = OtlpOptions { logs: true, endpoint: Some("http://c:4318".into()), ..Default::default() };
-    let settings = Settings::resolve(&options, "svc").unwrap().unwrap();
+    let settings = Settings::resolve(&options, &[]).unwrap().unwrap();
     assert_eq!(settings.logs.unwrap().url, "http://c:4318/v1/logs");
     assert_eq!(settings.traces.unwrap().url, "http://c:4318/v1/traces");
 }
