@@ -151,7 +151,7 @@ fi
 # checking, borrow checking, codegen to LLVM IR, LLVM, linking the rlib) for
 # one more clean build, on the stable toolchain through RUSTC_BOOTSTRAP.
 if [[ -n ${TIME_PASSES:-} ]]; then
-    passes='^time: .*(macro_expand_crate|expand_proc_macro|type_check_crate|MIR_borrow_checking|codegen_crate|LLVM_passes|link_crate|total)$'
+    passes='^time: .*(macro_expand_crate|expand_proc_macro|type_check_crate|coherence_checking|MIR_borrow_checking|codegen_crate|LLVM_passes|link_crate|total)$'
     for v in "${VARIANTS[@]}"; do
         dir=$CT_DIR/ct-$v
         (cd "$dir" && cargo clean -q -p "ct-$v" --profile "$PROFILE" 2>/dev/null || true)
