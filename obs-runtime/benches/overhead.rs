@@ -10,7 +10,8 @@
 //! 3. scoped dispatchers, one at a time: obs's [`JsonLayer`] for
 //!    `#[observe(level = "info")]`, then tracing-subscriber's JSON formatter for
 //!    the hand-written equivalent. Every line goes to a writer that counts it,
-//!    and the run stops if a logging case wrote nothing;
+//!    and the run stops if a logging case wrote nothing; then tracing-subscriber's
+//!    registry alone (a span per call, no layer), on one thread and on two;
 //! 4. each configuration `init` sets up (the defaults of the quick start:
 //!    JSON lines and the default filter; logs off), in a child process of its
 //!    own, since a process can `init` once: RUST_LOG unset, lines into a sink.
@@ -185,6 +186,15 @@ fn hand_written(x: u64) -> u64 {
         .record(elapsed.as_secs_f64());
     tracing::info!(duration_ms = elapsed.as_secs_f64() * 1000.0, "hand_written completed");
     ret
+}
+
+/// A span per call through tracing-subscriber's registry with no layer: the part of
+/// the default configuration's span that is the registry's (its slab, its span stack).
+#[inline(never)]
+fn registry_span(x: u64) -> u64 {
+    let span = tracing::info_span!("registry_span", x);
+    let _entered = span.enter();
+    work(x)
 }
 
 // ---- a workflow of 10 nodes, against the same job instrumented by hand ----
@@ -509,6 +519,22 @@ fn logging(c: &mut Criterion) {
     );
 }
 
+/// The registry alone, a span per call, on one thread and on two: whether a
+/// configuration's loss on two threads is the registry's or obs's.
+fn registry_alone(c: &mut Criterion) {
+    let dispatch = Dispatch::new(tracing_subscriber::registry());
+    tracing_core::callsite::rebuild_interest_cache();
+    let mut group = c.benchmark_group("registry");
+    for threads in [1, 2] {
+        group.bench_function(format!("span_{threads}"), |b| {
+            b.iter_custom(|iters| concurrent(threads, iters, registry_span, Some(&dispatch)))
+        });
+    }
+    group.finish();
+    drop(dispatch);
+    tracing_core::callsite::rebuild_interest_cache();
+}
+
 /// Criterion's estimate for `group/bench` from this run, in nanoseconds: the
 /// slope when it sampled linearly (the figure it prints), else the mean.
 fn estimate(dir: &std::path::Path, since: SystemTime, id: &str) -> Option<f64> {
@@ -561,6 +587,8 @@ fn summary(since: SystemTime) {
         "json_log/observe_2",
         "json_log/hand_written_1",
         "json_log/hand_written_2",
+        "registry/span_1",
+        "registry/span_2",
         "metrics_only_result/plain",
         "metrics_only_result/plain_2",
         "metrics_only_result/hand_metrics",
@@ -646,6 +674,7 @@ fn summary(since: SystemTime) {
         ratio("json_log/hand_written_2", "json_log/hand_written_1"),
         "reference",
     );
+    line("2 threads / 1 thread, registry span alone", ratio("registry/span_2", "registry/span_1"), "reference");
     line("json line / hand-written", ratio("json_log/observe", "json_log/hand_written"), "<= 0.3");
     line(
         "hand-written metrics (cached handles) - plain (ns)",
@@ -676,6 +705,7 @@ fn main() {
         .expect("init with the Prometheus recorder and no subscriber");
     metrics_only(&mut c);
     logging(&mut c);
+    registry_alone(&mut c);
     configurations();
 
     c.final_summary();

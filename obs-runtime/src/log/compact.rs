@@ -137,7 +137,7 @@ impl<W> CompactLayer<W> {
                 let Some(data) = extensions.get::<SpanData>() else { continue };
                 ids = ids.or(Some(data.ids));
                 if run.is_none() {
-                    run = data.field("run_id").map(|r| r.trim_matches('"').replace('-', ""));
+                    run = data.field("run_id").map(|r| r.to_string().trim_matches('"').replace('-', ""));
                 }
             }
             let mut tail = String::new();

@@ -23,8 +23,7 @@ fn is_exporter_field(name: &str) -> bool {
     name.starts_with("code.") || name.starts_with("otel.") || name.starts_with("error.") || name == "obs.outcome"
 }
 
-/// What the layer keeps per span: its ids and its recorded fields, each
-/// already rendered as a JSON value.
+/// What the layer keeps per span: its ids and its recorded fields.
 pub(crate) struct SpanData {
     pub ids: SpanIds,
     fields: SpanFields,
@@ -34,8 +33,8 @@ pub(crate) struct SpanData {
 }
 
 impl SpanData {
-    /// The field `key` as rendered JSON (a string keeps its quotes).
-    pub(crate) fn field(&self, key: &str) -> Option<&str> {
+    /// The field `key` as JSON (a string keeps its quotes).
+    pub(crate) fn field(&self, key: &str) -> Option<JsonValue<'_>> {
         self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
     }
 }
@@ -243,7 +242,7 @@ impl<W> JsonLayer<W> {
                     out.push(',');
                     write_json_str(out, key);
                     out.push(':');
-                    out.push_str(value);
+                    value.write_to(out);
                 }
             }
         }
@@ -295,42 +294,97 @@ pub(crate) fn with_registry_span<R>(
     .flatten()
 }
 
-/// Fields whose name and place are kept inline, without a list allocated.
+/// Fields whose name and value are kept inline, without a list allocated.
 const INLINE_FIELDS: usize = 4;
 
-/// A span's recorded fields, every value rendered as JSON into one string:
-/// one allocation for a span with a few fields, where a string per field and
-/// a list of them cost one each (a span is created on every call, most of
-/// them never logged in, so this is the per-call price of JSON logs).
+/// How a recorded field is kept: a number or a boolean as it is, rendered
+/// only when a line is written; anything else (a string, a `Debug` value,
+/// which are borrowed only while recorded) as JSON text in [`SpanFields::text`].
+#[derive(Clone, Copy)]
+enum Stored {
+    /// Start and end in `text`.
+    Text(u32, u32),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+/// One span field's value, as the JSON of a line writes it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) enum JsonValue<'a> {
+    /// Already JSON (a string keeps its quotes).
+    Text(&'a str),
+    U64(u64),
+    I64(i64),
+    F64(f64),
+    Bool(bool),
+}
+
+impl JsonValue<'_> {
+    /// Appends the value as JSON.
+    pub(crate) fn write_to(self, out: &mut String) {
+        match self {
+            JsonValue::Text(text) => out.push_str(text),
+            JsonValue::U64(value) => write_number(out, value),
+            JsonValue::I64(value) => write_number(out, value),
+            JsonValue::F64(value) => write_f64(out, value),
+            JsonValue::Bool(value) => out.push_str(if value { "true" } else { "false" }),
+        }
+    }
+}
+
+impl fmt::Display for JsonValue<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut out = String::new();
+        self.write_to(&mut out);
+        f.write_str(&out)
+    }
+}
+
+/// A span's recorded fields. A span is created on every call and most are
+/// never logged in, so recording costs as little as it can: numbers and
+/// booleans (most arguments) are kept as they are and rendered when a line is
+/// written; other values are rendered as JSON into one string (one allocation
+/// for the span, none when it has no such field).
 struct SpanFields {
     text: String,
-    /// Name, start and end in `text` of the first fields; the rest in `more`.
-    inline: [(&'static str, usize, usize); INLINE_FIELDS],
+    /// Name and value of the first fields; the rest in `more`.
+    inline: [(&'static str, Stored); INLINE_FIELDS],
     len: usize,
-    more: Vec<(&'static str, usize, usize)>,
+    more: Vec<(&'static str, Stored)>,
 }
 
 impl SpanFields {
     fn new() -> SpanFields {
-        SpanFields { text: String::new(), inline: [("", 0, 0); INLINE_FIELDS], len: 0, more: Vec::new() }
+        SpanFields { text: String::new(), inline: [("", Stored::Bool(false)); INLINE_FIELDS], len: 0, more: Vec::new() }
     }
 
-    fn slots(&self) -> impl Iterator<Item = &(&'static str, usize, usize)> {
+    fn slots(&self) -> impl Iterator<Item = &(&'static str, Stored)> {
         self.inline[..self.len.min(INLINE_FIELDS)].iter().chain(&self.more)
     }
 
-    /// Each field's name and rendered JSON value, in the order first recorded.
-    fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
-        self.slots().map(|&(name, start, end)| (name, &self.text[start..end]))
+    /// Each field's name and JSON value, in the order first recorded.
+    fn iter(&self) -> impl Iterator<Item = (&'static str, JsonValue<'_>)> {
+        self.slots().map(|&(name, stored)| (name, self.value(stored)))
     }
 
-    /// Renders a value of `name`, replacing one recorded before (whose text stays, unused: rare).
-    fn put(&mut self, name: &'static str, render: impl FnOnce(&mut String)) {
-        let start = self.text.len();
-        render(&mut self.text);
-        let slot = (name, start, self.text.len());
+    fn value(&self, stored: Stored) -> JsonValue<'_> {
+        match stored {
+            // A range `put` wrote, so always in bounds; `null` rather than a panic if it were not.
+            Stored::Text(start, end) => JsonValue::Text(self.text.get(start as usize..end as usize).unwrap_or("null")),
+            Stored::U64(value) => JsonValue::U64(value),
+            Stored::I64(value) => JsonValue::I64(value),
+            Stored::F64(value) => JsonValue::F64(value),
+            Stored::Bool(value) => JsonValue::Bool(value),
+        }
+    }
+
+    /// Keeps a value of `name`, replacing one recorded before (whose text stays, unused: rare).
+    fn put(&mut self, name: &'static str, stored: Stored) {
+        let slot = (name, stored);
         let (inline, more) = (&mut self.inline[..self.len.min(INLINE_FIELDS)], &mut self.more);
-        if let Some(old) = inline.iter_mut().chain(more.iter_mut()).find(|(k, ..)| *k == name) {
+        if let Some(old) = inline.iter_mut().chain(more.iter_mut()).find(|(k, _)| *k == name) {
             *old = slot;
         } else if self.len < INLINE_FIELDS {
             self.inline[self.len] = slot;
@@ -339,6 +393,15 @@ impl SpanFields {
             self.more.push(slot);
             self.len += 1;
         }
+    }
+
+    /// Renders a value of `name` as JSON text.
+    fn put_text(&mut self, name: &'static str, render: impl FnOnce(&mut String)) {
+        let start = self.text.len();
+        render(&mut self.text);
+        // Past 4 GiB of one span's fields the value is written as `null`, never out of bounds.
+        let offset = |at: usize| u32::try_from(at).unwrap_or(u32::MAX);
+        self.put(name, Stored::Text(offset(start), offset(self.text.len())));
     }
 }
 
@@ -372,40 +435,44 @@ pub(crate) fn with_line_buffer(mut write: impl FnMut(&mut String)) {
     }
 }
 
-/// Renders span fields as JSON values, replacing a value recorded twice.
+/// Records span fields (a value recorded twice replaces the first), leaving out those for span exporters.
 struct SpanVisitor<'a>(&'a mut SpanFields);
 
 impl SpanVisitor<'_> {
-    fn put(&mut self, field: &Field, render: impl FnOnce(&mut String)) {
-        let name = field.name();
-        if is_exporter_field(name) {
-            return;
+    fn put(&mut self, field: &Field, stored: Stored) {
+        if !is_exporter_field(field.name()) {
+            self.0.put(field.name(), stored);
         }
-        self.0.put(name, render);
+    }
+
+    fn put_text(&mut self, field: &Field, render: impl FnOnce(&mut String)) {
+        if !is_exporter_field(field.name()) {
+            self.0.put_text(field.name(), render);
+        }
     }
 }
 
 impl Visit for SpanVisitor<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, |out| write_json_debug(out, value));
+        self.put_text(field, |out| write_json_debug(out, value));
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, |out| write_json_str(out, value));
+        self.put_text(field, |out| write_json_str(out, value));
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, |out| write_number(out, value));
+        self.put(field, Stored::I64(value));
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, |out| write_number(out, value));
+        self.put(field, Stored::U64(value));
     }
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(field, |out| write_f64(out, value));
+        self.put(field, Stored::F64(value));
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, |out| out.push_str(if value { "true" } else { "false" }));
+        self.put(field, Stored::Bool(value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn Error + 'static)) {
-        self.put(field, |out| write_json_display(out, value));
+        self.put_text(field, |out| write_json_display(out, value));
     }
 }
 
@@ -557,17 +624,30 @@ impl fmt::Write for Escaping<'_> {
 
 #[cfg(test)]
 mod tests {
-    use super::SpanFields;
+    use super::{JsonValue, SpanFields, Stored};
 
     #[test]
     fn span_fields_keep_order_replace_values_and_grow_past_the_inline_ones() {
         let mut fields = SpanFields::new();
         for (i, name) in ["a", "b", "c", "d", "e", "f"].into_iter().enumerate() {
-            fields.put(name, |out| out.push_str(&i.to_string()));
+            fields.put(name, Stored::U64(i as u64));
         }
-        fields.put("b", |out| out.push_str("\"again\""));
-        fields.put("f", |out| out.push_str("true"));
-        let all: Vec<_> = fields.iter().collect();
-        assert_eq!(all, [("a", "0"), ("b", "\"again\""), ("c", "2"), ("d", "3"), ("e", "4"), ("f", "true")]);
+        fields.put_text("b", |out| out.push_str("\"again\""));
+        fields.put("f", Stored::Bool(true));
+        fields.put_text("g", |out| out.push_str("\"last\""));
+        let all: Vec<_> = fields.iter().map(|(name, value)| (name, value.to_string())).collect();
+        let expected =
+            [("a", "0"), ("b", "\"again\""), ("c", "2"), ("d", "3"), ("e", "4"), ("f", "true"), ("g", "\"last\"")];
+        assert_eq!(all, expected.map(|(name, value)| (name, value.to_owned())));
+    }
+
+    #[test]
+    fn kept_numbers_are_written_as_json() {
+        let written = |value: JsonValue<'_>| value.to_string();
+        assert_eq!(written(JsonValue::I64(-7)), "-7");
+        assert_eq!(written(JsonValue::U64(u64::MAX)), "18446744073709551615");
+        assert_eq!(written(JsonValue::F64(1.5)), "1.5");
+        assert_eq!(written(JsonValue::F64(f64::NAN)), "null");
+        assert_eq!(written(JsonValue::Bool(false)), "false");
     }
 }

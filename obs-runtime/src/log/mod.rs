@@ -30,6 +30,8 @@ pub(crate) use compact::CompactLayer;
 pub(crate) use ids::SpanIds;
 pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
+pub(crate) use json::JsonValue;
+#[cfg(feature = "otlp")]
 pub(crate) use json::{with_log_ids, with_registry_span};
 pub use memory::MemoryWriter;
 

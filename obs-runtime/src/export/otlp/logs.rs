@@ -19,7 +19,7 @@ use opentelemetry_sdk::logs::{SdkLogRecord, SdkLogger};
 use tracing::Event;
 use tracing::field::{Field, Visit};
 
-use crate::log::SpanIds;
+use crate::log::{JsonValue, SpanIds};
 
 /// Where the JSON layer hands log events for export.
 pub(crate) struct LogSink {
@@ -37,7 +37,7 @@ impl LogSink {
         &self,
         event: &Event<'_>,
         span: Option<(&str, SpanIds)>,
-        span_fields: impl Iterator<Item = (&'a str, &'a str)>,
+        span_fields: impl Iterator<Item = (&'a str, JsonValue<'a>)>,
     ) {
         let meta = event.metadata();
         // The pipeline's own reports of failed exports would go the way that just failed.
@@ -66,8 +66,8 @@ impl LogSink {
                 None,
             );
             fields.add("span", AnyValue::String(name.to_owned().into()));
-            for (key, rendered) in span_fields {
-                if let Some(value) = from_json(rendered) {
+            for (key, value) in span_fields {
+                if let Some(value) = any_value(value) {
                     fields.add(key, value);
                 }
             }
@@ -138,6 +138,17 @@ impl Visit for Fields<'_> {
 
 /// A span field as the JSON layer keeps it (already rendered as a JSON value)
 /// back to a typed attribute value. `None` for `null`.
+/// A span field's value as an attribute value (`None` for JSON `null`).
+fn any_value(value: JsonValue<'_>) -> Option<AnyValue> {
+    match value {
+        JsonValue::Text(text) => from_json(text),
+        JsonValue::U64(value) => Some(i64::try_from(value).map_or(AnyValue::Double(value as f64), AnyValue::Int)),
+        JsonValue::I64(value) => Some(AnyValue::Int(value)),
+        JsonValue::F64(value) => value.is_finite().then_some(AnyValue::Double(value)),
+        JsonValue::Bool(value) => Some(AnyValue::Boolean(value)),
+    }
+}
+
 fn from_json(rendered: &str) -> Option<AnyValue> {
     match rendered {
         "null" => None,
