@@ -127,7 +127,26 @@ async fn command(conn: &mut BufReader<TcpStream>, args: &[&str]) -> Result<Strin
     }
 }
 
-/// The start of a server's reply, for an error message of a sensible size.
+/// The start of a server's reply, for an error message of a sensible size: at
+/// most 80 bytes (not characters: 80 two-byte characters would quote 160), cut
+/// on a character boundary.
 fn short(text: &str) -> &str {
-    text.char_indices().nth(80).map_or(text, |(end, _)| &text[..end])
+    let mut end = text.len().min(80);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short;
+
+    #[test]
+    fn a_quoted_reply_is_at_most_80_bytes_and_whole_characters() {
+        let wide = "¡".repeat(100);
+        assert_eq!(short(&wide).len(), 80);
+        assert_eq!(short(&format!("x{wide}")).len(), 79, "a character is not cut in half");
+        assert_eq!(short("-ERR short"), "-ERR short");
+    }
 }
