@@ -19,11 +19,13 @@
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::Criterion;
 use obs_runtime::observe;
+
+mod support;
+use support::output_dir;
 
 #[derive(Debug)]
 struct Failed;
@@ -58,25 +60,10 @@ fn main() {
     }
 }
 
-/// Where the children's criterion results go.
-fn output_dir() -> PathBuf {
-    std::env::var_os("CRITERION_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("obs-bench-exemplars"))
-}
-
 fn parent() {
-    let dir = output_dir();
-    let exe = std::env::current_exe().expect("this binary");
-    for case in CASES.iter().chain(&["collection"]) {
-        let status = std::process::Command::new(&exe)
-            .env("OBS_BENCH_CASE", case)
-            .env("CRITERION_HOME", &dir)
-            .status()
-            .expect("run a case");
-        assert!(status.success(), "case {case} failed");
-    }
-    let median = |group: &str, bench: &str| median_ns(&dir, group, bench);
+    let dir = output_dir("exemplars");
+    support::run_cases(&dir, CASES.into_iter().chain(["collection"]));
+    let median = |group: &str, bench: &str| support::median_ns(&dir, group, bench);
     println!("\n== exemplars: metrics-only #[observe] minus a plain call, median ns per call ==");
     let mut overhead = Vec::new();
     for case in CASES {
@@ -92,14 +79,6 @@ fn parent() {
     }
 }
 
-/// The median of a child's benchmark, from criterion's estimates.
-fn median_ns(dir: &Path, group: &str, bench: &str) -> f64 {
-    let path = dir.join(group).join(bench).join("new/estimates.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json: serde_json::Value = serde_json::from_str(&text).expect("criterion's estimates");
-    json["median"]["point_estimate"].as_f64().expect("a median")
-}
-
 fn child(case: &str) {
     let builder = obs_runtime::builder().install_subscriber(false).log_writer(std::io::sink);
     let builder = match case {
@@ -112,7 +91,7 @@ fn child(case: &str) {
     };
     let guard = builder.init().expect("init");
     let mut criterion = Criterion::default()
-        .output_directory(&output_dir())
+        .output_directory(&output_dir("exemplars"))
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .without_plots();

@@ -18,10 +18,12 @@
 //! `cargo bench -p obs-runtime --bench series`
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::Criterion;
+
+mod support;
+use support::output_dir;
 
 const CASES: [&str; 2] = ["plain", "const"];
 
@@ -32,24 +34,10 @@ fn main() {
     }
 }
 
-fn output_dir() -> PathBuf {
-    std::env::var_os("CRITERION_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| std::env::temp_dir().join("obs-bench-series"))
-}
-
 fn parent() {
-    let dir = output_dir();
-    let exe = std::env::current_exe().expect("this binary");
-    for case in CASES {
-        let status = std::process::Command::new(&exe)
-            .env("OBS_BENCH_CASE", case)
-            .env("CRITERION_HOME", &dir)
-            .status()
-            .expect("run a case");
-        assert!(status.success(), "case {case} failed");
-    }
-    let median = |group: &str, bench: &str| median_ns(&dir, group, bench);
+    let dir = output_dir("series");
+    support::run_cases(&dir, CASES);
+    let median = |group: &str, bench: &str| support::median_ns(&dir, group, bench);
     println!("\n== series: medians, and ratios within this run ==");
     let (plain, with) = (median("plain", "render"), median("const", "render"));
     println!(
@@ -68,13 +56,6 @@ fn parent() {
             folded / registered
         );
     }
-}
-
-fn median_ns(dir: &Path, group: &str, bench: &str) -> f64 {
-    let path = dir.join(group).join(bench).join("new/estimates.json");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let json: serde_json::Value = serde_json::from_str(&text).expect("criterion's estimates");
-    json["median"]["point_estimate"].as_f64().expect("a median")
 }
 
 fn child(case: &str) {
@@ -103,7 +84,7 @@ fn child(case: &str) {
     );
 
     let mut criterion = Criterion::default()
-        .output_directory(&output_dir())
+        .output_directory(&output_dir("series"))
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3))
         .without_plots();
