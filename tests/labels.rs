@@ -110,23 +110,6 @@ fn request(region: &str, channel: Channel) -> Request {
     Request { region: region.to_owned(), channel }
 }
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Value> {
-    let (status, body) =
-        http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
-    assert_eq!(status, 200, "{body}");
-    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
-    json["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
 fn calls(text: &str, labels: &[(&str, &str)]) -> Option<f64> {
     sample(text, "obs_function_calls_total", labels)
 }
@@ -295,13 +278,11 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
 
     // A real Prometheus: a query over a label from an argument.
     let server = support::Prometheus::start("labels", app, &[]);
-    let prometheus = server.addr;
     let promql = r#"sum by (tier) (obs_function_calls_total{function="charge"})"#;
     let deadline = Instant::now() + Duration::from_secs(90);
     let by_tier = loop {
-        let ready = http_get(prometheus, "/-/ready").map(|(s, _)| s == 200).unwrap_or(false);
-        if ready {
-            let result = query(prometheus, promql);
+        if server.ready() {
+            let result = server.query_ok(promql);
             if result.len() == 3 {
                 break result;
             }
@@ -321,7 +302,7 @@ async fn labels_from_arguments_reach_the_scrape_and_prometheus() {
         (r#"sum by (tier) (obs_workflow_runs_total{workflow="checkout"})"#, "workflow runs"),
         (r#"sum by (tier) (obs_node_runs_total{node="reserve"})"#, "node calls"),
     ] {
-        let by_tier = query(prometheus, promql);
+        let by_tier = server.query_ok(promql);
         let tier = |name: &str| {
             by_tier.iter().find(|s| s["metric"]["tier"] == name).and_then(|s| s["value"][1].as_str()).map(str::to_owned)
         };

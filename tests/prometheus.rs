@@ -29,24 +29,6 @@ async fn checkout(cart: u32) -> Result<u32, CheckoutError> {
 #[observe(name = "label \"with\" quotes")]
 fn oddly_named() {}
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
-/// Runs a PromQL instant query; returns the `result` array.
-fn query(prometheus: std::net::SocketAddr, promql: &str) -> Vec<serde_json::Value> {
-    let (status, body) =
-        http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
-    assert_eq!(status, 200, "{body}");
-    let json: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
-    json["data"]["result"].as_array().cloned().unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn prometheus_scrapes_and_queries_the_function_metrics() {
     let promtool_present = require_tool("promtool");
@@ -76,13 +58,11 @@ async fn prometheus_scrapes_and_queries_the_function_metrics() {
 
     // A real Prometheus server scraping the app every second.
     let server = support::Prometheus::start("prometheus", app, &[]);
-    let prometheus = server.addr;
 
     let deadline = Instant::now() + Duration::from_secs(90);
     let calls = loop {
-        let ready = http_get(prometheus, "/-/ready").map(|(s, _)| s == 200).unwrap_or(false);
-        if ready {
-            let result = query(prometheus, r#"obs_function_calls_total{function="checkout"}"#);
+        if server.ready() {
+            let result = server.query_ok(r#"obs_function_calls_total{function="checkout"}"#);
             if result.len() >= 2 {
                 break result;
             }
@@ -101,14 +81,13 @@ async fn prometheus_scrapes_and_queries_the_function_metrics() {
     assert_eq!(value_of("error"), Some(3.0));
     assert_eq!(calls[0]["metric"]["job"], "app");
 
-    let p99 = query(
-        prometheus,
+    let p99 = server.query_ok(
         r#"histogram_quantile(0.99, sum by (le) (obs_function_duration_seconds_bucket{function="checkout"}))"#,
     );
     let p99: f64 = p99[0]["value"][1].as_str().unwrap().parse().unwrap();
     assert!((0.01..=0.1).contains(&p99), "p99 of 15 ms sleeps should fall in the 10–100 ms buckets, got {p99}");
 
-    let errors = query(prometheus, r#"obs_function_errors_total{function="checkout",error="card_declined"}"#);
+    let errors = server.query_ok(r#"obs_function_errors_total{function="checkout",error="card_declined"}"#);
     assert_eq!(errors[0]["value"][1], "3");
 
     drop(server);

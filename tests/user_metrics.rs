@@ -12,15 +12,6 @@ use std::time::{Duration, Instant};
 
 use support::{http_get, promtool_check, require_tool, sample};
 
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_applications_metrics_and_callback_gauges_are_scraped() {
     require_tool("prometheus");
@@ -96,17 +87,12 @@ async fn the_applications_metrics_and_callback_gauges_are_scraped() {
 
     // A real Prometheus sees both kinds.
     let server = support::Prometheus::start("user-metrics", app, &[]);
-    let prometheus = server.addr;
     let promql = r#"sum(db_pool_connections) + on() sum(orders_total)"#;
     let deadline = Instant::now() + Duration::from_secs(90);
     let value = loop {
-        let ready = http_get(prometheus, "/-/ready").map(|(s, _)| s == 200).unwrap_or(false);
-        if ready {
-            let (status, body) =
-                http_get(prometheus, &format!("/api/v1/query?query={}", percent_encode(promql))).expect("query");
-            assert_eq!(status, 200, "{body}");
-            let json: serde_json::Value = serde_json::from_str(&body).unwrap();
-            if let Some(value) = json["data"]["result"][0]["value"][1].as_str() {
+        if server.ready() {
+            let result = server.query_ok(promql);
+            if let Some(value) = result.first().and_then(|series| series["value"][1].as_str()) {
                 break value.to_owned();
             }
         }

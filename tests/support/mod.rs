@@ -186,20 +186,39 @@ impl Drop for Prometheus {
 }
 
 impl Prometheus {
+    /// Whether the server answers `/-/ready` with 200.
+    pub fn ready(&self) -> bool {
+        http_get(self.addr, "/-/ready").map(|(status, _)| status == 200).unwrap_or(false)
+    }
+
     /// The series an instant PromQL query returns now (empty when Prometheus
     /// is not ready or has nothing yet).
     pub fn query(&self, promql: &str) -> Vec<serde_json::Value> {
-        let encoded: String = promql
-            .bytes()
-            .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-                _ => format!("%{b:02X}"),
-            })
-            .collect();
-        let Ok((200, body)) = http_get(self.addr, &format!("/api/v1/query?query={encoded}")) else { return Vec::new() };
+        let Ok((200, body)) = http_get(self.addr, &query_path(promql)) else { return Vec::new() };
         let json: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
         json["data"]["result"].as_array().cloned().unwrap_or_default()
     }
+
+    /// [`Prometheus::query`] on a server known to be ready: a failed request,
+    /// a status other than 200 or an answer that is not JSON fails the test.
+    pub fn query_ok(&self, promql: &str) -> Vec<serde_json::Value> {
+        let (status, body) = http_get(self.addr, &query_path(promql)).expect("query");
+        assert_eq!(status, 200, "{body}");
+        let json: serde_json::Value = serde_json::from_str(&body).expect("JSON answer");
+        json["data"]["result"].as_array().cloned().unwrap_or_default()
+    }
+}
+
+/// `/api/v1/query?query=...` with the PromQL percent-encoded.
+fn query_path(promql: &str) -> String {
+    let encoded: String = promql
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("/api/v1/query?query={encoded}")
 }
 
 /// A free port on 127.0.0.1.
