@@ -30,7 +30,7 @@
 
 use std::fmt::Write as _;
 
-use super::text_format::{TextFormat, escape_label_value, sanitize_label_name};
+use super::text_format::{TextFormat, escape_label_value, is_label_name, sanitize_label_name};
 use crate::env::{env_var, parse_key_values, warn_env};
 use crate::init_error::InitError;
 use crate::metrics::families;
@@ -189,10 +189,7 @@ fn value_end(value: &str) -> Option<usize> {
 
 /// Why a constant label is refused, if it is.
 fn check(name: &str, value: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let grammar = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !grammar {
+    if !is_label_name(name) {
         return Err("a label name is [a-zA-Z_][a-zA-Z0-9_]*".into());
     }
     if name.starts_with("__") {

@@ -126,13 +126,18 @@ pub(crate) fn sanitize_label_name(name: &str) -> String {
     sanitize(name, false)
 }
 
+/// Whether `name` is a label name as it stands (`[a-zA-Z_][a-zA-Z0-9_]*`).
+pub(crate) fn is_label_name(name: &str) -> bool {
+    !name.is_empty() && name.char_indices().all(|(i, c)| name_char(i, c, false))
+}
+
 fn sanitize(name: &str, colons: bool) -> String {
-    name.char_indices()
-        .map(|(i, c)| {
-            let valid = c.is_ascii_alphabetic() || c == '_' || (colons && c == ':') || (i > 0 && c.is_ascii_digit());
-            if valid { c } else { '_' }
-        })
-        .collect()
+    name.char_indices().map(|(i, c)| if name_char(i, c, colons) { c } else { '_' }).collect()
+}
+
+/// Whether `c` may stand at index `i` of a metric name (`colons`) or label name.
+fn name_char(i: usize, c: char, colons: bool) -> bool {
+    c.is_ascii_alphabetic() || c == '_' || (colons && c == ':') || (i > 0 && c.is_ascii_digit())
 }
 
 #[cfg(test)]
