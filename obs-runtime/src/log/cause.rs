@@ -7,16 +7,17 @@
 //! (`node.error` and `workflow.error`, `"cause": "charge_card"`), and an ERROR
 //! alert counts failures, not the depth of the call tree.
 //!
-//! The marks live in the span extensions of tracing-subscriber's registry
-//! (obs's subscriber, a test capture, or the user's own registry-based one);
-//! with any other subscriber every unit logs at ERROR as before. Only failing
-//! calls get here.
+//! The marks live on the spans, in obs's span store or in the span extensions
+//! of tracing-subscriber's registry (obs's subscriber with OTLP export, a test
+//! capture, or the user's own registry-based one); with any other subscriber
+//! every unit logs at ERROR as before. Only failing calls get here.
 
 use tracing::Span;
 
-use super::json::with_registry_span;
+use super::store::with_span;
 
 /// The last failure logged at ERROR inside a span (by one of its descendants).
+#[derive(Clone)]
 struct LoggedInside {
     name: &'static str,
     kind: &'static str,
@@ -28,9 +29,8 @@ pub(crate) fn logged_inside(span: &Span, kind: &str, message: &str) -> Option<&'
     if span.is_disabled() {
         return None;
     }
-    with_registry_span(span, |span| {
-        let extensions = span.extensions();
-        let inner = extensions.get::<LoggedInside>()?;
+    with_span(span, |span| {
+        let inner = span.get::<LoggedInside>()?;
         let same = inner.kind == kind || (!inner.message.is_empty() && message.contains(inner.message.as_str()));
         same.then_some(inner.name)
     })
@@ -42,14 +42,9 @@ pub(crate) fn mark_enclosing(span: &Span, name: &'static str, kind: &'static str
     if span.is_disabled() {
         return;
     }
-    with_registry_span(span, |span| {
+    with_span(span, |span| {
         for parent in span.scope().skip(1) {
-            let mut extensions = parent.extensions_mut();
-            let mark = LoggedInside { name, kind, message: message.to_owned() };
-            match extensions.get_mut::<LoggedInside>() {
-                Some(slot) => *slot = mark,
-                None => extensions.insert(mark),
-            }
+            parent.set(LoggedInside { name, kind, message: message.to_owned() });
         }
     });
 }

@@ -33,9 +33,64 @@ pub(crate) struct SpanData {
 }
 
 impl SpanData {
+    /// The data of a new span with `attrs`, in the trace of its parent (a new trace without one).
+    pub(crate) fn new(parent_trace_id: Option<u128>, attrs: &Attributes<'_>) -> SpanData {
+        let mut data = SpanData {
+            ids: SpanIds::new_child_of(parent_trace_id),
+            fields: SpanFields::new(),
+            #[cfg(feature = "otlp")]
+            otel_checked: false,
+        };
+        attrs.record(&mut SpanVisitor(&mut data.fields));
+        data
+    }
+
+    /// Starts over as the data of a new span, keeping the allocations of the span that had the slot.
+    pub(crate) fn reuse(&mut self, parent_trace_id: Option<u128>, attrs: &Attributes<'_>) {
+        self.ids = SpanIds::new_child_of(parent_trace_id);
+        self.fields.clear();
+        #[cfg(feature = "otlp")]
+        {
+            self.otel_checked = false;
+        }
+        attrs.record(&mut SpanVisitor(&mut self.fields));
+    }
+
+    /// Records values given to the span after its creation.
+    pub(crate) fn record(&mut self, values: &Record<'_>) {
+        values.record(&mut SpanVisitor(&mut self.fields));
+    }
+
     /// The field `key` as JSON (a string keeps its quotes).
     pub(crate) fn field(&self, key: &str) -> Option<JsonValue<'_>> {
         self.fields.iter().find(|(k, _)| *k == key).map(|(_, v)| v)
+    }
+}
+
+/// The spans around an event, as its line reads them: wherever they are kept
+/// (tracing-subscriber's registry, or obs's own store, `store.rs`).
+pub(crate) trait Scope {
+    /// The name of the event's span.
+    fn name(&self) -> &'static str;
+    /// Calls `f` with the data of the event's span (depth 0) and of each span
+    /// around it, innermost first; a span without data is skipped (its depth is not).
+    fn visit(&self, f: &mut dyn FnMut(usize, &SpanData));
+}
+
+impl<'a, S> Scope for tracing_subscriber::registry::SpanRef<'a, S>
+where
+    S: for<'l> LookupSpan<'l>,
+{
+    fn name(&self) -> &'static str {
+        tracing_subscriber::registry::SpanRef::name(self)
+    }
+
+    fn visit(&self, f: &mut dyn FnMut(usize, &SpanData)) {
+        for (depth, span) in self.scope().enumerate() {
+            if let Some(data) = span.extensions().get::<SpanData>() {
+                f(depth, data);
+            }
+        }
     }
 }
 
@@ -138,21 +193,13 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let trace_id = span.parent().and_then(|parent| parent.extensions().get::<SpanData>().map(|d| d.ids.trace_id));
-        let mut data = SpanData {
-            ids: SpanIds::new_child_of(trace_id),
-            fields: SpanFields::new(),
-            #[cfg(feature = "otlp")]
-            otel_checked: false,
-        };
-        attrs.record(&mut SpanVisitor(&mut data.fields));
-        span.extensions_mut().insert(data);
+        span.extensions_mut().insert(SpanData::new(trace_id, attrs));
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut extensions = span.extensions_mut();
-        if let Some(data) = extensions.get_mut::<SpanData>() {
-            values.record(&mut SpanVisitor(&mut data.fields));
+        if let Some(data) = span.extensions_mut().get_mut::<SpanData>() {
+            data.record(values);
         }
     }
 
@@ -164,11 +211,8 @@ where
             adopt_otel_ids(&span, &dispatch);
         }
         if self.lines {
-            with_line_buffer(|line| {
-                self.format(event, &ctx, line);
-                let mut writer = self.make_writer.make_writer_for(event.metadata());
-                let _ = writer.write_all(line.as_bytes());
-            });
+            let span = ctx.event_span(event);
+            self.write_line(event, span.as_ref().map(|span| span as &dyn Scope));
         }
         #[cfg(feature = "otlp")]
         if let Some(logs) = &self.logs {
@@ -197,11 +241,22 @@ where
     logs.emit(event, ids.map(|ids| (span.name(), ids)), fields);
 }
 
+impl<W> JsonLayer<W>
+where
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    /// Writes the line of `event`, inside the spans of `scope`.
+    pub(crate) fn write_line(&self, event: &Event<'_>, scope: Option<&dyn Scope>) {
+        with_line_buffer(|line| {
+            self.format(event, scope, line);
+            let mut writer = self.make_writer.make_writer_for(event.metadata());
+            let _ = writer.write_all(line.as_bytes());
+        });
+    }
+}
+
 impl<W> JsonLayer<W> {
-    fn format<S>(&self, event: &Event<'_>, ctx: &Context<'_, S>, out: &mut String)
-    where
-        S: Subscriber + for<'a> LookupSpan<'a>,
-    {
+    fn format(&self, event: &Event<'_>, scope: Option<&dyn Scope>, out: &mut String) {
         let meta = event.metadata();
         out.push_str("{\"timestamp\":\"");
         write_timestamp(out);
@@ -219,21 +274,26 @@ impl<W> JsonLayer<W> {
         event.record(&mut visitor);
         visitor.finish_error();
 
-        if let Some(span) = ctx.event_span(event) {
-            if let Some(data) = span.extensions().get::<SpanData>() {
-                out.push_str(",\"trace_id\":\"");
-                write_hex(out, data.ids.trace_id, 32);
-                out.push_str("\",\"span_id\":\"");
-                write_hex(out, data.ids.span_id.into(), 16);
-                out.push('"');
-            }
-            out.push_str(",\"span\":");
-            write_json_str(out, span.name());
+        if let Some(scope) = scope {
+            let mut named = false;
+            let name = |out: &mut String| {
+                out.push_str(",\"span\":");
+                write_json_str(out, scope.name());
+            };
             // Innermost span first, so the closest value of a repeated key wins;
             // enclosing spans add only what identifies the context (`identifies`).
-            for (depth, span) in span.scope().enumerate() {
-                let extensions = span.extensions();
-                let Some(data) = extensions.get::<SpanData>() else { continue };
+            scope.visit(&mut |depth, data| {
+                if !named {
+                    if depth == 0 {
+                        out.push_str(",\"trace_id\":\"");
+                        write_hex(out, data.ids.trace_id, 32);
+                        out.push_str("\",\"span_id\":\"");
+                        write_hex(out, data.ids.span_id.into(), 16);
+                        out.push('"');
+                    }
+                    name(out);
+                    named = true;
+                }
                 for (key, value) in data.fields.iter() {
                     if keys.contains(&key) || (depth > 0 && !self.all_span_fields && !identifies(key)) {
                         continue;
@@ -244,6 +304,9 @@ impl<W> JsonLayer<W> {
                     out.push(':');
                     value.write_to(out);
                 }
+            });
+            if !named {
+                name(out);
             }
         }
         out.push_str("}\n");
@@ -278,20 +341,7 @@ where
 /// is installed (propagation without export).
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn with_log_ids<R>(span: &tracing::Span, f: impl FnOnce(&mut SpanIds) -> R) -> Option<R> {
-    with_registry_span(span, |span| span.extensions_mut().get_mut::<SpanData>().map(|data| f(&mut data.ids))).flatten()
-}
-
-/// Runs `f` on `span`'s data in tracing-subscriber's registry, when the
-/// subscriber is built on it.
-pub(crate) fn with_registry_span<R>(
-    span: &tracing::Span,
-    f: impl FnOnce(tracing_subscriber::registry::SpanRef<'_, tracing_subscriber::Registry>) -> R,
-) -> Option<R> {
-    span.with_subscriber(|(id, dispatch)| {
-        let registry = dispatch.downcast_ref::<tracing_subscriber::Registry>()?;
-        registry.span(id).map(f)
-    })
-    .flatten()
+    super::store::with_span(span, |span| span.with_mut::<SpanData, _>(|data| f(&mut data.ids))).flatten()
 }
 
 /// Fields whose name and value are kept inline, without a list allocated.
@@ -358,6 +408,13 @@ struct SpanFields {
 impl SpanFields {
     fn new() -> SpanFields {
         SpanFields { text: String::new(), inline: [("", Stored::Bool(false)); INLINE_FIELDS], len: 0, more: Vec::new() }
+    }
+
+    /// No fields, keeping the allocations.
+    fn clear(&mut self) {
+        self.text.clear();
+        self.len = 0;
+        self.more.clear();
     }
 
     fn slots(&self) -> impl Iterator<Item = &(&'static str, Stored)> {

@@ -23,16 +23,19 @@ use std::time::{Duration, Instant};
 
 use tracing::span::{Attributes, Id, Record};
 use tracing::subscriber::Interest;
-use tracing::{Dispatch, Metadata};
+use tracing::{Dispatch, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
-use tracing_subscriber::reload::{self, Handle};
+use tracing_subscriber::reload;
 use tracing_subscriber::{EnvFilter, Registry};
 
 /// Lets the change lines through whatever the filter says.
 const OWN_DIRECTIVE: &str = "obs::log_level=info";
 
+/// Puts a filter in force: the reload handle, of whichever subscriber the filter sits on.
+type Reload = Box<dyn Fn(EnvFilter) -> Result<(), reload::Error> + Send + Sync>;
+
 struct Control {
-    handle: Handle<EnvFilter, Registry>,
+    handle: Reload,
     state: Mutex<State>,
 }
 
@@ -60,21 +63,22 @@ fn span_scoped(filter: &EnvFilter) -> bool {
 
 /// The subscriber's filter layer for `filter`; its reload handle is kept for
 /// `GET`/`PUT /obs/log-level`.
-pub(crate) fn install(filter: EnvFilter) -> LiveFilter {
+pub(crate) fn install<S: Subscriber>(filter: EnvFilter) -> LiveFilter<S> {
     let current = filter.to_string();
     SPAN_SCOPED.store(span_scoped(&filter), Ordering::Release);
     let (inner, handle) = reload::Layer::new(filter);
+    let handle: Reload = Box::new(move |filter| handle.reload(filter));
     let _ = CONTROL.set(Control { handle, state: Mutex::new(State { current, generation: 0, revert: None }) });
     LiveFilter { inner }
 }
 
 /// Replaces the filter in force, keeping [`SPAN_SCOPED`] true while either filter needs span callbacks.
-fn reload(handle: &Handle<EnvFilter, Registry>, filter: EnvFilter) -> Result<(), reload::Error> {
+fn reload(handle: &Reload, filter: EnvFilter) -> Result<(), reload::Error> {
     let scoped = span_scoped(&filter);
     if scoped {
         SPAN_SCOPED.store(true, Ordering::Release);
     }
-    let result = handle.reload(filter);
+    let result = handle(filter);
     if result.is_ok() && !scoped {
         SPAN_SCOPED.store(false, Ordering::Release);
     }
@@ -85,23 +89,23 @@ fn reload(handle: &Handle<EnvFilter, Registry>, filter: EnvFilter) -> Result<(),
 /// filter needs them (see the module docs). `EnvFilter` has no event
 /// callbacks (`on_event`, `event_enabled` are the defaults), so neither are
 /// passed on.
-pub(crate) struct LiveFilter {
-    inner: reload::Layer<EnvFilter, Registry>,
+pub(crate) struct LiveFilter<S = Registry> {
+    inner: reload::Layer<EnvFilter, S>,
 }
 
-impl LiveFilter {
+impl<S> LiveFilter<S> {
     #[inline]
     fn span_scoped() -> bool {
         SPAN_SCOPED.load(Ordering::Acquire)
     }
 }
 
-impl Layer<Registry> for LiveFilter {
+impl<S: Subscriber> Layer<S> for LiveFilter<S> {
     fn on_register_dispatch(&self, subscriber: &Dispatch) {
         self.inner.on_register_dispatch(subscriber);
     }
 
-    fn on_layer(&mut self, subscriber: &mut Registry) {
+    fn on_layer(&mut self, subscriber: &mut S) {
         self.inner.on_layer(subscriber);
     }
 
@@ -109,7 +113,7 @@ impl Layer<Registry> for LiveFilter {
         self.inner.register_callsite(metadata)
     }
 
-    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, Registry>) -> bool {
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
         self.inner.enabled(metadata, ctx)
     }
 
@@ -117,31 +121,31 @@ impl Layer<Registry> for LiveFilter {
         self.inner.max_level_hint()
     }
 
-    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, Registry>) {
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         if Self::span_scoped() {
             self.inner.on_new_span(attrs, id, ctx);
         }
     }
 
-    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, Registry>) {
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         if Self::span_scoped() {
             self.inner.on_record(id, values, ctx);
         }
     }
 
-    fn on_enter(&self, id: &Id, ctx: Context<'_, Registry>) {
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         if Self::span_scoped() {
             self.inner.on_enter(id, ctx);
         }
     }
 
-    fn on_exit(&self, id: &Id, ctx: Context<'_, Registry>) {
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
         if Self::span_scoped() {
             self.inner.on_exit(id, ctx);
         }
     }
 
-    fn on_close(&self, id: Id, ctx: Context<'_, Registry>) {
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         if Self::span_scoped() {
             self.inner.on_close(id, ctx);
         }

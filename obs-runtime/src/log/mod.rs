@@ -20,6 +20,7 @@ mod json;
 #[cfg_attr(not(feature = "http"), allow(dead_code))]
 pub(crate) mod level;
 mod memory;
+mod store;
 // The writer thread is a `Worker`, compiled with any feature (without one, stdout is written directly).
 #[cfg(any(feature = "http", feature = "health", feature = "otlp", feature = "prometheus"))]
 pub(crate) mod nonblocking;
@@ -32,7 +33,8 @@ pub use json::JsonLayer;
 #[cfg(feature = "otlp")]
 pub(crate) use json::JsonValue;
 #[cfg(feature = "otlp")]
-pub(crate) use json::{with_log_ids, with_registry_span};
+pub(crate) use json::with_log_ids;
+pub(crate) use store::{Store, with_span};
 pub use memory::MemoryWriter;
 
 #[cfg(feature = "http")]

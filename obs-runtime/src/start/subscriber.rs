@@ -11,7 +11,7 @@ use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 use crate::export::seam::{Exporter, StartContext};
 use crate::init_error::InitError;
 use crate::log::count::EventCounts;
-use crate::log::{CompactLayer, JsonLayer, LogFormat};
+use crate::log::{CompactLayer, JsonLayer, LogFormat, Store};
 use crate::metrics::LOG_DROPPED_TOTAL;
 
 /// Where lines go: the builder's writer as given, else stdout through the
@@ -83,6 +83,8 @@ impl<S: Subscriber> Layer<S> for UnreadCallSpans {
 /// exporting; it must come before the log layer, which reads the ids it
 /// assigns) and the chosen log layer, which also feeds OTLP log export when
 /// `cx` has a log sink (a line-less [`JsonLayer`] does that for the other formats).
+/// JSON lines with no export go on obs's own span store ([`Store`]) instead of
+/// tracing-subscriber's registry.
 /// Returns the log writer thread, for the guard to stop last.
 pub(super) fn install(
     service: &str,
@@ -103,6 +105,18 @@ pub(super) fn install(
         let _ = cx;
         (tracing_subscriber::layer::Identity::new(), false)
     };
+    // JSON lines and nothing else reading spans (the quick start's configuration):
+    // obs's own span store, cheaper than the registry's extensions and layer stack.
+    #[cfg(feature = "otlp")]
+    let lines_only = !exports_spans && logs.is_none();
+    #[cfg(not(feature = "otlp"))]
+    let lines_only = true;
+    if format == LogFormat::Json && lines_only {
+        let lines = JsonLayer::new(service, writer).with_all_span_fields(all_span_fields);
+        let store = Store::new(lines).with(crate::log::level::install(filter)).with(EventCounts::new());
+        tracing::subscriber::set_global_default(store).map_err(|_| InitError::SubscriberAlreadySet)?;
+        return Ok(thread);
+    }
     let filter = crate::log::level::install(filter);
     let registry = tracing_subscriber::registry().with(filter).with(spans).with(EventCounts::new());
     // With JSON lines, the line layer feeds log export too; otherwise a line-less one does.

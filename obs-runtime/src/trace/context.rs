@@ -18,10 +18,7 @@ pub(crate) fn context_of(span: &tracing::Span) -> Option<TraceContext> {
     if span.is_disabled() {
         return None;
     }
-    let caller = crate::log::with_registry_span(span, |span| {
-        span.scope().find_map(|span| span.extensions().get::<RemoteCaller>().cloned())
-    })
-    .flatten();
+    let caller = crate::log::with_span(span, |span| span.scope().find_map(|span| span.get::<RemoteCaller>())).flatten();
     let cx = span.context();
     let otel = cx.span();
     let sc = otel.span_context();
@@ -105,7 +102,7 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
     // lines of this span and of the spans opened inside it.
     let logs = crate::log::with_log_ids(span, |ids| ids.trace_id = u128::from_be_bytes(parent.trace_id)).is_some();
     let caller = RemoteCaller { flags: parent.flags, trace_state: parent.trace_state.clone() };
-    crate::log::with_registry_span(span, |span| span.extensions_mut().replace(caller));
+    crate::log::with_span(span, |span| span.set(caller));
     otel || logs
 }
 
@@ -114,10 +111,7 @@ pub fn set_parent(span: &tracing::Span, parent: &TraceContext) -> bool {
 /// traces when the head sampler drops them).
 #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
 pub(crate) fn is_local_root(span: &tracing::Span) -> bool {
-    crate::log::with_registry_span(span, |span| {
-        span.parent().is_none() && span.extensions().get::<RemoteCaller>().is_none()
-    })
-    .unwrap_or(false)
+    crate::log::with_span(span, |span| span.parent().is_none() && !span.has::<RemoteCaller>()).unwrap_or(false)
 }
 
 /// What neither the log ids nor OpenTelemetry's context keep faithfully of a

@@ -44,14 +44,12 @@ fn make() -> HeaderValue {
 
 /// Keeps `id` on `span`, for [`current`] to find below it.
 pub(crate) fn attach(span: &tracing::Span, id: RequestId) {
-    crate::log::with_registry_span(span, |span| span.extensions_mut().insert(id));
+    crate::log::with_span(span, |span| span.set(id));
 }
 
 /// The id of the request the current span belongs to.
 pub(crate) fn current() -> Option<RequestId> {
-    crate::log::with_registry_span(&tracing::Span::current(), |span| {
-        span.scope().find_map(|span| span.extensions().get::<RequestId>().cloned())
-    })
+    crate::log::with_span(&tracing::Span::current(), |span| span.scope().find_map(|span| span.get::<RequestId>()))
     .flatten()
 }
 
