@@ -16,25 +16,30 @@ pub(crate) struct SpanIds {
 impl SpanIds {
     /// Ids for a new span: the parent's trace id, or a new trace when there is none.
     pub(crate) fn new_child_of(trace_id: Option<u128>) -> SpanIds {
-        SpanIds { trace_id: trace_id.unwrap_or_else(random_trace_id), span_id: random_nonzero_u64() }
+        // One visit to the generator for all three words: a span is made on every call.
+        let [span, high, low] = random_words::<3>();
+        let span_id = nonzero(span);
+        let trace_id = trace_id.unwrap_or_else(|| (u128::from(nonzero(high)) << 64) | u128::from(low));
+        SpanIds { trace_id, span_id }
     }
 }
 
-fn random_trace_id() -> u128 {
-    (u128::from(random_nonzero_u64()) << 64) | u128::from(random_u64())
-}
-
-fn random_nonzero_u64() -> u64 {
-    loop {
-        let value = random_u64();
-        if value != 0 {
-            return value;
-        }
+/// `value`, or a fresh draw in the rare case it is zero (an invalid W3C id).
+fn nonzero(value: u64) -> u64 {
+    let mut value = value;
+    while value == 0 {
+        value = random_u64();
     }
+    value
 }
 
 /// A per-thread xorshift generator seeded from the OS-randomised hasher keys.
 pub(crate) fn random_u64() -> u64 {
+    let [value] = random_words::<1>();
+    value
+}
+
+fn random_words<const N: usize>() -> [u64; N] {
     thread_local! {
         static STATE: Cell<u64> = Cell::new({
             let mut hasher = RandomState::new().build_hasher();
@@ -44,10 +49,13 @@ pub(crate) fn random_u64() -> u64 {
     }
     STATE.with(|state| {
         let mut x = state.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
+        let words = std::array::from_fn(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        });
         state.set(x);
-        x
+        words
     })
 }

@@ -6,11 +6,13 @@
 //! gets a type map of extensions behind a lock, a layer finds its data in it
 //! by type, and every callback walks the layer stack. Creating and closing one
 //! span there costs more than the rest of an instrumented call together. Here
-//! a span is one slot of a pool (reused, allocations kept) holding its name,
+//! a span is one slot (reused, allocations kept) holding its name,
 //! its parent, a reference count and the one thing the JSON line needs, the
 //! [`SpanData`], inline; the rare other marks obs keeps on a span (a logged
-//! failure, a request id, a remote caller) go in a short list beside it. The
-//! thread's entered spans are a stack of ids.
+//! failure, a request id, a remote caller) go in a short list beside it. Slots
+//! never move and are never freed, and an id carries its slot's generation,
+//! so an old id finds nothing instead of another span. A thread reuses the
+//! slots it freed, and keeps its entered spans as a stack of ids.
 //!
 //! The filter and the event counter still sit on it as layers (`subscriber.rs`);
 //! the JSON line is written by the store itself, through the same
@@ -20,31 +22,44 @@
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
-use sharded_slab::{Clear, Pool};
 use thread_local::ThreadLocal;
 use tracing::dispatcher::WeakDispatch;
 use tracing::span::{Attributes, Id, Record};
-use tracing_core::span::Current;
 use tracing::subscriber::Interest;
 use tracing::{Dispatch, Event, Metadata, Subscriber};
+use tracing_core::span::Current;
 use tracing_subscriber::Registry;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 use tracing_subscriber::registry::{LookupSpan, SpanRef};
 
 use super::json::{JsonLayer, Scope, SpanData};
 
-/// The id handed out when the pool has no room left (it never resolves, and
-/// the span it names is simply not kept): an instrumented call never panics.
+/// The id handed out when every slot is taken (it never resolves, and the
+/// span it names is simply not kept): an instrumented call never panics.
 const NO_SLOT: u64 = u64::MAX;
 
-/// The subscriber: spans in a pool, each thread's entered spans on its stack,
-/// lines written by `lines`.
+/// Slots live in buckets of doubling size (bucket `b` holds `2^b`), allocated
+/// when first needed and never freed, so a slot's address is stable and any
+/// id, however old, is safe to look up.
+const BUCKETS: usize = 32;
+
+/// Freed slots a thread keeps for its next spans; past twice this many it
+/// hands this many to the shared list, for threads that make spans that other
+/// threads close.
+const BATCH: usize = 64;
+
+/// The subscriber: spans in generation-checked slots, each thread's entered
+/// spans on its stack, lines written by `lines`.
 pub(crate) struct Store {
-    spans: Pool<Slot>,
-    stacks: ThreadLocal<RefCell<Vec<Id>>>,
+    buckets: [OnceLock<Box<[Slot]>>; BUCKETS],
+    /// The first slot never handed out.
+    next: AtomicU64,
+    /// Freed slots handed between threads.
+    spare: Mutex<Vec<u32>>,
+    locals: ThreadLocal<RefCell<Local>>,
     lines: JsonLayer<BoxMakeWriter>,
     /// The dispatcher this store is part of, so that closing a span's last
     /// child closes the span through every layer (the filter keeps per-span
@@ -52,12 +67,25 @@ pub(crate) struct Store {
     dispatch: OnceLock<WeakDispatch>,
 }
 
-/// One span.
+/// One thread's part of the store.
+#[derive(Default)]
+struct Local {
+    /// The spans entered on this thread, innermost last.
+    stack: Vec<Id>,
+    /// Slots this thread freed, for its next spans.
+    free: Vec<u32>,
+}
+
+/// One span. What is read without the lock is atomic, so that looking up an
+/// old id while its slot is reused reads another span's values at worst.
 #[derive(Default)]
 struct Slot {
-    metadata: Option<&'static Metadata<'static>>,
-    parent: Option<Id>,
+    /// Part of each id; bumped when the span closes, so its ids stop resolving.
+    generation: AtomicU32,
     refs: AtomicUsize,
+    metadata: AtomicPtr<Metadata<'static>>,
+    /// The parent's id, 0 for none.
+    parent: AtomicU64,
     state: Mutex<State>,
 }
 
@@ -69,14 +97,15 @@ struct State {
     others: Vec<Box<dyn Any + Send + Sync>>,
 }
 
-impl Clear for Slot {
-    fn clear(&mut self) {
-        self.metadata = None;
-        self.parent = None;
-        *self.refs.get_mut() = 0;
-        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        // The span data stays, for its allocations; `reuse` starts it over.
-        state.others.clear();
+impl Slot {
+    fn metadata(&self) -> Option<&'static Metadata<'static>> {
+        // SAFETY: only ever null or a `&'static Metadata` stored by `new_span`.
+        unsafe { self.metadata.load(Ordering::Relaxed).as_ref() }
+    }
+
+    fn parent(&self) -> Option<Id> {
+        let parent = self.parent.load(Ordering::Relaxed);
+        (parent != 0).then(|| Id::from_u64(parent))
     }
 }
 
@@ -108,29 +137,84 @@ fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-fn key_of(id: &Id) -> Option<usize> {
-    let id = id.into_u64();
-    (id != NO_SLOT).then(|| usize::try_from(id - 1).ok()).flatten()
+/// An id is the slot's generation (high half) and its index plus one (low
+/// half, never 0).
+fn id_of(generation: u32, index: u32) -> Id {
+    Id::from_u64((u64::from(generation) << 32) | (u64::from(index) + 1))
 }
 
-fn id_of(key: usize) -> Id {
-    // Keys are below `usize::MAX` by sharded-slab's packing, so `+ 1` is never 0 nor `NO_SLOT`.
-    Id::from_u64(key as u64 + 1)
+/// The bucket of slot `index`, and its place in it.
+fn place(index: u32) -> (usize, usize) {
+    let n = u64::from(index) + 1;
+    let bucket = 63 - n.leading_zeros() as usize;
+    (bucket, (n - (1 << bucket)) as usize)
 }
 
 impl Store {
     pub(crate) fn new(lines: JsonLayer<BoxMakeWriter>) -> Store {
-        Store { spans: Pool::new(), stacks: ThreadLocal::new(), lines, dispatch: OnceLock::new() }
+        Store {
+            buckets: std::array::from_fn(|_| OnceLock::new()),
+            next: AtomicU64::new(0),
+            spare: Mutex::new(Vec::new()),
+            locals: ThreadLocal::new(),
+            lines,
+            dispatch: OnceLock::new(),
+        }
     }
 
-    fn slot(&self, id: &Id) -> Option<sharded_slab::pool::Ref<'_, Slot>> {
-        self.spans.get(key_of(id)?)
+    fn slot_at(&self, index: u32) -> Option<&Slot> {
+        let (bucket, at) = place(index);
+        self.buckets.get(bucket)?.get()?.get(at)
+    }
+
+    /// The slot of `id`, while `id` names the span in it.
+    fn slot(&self, id: &Id) -> Option<&Slot> {
+        let raw = id.into_u64();
+        let index = u32::try_from(raw & u64::from(u32::MAX)).ok()?.checked_sub(1)?;
+        let slot = self.slot_at(index)?;
+        (slot.generation.load(Ordering::Acquire) == (raw >> 32) as u32).then_some(slot)
+    }
+
+    /// A free slot: one this thread freed, else from the shared list, else a new one.
+    fn take_slot(&self) -> Option<(u32, &Slot)> {
+        let reused = self.locals.get_or_default().try_borrow_mut().ok().and_then(|mut local| {
+            if local.free.is_empty()
+                && let Ok(mut spare) = self.spare.try_lock()
+            {
+                let from = spare.len().saturating_sub(BATCH);
+                local.free.extend(spare.drain(from..));
+            }
+            local.free.pop()
+        });
+        if let Some(index) = reused {
+            return Some((index, self.slot_at(index)?));
+        }
+        let index = u32::try_from(self.next.fetch_add(1, Ordering::Relaxed)).ok().filter(|&i| i < u32::MAX - 1)?;
+        let (bucket, at) = place(index);
+        let slots = self.buckets.get(bucket)?.get_or_init(|| (0..1usize << bucket).map(|_| Slot::default()).collect());
+        Some((index, slots.get(at)?))
+    }
+
+    /// Gives slot `index` back, to this thread's list (or the shared one).
+    fn give_back(&self, index: u32) {
+        let local = self.locals.get_or_default().try_borrow_mut().ok();
+        match local {
+            Some(mut local) => {
+                local.free.push(index);
+                if local.free.len() > 2 * BATCH {
+                    let from = local.free.len() - BATCH;
+                    let mut spare = self.spare.lock().unwrap_or_else(PoisonError::into_inner);
+                    spare.extend(local.free.drain(from..));
+                }
+            }
+            None => self.spare.lock().unwrap_or_else(PoisonError::into_inner).push(index),
+        }
     }
 
     /// The innermost span this thread has entered.
     fn current_id(&self) -> Option<Id> {
-        let stack = self.stacks.get()?.try_borrow().ok()?;
-        stack.last().cloned()
+        let local = self.locals.get()?.try_borrow().ok()?;
+        local.stack.last().cloned()
     }
 
     /// The span an event or a new span is inside of: none for a root, the
@@ -156,11 +240,11 @@ impl Store {
             return false;
         }
         fence(Ordering::Acquire);
-        let parent = slot.parent.clone();
-        drop(slot);
-        if let Some(key) = key_of(id) {
-            self.spans.clear(key);
-        }
+        let parent = slot.parent();
+        // The span data stays, for its allocations; the next span starts it over.
+        lock(&slot.state).others.clear();
+        slot.generation.fetch_add(1, Ordering::Release);
+        self.give_back(((id.into_u64() & u64::from(u32::MAX)) - 1) as u32);
         if let Some(parent) = parent {
             // Through the whole subscriber, so its layers hear of the parent's close too.
             match self.dispatch.get().and_then(WeakDispatch::upgrade) {
@@ -198,26 +282,24 @@ impl Subscriber for Store {
             let trace_id = lock(&slot.state).data.as_ref().map(|data| data.ids.trace_id);
             Some((id, trace_id))
         });
-        let trace_id = parent.as_ref().and_then(|(_, trace_id)| *trace_id);
-        let created = self.spans.create_with(|slot| {
-            slot.metadata = Some(attrs.metadata());
-            slot.parent = parent.as_ref().map(|(id, _)| id.clone());
-            *slot.refs.get_mut() = 1;
-            let state = slot.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let Some((index, slot)) = self.take_slot() else {
+            if let Some((parent, _)) = parent {
+                self.release(&parent);
+            }
+            return Id::from_u64(NO_SLOT);
+        };
+        let (parent, trace_id) = parent.map_or((0, None), |(id, trace_id)| (id.into_u64(), trace_id));
+        slot.metadata.store(std::ptr::from_ref(attrs.metadata()).cast_mut(), Ordering::Relaxed);
+        slot.parent.store(parent, Ordering::Relaxed);
+        slot.refs.store(1, Ordering::Relaxed);
+        {
+            let mut state = lock(&slot.state);
             match &mut state.data {
                 Some(data) => data.reuse(trace_id, attrs),
                 None => state.data = Some(SpanData::new(trace_id, attrs)),
             }
-        });
-        match created {
-            Some(key) => id_of(key),
-            None => {
-                if let Some((parent, _)) = parent {
-                    self.release(&parent);
-                }
-                Id::from_u64(NO_SLOT)
-            }
         }
+        id_of(slot.generation.load(Ordering::Relaxed), index)
     }
 
     fn record(&self, id: &Id, values: &Record<'_>) {
@@ -236,23 +318,23 @@ impl Subscriber for Store {
     }
 
     fn enter(&self, id: &Id) {
-        if let Ok(mut stack) = self.stacks.get_or_default().try_borrow_mut() {
-            stack.push(id.clone());
+        if let Ok(mut local) = self.locals.get_or_default().try_borrow_mut() {
+            local.stack.push(id.clone());
         }
     }
 
     fn exit(&self, id: &Id) {
-        let Some(stack) = self.stacks.get() else { return };
-        if let Ok(mut stack) = stack.try_borrow_mut()
-            && let Some(at) = stack.iter().rposition(|entered| entered == id)
+        let Some(local) = self.locals.get() else { return };
+        if let Ok(mut local) = local.try_borrow_mut()
+            && let Some(at) = local.stack.iter().rposition(|entered| entered == id)
         {
-            stack.remove(at);
+            local.stack.remove(at);
         }
     }
 
     fn current_span(&self) -> Current {
         let current = self.current_id().and_then(|id| {
-            let metadata = self.slot(&id)?.metadata?;
+            let metadata = self.slot(&id)?.metadata()?;
             Some(Current::new(id, metadata))
         });
         current.unwrap_or_else(Current::none)
@@ -273,27 +355,22 @@ impl Subscriber for Store {
 /// A span of the store, while it is looked at.
 pub(crate) struct OwnSpan<'a> {
     store: &'a Store,
-    slot: sharded_slab::pool::Ref<'a, Slot>,
+    slot: &'a Slot,
 }
 
 impl Scope for OwnSpan<'_> {
     fn name(&self) -> &'static str {
-        self.slot.metadata.map_or("", |metadata| metadata.name())
+        self.slot.metadata().map_or("", |metadata| metadata.name())
     }
 
     fn visit(&self, f: &mut dyn FnMut(usize, &SpanData)) {
+        let mut slot = Some(self.slot);
         let mut depth = 0;
-        let mut next = None;
-        loop {
-            let slot = match &next {
-                None => &self.slot,
-                Some(slot) => slot,
-            };
-            if let Some(data) = &lock(&slot.state).data {
+        while let Some(span) = slot {
+            if let Some(data) = &lock(&span.state).data {
                 f(depth, data);
             }
-            let Some(parent) = slot.parent.as_ref().and_then(|id| self.store.slot(id)) else { return };
-            next = Some(parent);
+            slot = span.parent().and_then(|id| self.store.slot(&id));
             depth += 1;
         }
     }
@@ -312,7 +389,7 @@ impl<'a> SpanView<'a> {
     pub(crate) fn parent(&self) -> Option<SpanView<'a>> {
         match self {
             SpanView::Registry(span) => span.parent().map(SpanView::Registry),
-            SpanView::Own(span) => span.slot.parent.as_ref().and_then(|id| span.store.view(id)).map(SpanView::Own),
+            SpanView::Own(span) => span.slot.parent().and_then(|id| span.store.view(&id)).map(SpanView::Own),
         }
     }
 
@@ -369,4 +446,80 @@ pub(crate) fn with_span<R>(span: &tracing::Span, f: impl FnOnce(SpanView<'_>) ->
         Some(f(view))
     })
     .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing::Dispatch;
+    use tracing_subscriber::fmt::writer::BoxMakeWriter;
+
+    use super::Store;
+    use crate::log::{JsonLayer, MemoryWriter};
+
+    fn store() -> (Dispatch, MemoryWriter) {
+        let out = MemoryWriter::new();
+        (Dispatch::new(Store::new(JsonLayer::new("test", BoxMakeWriter::new(out.clone())))), out)
+    }
+
+    fn slots_made(dispatch: &Dispatch) -> u64 {
+        dispatch.downcast_ref::<Store>().unwrap().next.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    #[test]
+    fn a_closed_spans_id_finds_nothing_even_once_its_slot_is_reused() {
+        let (dispatch, out) = store();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let old = tracing::info_span!("old", n = 1u64);
+            let old_id = old.id().unwrap();
+            drop(old);
+            let new = tracing::info_span!("new", n = 2u64);
+            let new_id = new.id().unwrap();
+            assert_eq!(slots_made(&dispatch), 1, "the second span reuses the first one's slot");
+            assert_ne!(old_id, new_id);
+            // An event given the old id as parent is a root: no span, no ids.
+            tracing::info!(parent: old_id, "orphan");
+            tracing::info!(parent: &new_id, "child");
+        });
+        let (text, lines) = (out.text(), out.lines());
+        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines[0].get("span"), None, "{text}");
+        assert_eq!(lines[1]["span"], "new");
+        assert_eq!(lines[1]["n"], 2);
+    }
+
+    #[test]
+    fn a_child_keeps_its_parent_open_and_shares_its_trace() {
+        let (dispatch, out) = store();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let parent = tracing::info_span!("parent", request_id = "r-1");
+            let child = parent.in_scope(|| tracing::info_span!("child", step = 3u64));
+            drop(parent);
+            child.in_scope(|| tracing::info!("inside"));
+            drop(child);
+            assert_eq!(slots_made(&dispatch), 2);
+            // Both slots are free again: two more spans take no new one.
+            let _a = tracing::info_span!("a");
+            let _b = tracing::info_span!("b");
+            assert_eq!(slots_made(&dispatch), 2);
+        });
+        let (text, line) = (out.text(), out.lines().remove(0));
+        assert_eq!(line["span"], "child");
+        assert_eq!(line["step"], 3);
+        assert_eq!(line["request_id"], "r-1", "an enclosing span's id field: {text}");
+        assert_eq!(line["trace_id"].as_str().unwrap().len(), 32);
+    }
+
+    #[test]
+    fn spans_closed_on_another_thread_are_reused_not_leaked() {
+        let (dispatch, _) = store();
+        for _ in 0..50 {
+            let spans: Vec<_> = tracing::dispatcher::with_default(&dispatch, || {
+                (0..100).map(|i| tracing::info_span!("made here", i)).collect()
+            });
+            std::thread::spawn(move || drop(spans)).join().unwrap();
+        }
+        // 5,000 spans, at most a few batches of them open or waiting to be reused at once.
+        let made = slots_made(&dispatch);
+        assert!(made <= 400, "{made} slots for 100 open spans at a time");
+    }
 }
