@@ -67,8 +67,11 @@ pub(crate) struct Store {
     dispatch: OnceLock<WeakDispatch>,
 }
 
-/// One thread's part of the store.
+/// One thread's part of the store. Aligned (like each [`Slot`]) to a pair of
+/// cache lines, so that two threads writing their own never share a line:
+/// `ThreadLocal` keeps the threads' values side by side.
 #[derive(Default)]
+#[repr(align(128))]
 struct Local {
     /// The spans entered on this thread, innermost last.
     stack: Vec<Id>,
@@ -79,6 +82,7 @@ struct Local {
 /// One span. What is read without the lock is atomic, so that looking up an
 /// old id while its slot is reused reads another span's values at worst.
 #[derive(Default)]
+#[repr(align(128))]
 struct Slot {
     /// Part of each id; bumped when the span closes, so its ids stop resolving.
     generation: AtomicU32,
