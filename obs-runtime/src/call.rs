@@ -360,8 +360,8 @@ impl<H: Hook> Call<H> {
 /// OpenTelemetry status for failures, `obs.outcome` for the statuses that are
 /// not plain errors.
 pub(crate) fn record_outcome(span: &Span, status: Status, end: &End<'_>) {
-    // Nothing listens: skip the message's formatting too.
-    if span.is_disabled() {
+    // Nothing listens, or nothing reads these fields: skip the message's formatting too.
+    if span.is_disabled() || !crate::log::exporter_fields_read() {
         return;
     }
     match end {

@@ -245,9 +245,12 @@ impl CallSite {
         }
         let line = self.info.line;
         let mut values: [Option<&dyn Value>; MAX_FIELDS] = [None; MAX_FIELDS];
-        values[0] = Some(&self.info.function);
-        values[1] = Some(&self.info.file);
-        values[2] = Some(&line);
+        // Only span exporters read the `code.*` fields.
+        if crate::log::exporter_fields_read() {
+            values[0] = Some(&self.info.function);
+            values[1] = Some(&self.info.file);
+            values[2] = Some(&line);
+        }
         values[LEADING..LEADING + args.len()].copy_from_slice(args);
         Span::new(meta, &meta.fields().value_set_all(&values[..total]))
     }

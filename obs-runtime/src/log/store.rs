@@ -22,7 +22,7 @@
 
 use std::any::{Any, TypeId};
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering, fence};
 use std::sync::{Mutex, MutexGuard, OnceLock, PoisonError};
 
 use thread_local::ThreadLocal;
@@ -50,6 +50,23 @@ const BUCKETS: usize = 32;
 /// hands this many to the shared list, for threads that make spans that other
 /// threads close.
 const BATCH: usize = 64;
+
+/// Whether a store is the global subscriber (see [`exporter_fields_read`]).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Whether a span's fields for span exporters (`code.*`, `error.*`,
+/// `otel.status_code`, `obs.outcome`) may be read: not when obs's store is
+/// the global subscriber, which writes none of them into lines, unless a test
+/// capture (whose registry keeps them) is active. The call path then records
+/// none of them.
+#[inline]
+pub(crate) fn exporter_fields_read() -> bool {
+    #[cfg(feature = "testing")]
+    if crate::testing::capturing() {
+        return true;
+    }
+    !INSTALLED.load(Ordering::Relaxed)
+}
 
 /// The subscriber: spans in generation-checked slots, each thread's entered
 /// spans on its stack, lines written by `lines`.
@@ -90,6 +107,8 @@ struct Slot {
     metadata: AtomicPtr<Metadata<'static>>,
     /// The parent's id, 0 for none.
     parent: AtomicU64,
+    /// Whether `others` may hold something, so that closing a plain span takes no lock.
+    marked: AtomicBool,
     state: Mutex<State>,
 }
 
@@ -155,6 +174,11 @@ fn place(index: u32) -> (usize, usize) {
 }
 
 impl Store {
+    /// Notes that a store is now the global subscriber.
+    pub(crate) fn installed() {
+        INSTALLED.store(true, Ordering::Relaxed);
+    }
+
     pub(crate) fn new(lines: JsonLayer<BoxMakeWriter>) -> Store {
         Store {
             buckets: std::array::from_fn(|_| OnceLock::new()),
@@ -246,7 +270,9 @@ impl Store {
         fence(Ordering::Acquire);
         let parent = slot.parent();
         // The span data stays, for its allocations; the next span starts it over.
-        lock(&slot.state).others.clear();
+        if slot.marked.swap(false, Ordering::Relaxed) {
+            lock(&slot.state).others.clear();
+        }
         slot.generation.fetch_add(1, Ordering::Release);
         self.give_back(((id.into_u64() & u64::from(u32::MAX)) - 1) as u32);
         if let Some(parent) = parent {
@@ -432,7 +458,10 @@ impl<'a> SpanView<'a> {
             SpanView::Registry(span) => {
                 span.extensions_mut().replace(value);
             }
-            SpanView::Own(span) => lock(&span.slot.state).set(value),
+            SpanView::Own(span) => {
+                span.slot.marked.store(true, Ordering::Relaxed);
+                lock(&span.slot.state).set(value);
+            }
         }
     }
 }

@@ -115,6 +115,7 @@ pub(super) fn install(
         let lines = JsonLayer::new(service, writer).with_all_span_fields(all_span_fields);
         let store = Store::new(lines).with(crate::log::level::install(filter)).with(EventCounts::new());
         tracing::subscriber::set_global_default(store).map_err(|_| InitError::SubscriberAlreadySet)?;
+        Store::installed();
         return Ok(thread);
     }
     let filter = crate::log::level::install(filter);
