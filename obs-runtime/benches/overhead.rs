@@ -13,7 +13,8 @@
 //!    and the run stops if a logging case wrote nothing; then tracing-subscriber's
 //!    registry alone (a span per call, no layer), on one thread and on two;
 //! 4. each configuration `init` sets up (the defaults of the quick start:
-//!    JSON lines and the default filter; logs off), in a child process of its
+//!    JSON lines and the default filter; logs off; the defaults again with
+//!    `#[observe(level = "info")]`, a line per call), in a child process of its
 //!    own, since a process can `init` once: RUST_LOG unset, lines into a sink.
 //!
 //! The configuration rows use a function returning `Result` (one call in 1024
@@ -443,9 +444,26 @@ fn configuration(c: &mut Criterion, case: &str) {
         // info span recorded, the debug success line filtered out).
         "default_init" => (builder, "default_init"),
         "logs_off" => (builder.log_format(obs_runtime::log::LogFormat::Off), "logs_off"),
+        "init_json_line" => (builder, "init_json_line"),
         other => panic!("unknown OBS_BENCH_CASE {other:?}"),
     };
     let _guard = builder.init().expect("init");
+    if group == "init_json_line" {
+        // `#[observe(level = "info")]` under `init`'s own subscriber: a line per call.
+        SINK.reset();
+        observed_logged(1);
+        assert_eq!(SINK.lines.load(Ordering::Relaxed), 1, "{group}: one call should write one line");
+        let mut group = c.benchmark_group(group);
+        bench_sync(&mut group, "observe", observed_logged);
+        bench_async(&mut group, "observe_async", observed_logged_async);
+        for threads in [1, 2] {
+            group.bench_function(format!("observe_{threads}"), |b| {
+                b.iter_custom(|iters| concurrent(threads, iters, observed_logged, None))
+            });
+        }
+        group.finish();
+        return;
+    }
     bench_configuration(c, group, None);
     println!("{group}: {} lines written while measuring (the 1 in 1024 errors)", SINK.lines.load(Ordering::Relaxed));
 }
@@ -453,7 +471,7 @@ fn configuration(c: &mut Criterion, case: &str) {
 /// Runs each `init` configuration in a child process, with RUST_LOG unset.
 fn configurations() {
     let exe = std::env::current_exe().expect("the bench binary");
-    for case in ["default_init", "logs_off"] {
+    for case in ["default_init", "logs_off", "init_json_line"] {
         let status = std::process::Command::new(&exe)
             .args(std::env::args_os().skip(1))
             .env("OBS_BENCH_CASE", case)
@@ -604,6 +622,10 @@ fn summary(since: SystemTime) {
         "logs_off/observe_async",
         "logs_off/observe_1",
         "logs_off/observe_2",
+        "init_json_line/observe",
+        "init_json_line/observe_async",
+        "init_json_line/observe_1",
+        "init_json_line/observe_2",
     ] {
         if let Some(v) = ns(id) {
             println!("{id:<40} {v:>9.1}");
@@ -668,14 +690,28 @@ fn summary(since: SystemTime) {
             "<= 1.2",
         );
     }
-    line("2 threads / 1 thread, json line", ratio("json_log/observe_2", "json_log/observe_1"), "<= 1.2");
+    line(
+        "2 threads / 1 thread, json line (init)",
+        ratio("init_json_line/observe_2", "init_json_line/observe_1"),
+        "<= 1.2",
+    );
+    line(
+        "2 threads / 1 thread, json line (JsonLayer on a registry)",
+        ratio("json_log/observe_2", "json_log/observe_1"),
+        "<= 1.2",
+    );
     line(
         "2 threads / 1 thread, hand-written json",
         ratio("json_log/hand_written_2", "json_log/hand_written_1"),
         "reference",
     );
     line("2 threads / 1 thread, registry span alone", ratio("registry/span_2", "registry/span_1"), "reference");
-    line("json line / hand-written", ratio("json_log/observe", "json_log/hand_written"), "<= 0.3");
+    line("json line (init) / hand-written", ratio("init_json_line/observe", "json_log/hand_written"), "<= 0.3");
+    line(
+        "json line (JsonLayer on a registry) / hand-written",
+        ratio("json_log/observe", "json_log/hand_written"),
+        "<= 0.3",
+    );
     line(
         "hand-written metrics (cached handles) - plain (ns)",
         diff("metrics_only_result/hand_metrics", "metrics_only_result/plain"),

@@ -203,17 +203,23 @@ impl Store {
         (slot.generation.load(Ordering::Acquire) == (raw >> 32) as u32).then_some(slot)
     }
 
-    /// A free slot: one this thread freed, else from the shared list, else a new one.
-    fn take_slot(&self) -> Option<(u32, &Slot)> {
-        let reused = self.locals.get_or_default().try_borrow_mut().ok().and_then(|mut local| {
-            if local.free.is_empty()
-                && let Ok(mut spare) = self.spare.try_lock()
-            {
-                let from = spare.len().saturating_sub(BATCH);
-                local.free.extend(spare.drain(from..));
-            }
-            local.free.pop()
-        });
+    /// In one visit to this thread's state: its current span (when the new
+    /// span is `contextual`) and a slot it freed (refilled from the shared
+    /// list when it has none).
+    fn current_and_free(&self, contextual: bool) -> (Option<Id>, Option<u32>) {
+        let Ok(mut local) = self.locals.get_or_default().try_borrow_mut() else { return (None, None) };
+        let current = if contextual { local.stack.last().cloned() } else { None };
+        if local.free.is_empty()
+            && let Ok(mut spare) = self.spare.try_lock()
+        {
+            let from = spare.len().saturating_sub(BATCH);
+            local.free.extend(spare.drain(from..));
+        }
+        (current, local.free.pop())
+    }
+
+    /// The slot `reused`, else a new one.
+    fn take_slot(&self, reused: Option<u32>) -> Option<(u32, &Slot)> {
         if let Some(index) = reused {
             return Some((index, self.slot_at(index)?));
         }
@@ -304,7 +310,8 @@ impl Subscriber for Store {
     }
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        let parent = self.parent_of(attrs.is_root(), attrs.is_contextual(), attrs.parent());
+        let (current, free) = self.current_and_free(attrs.is_contextual());
+        let parent = if attrs.is_contextual() { current } else { attrs.parent().cloned() };
         // The child holds its parent open, as in tracing-subscriber's registry.
         let parent = parent.and_then(|id| {
             let slot = self.slot(&id)?;
@@ -312,7 +319,7 @@ impl Subscriber for Store {
             let trace_id = lock(&slot.state).data.as_ref().map(|data| data.ids.trace_id);
             Some((id, trace_id))
         });
-        let Some((index, slot)) = self.take_slot() else {
+        let Some((index, slot)) = self.take_slot(free) else {
             if let Some((parent, _)) = parent {
                 self.release(&parent);
             }
