@@ -3,7 +3,8 @@
 # `(x: u64, name: &str) -> Result<u64, Error>` (half sync, half async) once per
 # variant: plain, with
 # #[obs_runtime::observe], and with #[tracing::instrument] and fastrace's
-# #[trace] for reference (fastrace is fetched from crates.io on first run). Builds
+# #[trace] for reference (fastrace is fetched from crates.io on first run; with its
+# `enable` feature, since without it the attribute expands to nothing). Builds
 # the dependencies once, then times clean builds of just that crate
 # (CARGO_INCREMENTAL=0, the crate's own artifacts removed each time), with the
 # variants interleaved so that background load hits them alike.
@@ -50,7 +51,8 @@ dependency() {
         observe) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false }" ;;
         disabled | disabled-plain) echo "obs-runtime = { path = \"$REPO/obs-runtime\", default-features = false, features = [\"disabled\"] }" ;;
         instrument) echo 'tracing = { version = "0.1.44", default-features = false, features = ["std", "attributes"] }' ;;
-        fastrace) echo 'fastrace = "0.7"' ;;
+        # `enable`: without it fastrace's #[trace] expands to the item unchanged.
+        fastrace) echo 'fastrace = { version = "0.7", features = ["enable"] }' ;;
     esac
 }
 

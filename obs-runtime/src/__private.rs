@@ -21,6 +21,28 @@ pub use crate::workflow::{
 };
 pub use linkme;
 
+/// Registers the call site `$site` in [`CATALOG`], as `linkme`'s
+/// `#[distributed_slice(CATALOG)]` on the element would, minus what that
+/// attribute adds per element to a user's build: a proc-macro call and an
+/// uncalled type-check function with two closures (type-checked and
+/// borrow-checked for every instrumented function). It hands the element
+/// straight to the `macro_rules` that `linkme` declares beside the slice, which
+/// puts it in the slice's link section on every platform `linkme` supports
+/// (`#[used]` and `link_section`). That macro's protocol is `linkme`'s own
+/// (hence the exact version in the workspace); the element's type is written
+/// here, beside [`CATALOG`]'s declaration, rather than checked per element.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __obs_register_call_site {
+    ($site:ident) => {
+        $crate::__private::CATALOG! {
+            #![linkme_macro = $crate::__private::CATALOG]
+            static __OBS_CATALOG_ENTRY: &'static $crate::__private::CallSite = &$site;
+        }
+    };
+}
+pub use __obs_register_call_site as register;
+
 pub use crate::ops::objective::Objective;
 
 /// A named objective (`objective = NAME`), checked where the call site's

@@ -12,7 +12,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use pin_project::pin_project;
 use quanta::Instant;
 use tracing::Span;
 use tracing::level_filters::LevelFilter;
@@ -454,17 +453,18 @@ impl Outcome for Completion<'_> {
 /// A future measured from its first poll to completion, inside its span.
 /// Dropped early it records `cancelled`, or `panic` when a poll unwound.
 ///
-/// Generic over the future only, and only `poll` is: the call's state and its
-/// end live in the non-generic `CallState`, compiled once in this crate
-/// rather than once per instrumented function.
+/// Generic over the future only, and only `poll` is, kept short: the call's
+/// state and its end live in the non-generic `CallState`, compiled once per
+/// crate rather than once per instrumented function. For the same reason
+/// `inner` is projected by hand: pin-project would generate a projection type
+/// and method for every instrumented function's future.
 #[doc(hidden)]
-#[pin_project]
 pub struct Observed<F: Future> {
     // Declared first so that a cancellation is recorded before the inner
     // future (and any call in progress inside it) is dropped.
     state: CallState,
     classify: fn(&F::Output, Completion<'_>),
-    #[pin]
+    /// Structurally pinned (see `poll`).
     inner: F,
 }
 
@@ -502,28 +502,26 @@ impl<F: Future> Future for Observed<F> {
 
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let CallState { span, progress } = this.state;
+        // SAFETY: `inner` is pinned whenever `self` is: it is never moved out of
+        // an `Observed` nor reached unpinned (nothing hands out `&mut F`), and
+        // `Observed` has no `Drop` of its own (`CallState`'s never touches
+        // `inner`). `Observed` is `Unpin` only when `F` is: its other fields are.
+        let this = unsafe { self.get_unchecked_mut() };
+        let inner = unsafe { Pin::new_unchecked(&mut this.inner) };
+        let CallState { span, progress } = &mut this.state;
         let _entered = span.enter();
-        if !progress.begin() {
-            // Polled after completion: the inner future decides what that means.
-            return this.inner.poll(cx);
-        }
-        // A panic inside `poll` leaves `polling` set, which `drop` reads even when
-        // the executor caught the panic before dropping the future.
-        progress.polling = true;
-        let poll = this.inner.poll(cx);
-        progress.polling = false;
-        match &poll {
-            Poll::Ready(output) => {
-                if let Some(completion) = progress.complete(span) {
-                    (this.classify)(output, completion);
+        // Unmeasured once the call has ended: a poll after completion is the
+        // inner future's business.
+        let measured = progress.begin();
+        let poll = inner.poll(cx);
+        if measured {
+            match &poll {
+                Poll::Ready(output) => {
+                    if let Some(completion) = progress.complete(span) {
+                        (this.classify)(output, completion);
+                    }
                 }
-            }
-            Poll::Pending => {
-                if let Some(call) = &mut progress.call {
-                    call.poll_end();
-                }
+                Poll::Pending => progress.pending(),
             }
         }
         poll
@@ -548,7 +546,8 @@ struct Progress {
 }
 
 impl Progress {
-    /// Starts the call on its first poll; `false` once the call has ended.
+    /// A poll begins: starts the call on the first, times the later ones;
+    /// `false` once the call has ended (the poll is then not measured).
     #[inline]
     fn begin(&mut self) -> bool {
         match &mut self.call {
@@ -560,12 +559,26 @@ impl Progress {
                 self.call = Some(Call::start_polled(self.site, self.labels));
             }
         }
+        // A panic inside the inner poll leaves `polling` set, which `drop` reads
+        // even when the executor caught the panic before dropping the future.
+        self.polling = true;
         true
     }
 
-    /// The completion the classifier ends the call with, once.
+    /// The measured poll returned `Pending`.
+    #[inline]
+    fn pending(&mut self) {
+        self.polling = false;
+        if let Some(call) = &mut self.call {
+            call.poll_end();
+        }
+    }
+
+    /// The measured poll returned the output: the completion the classifier
+    /// ends the call with, once.
     #[inline]
     fn complete<'s>(&mut self, span: &'s Span) -> Option<Completion<'s>> {
+        self.polling = false;
         self.done = true;
         self.call.take().map(|call| Completion { call, span })
     }

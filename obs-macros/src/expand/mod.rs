@@ -144,7 +144,6 @@ impl Instrumented<'_> {
 
         let site = format_ident!("__OBS_CALLSITE", span = Span::mixed_site());
         let (labels_static, labels_info, labels_let) = self.labels(&private);
-        let entry = format_ident!("__OBS_CATALOG_ENTRY", span = Span::mixed_site());
         let span_var = format_ident!("__obs_span", span = Span::mixed_site());
 
         let statics = quote! {
@@ -166,9 +165,7 @@ impl Instrumented<'_> {
                 labels: #labels_info,
             });
             #labels_static
-            #[#private::linkme::distributed_slice(#private::CATALOG)]
-            #[linkme(crate = #private::linkme)]
-            static #entry: &#private::CallSite = &#site;
+            #private::register!(#site);
         };
         let span_expr = quote!({
             #(#arg_bindings)*
