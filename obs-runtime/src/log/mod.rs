@@ -34,8 +34,10 @@ pub use json::JsonLayer;
 pub(crate) use json::JsonValue;
 #[cfg(feature = "otlp")]
 pub(crate) use json::with_log_ids;
-pub(crate) use store::{Store, exporter_fields_read, with_span};
 pub use memory::MemoryWriter;
+#[cfg(feature = "otlp")]
+pub(crate) use store::with_span;
+pub(crate) use store::{Store, exporter_fields_read};
 
 #[cfg(feature = "http")]
 pub(crate) use format::write_rfc3339;

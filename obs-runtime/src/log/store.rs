@@ -452,6 +452,7 @@ impl<'a> SpanView<'a> {
     }
 
     /// Whether a `T` is kept on this span.
+    #[cfg_attr(not(feature = "otlp"), allow(dead_code))]
     pub(crate) fn has<T: 'static>(&self) -> bool {
         match self {
             SpanView::Registry(span) => span.extensions().get::<T>().is_some(),

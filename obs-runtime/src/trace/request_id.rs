@@ -50,7 +50,7 @@ pub(crate) fn attach(span: &tracing::Span, id: RequestId) {
 /// The id of the request the current span belongs to.
 pub(crate) fn current() -> Option<RequestId> {
     crate::log::with_span(&tracing::Span::current(), |span| span.scope().find_map(|span| span.get::<RequestId>()))
-    .flatten()
+        .flatten()
 }
 
 #[cfg(test)]
